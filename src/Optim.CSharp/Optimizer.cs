@@ -1,0 +1,206 @@
+using Optim;
+
+namespace Optim.CSharp;
+
+/// <summary>The hyperparameters an optimizer kind fills into groups that do not set them.</summary>
+internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (double, double)? Betas, string[] Flags);
+
+/// <summary>
+/// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
+/// state, and <see cref="Step"/> updates every parameter that has a gradient, in place, with one fused pass
+/// over memory per parameter and no allocation once the state exists.
+/// </summary>
+/// <remarks>
+/// The training loop of PyTorch carries over line for line:
+/// <code>
+/// optimizer.ZeroGrad();
+/// // forward, then backward: p.AccumulateGrad(...) for every parameter
+/// optimizer.Step();
+/// </code>
+/// </remarks>
+public abstract class Optimizer
+{
+    private readonly List<ParamGroup> _groups = new();
+    private readonly List<Parameter> _all = new();
+    private readonly Defaults _defaults;
+    private State _state;
+
+    private protected Optimizer(IEnumerable<ParamGroup> groups, Defaults defaults)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        _defaults = defaults;
+        _state = StateModule.empty(0);
+        var list = groups.ToList();
+        if (list.Count == 0) throw new ArgumentException("The optimizer got an empty parameter list.", nameof(groups));
+        foreach (var g in list) AddParamGroup(g);
+    }
+
+    private protected static IEnumerable<ParamGroup> Single(IEnumerable<Parameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return [new ParamGroup(parameters)];
+    }
+
+    /// <summary>The param groups, in the order they were added.</summary>
+    public IReadOnlyList<ParamGroup> ParamGroups => _groups;
+
+    /// <summary>How many times <see cref="Step"/> has run (learning-rate schedulers use it to warn about call order).</summary>
+    internal int StepCount { get; private set; }
+
+    /// <summary>
+    /// Clears the gradients of every parameter: sets them to null (the default, as PyTorch 2.x), or fills
+    /// them with zeros when <paramref name="setToNone"/> is false.
+    /// </summary>
+    /// <param name="setToNone">Whether to drop the gradient arrays instead of zeroing them.</param>
+    public void ZeroGrad(bool setToNone = true)
+    {
+        foreach (var p in _all)
+        {
+            if (p.Grad is null) continue;
+            if (setToNone) p.Grad = null;
+            else Array.Clear(p.Grad);
+        }
+    }
+
+    /// <summary>
+    /// Performs one optimization step: every parameter with a gradient and <see cref="Parameter.RequiresGrad"/>
+    /// is updated in place; parameters without a gradient keep their values and their state.
+    /// </summary>
+    /// <param name="closure">Optional: re-evaluates the model and returns the loss; called once, before the update.</param>
+    /// <returns>The closure's loss, or null without a closure.</returns>
+    /// <exception cref="ArgumentException">A group's hyperparameters are invalid; nothing is updated.</exception>
+    public virtual float? Step(Func<float>? closure = null)
+    {
+        float? loss = closure is null ? null : closure();
+        for (int g = 0; g < _groups.Count; g++) Prepare(g, _groups[g]);
+        int index = 0;
+        for (int g = 0; g < _groups.Count; g++)
+        {
+            var ps = _groups[g].Params;
+            for (int k = 0; k < ps.Count; k++, index++)
+            {
+                var p = ps[k];
+                if (p.RequiresGrad && p.Grad is { } grad) StepParam(g, _state, index, p.Data, grad);
+            }
+        }
+        StepCount++;
+        return loss;
+    }
+
+    /// <summary>
+    /// Adds a param group, as <c>add_param_group</c>: keys the group does not set take this optimizer's
+    /// defaults. Its parameters start with no state.
+    /// </summary>
+    /// <param name="group">The group.</param>
+    /// <exception cref="ArgumentException">A parameter is already in a group of this optimizer, or a hyperparameter is invalid; the optimizer and the group are unchanged.</exception>
+    public void AddParamGroup(ParamGroup group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (_groups.Contains(group)) throw new ArgumentException("This parameter group was already added.", nameof(group));
+        for (int k = 0; k < group.Params.Count; k++)
+        {
+            var p = group.Params[k];
+            if (_all.Contains(p))
+                throw new ArgumentException($"{p} appears in more than one parameter group.", nameof(group));
+        }
+        var before = group.Snapshot();
+        try
+        {
+            foreach (var (key, value) in _defaults.Scalars)
+                if (!group.ContainsKey(key)) group[key] = value;
+            if (_defaults.Betas is { } betas && !group.ContainsKey("betas")) group.Betas = betas;
+            Validate(group);
+        }
+        catch
+        {
+            group.Restore(before.Scalars, before.Betas, before.Order);
+            throw;
+        }
+        var tensors = group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+        _state = StateModule.append(_state, InitState(tensors));
+        _groups.Add(group);
+        _all.AddRange(group.Params);
+    }
+
+    /// <summary>
+    /// A snapshot of the optimizer, in PyTorch's <c>state_dict()</c> layout, with the parameters' names and
+    /// shapes. It shares no memory with the optimizer.
+    /// </summary>
+    public StateDict StateDict()
+    {
+        var records = _groups.Select((g, gi) => new GroupRecord(
+            g.Keys.Select(k => Tuple.Create(k, ToValue(g, k))).ToArray(),
+            Enumerable.Range(Offset(gi), g.Params.Count).ToArray())).ToArray();
+        return new StateDict(new Checkpoint(
+            _defaults.Kind, StateModule.copy(_state), records,
+            _all.Select(p => p.Name!).ToArray(), _all.Select(p => (int[])p.Shape.Clone()).ToArray()));
+    }
+
+    /// <summary>
+    /// Restores state and hyperparameters from a <see cref="CSharp.StateDict"/> taken from an optimizer of the
+    /// same kind over parameters of the same count, shapes, names and grouping.
+    /// </summary>
+    /// <param name="state">The state dict.</param>
+    /// <exception cref="ArgumentException">It does not fit (another kind, count, shape, name or group layout, an unknown buffer, an invalid hyperparameter); the optimizer is exactly as before.</exception>
+    public void LoadStateDict(StateDict state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var c = state.Checkpoint;
+        var newState = CheckpointModule.conform(
+            _defaults.Kind, InitState(_all.Select(p => new Tensor(p.Shape, p.Data)).ToArray()),
+            _all.Select(p => p.Shape).ToArray(), _all.Select(p => p.Name!).ToArray(),
+            _groups.Select(g => g.Params.Count).ToArray(), c);
+        var restored = new List<(List<(string, double)>, (double, double)?, List<string>)>();
+        for (int gi = 0; gi < _groups.Count; gi++)
+        {
+            var scalars = new List<(string, double)>();
+            (double, double)? betas = null;
+            var order = new List<string>();
+            foreach (var (key, value) in c.Groups[gi].Hyper)
+            {
+                order.Add(key);
+                if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); scalars.Add((key, n.Item)); }
+                else if (value is HyperValue.Flag f) scalars.Add((key, f.Item ? 1.0 : 0.0));
+                else if (value is HyperValue.Pair pair && key == "betas") { betas = (pair.Item1, pair.Item2); Hyper.CheckBetas(betas.Value); }
+                else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
+            }
+            var probe = new ParamGroup([]);
+            probe.Restore(scalars, betas, order);
+            Validate(probe);
+            restored.Add((scalars, betas, order));
+        }
+        for (int gi = 0; gi < _groups.Count; gi++)
+        {
+            var (scalars, betas, order) = restored[gi];
+            _groups[gi].Restore(scalars, betas, order);
+        }
+        _state = newState;
+    }
+
+    private int Offset(int group)
+    {
+        int o = 0;
+        for (int g = 0; g < group; g++) o += _groups[g].Params.Count;
+        return o;
+    }
+
+    private HyperValue ToValue(ParamGroup g, string key)
+    {
+        if (key == "betas") { var (a, b) = g.Betas; return HyperValue.NewPair(a, b); }
+        return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
+    }
+
+    /// <summary>The core state for new parameters, declaring every buffer this kind may keep.</summary>
+    private protected abstract State InitState(Tensor[] parameters);
+
+    /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones.</summary>
+    private protected abstract void Validate(ParamGroup group);
+
+    /// <summary>Reads and validates group <paramref name="index"/>'s options into a per-group cache, before a step.</summary>
+    private protected abstract void Prepare(int index, ParamGroup group);
+
+    /// <summary>Steps one parameter in place with its group's prepared options.</summary>
+    private protected abstract void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad);
+
+    private protected static bool Flag(ParamGroup g, string key) => g[key] != 0;
+}

@@ -1,0 +1,66 @@
+using Optim;
+
+namespace Optim.CSharp;
+
+/// <summary>
+/// Stochastic gradient descent with momentum, as <c>torch.optim.SGD</c> (PyTorch 1.13). Per parameter:
+/// <c>d = ±g + λ·p</c>; with momentum <c>b = d</c> on the first step, then <c>b = μ·b + (1 − τ)·d</c>, and
+/// <c>d = b</c>, or <c>d + μ·b</c> with Nesterov (Sutskever et al., 2013); finally <c>p = p − lr·d</c>.
+/// State: <c>"momentum_buffer"</c>.
+/// </summary>
+public sealed class SGD : Optimizer
+{
+    private static Defaults MakeDefaults(double lr, double momentum, double dampening, double weightDecay, bool nesterov, bool maximize)
+    {
+        SgdOptionsModule.validate(new SgdOptions(lr, momentum, dampening, weightDecay, nesterov, maximize));
+        return new("SGD",
+            [("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weightDecay),
+             ("nesterov", nesterov ? 1 : 0), ("maximize", maximize ? 1 : 0)],
+            null, ["nesterov", "maximize"]);
+    }
+
+    private SgdOptions[] _options = [];
+
+    /// <summary>SGD over one group of parameters.</summary>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="lr">Learning rate (required).</param>
+    /// <param name="momentum">Momentum factor.</param>
+    /// <param name="dampening">Dampening for momentum.</param>
+    /// <param name="weightDecay">L2 penalty.</param>
+    /// <param name="nesterov">Nesterov momentum (needs momentum &gt; 0 and dampening 0).</param>
+    /// <param name="maximize">Maximise the objective.</param>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no parameters.</exception>
+    public SGD(IEnumerable<Parameter> parameters, double lr, double momentum = 0, double dampening = 0,
+               double weightDecay = 0, bool nesterov = false, bool maximize = false)
+        : this(Single(parameters), lr, momentum, dampening, weightDecay, nesterov, maximize) { }
+
+    /// <summary>SGD over param groups; keys a group does not set take these values.</summary>
+    /// <param name="groups">The param groups.</param>
+    /// <param name="lr">Learning rate (required).</param>
+    /// <param name="momentum">Momentum factor.</param>
+    /// <param name="dampening">Dampening for momentum.</param>
+    /// <param name="weightDecay">L2 penalty.</param>
+    /// <param name="nesterov">Nesterov momentum (needs momentum &gt; 0 and dampening 0).</param>
+    /// <param name="maximize">Maximise the objective.</param>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
+    public SGD(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double dampening = 0,
+               double weightDecay = 0, bool nesterov = false, bool maximize = false)
+        : base(groups, MakeDefaults(lr, momentum, dampening, weightDecay, nesterov, maximize)) { }
+
+    private static SgdOptions Read(ParamGroup g) => SgdOptionsModule.validate(new SgdOptions(
+        g["lr"], g["momentum"], g["dampening"], g["weight_decay"], Flag(g, "nesterov"), Flag(g, "maximize")));
+
+    private protected override State InitState(Tensor[] parameters) =>
+        Alias.sgd(SgdOptionsModule.create(0.0)).Init.Invoke(parameters);
+
+    private protected override void Validate(ParamGroup group) => Read(group);
+
+    private protected override void Prepare(int index, ParamGroup group)
+    {
+        if (_options.Length != ParamGroups.Count) _options = new SgdOptions[ParamGroups.Count];
+        _options[index] = Read(group);
+    }
+
+    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
+        Fused.sgdInPlace(_options[group], state, index, param, grad);
+}

@@ -1,0 +1,266 @@
+namespace Optim
+
+open System
+open System.IO
+open System.Text
+open System.Text.Json
+
+/// <summary>A hyperparameter value as a param group stores it.</summary>
+type HyperValue =
+    /// <summary>A scalar (<c>lr</c>, <c>momentum</c>, <c>eps</c>, …).</summary>
+    | Number of float
+    /// <summary>A boolean option (<c>nesterov</c>, <c>amsgrad</c>, <c>maximize</c>, …).</summary>
+    | Flag of bool
+    /// <summary>A pair (<c>betas</c>, <c>etas</c>, <c>step_sizes</c>).</summary>
+    | Pair of float * float
+    /// <summary>A string option (<c>line_search_fn</c>).</summary>
+    | Text of string
+    /// <summary>PyTorch's <c>None</c>.</summary>
+    | Absent
+
+/// <summary>One param group in a checkpoint: its hyperparameters, in order, and its parameters' indices.</summary>
+type GroupRecord =
+    { /// <summary>Hyperparameters by PyTorch key, in insertion order.</summary>
+      Hyper: (string * HyperValue)[]
+      /// <summary>The indices of the group's parameters in the optimizer's numbering.</summary>
+      Params: int[] }
+
+/// <summary>
+/// A serialisable snapshot of an optimizer in PyTorch's <c>state_dict()</c> layout (<c>state</c> by parameter
+/// index, <c>param_groups</c> with hyperparameters and parameter indices), plus the optimizer's kind and the
+/// parameters' names and shapes, so that loading into another optimizer, reordered or reshaped parameters
+/// fails clearly instead of silently mis-mapping (pytorch#1489). The facade's <c>StateDict</c> wraps one.
+/// </summary>
+type Checkpoint =
+    { /// <summary>The optimizer's kind, its PyTorch class name (<c>"Adam"</c>).</summary>
+      Kind: string
+      /// <summary>The optimizer state.</summary>
+      State: State
+      /// <summary>The param groups.</summary>
+      Groups: GroupRecord[]
+      /// <summary>Per parameter, its name or null.</summary>
+      Names: string[]
+      /// <summary>Per parameter, its shape.</summary>
+      Shapes: int[][] }
+
+/// <summary>The error raised for a checkpoint that is malformed or does not fit the optimizer it is loaded into.</summary>
+/// <param name="message">What is wrong.</param>
+type CheckpointException(message: string) =
+    inherit ArgumentException(message, "state")
+
+/// <summary>JSON conversion and validation of <see cref="T:Optim.Checkpoint"/>.</summary>
+[<RequireQualifiedAccess>]
+module Checkpoint =
+
+    let private fail msg = raise (CheckpointException msg)
+
+    let private writeFloat (w: Utf8JsonWriter) (x: float) =
+        if Double.IsFinite x then w.WriteNumberValue x
+        elif Double.IsNaN x then w.WriteStringValue "NaN"
+        elif x > 0.0 then w.WriteStringValue "Infinity"
+        else w.WriteStringValue "-Infinity"
+
+    let private writeSingle (w: Utf8JsonWriter) (x: float32) =
+        if Single.IsFinite x then w.WriteNumberValue x else writeFloat w (float x)
+
+    /// <summary>Whether parameter <paramref name="i"/> has any state (PyTorch omits those that have none).</summary>
+    let private hasState (s: State) (i: int) =
+        s.Steps.[i] > 0L || s.Buffers |> Map.exists (fun _ b -> not (isNull b.[i]))
+
+    /// <summary>Writes a checkpoint as JSON in PyTorch's <c>state_dict</c> layout.</summary>
+    /// <param name="c">The checkpoint.</param>
+    /// <returns>The JSON text.</returns>
+    let toJson (c: Checkpoint) : string =
+        use ms = new MemoryStream()
+        (
+            use w = new Utf8JsonWriter(ms)
+            w.WriteStartObject()
+            w.WriteString("optimizer", c.Kind)
+            w.WriteStartObject "state"
+            for i in 0 .. c.State.Steps.Length - 1 do
+                if hasState c.State i then
+                    w.WriteStartObject(string i)
+                    w.WriteNumber("step", c.State.Steps.[i])
+                    for KeyValue(name, b) in c.State.Buffers do
+                        if not (isNull b.[i]) then
+                            w.WriteStartArray name
+                            for x in b.[i] do writeSingle w x
+                            w.WriteEndArray()
+                    w.WriteEndObject()
+            w.WriteEndObject()
+            w.WriteStartArray "param_groups"
+            for g in c.Groups do
+                w.WriteStartObject()
+                for key, v in g.Hyper do
+                    w.WritePropertyName key
+                    match v with
+                    | Number x -> writeFloat w x
+                    | Flag b -> w.WriteBooleanValue b
+                    | Pair (a, b) -> w.WriteStartArray(); writeFloat w a; writeFloat w b; w.WriteEndArray()
+                    | Text s -> w.WriteStringValue s
+                    | Absent -> w.WriteNullValue()
+                w.WriteStartArray "params"
+                for p in g.Params do w.WriteNumberValue p
+                w.WriteEndArray()
+                w.WriteEndObject()
+            w.WriteEndArray()
+            w.WriteStartArray "param_names"
+            for n in c.Names do if isNull n then w.WriteNullValue() else w.WriteStringValue n
+            w.WriteEndArray()
+            w.WriteStartArray "param_shapes"
+            for s in c.Shapes do
+                w.WriteStartArray()
+                for d in s do w.WriteNumberValue d
+                w.WriteEndArray()
+            w.WriteEndArray()
+            w.WriteEndObject()
+        )
+        Encoding.UTF8.GetString(ms.ToArray())
+
+    let private readFloat (where: string) (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Number -> e.GetDouble()
+        | JsonValueKind.String ->
+            match e.GetString() with
+            | "NaN" -> nan
+            | "Infinity" -> infinity
+            | "-Infinity" -> -infinity
+            | s -> fail $"Malformed state dict: {where} holds the string '{s}' where a number belongs."
+        | k -> fail $"Malformed state dict: {where} holds a {k} where a number belongs."
+
+    let private prop (where: string) (name: string) (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: {where} must be an object."
+        match e.TryGetProperty name with
+        | true, v -> v
+        | _ -> fail $"Malformed state dict: {where} has no '{name}'."
+
+    let private arrayOf (where: string) (e: JsonElement) =
+        if e.ValueKind <> JsonValueKind.Array then fail $"Malformed state dict: {where} must be an array."
+        [| for x in e.EnumerateArray() -> x |]
+
+    let private readInt (where: string) (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Number ->
+            match e.TryGetInt32() with
+            | true, v -> v
+            | _ -> fail $"Malformed state dict: {where} must be a whole number, but is {e.GetRawText()}."
+        | k -> fail $"Malformed state dict: {where} must be a whole number, but is a {k}."
+
+    /// <summary>Reads a checkpoint from JSON written by <see cref="M:Optim.CheckpointModule.toJson(Optim.Checkpoint)"/>.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <returns>The checkpoint; its state declares the buffer names found in the text.</returns>
+    /// <exception cref="T:Optim.CheckpointException">The text is not JSON or not a state dict; the message says where.</exception>
+    let ofJson (json: string) : Checkpoint =
+        if isNull json then nullArg (nameof json)
+        let doc =
+            try JsonDocument.Parse json
+            with :? JsonException as e -> fail $"Malformed state dict: not valid JSON ({e.Message})"
+        use doc = doc
+        let root = doc.RootElement
+        let kind =
+            match (prop "the document" "optimizer" root).ValueKind with
+            | JsonValueKind.String -> (prop "the document" "optimizer" root).GetString()
+            | _ -> fail "Malformed state dict: 'optimizer' must be a string."
+        let shapes =
+            arrayOf "param_shapes" (prop "the document" "param_shapes" root)
+            |> Array.mapi (fun i s -> arrayOf $"param_shapes[{i}]" s |> Array.map (readInt $"param_shapes[{i}]"))
+        let n = shapes.Length
+        let names =
+            let a = arrayOf "param_names" (prop "the document" "param_names" root)
+            if a.Length <> n then fail $"Malformed state dict: {a.Length} param_names for {n} param_shapes."
+            a |> Array.mapi (fun i e ->
+                match e.ValueKind with
+                | JsonValueKind.Null -> null
+                | JsonValueKind.String -> e.GetString()
+                | _ -> fail $"Malformed state dict: param_names[{i}] must be a string or null.")
+        let groups =
+            arrayOf "param_groups" (prop "the document" "param_groups" root)
+            |> Array.mapi (fun gi g ->
+                let where = $"param_groups[{gi}]"
+                if g.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: {where} must be an object."
+                let ps = arrayOf $"{where}.params" (prop where "params" g) |> Array.map (readInt $"{where}.params")
+                let hyper =
+                    [| for p in g.EnumerateObject() do
+                         if p.Name <> "params" then
+                             let w = $"{where}.{p.Name}"
+                             let v =
+                                 match p.Value.ValueKind with
+                                 | JsonValueKind.True -> Flag true
+                                 | JsonValueKind.False -> Flag false
+                                 | JsonValueKind.Null -> Absent
+                                 | JsonValueKind.Array ->
+                                     match arrayOf w p.Value with
+                                     | [| a; b |] -> Pair(readFloat w a, readFloat w b)
+                                     | _ -> fail $"Malformed state dict: {w} must be a pair."
+                                 | JsonValueKind.String ->
+                                     match p.Value.GetString() with
+                                     | "NaN" | "Infinity" | "-Infinity" -> Number(readFloat w p.Value)
+                                     | s -> Text s
+                                 | _ -> Number(readFloat w p.Value)
+                             yield p.Name, v |]
+                { Hyper = hyper; Params = ps })
+        let steps = Array.zeroCreate<int64> n
+        let buffers = Collections.Generic.Dictionary<string, float32[][]>()
+        for entry in (let s = prop "the document" "state" root in (if s.ValueKind <> JsonValueKind.Object then fail "Malformed state dict: 'state' must be an object."); s.EnumerateObject()) do
+            let i =
+                match Int32.TryParse entry.Name with
+                | true, i when i >= 0 && i < n -> i
+                | _ -> fail $"Malformed state dict: state key '{entry.Name}' is not a parameter index below {n}."
+            if entry.Value.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: state[{i}] must be an object."
+            for field in entry.Value.EnumerateObject() do
+                let where = $"state[{i}].{field.Name}"
+                if field.Name = "step" then
+                    let v = readFloat where field.Value
+                    if not (v >= 0.0 && v = Math.Floor v) then fail $"Malformed state dict: {where} must be a whole number of 0 or more, but is {v}."
+                    steps.[i] <- int64 v
+                else
+                    let values = arrayOf where field.Value |> Array.map (readFloat where >> float32)
+                    let expected = Tensor.numel shapes.[i]
+                    if values.Length <> expected then
+                        fail $"Malformed state dict: {where} has {values.Length} elements, but parameter {i} has shape {Tensor.formatShape shapes.[i]}."
+                    if not (buffers.ContainsKey field.Name) then buffers.[field.Name] <- Array.zeroCreate n
+                    buffers.[field.Name].[i] <- values
+        { Kind = kind
+          State = { Steps = steps; Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq }
+          Groups = groups
+          Names = names
+          Shapes = shapes }
+
+    /// <summary>
+    /// Checks that a checkpoint fits an optimizer (its kind, parameter count, shapes and names, group
+    /// layout, buffer names), and returns the checkpoint's state laid out like <paramref name="template"/>.
+    /// </summary>
+    /// <param name="kind">The loading optimizer's kind.</param>
+    /// <param name="template">The loading optimizer's freshly initialised state (it declares the buffer names).</param>
+    /// <param name="shapes">The loading optimizer's parameter shapes.</param>
+    /// <param name="names">The loading optimizer's parameter names (null where unnamed).</param>
+    /// <param name="groupSizes">How many parameters each of its groups holds, in order.</param>
+    /// <param name="c">The checkpoint.</param>
+    /// <exception cref="T:Optim.CheckpointException">Anything does not fit; the message says what.</exception>
+    let conform (kind: string) (template: State) (shapes: int[][]) (names: string[]) (groupSizes: int[]) (c: Checkpoint) : State =
+        if c.Kind <> kind then fail $"This state dict is from a {c.Kind} optimizer and cannot be loaded into a {kind} optimizer."
+        if c.Shapes.Length <> shapes.Length then
+            fail $"This state dict holds {c.Shapes.Length} parameters, but the optimizer has {shapes.Length}."
+        if c.Groups.Length <> groupSizes.Length then
+            fail $"This state dict holds {c.Groups.Length} param groups, but the optimizer has {groupSizes.Length}."
+        let mutable next = 0
+        for gi in 0 .. groupSizes.Length - 1 do
+            let expected = Array.init groupSizes.[gi] (fun k -> next + k)
+            next <- next + groupSizes.[gi]
+            if c.Groups.[gi].Params <> expected then
+                fail $"Param group {gi} of this state dict holds parameters {Tensor.formatShape c.Groups.[gi].Params}, but the optimizer's holds {Tensor.formatShape expected}."
+        for i in 0 .. shapes.Length - 1 do
+            if c.Shapes.[i] <> shapes.[i] then
+                fail $"Parameter {i} has shape {Tensor.formatShape shapes.[i]}, but the state dict's has shape {Tensor.formatShape c.Shapes.[i]}."
+            if not (isNull names.[i]) && not (isNull c.Names.[i]) && names.[i] <> c.Names.[i] then
+                fail $"Parameter {i} is named '{names.[i]}', but the state dict's parameter {i} is '{c.Names.[i]}'."
+        for KeyValue(name, _) in c.State.Buffers do
+            if not (template.Buffers.ContainsKey name) then
+                let known = String.concat ", " (Map.keys template.Buffers)
+                fail $"The state dict holds a buffer '{name}' that a {kind} optimizer does not keep (it keeps: {known})."
+        { Steps = Array.copy c.State.Steps
+          Buffers =
+            template.Buffers |> Map.map (fun name _ ->
+                match c.State.Buffers.TryFind name with
+                | Some b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)
+                | None -> Array.zeroCreate shapes.Length) }

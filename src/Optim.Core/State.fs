@@ -1,0 +1,108 @@
+namespace Optim
+
+/// <summary>
+/// What an optimizer keeps between steps, laid out as PyTorch's <c>optimizer.state</c>: for parameter
+/// <c>i</c>, <c>Steps.[i]</c> is the number of updates it has received (PyTorch's <c>state[p]["step"]</c>)
+/// and <c>Buffers.[name].[i]</c> is its buffer called <c>name</c> (<c>"exp_avg"</c>, <c>"momentum_buffer"</c>, …).
+/// </summary>
+/// <remarks>
+/// <para>A buffer entry is <c>null</c> until the parameter's first update creates it, as PyTorch creates
+/// state lazily: a parameter that never had a gradient has no state.</para>
+/// <para>Every block of a chain shares this one table and owns the buffer names it declares, so a chain's state,
+/// its fused kernel's state and the facade's <c>StateDict</c> are the same thing. Hyperparameters are not
+/// part of the state: a transformation rebuilt with a new learning rate, momentum or betas continues from
+/// the old state.</para>
+/// <para>The pure API never mutates a state; the in-place API writes into the state it is given.</para>
+/// </remarks>
+type State =
+    { /// <summary>Per parameter: how many updates it has received.</summary>
+      Steps: int64[]
+      /// <summary>Per buffer name: one array per parameter, <c>null</c> where not yet created.</summary>
+      Buffers: Map<string, float32[][]> }
+
+/// <summary>Functions over <see cref="T:Optim.State"/>.</summary>
+[<RequireQualifiedAccess>]
+module State =
+
+    /// <summary>The state of <paramref name="count"/> parameters that have taken no step and declare no buffers.</summary>
+    /// <param name="count">The number of parameters.</param>
+    let empty (count: int) : State =
+        if count < 0 then invalidArg (nameof count) $"The parameter count must be zero or more, but was {count}."
+        { Steps = Array.zeroCreate count; Buffers = Map.empty }
+
+    /// <summary>The number of parameters the state covers.</summary>
+    /// <param name="state">The state.</param>
+    let count (state: State) = state.Steps.Length
+
+    /// <summary>Declares a buffer slot (all entries not yet created). Used by blocks' <c>Init</c>.</summary>
+    /// <param name="name">The buffer's name, PyTorch's key.</param>
+    /// <param name="state">The state to extend.</param>
+    /// <exception cref="T:System.ArgumentException">A buffer of that name is already declared.</exception>
+    let declare (name: string) (state: State) : State =
+        if state.Buffers.ContainsKey name then
+            invalidArg (nameof name) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
+        { state with Buffers = state.Buffers.Add(name, Array.zeroCreate state.Steps.Length) }
+
+    /// <summary>Merges the buffer declarations of two states over the same parameters (the chain's init).</summary>
+    /// <param name="a">The first state.</param>
+    /// <param name="b">The second state.</param>
+    /// <exception cref="T:System.ArgumentException">Both declare a buffer of the same name, or they cover different parameter counts.</exception>
+    let merge (a: State) (b: State) : State =
+        if a.Steps.Length <> b.Steps.Length then
+            invalidArg (nameof b) $"Cannot merge states over {a.Steps.Length} and {b.Steps.Length} parameters."
+        b.Buffers |> Map.fold (fun (s: State) name v ->
+            if s.Buffers.ContainsKey name then
+                invalidArg (nameof b) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
+            { s with Buffers = s.Buffers.Add(name, v) }) a
+
+    /// <summary>The per-parameter arrays of a declared buffer.</summary>
+    /// <param name="name">The buffer's name.</param>
+    /// <param name="state">The state.</param>
+    /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">No such buffer is declared.</exception>
+    let buffer (name: string) (state: State) : float32[][] =
+        match state.Buffers.TryFind name with
+        | Some b -> b
+        | None ->
+            let known = String.concat ", " (Map.keys state.Buffers)
+            raise (System.Collections.Generic.KeyNotFoundException($"The state declares no buffer '{name}' (it has: {known})."))
+
+    /// <summary>Replaces one declared buffer's per-parameter arrays, returning a new state.</summary>
+    /// <param name="name">The buffer's name.</param>
+    /// <param name="values">One array (or null) per parameter.</param>
+    /// <param name="state">The state.</param>
+    let setBuffer (name: string) (values: float32[][]) (state: State) : State =
+        { state with Buffers = state.Buffers.Add(name, values) }
+
+    /// <summary>
+    /// Counts one more step for every parameter that had a gradient (non-null entry), returning a new state.
+    /// <c>Transform.update</c> calls it once per update, after all blocks ran.
+    /// </summary>
+    /// <param name="grads">Per parameter, its gradient or null.</param>
+    /// <param name="state">The state.</param>
+    let advance (grads: float32[][]) (state: State) : State =
+        { state with Steps = Array.init state.Steps.Length (fun i -> if isNull grads.[i] then state.Steps.[i] else state.Steps.[i] + 1L) }
+
+    /// <summary>A deep copy: no array is shared with the original.</summary>
+    /// <param name="state">The state.</param>
+    let copy (state: State) : State =
+        { Steps = Array.copy state.Steps
+          Buffers = state.Buffers |> Map.map (fun _ b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)) }
+
+    /// <summary>The state of the parameters of <paramref name="first"/> followed by those of <paramref name="second"/>.</summary>
+    /// <remarks>The facade uses it when a param group is added; both must declare the same buffers.</remarks>
+    /// <param name="first">The state of the earlier parameters.</param>
+    /// <param name="second">The state of the later parameters.</param>
+    /// <exception cref="T:System.ArgumentException">The two declare different buffers.</exception>
+    let append (first: State) (second: State) : State =
+        let names (s: State) = s.Buffers |> Map.keys |> Set.ofSeq
+        if names first <> names second then
+            invalidArg (nameof second) "Cannot append states that declare different buffers."
+        { Steps = Array.append first.Steps second.Steps
+          Buffers = first.Buffers |> Map.map (fun name b -> Array.append b second.Buffers.[name]) }
+
+    /// <summary>The one-parameter state of parameter <paramref name="index"/>, sharing its arrays.</summary>
+    /// <param name="index">The parameter's index.</param>
+    /// <param name="state">The state.</param>
+    let select (index: int) (state: State) : State =
+        { Steps = [| state.Steps.[index] |]
+          Buffers = state.Buffers |> Map.map (fun _ b -> [| b.[index] |]) }
