@@ -44,8 +44,10 @@ type Checkpoint =
       Shapes: int[][] }
 
 /// <summary>The error raised for a checkpoint that is malformed or does not fit the optimizer it is loaded into.</summary>
-/// <param name="message">What is wrong.</param>
-type CheckpointException(message: string) =
+type CheckpointException
+    /// <summary>An error saying what is wrong with a checkpoint.</summary>
+    /// <param name="message">What is wrong.</param>
+    (message: string) =
     inherit ArgumentException(message, "state")
 
 /// <summary>JSON conversion and validation of <see cref="T:Optim.Checkpoint"/>.</summary>

@@ -1,0 +1,76 @@
+/// FsCheck generators shared by the law tests: parameters, gradients and hyperparameters.
+module Optim.Tests.Gen
+
+open FsCheck
+open FsCheck.FSharp
+open Optim
+
+let private float32In (lo: float) (hi: float) =
+    Gen.choose (0, 1_000_000) |> Gen.map (fun k -> float32 (lo + (hi - lo) * float k / 1e6))
+
+/// A shape of 1 to 3 dimensions whose element count is 1..40 (odd counts exercise the SIMD tails).
+let shape : Gen<int[]> =
+    gen {
+        let! dims = Gen.choose (1, 3)
+        let! ds = Gen.listOfLength dims (Gen.choose (1, 5))
+        let! tail = Gen.choose (1, 9)
+        return Array.ofList (if dims = 1 then [ tail * List.head ds ] else ds)
+    }
+
+/// 1 to 4 parameters with values in [-2, 2].
+let parameters : Gen<Tensor[]> =
+    gen {
+        let! n = Gen.choose (1, 4)
+        let! shapes = Gen.arrayOfLength n shape
+        let! datas = shapes |> Array.map (fun s -> Gen.arrayOfLength (Tensor.numel s) (float32In -2.0 2.0)) |> Gen.sequenceToArray
+        return Array.map2 Tensor.create shapes datas
+    }
+
+/// A gradient for each parameter, some of them null (no gradient) when `allowNull`.
+let gradsFor (allowNull: bool) (ps: Tensor[]) : Gen<float32[][]> =
+    ps
+    |> Array.map (fun p ->
+        gen {
+            let! missing = if allowNull then Gen.frequency [ 1, Gen.constant true; 4, Gen.constant false ] else Gen.constant false
+            let! scale = Gen.elements [ 0.0; 0.01; 1.0; 10.0 ]
+            let! g = Gen.arrayOfLength p.Data.Length (float32In (-scale) scale)
+            return if missing then null else g
+        })
+    |> Gen.sequenceToArray
+
+/// A sequence of `steps` gradient sets for the parameters.
+let gradSeq (allowNull: bool) (steps: int) (ps: Tensor[]) = Gen.listOfLength steps (gradsFor allowNull ps)
+
+/// SGD options covering every flag.
+let sgdOptions : Gen<SgdOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-3; 0.05; 0.5 ]
+        let! momentum = Gen.elements [ 0.0; 0.5; 0.9 ]
+        let! nesterov = if momentum > 0.0 then Gen.elements [ true; false ] else Gen.constant false
+        let! dampening = if nesterov then Gen.constant 0.0 else Gen.elements [ 0.0; 0.1; 0.5 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Momentum = momentum; Dampening = dampening; WeightDecay = wd; Nesterov = nesterov; Maximize = maximize }
+    }
+
+/// Adam/AdamW options covering every flag.
+let adamOptions : Gen<AdamOptions> =
+    gen {
+        let! lr = Gen.elements [ 1e-3; 1e-2; 0.1 ]
+        let! b1 = Gen.elements [ 0.0; 0.8; 0.9 ]
+        let! b2 = Gen.elements [ 0.9; 0.99; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! amsgrad = Gen.elements [ true; false ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; Amsgrad = amsgrad; Maximize = maximize }
+    }
+
+/// Runs a property with FsCheck's QuickThrowOnFailure config and a fixed number of cases.
+let check (maxTests: int) (property: Arbitrary<'a>) (test: 'a -> bool) =
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTests), Prop.forAll property test)
+
+/// Elementwise closeness within the SPEC's parity tolerance: |a - b| ≤ atol + rtol·|b|.
+let close (atol: float) (rtol: float) (a: float32[]) (b: float32[]) =
+    a.Length = b.Length
+    && Array.forall2 (fun (x: float32) (y: float32) -> abs (float x - float y) <= atol + rtol * abs (float y) || (System.Single.IsNaN x && System.Single.IsNaN y)) a b

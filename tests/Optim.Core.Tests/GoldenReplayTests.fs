@@ -1,0 +1,109 @@
+/// Replays PyTorch 1.13's trajectories through the pure core, both as chains of blocks and as fused kernels.
+module Optim.Tests.GoldenReplayTests
+
+open System.Collections.Generic
+open System.Text.Json
+open Xunit
+open Optim
+open Optim.Tests.Golden
+
+/// The core optimizer for a fixture's optimizer name and hyperparameters, fused or as its chain.
+let optimizerFor (kind: string) (fused: bool) (get: string -> JsonElement) : Optimizer =
+    let f (k: string) = (get k).GetDouble()
+    let b (k: string) = (get k).GetBoolean()
+    match kind with
+    | "SGD" ->
+        let o = { Lr = f "lr"; Momentum = f "momentum"; Dampening = f "dampening"; WeightDecay = f "weight_decay"; Nesterov = b "nesterov"; Maximize = b "maximize" }
+        if fused then Fused.sgd o else Optimizer.ofTransform (Alias.sgd o)
+    | "Adam" | "AdamW" ->
+        let betas = get "betas"
+        let o : AdamOptions =
+            { Lr = f "lr"; Beta1 = betas.[0].GetDouble(); Beta2 = betas.[1].GetDouble(); Eps = f "eps"
+              WeightDecay = f "weight_decay"; Amsgrad = b "amsgrad"; Maximize = b "maximize" }
+        match kind, fused with
+        | "Adam", true -> Fused.adam o
+        | "Adam", false -> Optimizer.ofTransform (Alias.adam o)
+        | _, true -> Fused.adamw o
+        | _ -> Optimizer.ofTransform (Alias.adamw o)
+    | other -> failwith $"No core optimizer for fixture kind {other}"
+
+[<NoComparison; NoEquality>]
+type private Group = { Overrides: Dictionary<string, JsonElement>; Base: JsonElement; Indices: int[]; mutable State: State }
+
+let private within (case: string) (step: int) (what: string) (expected: float32[]) (actual: float32[]) =
+    if not (Gen.close 1e-5 1e-4 actual expected) then
+        let worst = Array.map2 (fun (a: float32) (e: float32) -> abs (a - e)) actual expected |> Array.max
+        Assert.Fail $"{case}: {what} differs from PyTorch after step {step} (max abs diff {worst})"
+
+/// Replays a case; returns the final parameters and each parameter's (group state, local index).
+let replay (case: Case) (fused: bool) =
+    let ps = ResizeArray<Tensor>(case.Params |> Array.map (fun p -> Tensor.create p.Shape p.Data))
+    let shapes = ResizeArray<int[]>(case.Params |> Array.map (fun p -> p.Shape))
+    let groups = ResizeArray<Group>()
+    let getter (g: Group) key = match g.Overrides.TryGetValue key with | true, v -> v | _ -> hyper case g.Base key
+    let optimizer (g: Group) = optimizerFor case.Optimizer fused (getter g)
+    let addGroup (json: JsonElement) (indices: int[]) =
+        let g = { Overrides = Dictionary(); Base = json; Indices = indices; State = State.empty 0 }
+        g.State <- (optimizer g).Init(indices |> Array.map (fun i -> ps.[i]))
+        groups.Add g
+    for gj in case.Groups do addGroup gj [| for i in gj.GetProperty("params").EnumerateArray() -> i.GetInt32() |]
+    case.Steps |> Array.iteri (fun k step ->
+        for e in step.Before do
+            match e with
+            | AddGroup (defs, hyperJson) ->
+                let first = ps.Count
+                for d in defs do
+                    ps.Add(Tensor.create d.Shape d.Data)
+                    shapes.Add d.Shape
+                addGroup hyperJson (Array.init defs.Length (fun j -> first + j))
+            | Set (gi, key, value) -> groups.[gi].Overrides.[key] <- value
+            | Roundtrip ->
+                for g in groups do
+                    let gShapes = g.Indices |> Array.map (fun i -> shapes.[i])
+                    let json =
+                        Checkpoint.toJson { Kind = case.Optimizer; State = g.State; Groups = [||]; Names = Array.create g.Indices.Length null; Shapes = gShapes }
+                    let template = (optimizer g).Init(g.Indices |> Array.map (fun i -> ps.[i]))
+                    g.State <- Checkpoint.conform case.Optimizer template gShapes (Array.create g.Indices.Length null) [||] (Checkpoint.ofJson json)
+        for g in groups do
+            let local = g.Indices |> Array.map (fun i -> ps.[i])
+            let grads = g.Indices |> Array.map (fun i -> step.Grads.[i])
+            let newPs, s = (optimizer g).Step local grads g.State
+            g.State <- s
+            g.Indices |> Array.iteri (fun j i -> ps.[i] <- newPs.[j])
+        for i in 0 .. ps.Count - 1 do within case.Name (k + 1) $"parameter {i}" step.Params.[i] ps.[i].Data)
+    ps, groups |> Seq.collect (fun g -> g.Indices |> Seq.mapi (fun j i -> i, (g.State, j))) |> Map.ofSeq
+
+let private checkFinalState (case: Case) (states: Map<int, State * int>) =
+    for entry in case.FinalState.EnumerateObject() do
+        let s, j = states.[int entry.Name]
+        for field in entry.Value.EnumerateObject() do
+            if field.Name = "step" then Assert.Equal(int64 (field.Value.GetDouble()), s.Steps.[j])
+            else
+                let expected = [| for x in field.Value.EnumerateArray() -> x.GetSingle() |]
+                within case.Name case.Steps.Length $"state {entry.Name}.{field.Name}" expected (State.buffer field.Name s).[j]
+
+let private run (file: string) (name: string) (fused: bool) =
+    let case = load file |> Array.find (fun c -> c.Name = name)
+    let _, states = replay case fused
+    checkFinalState case states
+
+[<Theory; MemberData("Names", "sgd", MemberType = typeof<Fixtures>)>]
+let ``fused SGD follows PyTorch's trajectory`` (name: string) = run "sgd" name true
+
+[<Theory; MemberData("Names", "sgd", MemberType = typeof<Fixtures>)>]
+let ``SGD as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "sgd" name false
+
+[<Theory; MemberData("Names", "adam", MemberType = typeof<Fixtures>)>]
+let ``fused Adam follows PyTorch's trajectory`` (name: string) = run "adam" name true
+
+[<Theory; MemberData("Names", "adam", MemberType = typeof<Fixtures>)>]
+let ``Adam as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adam" name false
+
+[<Theory; MemberData("Names", "adamw", MemberType = typeof<Fixtures>)>]
+let ``fused AdamW follows PyTorch's trajectory`` (name: string) = run "adamw" name true
+
+[<Theory; MemberData("Names", "adamw", MemberType = typeof<Fixtures>)>]
+let ``AdamW as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adamw" name false
+
+[<Theory; MemberData("Names", "seeds", MemberType = typeof<Fixtures>)>]
+let ``the seeds' examples follow PyTorch`` (name: string) = run "seeds" name true

@@ -1,0 +1,140 @@
+/// The laws every optimizer obeys, run over one table of optimizers with FsCheck-generated parameters,
+/// gradients (some missing) and hyperparameters.
+module Optim.Tests.OptimizerLawTests
+
+open FsCheck
+open FsCheck.FSharp
+open Xunit
+open Optim
+open Optim.Tests
+
+/// An optimizer under test: given `maximize`, its fused kernel and its chain of blocks.
+[<NoComparison; NoEquality>]
+type Entry = { Name: string; Make: Gen<bool -> Optimizer * Optimizer> }
+
+let optimizers : Entry list =
+    [ { Name = "SGD"
+        Make = Gen.sgdOptions |> Gen.map (fun o mx -> let o = { o with Maximize = mx } in Fused.sgd o, Optimizer.ofTransform (Alias.sgd o)) }
+      { Name = "Adam"
+        Make = Gen.adamOptions |> Gen.map (fun o mx -> let o = { o with Maximize = mx } in Fused.adam o, Optimizer.ofTransform (Alias.adam o)) }
+      { Name = "AdamW"
+        Make = Gen.adamOptions |> Gen.map (fun o mx -> let o = { o with Maximize = mx } in Fused.adamw o, Optimizer.ofTransform (Alias.adamw o)) } ]
+
+let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
+
+type Table =
+    static member Names() = names
+
+let private entry name = optimizers |> List.find (fun e -> e.Name = name)
+
+/// A case: an optimizer pair, parameters, and a few steps of gradients with some missing.
+let private scenario (e: Entry) (allowNull: bool) =
+    gen {
+        let! make = e.Make
+        let! mx = Gen.elements [ true; false ]
+        let! ps = Gen.parameters
+        let! steps = Gen.choose (1, 6)
+        let! grads = Gen.gradSeq allowNull steps ps
+        return make mx, ps, grads
+    }
+    |> Arb.fromGen
+
+let private runPure (o: Optimizer) (ps: Tensor[]) (grads: float32[][] list) =
+    grads |> List.fold (fun (ps, s) g -> o.Step ps g s) (ps, o.Init ps)
+
+let private statesEqual (a: State) (b: State) =
+    a.Steps = b.Steps
+    && Map.keys a.Buffers |> Seq.forall (fun k ->
+        Array.forall2 (fun (x: float32[]) (y: float32[]) -> (isNull x && isNull y) || (not (isNull x) && not (isNull y) && x = y)) a.Buffers.[k] b.Buffers.[k])
+
+let private statesClose (a: State) (b: State) =
+    a.Steps = b.Steps
+    && Map.keys a.Buffers |> Seq.forall (fun k ->
+        Array.forall2 (fun (x: float32[]) (y: float32[]) -> (isNull x && isNull y) || (not (isNull x) && not (isNull y) && Gen.close 1e-6 1e-5 x y)) a.Buffers.[k] b.Buffers.[k])
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``the fused kernel gives the same numbers as its chain of blocks`` (name: string) =
+    Gen.check 200 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+        let pf, sf = runPure fused ps grads
+        let pc, sc = runPure chain ps grads
+        Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) pf pc && statesClose sf sc)
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``the pure step and the in-place step give identical numbers`` (name: string) =
+    Gen.check 200 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+        [ fused; chain ] |> List.forall (fun o ->
+            let pp, sp = runPure o ps grads
+            let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
+            let si = grads |> List.fold (fun s g -> o.StepInPlace buffers g s) (o.Init ps)
+            Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pp buffers && statesEqual sp si))
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``the pure step never modifies its arguments`` (name: string) =
+    Gen.check 100 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+        [ fused; chain ] |> List.forall (fun o ->
+            let before = ps |> Array.map Tensor.copy
+            let s0 = o.Init ps
+            let s1, _ = grads |> List.fold (fun (s, ps) g -> let ps', s' = o.Step ps g s in s', ps') (s0, ps)
+            let snapshot = State.copy s1
+            let g = List.head grads
+            o.Step ps g s1 |> ignore
+            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) before ps && statesEqual snapshot s1))
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``a run resumed from a JSON checkpoint equals the uninterrupted run`` (name: string) =
+    Gen.check 100 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+        [ fused; chain ] |> List.forall (fun o ->
+            let k = List.length grads / 2
+            let p1, s1 = runPure o ps (List.take k grads)
+            let shapes = ps |> Array.map (fun p -> p.Shape)
+            let names = Array.create ps.Length null
+            let json = Checkpoint.toJson { Kind = name; State = s1; Groups = [||]; Names = names; Shapes = shapes }
+            let s1' = Checkpoint.conform name (o.Init ps) shapes names [||] (Checkpoint.ofJson json)
+            let resumed = List.skip k grads |> List.fold (fun (ps, s) g -> o.Step ps g s) (p1, s1')
+            let straight = runPure o ps grads
+            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) (fst resumed) (fst straight)
+            && statesEqual (snd resumed) (snd straight)))
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``maximizing g gives the same steps as minimizing -g`` (name: string) =
+    let e = entry name
+    let arb =
+        gen {
+            let! make = e.Make
+            let! ps = Gen.parameters
+            let! grads = Gen.gradSeq true 4 ps
+            return make, ps, grads
+        } |> Arb.fromGen
+    Gen.check 100 arb (fun (make, ps, grads) ->
+        let negated = grads |> List.map (Array.map (fun g -> if isNull g then null else Array.map (fun x -> -x) g))
+        let (fMax, cMax), (fMin, cMin) = make true, make false
+        List.forall2 (fun a b ->
+            let pa, sa = runPure a ps grads
+            let pb, sb = runPure b ps negated
+            Array.forall2 (fun (x: Tensor) (y: Tensor) -> x.Data = y.Data) pa pb && statesEqual sa sb) [ fMax; cMax ] [ fMin; cMin ])
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``a parameter without a gradient keeps its value and its state`` (name: string) =
+    Gen.check 100 (scenario (entry name) false) (fun ((fused, chain), ps, grads) ->
+        [ fused; chain ] |> List.forall (fun o ->
+            let p1, s1 = runPure o ps grads
+            let none = Array.create ps.Length (null: float32[])
+            let p2, s2 = o.Step p1 none s1
+            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 p2 && statesEqual s1 s2))
+
+[<Fact>]
+let ``changing the learning rate between steps keeps the state and needs no rebuild of it`` () =
+    let arb =
+        gen {
+            let! o = Gen.adamOptions
+            let! ps = Gen.parameters
+            let! grads = Gen.gradSeq false 4 ps
+            let! lrs = Gen.listOfLength 4 (Gen.elements [ 1e-3; 1e-2; 0.1 ])
+            return o, ps, grads, lrs
+        } |> Arb.fromGen
+    Gen.check 100 arb (fun (o, ps, grads, lrs) ->
+        let steps (make: AdamOptions -> Optimizer) =
+            List.zip grads lrs |> List.fold (fun (ps, s) (g, lr) -> (make { o with Lr = lr }).Step ps g s) (ps, (make o).Init ps)
+        let pf, sf = steps Fused.adam
+        let pc, sc = steps (Alias.adam >> Optimizer.ofTransform)
+        Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) pf pc && statesClose sf sc)
