@@ -29,7 +29,7 @@ public abstract class Optimizer
     {
         ArgumentNullException.ThrowIfNull(groups);
         _defaults = defaults;
-        _state = StateModule.empty(0);
+        _state = InitState([]);
         var list = groups.ToList();
         if (list.Count == 0) throw new ArgumentException("The optimizer got an empty parameter list.", nameof(groups));
         foreach (var g in list) AddParamGroup(g);
