@@ -38,7 +38,9 @@ public abstract class Optimizer
     private protected static IEnumerable<ParamGroup> Single(IEnumerable<Parameter> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return [new ParamGroup(parameters)];
+        var group = new ParamGroup(parameters);
+        if (group.Params.Count == 0) throw new ArgumentException("The optimizer got an empty parameter list.", nameof(parameters));
+        return [group];
     }
 
     /// <summary>The param groups, in the order they were added.</summary>

@@ -69,7 +69,10 @@ module Fused =
                 state }
 
     let private sgdParam (o: SgdOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let negLr, wd, mu, keep = float32 -o.Lr, float32 o.WeightDecay, float32 o.Momentum, float32 (1.0 - o.Dampening)
+        let negLr = float32 -o.Lr
+        let wd = float32 o.WeightDecay
+        let mu = float32 o.Momentum
+        let keep = float32 (1.0 - o.Dampening)
         if o.Momentum = 0.0 then
             Kernels.Sgd(p, g, ReadOnlySpan.Empty, pOut, Span.Empty, negLr, wd, mu, keep, false, false, o.Nesterov, o.Maximize)
         else
@@ -84,7 +87,8 @@ module Fused =
         let t = float (src.Steps.[index] + 1L)
         let bc1 = 1.0 - Math.Pow(o.Beta1, t)
         let bc2 = 1.0 - Math.Pow(o.Beta2, t)
-        let decay, wd = if decoupled then float32 (1.0 - o.Lr * o.WeightDecay), 0.0f else 1.0f, float32 o.WeightDecay
+        let decay = if decoupled then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
+        let wd = if decoupled then 0.0f else float32 o.WeightDecay
         Kernels.Adam(
             p, g, ReadOnlySpan mIn, ReadOnlySpan vIn, ReadOnlySpan xIn, pOut, Span mOut, Span vOut, Span xOut,
             decay, wd, float32 o.Beta1, float32 (1.0 - o.Beta1), float32 o.Beta2, float32 (1.0 - o.Beta2),

@@ -23,7 +23,10 @@ type internal Kernels =
             let vp = MemoryMarshal.Cast<float32, Vector<float32>> p
             let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
             let vpo = MemoryMarshal.Cast<float32, Vector<float32>> pOut
-            let vNegLr, vWd, vMu, vKeep = Vector<float32> negLr, Vector<float32> wd, Vector<float32> mu, Vector<float32> keep
+            let vNegLr = Vector<float32> negLr
+            let vWd = Vector<float32> wd
+            let vMu = Vector<float32> mu
+            let vKeep = Vector<float32> keep
             if not hasMomentum then
                 for k in 0 .. vp.Length - 1 do
                     let x = vp.[k]
@@ -71,9 +74,15 @@ type internal Kernels =
             let vpo = MemoryMarshal.Cast<float32, Vector<float32>> pOut
             let vmo = MemoryMarshal.Cast<float32, Vector<float32>> mOut
             let vvo = MemoryMarshal.Cast<float32, Vector<float32>> vOut
-            let vDecay, vWd = Vector<float32> decay, Vector<float32> wd
-            let vB1, vOmb1, vB2, vOmb2 = Vector<float32> b1, Vector<float32> omb1, Vector<float32> b2, Vector<float32> omb2
-            let vBc2, vEps, vNegStep = Vector<float32> bc2Sqrt, Vector<float32> eps, Vector<float32> negStep
+            let vDecay = Vector<float32> decay
+            let vWd = Vector<float32> wd
+            let vB1 = Vector<float32> b1
+            let vOmb1 = Vector<float32> omb1
+            let vB2 = Vector<float32> b2
+            let vOmb2 = Vector<float32> omb2
+            let vBc2 = Vector<float32> bc2Sqrt
+            let vEps = Vector<float32> eps
+            let vNegStep = Vector<float32> negStep
             if not amsgrad then
                 for k in 0 .. vp.Length - 1 do
                     let mutable x = vp.[k]

@@ -60,9 +60,9 @@ module State =
     /// <param name="state">The state.</param>
     /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">No such buffer is declared.</exception>
     let buffer (name: string) (state: State) : float32[][] =
-        match state.Buffers.TryFind name with
-        | Some b -> b
-        | None ->
+        let mutable found = null
+        if state.Buffers.TryGetValue(name, &found) then found
+        else
             let known = String.concat ", " (Map.keys state.Buffers)
             raise (System.Collections.Generic.KeyNotFoundException($"The state declares no buffer '{name}' (it has: {known})."))
 
