@@ -1,0 +1,96 @@
+/// Laws of the C# facade, checked from F# with FsCheck: accumulation, resumption through StateDict JSON,
+/// and the facade equal to the pure core.
+module Optim.Tests.FacadeLawTests
+
+open FsCheck
+open FsCheck.FSharp
+open Xunit
+open Optim
+open Optim.CSharp
+open Optim.Tests
+
+let private makeSgd (o: SgdOptions) (ps: Parameter[]) : CSharp.Optimizer =
+    SGD(ps, o.Lr, o.Momentum, o.Dampening, o.WeightDecay, o.Nesterov, o.Maximize)
+
+let private makeAdam (o: AdamOptions) (ps: Parameter[]) : CSharp.Optimizer =
+    Adam(ps, o.Lr, System.Nullable<struct (float * float)>(struct (o.Beta1, o.Beta2)), o.Eps, o.WeightDecay, o.Amsgrad, o.Maximize)
+
+let private makeAdamW (o: AdamOptions) (ps: Parameter[]) : CSharp.Optimizer =
+    AdamW(ps, o.Lr, System.Nullable<struct (float * float)>(struct (o.Beta1, o.Beta2)), o.Eps, o.WeightDecay, o.Amsgrad, o.Maximize)
+
+/// Per kind: a generator of (facade factory, matching pure core optimizer).
+let kinds : (string * Gen<(Parameter[] -> CSharp.Optimizer) * Optim.Optimizer>) list =
+    [ "SGD", Gen.sgdOptions |> Gen.map (fun o -> makeSgd o, Fused.sgd o)
+      "Adam", Gen.adamOptions |> Gen.map (fun o -> makeAdam o, Fused.adam o)
+      "AdamW", Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Fused.adamw o) ]
+
+type Kinds =
+    static member Names() : seq<obj[]> = kinds |> Seq.map (fun (n, _) -> [| box n |])
+
+let private scenario name =
+    gen {
+        let! make = kinds |> List.find (fun (n, _) -> n = name) |> snd
+        let! ps = Gen.parameters
+        let! grads = Gen.gradSeq true 4 ps
+        return make, ps, grads
+    } |> Arb.fromGen
+
+let private parameters (ps: Tensor[]) = ps |> Array.map (fun t -> Parameter(Array.copy t.Data, t.Shape))
+
+let private setGrads (ps: Parameter[]) (grads: float32[][]) =
+    Array.iter2 (fun (p: Parameter) (g: float32[]) -> p.Grad <- (if isNull g then null else Array.copy g)) ps grads
+
+[<Theory; MemberData("Names", MemberType = typeof<Kinds>)>]
+let ``the facade gives the same numbers as the pure core`` (name: string) =
+    Gen.check 100 (scenario name) (fun ((make, core), ps, grads) ->
+        let fps = parameters ps
+        let opt = make fps
+        for g in grads do
+            setGrads fps g
+            opt.Step() |> ignore
+        let cps, _ = grads |> List.fold (fun (ps, s) g -> core.Step ps g s) (ps, core.Init ps)
+        Array.forall2 (fun (p: Parameter) (t: Tensor) -> p.Data = t.Data) fps cps)
+
+[<Theory; MemberData("Names", MemberType = typeof<Kinds>)>]
+let ``k micro-batch gradients accumulated then one step equal one step on their sum`` (name: string) =
+    let arb =
+        gen {
+            let! make = kinds |> List.find (fun (n, _) -> n = name) |> snd
+            let! ps = Gen.parameters
+            let! k = Gen.choose (1, 5)
+            let! micro = Gen.gradSeq false k ps
+            return fst make, ps, micro
+        } |> Arb.fromGen
+    Gen.check 100 arb (fun (make, ps, micro) ->
+        let a, b = parameters ps, parameters ps
+        let optA, optB = make a, make b
+        optA.ZeroGrad()
+        for g in micro do Array.iter2 (fun (p: Parameter) (x: float32[]) -> p.AccumulateGrad(System.ReadOnlySpan x)) a g
+        optA.Step() |> ignore
+        let sum = micro |> List.reduce (Array.map2 (Array.map2 (+)))
+        setGrads b sum
+        optB.Step() |> ignore
+        Array.forall2 (fun (x: Parameter) (y: Parameter) -> x.Data = y.Data) a b)
+
+[<Theory; MemberData("Names", MemberType = typeof<Kinds>)>]
+let ``a facade optimizer resumed from StateDict JSON equals the uninterrupted one`` (name: string) =
+    Gen.check 100 (scenario name) (fun ((make, _), ps, grads) ->
+        let a, b = parameters ps, parameters ps
+        let optA, optB = make a, make b
+        let k = List.length grads / 2
+        grads |> List.iteri (fun i g ->
+            if i < k then
+                setGrads a g
+                optA.Step() |> ignore
+                setGrads b g
+                optB.Step() |> ignore)
+        let resumed = make b
+        resumed.LoadStateDict(StateDict.FromJson(optB.StateDict().ToJson()))
+        grads |> List.iteri (fun i g ->
+            if i >= k then
+                setGrads a g
+                optA.Step() |> ignore
+                setGrads b g
+                resumed.Step() |> ignore)
+        Array.forall2 (fun (x: Parameter) (y: Parameter) -> x.Data = y.Data) a b
+        && optA.StateDict().ToJson() = resumed.StateDict().ToJson())
