@@ -1,0 +1,85 @@
+// Times Optimizer.Step() of the C# facade (the in-place fused path) on N float32 params split into T tensors,
+// and the copy bandwidth of this machine in the same process, and prints one JSON line per run.
+//   dotnet run -c Release --project bench/Optim.Bench -- --optimizer adam --numel 16000000 --tensors 1000
+using System.Diagnostics;
+using System.Text.Json;
+using Optim.CSharp;
+
+var opts = new Dictionary<string, string>();
+for (int i = 0; i + 1 < args.Length; i += 2) opts[args[i].TrimStart('-')] = args[i + 1];
+string name = opts.GetValueOrDefault("optimizer", "adam");
+int numel = int.Parse(opts.GetValueOrDefault("numel", "16000000"));
+int tensors = int.Parse(opts.GetValueOrDefault("tensors", "1"));
+int repeats = int.Parse(opts.GetValueOrDefault("repeats", "20"));
+int warmup = int.Parse(opts.GetValueOrDefault("warmup", "3"));
+
+// Bytes a one-pass step must move per parameter: every buffer it reads and every buffer it writes, 4 bytes each.
+var bytesPerParam = new Dictionary<string, int>
+{
+    ["sgd"] = 20,   // read p, g, momentum; write p, momentum
+    ["adam"] = 28,  // read p, g, m, v; write p, m, v
+    ["adamw"] = 28,
+};
+if (!bytesPerParam.ContainsKey(name)) { Console.Error.WriteLine($"unknown optimizer {name}"); return 2; }
+
+var rng = new Random(0);
+var ps = new Parameter[tensors];
+for (int t = 0; t < tensors; t++)
+{
+    int n = numel / tensors + (t < numel % tensors ? 1 : 0);
+    var data = new float[n];
+    var grad = new float[n];
+    for (int i = 0; i < n; i++) { data[i] = (float)(rng.NextDouble() - 0.5); grad[i] = (float)(rng.NextDouble() - 0.5) * 1e-2f; }
+    ps[t] = new Parameter(data) { Grad = grad };
+}
+Optimizer opt = name switch
+{
+    "sgd" => new SGD(ps, lr: 0.01, momentum: 0.9),
+    "adam" => new Adam(ps),
+    _ => new AdamW(ps),
+};
+
+static double Median(List<double> xs) { xs.Sort(); return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2; }
+
+// Copy bandwidth: a copy of numel floats reads and writes 8 bytes per element.
+var src = new float[numel];
+var dst = new float[numel];
+rng.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(src.AsSpan()));
+var copyMs = new List<double>();
+for (int r = 0; r < warmup + repeats; r++)
+{
+    long t0 = Stopwatch.GetTimestamp();
+    src.AsSpan().CopyTo(dst);
+    if (r >= warmup) copyMs.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+}
+double copyGBs = 8.0 * numel / (Median(copyMs) * 1e6);
+
+for (int r = 0; r < warmup; r++) opt.Step();
+var stepMs = new List<double>(repeats);
+long allocated = 0;
+for (int r = 0; r < repeats; r++)
+{
+    long before = GC.GetAllocatedBytesForCurrentThread();
+    long t0 = Stopwatch.GetTimestamp();
+    opt.Step();
+    long t1 = Stopwatch.GetTimestamp();
+    allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+    stepMs.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+}
+double median = Median(stepMs);
+double floorMs = (double)bytesPerParam[name] * numel / (copyGBs * 1e6);
+Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+{
+    ["impl"] = "optim",
+    ["optimizer"] = name,
+    ["numel"] = numel,
+    ["tensors"] = tensors,
+    ["median_ms"] = Math.Round(median, 3),
+    ["min_ms"] = Math.Round(stepMs.Min(), 3),
+    ["copy_GBps"] = Math.Round(copyGBs, 2),
+    ["bytes_per_param"] = bytesPerParam[name],
+    ["floor_ms"] = Math.Round(floorMs, 3),
+    ["over_floor"] = Math.Round(median / floorMs, 3),
+    ["alloc_bytes_per_step"] = allocated / repeats,
+}));
+return 0;

@@ -1,0 +1,69 @@
+// The build script: a plain F# script over the dotnet CLI.
+//   dotnet fsi build.fsx <target> [-- extra arguments for the demo]
+// Targets: build, test, demo, bench, pack, golden (see README.md).
+open System
+open System.Diagnostics
+open System.IO
+open System.Xml.Linq
+
+let root = __SOURCE_DIRECTORY__
+let args = fsi.CommandLineArgs |> Array.skip 1
+let target = if args.Length = 0 then "test" else args.[0]
+let extra = args |> Array.skipWhile (fun a -> a <> "--") |> Array.skip (if Array.contains "--" args then 1 else 0)
+
+/// Runs a command in the repository root, streaming its output; returns its exit code.
+let run (file: string) (arguments: string list) =
+    let psi = ProcessStartInfo(file, arguments, WorkingDirectory = root, UseShellExecute = false)
+    use p = Process.Start psi
+    p.WaitForExit()
+    p.ExitCode
+
+let runOrFail file arguments =
+    let code = run file arguments
+    if code <> 0 then
+        eprintfn "'%s %s' failed with exit code %d" file (String.Join(" ", arguments)) code
+        exit code
+
+let build () = runOrFail "dotnet" [ "build"; "Optim.sln"; "-c"; "Release"; "-nologo"; "-v"; "q" ]
+
+/// Runs every test project, then prints one line summed over all of them: "N passed, N failed".
+let test () =
+    build ()
+    let results = Path.Combine(root, "out", "test-results")
+    if Directory.Exists results then Directory.Delete(results, true)
+    let projects = Directory.GetFiles(Path.Combine(root, "tests"), "*.??proj", SearchOption.AllDirectories) |> Array.sort
+    let codes =
+        projects |> Array.map (fun project ->
+            let name = Path.GetFileNameWithoutExtension project
+            run "dotnet" [ "test"; project; "-c"; "Release"; "--no-build"; "-nologo"
+                           "--logger"; $"trx;LogFileName={name}.trx"; "--results-directory"; results ])
+    let code = codes |> Array.fold max 0
+    let trx = if Directory.Exists results then Directory.GetFiles(results, "*.trx") else [||]
+    let count (name: string) =
+        trx |> Array.sumBy (fun f ->
+            let counters = XDocument.Load(f).Descendants() |> Seq.find (fun e -> e.Name.LocalName = "Counters")
+            int (counters.Attribute(XName.Get name).Value))
+    let passed, failed = count "passed", count "failed"
+    // A test project that crashed writes no result file; count it as a failure so the total cannot look green.
+    let missing = max 0 (projects.Length - trx.Length)
+    let failed = failed + missing + (if code <> 0 && failed + missing = 0 then 1 else 0)
+    printfn "%d passed, %d failed" passed failed
+    if failed > 0 then exit 1
+
+match target with
+| "build" -> build ()
+| "test" -> test ()
+| "demo" ->
+    runOrFail "dotnet" ([ "run"; "-c"; "Release"; "--project"; "samples/Optim.Demo"; "--" ] @ List.ofArray extra)
+| "bench" ->
+    runOrFail "/usr/bin/python3" ([ "bench/compare.py" ] @ List.ofArray extra)
+| "pack" ->
+    for project in [ "src/Optim.Core"; "src/Optim.CSharp" ] do
+        runOrFail "dotnet" [ "pack"; project; "-c"; "Release"; "-nologo"; "-v"; "q"; "-o"; "out/packages" ]
+    printfn "Packages in out/packages"
+| "golden" ->
+    for script in Directory.GetFiles(Path.Combine(root, "tests", "golden"), "generate*.py") |> Array.sort do
+        runOrFail "/usr/bin/python3" [ Path.GetRelativePath(root, script) ]
+| other ->
+    eprintfn "Unknown target '%s'. Targets: build, test, demo, bench, pack, golden." other
+    exit 2
