@@ -1,8 +1,68 @@
 namespace Optim
 
+#nowarn "9" // Large kernels hand pinned pointers to a worker thread: spans cannot cross threads.
+
 open System
 open System.Numerics
 open System.Runtime.InteropServices
+open System.Threading
+open Microsoft.FSharp.NativeInterop
+
+/// A piece of elementwise work over [lo, hi) that may run on any thread.
+[<AbstractClass; AllowNullLiteral>]
+type internal RangeJob() =
+    abstract Run: lo: int * hi: int -> unit
+
+/// Splits large elementwise kernels between the calling thread and one persistent worker thread, so that a
+/// step on one big tensor uses both cores' memory bandwidth. Nothing is allocated per call: the worker is
+/// started once, and jobs are reused per thread. Results do not depend on the split (every element is
+/// computed by the same expression), so split and unsplit runs give identical numbers.
+module internal Split =
+
+    /// Kernels on at least this many elements are split (4 MiB of float32; below, waking the worker costs more than it saves).
+    let threshold = 1 <<< 20
+
+    let private gate = obj ()
+    let private start = new SemaphoreSlim(0)
+    let private finished = new SemaphoreSlim(0)
+    let mutable private job : RangeJob = null
+    let mutable private lo = 0
+    let mutable private hi = 0
+
+    let private worker =
+        lazy
+            (let t =
+                Thread(
+                    (fun () ->
+                        while true do
+                            start.Wait()
+                            try job.Run(lo, hi) finally finished.Release() |> ignore),
+                    IsBackground = true,
+                    Name = "Optim kernel worker")
+             t.Start()
+             t)
+
+    /// Runs `j` over [0, n): the upper half on the worker, the lower half here, then waits for both. Runs it all
+    /// here when `n` is small, the machine has one core, or another thread holds the worker.
+    let run (j: RangeJob) (n: int) =
+        if n < threshold || Environment.ProcessorCount < 2 || not (Monitor.TryEnter gate) then j.Run(0, n)
+        else
+            try
+                worker.Force() |> ignore
+                // Split on a multiple of 64 elements so both halves start on a cache-line and SIMD boundary.
+                let mid = (n / 2) &&& ~~~63
+                job <- j
+                lo <- mid
+                hi <- n
+                start.Release() |> ignore
+                try j.Run(0, mid) finally finished.Wait()
+                job <- null
+            finally
+                Monitor.Exit gate
+
+    /// A span over [lo, hi) of pinned memory at `ptr`, or an empty span for a null pointer.
+    let inline span (ptr: nativeint) (lo: int) (hi: int) =
+        if ptr = 0n then Span<float32>.Empty else Span<float32>(NativePtr.toVoidPtr (NativePtr.add (NativePtr.ofNativeInt<float32> ptr) lo), hi - lo)
 
 /// Fused one-pass loops: each reads every input element once and writes every output element once.
 /// One kernel, two modes: outputs may be fresh buffers (the pure API) or the inputs themselves (the
@@ -12,7 +72,7 @@ type internal Kernels =
 
     /// SGD (torch.optim.SGD's per-element rule). `buf` is ignored when `firstStep`, when the momentum
     /// buffer is created from the direction.
-    static member Sgd
+    static member SgdRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, buf: ReadOnlySpan<float32>,
          pOut: Span<float32>, bufOut: Span<float32>,
          negLr: float32, wd: float32, mu: float32, keep: float32,
@@ -58,7 +118,7 @@ type internal Kernels =
 
     /// Adam and AdamW (torch.optim.Adam/AdamW's per-element rule). `decay` multiplies the parameter
     /// first (AdamW's 1 - lr·λ; 1 for Adam); `wd` is Adam's coupled L2 (0 for AdamW).
-    static member Adam
+    static member AdamRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          vmax: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>, vmaxOut: Span<float32>,
@@ -127,3 +187,138 @@ type internal Kernels =
                 else vk
             pOut.[i] <- x + (negStep * mk) / (MathF.Sqrt h / bc2Sqrt + eps)
             i <- i + 1
+
+    /// SGD over whole buffers: SgdRange, split across two threads when large (see Split).
+    static member Sgd
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, buf: ReadOnlySpan<float32>,
+         pOut: Span<float32>, bufOut: Span<float32>,
+         negLr: float32, wd: float32, mu: float32, keep: float32,
+         hasMomentum: bool, firstStep: bool, nesterov: bool, maximize: bool) =
+        if p.Length < Split.threshold then
+            Kernels.SgdRange(p, g, buf, pOut, bufOut, negLr, wd, mu, keep, hasMomentum, firstStep, nesterov, maximize)
+        else
+            use pp = fixed p
+            use gp = fixed g
+            use bp = fixed buf
+            use pop = fixed pOut
+            use bop = fixed bufOut
+            let j : SgdJob = SgdJob.Current
+            j.P <- NativePtr.toNativeInt pp
+            j.G <- NativePtr.toNativeInt gp
+            j.Buf <- NativePtr.toNativeInt bp
+            j.POut <- NativePtr.toNativeInt pop
+            j.BufOut <- NativePtr.toNativeInt bop
+            j.NegLr <- negLr
+            j.Wd <- wd
+            j.Mu <- mu
+            j.Keep <- keep
+            j.HasMomentum <- hasMomentum
+            j.FirstStep <- firstStep
+            j.Nesterov <- nesterov
+            j.Maximize <- maximize
+            Split.run j p.Length
+
+    /// Adam over whole buffers: AdamRange, split across two threads when large (see Split).
+    static member Adam
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
+         vmax: ReadOnlySpan<float32>,
+         pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>, vmaxOut: Span<float32>,
+         decay: float32, wd: float32, b1: float32, omb1: float32, b2: float32, omb2: float32,
+         bc2Sqrt: float32, eps: float32, negStep: float32, amsgrad: bool, maximize: bool) =
+        if p.Length < Split.threshold then
+            Kernels.AdamRange(p, g, m, v, vmax, pOut, mOut, vOut, vmaxOut, decay, wd, b1, omb1, b2, omb2, bc2Sqrt, eps, negStep, amsgrad, maximize)
+        else
+            use pp = fixed p
+            use gp = fixed g
+            use mp = fixed m
+            use vp = fixed v
+            use xp = fixed vmax
+            use pop = fixed pOut
+            use mop = fixed mOut
+            use vop = fixed vOut
+            use xop = fixed vmaxOut
+            let j : AdamJob = AdamJob.Current
+            j.P <- NativePtr.toNativeInt pp
+            j.G <- NativePtr.toNativeInt gp
+            j.M <- NativePtr.toNativeInt mp
+            j.V <- NativePtr.toNativeInt vp
+            j.VMax <- NativePtr.toNativeInt xp
+            j.POut <- NativePtr.toNativeInt pop
+            j.MOut <- NativePtr.toNativeInt mop
+            j.VOut <- NativePtr.toNativeInt vop
+            j.VMaxOut <- NativePtr.toNativeInt xop
+            j.Decay <- decay
+            j.Wd <- wd
+            j.B1 <- b1
+            j.Omb1 <- omb1
+            j.B2 <- b2
+            j.Omb2 <- omb2
+            j.Bc2Sqrt <- bc2Sqrt
+            j.Eps <- eps
+            j.NegStep <- negStep
+            j.Amsgrad <- amsgrad
+            j.Maximize <- maximize
+            Split.run j p.Length
+
+/// SgdRange's arguments as pinned pointers, for the worker thread. One per thread, reused.
+and [<Sealed; AllowNullLiteral>] internal SgdJob() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: SgdJob
+    static member Current : SgdJob =
+        if isNull SgdJob.current then SgdJob.current <- SgdJob()
+        SgdJob.current
+    [<DefaultValue>] val mutable P: nativeint
+    [<DefaultValue>] val mutable G: nativeint
+    [<DefaultValue>] val mutable Buf: nativeint
+    [<DefaultValue>] val mutable POut: nativeint
+    [<DefaultValue>] val mutable BufOut: nativeint
+    [<DefaultValue>] val mutable NegLr: float32
+    [<DefaultValue>] val mutable Wd: float32
+    [<DefaultValue>] val mutable Mu: float32
+    [<DefaultValue>] val mutable Keep: float32
+    [<DefaultValue>] val mutable HasMomentum: bool
+    [<DefaultValue>] val mutable FirstStep: bool
+    [<DefaultValue>] val mutable Nesterov: bool
+    [<DefaultValue>] val mutable Maximize: bool
+    override j.Run(lo, hi) =
+        Kernels.SgdRange(
+            Span.op_Implicit (Split.span j.P lo hi), Span.op_Implicit (Split.span j.G lo hi),
+            Span.op_Implicit (Split.span j.Buf lo hi), Split.span j.POut lo hi, Split.span j.BufOut lo hi,
+            j.NegLr, j.Wd, j.Mu, j.Keep, j.HasMomentum, j.FirstStep, j.Nesterov, j.Maximize)
+
+/// AdamRange's arguments as pinned pointers, for the worker thread. One per thread, reused.
+and [<Sealed; AllowNullLiteral>] internal AdamJob() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: AdamJob
+    static member Current : AdamJob =
+        if isNull AdamJob.current then AdamJob.current <- AdamJob()
+        AdamJob.current
+    [<DefaultValue>] val mutable P: nativeint
+    [<DefaultValue>] val mutable G: nativeint
+    [<DefaultValue>] val mutable M: nativeint
+    [<DefaultValue>] val mutable V: nativeint
+    [<DefaultValue>] val mutable VMax: nativeint
+    [<DefaultValue>] val mutable POut: nativeint
+    [<DefaultValue>] val mutable MOut: nativeint
+    [<DefaultValue>] val mutable VOut: nativeint
+    [<DefaultValue>] val mutable VMaxOut: nativeint
+    [<DefaultValue>] val mutable Decay: float32
+    [<DefaultValue>] val mutable Wd: float32
+    [<DefaultValue>] val mutable B1: float32
+    [<DefaultValue>] val mutable Omb1: float32
+    [<DefaultValue>] val mutable B2: float32
+    [<DefaultValue>] val mutable Omb2: float32
+    [<DefaultValue>] val mutable Bc2Sqrt: float32
+    [<DefaultValue>] val mutable Eps: float32
+    [<DefaultValue>] val mutable NegStep: float32
+    [<DefaultValue>] val mutable Amsgrad: bool
+    [<DefaultValue>] val mutable Maximize: bool
+    override j.Run(lo, hi) =
+        Kernels.AdamRange(
+            Span.op_Implicit (Split.span j.P lo hi), Span.op_Implicit (Split.span j.G lo hi),
+            Span.op_Implicit (Split.span j.M lo hi), Span.op_Implicit (Split.span j.V lo hi),
+            Span.op_Implicit (Split.span j.VMax lo hi),
+            Split.span j.POut lo hi, Split.span j.MOut lo hi, Split.span j.VOut lo hi, Split.span j.VMaxOut lo hi,
+            j.Decay, j.Wd, j.B1, j.Omb1, j.B2, j.Omb2, j.Bc2Sqrt, j.Eps, j.NegStep, j.Amsgrad, j.Maximize)

@@ -153,7 +153,9 @@ public class OptimizerBehaviourTests
     [InlineData("AdamW")]
     public void TheInPlaceStepAllocatesNothingOnceTheStateExists(string kind)
     {
-        var ps = Enumerable.Range(0, 8).Select(i => new Parameter(new float[1000 + i]) { Grad = new float[1000 + i] }).ToArray();
+        // Small tensors, and one large enough for the kernel to be split across two threads.
+        var ps = Enumerable.Range(0, 8).Select(i => new Parameter(new float[1000 + i]) { Grad = new float[1000 + i] })
+            .Append(new Parameter(new float[(1 << 20) + 5]) { Grad = new float[(1 << 20) + 5] }).ToArray();
         Optimizer opt = kind switch
         {
             "SGD" => new SGD(ps, lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4),
