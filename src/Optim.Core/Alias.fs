@@ -1,8 +1,8 @@
 namespace Optim
 
 /// <summary>
-/// Named optimizers as chains of <see cref="T:Optim.BlocksModule"/>, in the style of <c>optax.adam</c>.
-/// Each equals its fused kernel in <see cref="T:Optim.FusedModule"/> and PyTorch's optimizer of the same name.
+/// Named optimizers as chains of <see cref="T:Optim.Blocks"/>, in the style of <c>optax.adam</c>.
+/// Each equals its fused kernel in <see cref="T:Optim.Fused"/> and PyTorch's optimizer of the same name.
 /// Build an alias again with new hyperparameters (a scheduled learning rate, momentum or betas) and keep the
 /// state: hyperparameters are not part of the state.
 /// </summary>

@@ -2,7 +2,7 @@ namespace Optim
 
 /// <summary>
 /// The building blocks optimizers are made of. Each is a <see cref="T:Optim.GradientTransformation"/>;
-/// named optimizers (<see cref="T:Optim.AliasModule"/>) are chains of them. Scalars are computed in
+/// named optimizers (<see cref="T:Optim.Alias"/>) are chains of them. Scalars are computed in
 /// <c>double</c> and used in <c>float32</c> elementwise math, as PyTorch does.
 /// </summary>
 [<RequireQualifiedAccess>]

@@ -9,7 +9,7 @@ type internal ParamStep =
 
 /// <summary>
 /// Named optimizers as fused kernels: one pass over memory per parameter, SIMD, the same numbers as their
-/// chains in <see cref="T:Optim.AliasModule"/> and as PyTorch. Each exists as a pure <see cref="T:Optim.Optimizer"/>
+/// chains in <see cref="T:Optim.Alias"/> and as PyTorch. Each exists as a pure <see cref="T:Optim.Optimizer"/>
 /// and as a per-parameter in-place step (<c>*InPlace</c>) that allocates nothing once the parameter's buffers exist.
 /// The state is the chain's: <c>(Fused.adam o).Init = (Alias.adam o).Init</c>.
 /// </summary>
@@ -110,7 +110,7 @@ module Fused =
         sgdParam o state state index (Span.op_Implicit param) grad param
         state.Steps.[index] <- state.Steps.[index] + 1L
 
-    /// <summary>One in-place Adam step of parameter <paramref name="index"/>; see <see cref="M:Optim.FusedModule.sgdInPlace(Optim.SgdOptions,Optim.State,System.Int32,System.Span{System.Single},System.ReadOnlySpan{System.Single})"/>.</summary>
+    /// <summary>One in-place Adam step of parameter <paramref name="index"/>; see <see cref="M:Optim.Fused.sgdInPlace(Optim.SgdOptions,Optim.State,System.Int32,System.Span{System.Single},System.ReadOnlySpan{System.Single})"/>.</summary>
     /// <param name="o">The options (validated here).</param>
     /// <param name="state">The optimizer state, from <c>(Fused.adam o).Init</c>; written in place.</param>
     /// <param name="index">The parameter's index in the state.</param>

@@ -25,7 +25,7 @@ module Optimizer =
     /// <summary>
     /// The optimizer a gradient transformation defines: <c>p' = p + u</c>. Its in-place mode runs the pure
     /// update and copies the result into the caller's buffers (it allocates; the fused optimizers in
-    /// <see cref="T:Optim.FusedModule"/> do not).
+    /// <see cref="T:Optim.Fused"/> do not).
     /// </summary>
     /// <param name="transform">The transformation.</param>
     let ofTransform (transform: GradientTransformation) : Optimizer =

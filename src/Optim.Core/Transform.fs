@@ -7,13 +7,13 @@ namespace Optim
 /// </summary>
 /// <remarks>
 /// <para><b>Sign convention.</b> Updates are <i>added</i> to parameters: <c>p' = p + u</c>
-/// (<see cref="M:Optim.TransformModule.applyUpdates"/>). Gradients point uphill, so the learning-rate block
+/// (<see cref="M:Optim.Transform.applyUpdates"/>). Gradients point uphill, so the learning-rate block
 /// negates: <c>Blocks.scaleByLearningRate lr</c> maps <c>g</c> to <c>-lr·g</c>. This is the only place the
 /// sign flips.</para>
 /// <para>A <c>null</c> entry in the updates means "this parameter got no gradient": every block passes it
 /// through untouched and leaves that parameter's state as it was, as PyTorch does for <c>p.grad is None</c>.</para>
 /// <para>Blocks read the step count of parameter <c>i</c> as <c>state.Steps.[i]</c>, the number of updates
-/// completed before this one; <see cref="M:Optim.TransformModule.update"/> advances it once per update.</para>
+/// completed before this one; <see cref="M:Optim.Transform.update"/> advances it once per update.</para>
 /// </remarks>
 [<NoEquality; NoComparison>]
 type GradientTransformation =
@@ -36,7 +36,7 @@ module Transform =
     /// state table, each owning the buffer names it declares.
     /// </summary>
     /// <param name="transforms">The transformations, first applied first.</param>
-    /// <returns>Their composition; <c>chain []</c> is <see cref="P:Optim.TransformModule.identity"/>.</returns>
+    /// <returns>Their composition; <c>chain []</c> is <see cref="P:Optim.Transform.identity"/>.</returns>
     /// <exception cref="T:System.ArgumentException">At init, when two blocks declare the same buffer name.</exception>
     /// <example><c>Transform.chain [ Blocks.scaleByAdam 0.9 0.999 1e-8 false; Blocks.scaleByLearningRate 1e-3 ]</c></example>
     let chain (transforms: GradientTransformation list) : GradientTransformation =
