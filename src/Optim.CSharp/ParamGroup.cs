@@ -95,6 +95,24 @@ public sealed class ParamGroup
 
     internal bool Contains(Parameter p) => _params.Contains(p);
 
+    /// <summary>
+    /// Writes a value a learning-rate scheduler computed. It must be finite but may leave the key's range, as
+    /// PyTorch's schedules do past their end (OneCycleLR's linear extrapolation after its last step goes below
+    /// zero); the optimizer's next <see cref="Optimizer.Step"/> rejects such a value.
+    /// </summary>
+    internal void SetComputed(string key, double value)
+    {
+        if (!double.IsFinite(value)) throw new InvalidOperationException($"A scheduler computed {value} for '{key}'.");
+        if (key == "betas")
+        {
+            var (_, b2) = Betas;
+            _betas = (value, b2);
+            return;
+        }
+        if (!_values.ContainsKey(key)) _order.Add(key);
+        _values[key] = value;
+    }
+
     /// <summary>Sets a key without the setter's checks, restoring a validated snapshot.</summary>
     internal void Restore(IReadOnlyList<(string Key, double Value)> scalars, (double, double)? betas, IReadOnlyList<string> order)
     {

@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Optim.CSharp;
+
+/// <summary>
+/// A snapshot of a learning-rate scheduler's progress, as <c>scheduler.state_dict()</c>: its kind, epoch and
+/// step counters, base and last learning rates, the counters of its policy (ReduceLROnPlateau's best metric,
+/// …), and those of its children for SequentialLR and ChainedScheduler. Hyperparameters are not in it: they
+/// are the constructor's. Save it with the optimizer's <see cref="CSharp.StateDict"/>; to resume, build the
+/// optimizer and the scheduler as before, load the optimizer's state, then this.
+/// </summary>
+/// <example>
+/// <code>
+/// File.WriteAllText("sched.json", scheduler.StateDict().ToJson());
+/// // later, on a scheduler built the same way:
+/// scheduler.LoadStateDict(SchedulerStateDict.FromJson(File.ReadAllText("sched.json")));
+/// </code>
+/// </example>
+public sealed class SchedulerStateDict
+{
+    private readonly List<(string Key, double[] Values, bool Scalar)> _entries;
+
+    internal SchedulerStateDict(string kind, List<(string Key, double[] Values, bool Scalar)> entries, SchedulerStateDict[] children)
+    {
+        Kind = kind;
+        _entries = entries;
+        Children = children;
+    }
+
+    /// <summary>The scheduler's class name (<c>"StepLR"</c>, …).</summary>
+    public string Kind { get; }
+
+    internal IReadOnlyList<SchedulerStateDict> Children { get; }
+
+    internal static SchedulerStateDict Create(string kind, SchedulerStateDict[]? children = null) => new(kind, [], children ?? []);
+
+    internal SchedulerStateDict Add(string key, double value)
+    {
+        _entries.Add((key, [value], true));
+        return this;
+    }
+
+    internal SchedulerStateDict Add(string key, IEnumerable<double> values)
+    {
+        _entries.Add((key, values.ToArray(), false));
+        return this;
+    }
+
+    private double[] Find(string key, bool scalar) =>
+        _entries.FirstOrDefault(e => e.Key == key && e.Scalar == scalar).Values
+        ?? throw Bad($"The {Kind} state dict has no {(scalar ? "number" : "list")} '{key}'.");
+
+    internal double Number(string key) => Find(key, true)[0];
+
+    internal int Integer(string key, int min)
+    {
+        var x = Number(key);
+        if (x != Math.Floor(x) || x < min || x > int.MaxValue)
+            throw Bad($"'{key}' in the {Kind} state dict must be an integer of at least {min}, but is {x}.");
+        return (int)x;
+    }
+
+    internal double[] List(string key) => (double[])Find(key, false).Clone();
+
+    internal static ArgumentException Bad(string message) => new(message, "state");
+
+    /// <summary>The JSON text: <c>{"scheduler": kind, "state": {…}, "schedulers": [children]}</c>; floats round-trip exactly, infinities are written as strings.</summary>
+    public string ToJson() => ToNode().ToJsonString();
+
+    private JsonObject ToNode()
+    {
+        var state = new JsonObject();
+        foreach (var (key, values, scalar) in _entries)
+            state[key] = scalar ? Number(values[0]) : new JsonArray(values.Select(v => (JsonNode?)Number(v)).ToArray());
+        return new JsonObject
+        {
+            ["scheduler"] = Kind,
+            ["state"] = state,
+            ["schedulers"] = new JsonArray(Children.Select(c => (JsonNode?)c.ToNode()).ToArray()),
+        };
+    }
+
+    // JSON has no infinities; the invariant culture spells them "Infinity", "-Infinity" and "NaN", which ReadNumber reads back.
+    private static JsonNode Number(double x) =>
+        double.IsFinite(x) ? JsonValue.Create(x) : JsonValue.Create(x.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Reads a state dict written by <see cref="ToJson"/>.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
+    /// <exception cref="ArgumentException">The text is not JSON or not a scheduler state dict; the message says what is wrong.</exception>
+    public static SchedulerStateDict FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        JsonNode? root;
+        try { root = JsonNode.Parse(json); }
+        catch (JsonException e) { throw new ArgumentException($"The scheduler state dict is not valid JSON: {e.Message}", nameof(json), e); }
+        try { return FromNode(root); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)
+        {
+            throw new ArgumentException($"The JSON is not a scheduler state dict: {e.Message}", nameof(json), e);
+        }
+    }
+
+    private static SchedulerStateDict FromNode(JsonNode? node)
+    {
+        if (node is not JsonObject o || o["scheduler"] is not JsonValue kind || o["state"] is not JsonObject state)
+            throw new FormatException("expected an object with \"scheduler\" and \"state\".");
+        var entries = new List<(string, double[], bool)>();
+        foreach (var (key, value) in state)
+        {
+            if (value is JsonArray a) entries.Add((key, a.Select(ReadNumber).ToArray(), false));
+            else entries.Add((key, [ReadNumber(value)], true));
+        }
+        var children = o["schedulers"] is JsonArray cs ? cs.Select(FromNode).ToArray() : [];
+        return new SchedulerStateDict(kind.GetValue<string>(), entries, children);
+    }
+
+    private static double ReadNumber(JsonNode? node) => node switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.GetValue<double>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>() switch
+        {
+            "Infinity" => double.PositiveInfinity,
+            "-Infinity" => double.NegativeInfinity,
+            "NaN" => double.NaN,
+            var s => throw new FormatException($"'{s}' is not a number."),
+        },
+        _ => throw new FormatException($"expected a number, got {node?.ToJsonString() ?? "null"}."),
+    };
+
+    /// <inheritdoc />
+    public override string ToString() => ToJson();
+}
