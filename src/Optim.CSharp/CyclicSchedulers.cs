@@ -169,6 +169,8 @@ public sealed class CyclicLR : LRScheduler
 /// <c>maxLr/divFactor/finalDivFactor</c> (with <c>threePhase</c>: back to the start first, as in the paper), along
 /// a cosine or a line. Momentum (or the first beta) moves the other way between <c>maxMomentum</c> and
 /// <c>baseMomentum</c>. Step it after every batch, <c>totalSteps</c> times; one more step throws, as in PyTorch.
+/// The last step extrapolates the final phase, as PyTorch does, except that the rate does not go below 0 (PyTorch's
+/// <c>"linear"</c> extrapolation does, by about <c>maxLr/(0.7·totalSteps)</c>).
 /// The groups keep the policy's values under <c>"initial_lr"</c>, <c>"max_lr"</c>, <c>"min_lr"</c>,
 /// <c>"max_momentum"</c> and <c>"base_momentum"</c>, which it reads every step. Pure counterparts:
 /// <c>Schedule.oneCycle</c>, <c>Schedule.oneCycleMomentum</c>.
@@ -297,7 +299,9 @@ public sealed class OneCycleLR : LRScheduler
         }).ToArray();
     }
 
-    private protected override double[] ComputeLr() => Compute(p => (p.StartLr, p.EndLr));
+    // After the last step PyTorch extrapolates the final phase, below zero with "linear"; a negative rate would make the
+    // optimizer's next Step and a saved StateDict invalid, so the rate stops at 0 there.
+    private protected override double[] ComputeLr() => Compute(p => (p.StartLr, p.EndLr)).Select(lr => Math.Max(0.0, lr)).ToArray();
 
     private protected override (string Key, double[] Values)? ComputeMomentum() =>
         _momentumKey is { } key ? (key, Compute(p => (p.StartMomentum, p.EndMomentum))) : null;

@@ -130,7 +130,8 @@ public sealed class ConstantLR : LRScheduler
 /// Scales each group's learning rate by a factor moving linearly from <c>startFactor</c> to <c>endFactor</c> over
 /// <c>totalIters</c> epochs, as <c>torch.optim.lr_scheduler.LinearLR</c>:
 /// <c>lr = initial_lr · (start + (end − start) · min(epoch, totalIters) / totalIters)</c>. Linear warmup (or decay).
-/// Pure counterpart: <c>Schedule.linear</c>.
+/// Decaying to an <c>endFactor</c> of 0 ends at exactly 0, where PyTorch's recursion leaves a rounding residue
+/// below zero (−3e-18) that the optimizer would reject. Pure counterpart: <c>Schedule.linear</c>.
 /// </summary>
 /// <example><code>var scheduler = new LinearLR(optimizer, startFactor: 0.5, totalIters: 4);   // 0.025, 0.03125, 0.0375, 0.04375, then 0.05</code></example>
 public sealed class LinearLR : LRScheduler
@@ -162,7 +163,10 @@ public sealed class LinearLR : LRScheduler
     {
         if (LastEpoch == 0) return CurrentLrs().Select(lr => lr * _start).ToArray();
         if (LastEpoch > _totalIters) return CurrentLrs();
-        return CurrentLrs().Select(lr => lr * (1.0 + (_end - _start) / (_totalIters * _start + (LastEpoch - 1) * (_end - _start)))).ToArray();
+        // The factor is 0 or more exactly; rounding makes it about -3e-17 where it reaches an endFactor of 0, which PyTorch
+        // writes as a negative rate (-3e-18) and which the optimizer would reject.
+        double factor = Math.Max(0.0, 1.0 + (_end - _start) / (_totalIters * _start + (LastEpoch - 1) * (_end - _start)));
+        return CurrentLrs().Select(lr => lr * factor).ToArray();
     }
 
     private protected override double[] ClosedFormLr() =>

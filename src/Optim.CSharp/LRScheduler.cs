@@ -32,8 +32,9 @@ namespace Optim.CSharp;
 /// are dropped); with <c>verbose: true</c>, PyTorch's per-step messages ("Adjusting learning rate of group 0 to
 /// 1.0000e-01.") go there too, or to <see cref="Console.Out"/> when no log was given.</para>
 /// <para><b>Failures.</b> A <c>Step()</c> that throws leaves the scheduler and the optimizer as they were. A
-/// computed rate that is not finite is an error; a finite one outside the usual range (OneCycleLR extrapolates
-/// below zero after its last step, as PyTorch does) is written, and the optimizer's next <c>Step()</c> rejects it.</para>
+/// computed rate that is negative or not finite (from a <c>lrLambda</c>, say) is an error. A cycled momentum is
+/// written as computed, as PyTorch does, even past its bounds (OneCycleLR extrapolates after its last step); the
+/// optimizer's next <c>Step()</c> rejects a value out of range.</para>
 /// </remarks>
 public abstract class LRScheduler
 {
@@ -196,9 +197,10 @@ public abstract class LRScheduler
             lrs = epoch is null ? ComputeLr() : ClosedFormLr() ?? ComputeLr();
             momentum = ComputeMomentum();
             for (int i = 0; i < lrs.Length; i++)
-                if (!double.IsFinite(lrs[i]) || momentum is { } m && !double.IsFinite(m.Values[i]))
+                if (!(lrs[i] >= 0 && double.IsFinite(lrs[i])) || momentum is { } m && !double.IsFinite(m.Values[i]))
                     throw new InvalidOperationException(
-                        $"{Kind} computed a learning rate of {lrs[i]}{(momentum is { } mm ? $" and a {mm.Key} of {mm.Values[i]}" : "")} for param group {i} at epoch {LastEpoch}; nothing was changed.");
+                        $"{Kind} computed a learning rate of {lrs[i]}{(momentum is { } mm ? $" and a {mm.Key} of {mm.Values[i]}" : "")} " +
+                        $"for param group {i} at epoch {LastEpoch}; a rate must be finite and 0 or more; nothing was changed.");
         }
         catch
         {

@@ -97,8 +97,8 @@ public sealed class ParamGroup
 
     /// <summary>
     /// Writes a value a learning-rate scheduler computed. It must be finite but may leave the key's range, as
-    /// PyTorch's schedules do past their end (OneCycleLR's linear extrapolation after its last step goes below
-    /// zero); the optimizer's next <see cref="Optimizer.Step"/> rejects such a value.
+    /// PyTorch's schedules do past their end (OneCycleLR's momentum extrapolated after its last step may exceed
+    /// its bound); the optimizer's next <see cref="Optimizer.Step"/> rejects such a value.
     /// </summary>
     internal void SetComputed(string key, double value)
     {

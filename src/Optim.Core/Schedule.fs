@@ -385,7 +385,8 @@ module Schedule =
     /// The one-cycle learning rate (Smith &amp; Topin, "Super-Convergence", 2017), as <c>OneCycleLR</c>: from
     /// <c>maxLr/DivFactor</c> up to <c>maxLr</c> over the first <c>PctStart</c> of the cycle, then down to
     /// <c>maxLr/DivFactor/FinalDivFactor</c> (with <c>ThreePhase</c>: back to the start, then down to the minimum).
-    /// At <c>t = TotalSteps</c> (PyTorch's last step) it extrapolates the last phase, as PyTorch does.
+    /// At <c>t = TotalSteps</c> (PyTorch's last step) it extrapolates the last phase, as PyTorch does, but not below 0
+    /// (the facade's <c>OneCycleLR</c> does the same, so that the rate stays valid).
     /// </summary>
     /// <param name="o">The cycle's shape.</param>
     /// <param name="maxLr">The peak.</param>
@@ -396,7 +397,8 @@ module Schedule =
         OneCycle.validate o |> ignore
         finite (nameof maxLr) maxLr
         let initial = maxLr / o.DivFactor
-        phased o [| initial; maxLr; initial / o.FinalDivFactor |] (fun (a, b, _, _) -> a, b)
+        let lr = phased o [| initial; maxLr; initial / o.FinalDivFactor |] (fun (a, b, _, _) -> a, b)
+        fun t -> max 0.0 (lr t)
 
     /// <summary>
     /// The momentum <c>OneCycleLR</c> cycles inversely to the learning rate: from <c>maxMomentum</c> down to
@@ -485,6 +487,7 @@ module Schedule =
     /// <exception cref="T:System.ArgumentOutOfRangeException">An argument is out of range.</exception>
     /// <example><c>Schedule.linearWarmup 0.1 5L (Schedule.constant 0.1) 0L</c> is <c>0.01</c> (up to rounding); from step 5 on it is <c>0.1</c>.</example>
     let linearWarmup (startFactor: float) (warmupSteps: int64) (schedule: Schedule) : Schedule =
+        atLeastOne (nameof warmupSteps) warmupSteps
         join [ linear (schedule 0L) startFactor 1.0 warmupSteps; schedule ] [ warmupSteps ]
 
     /// <summary>

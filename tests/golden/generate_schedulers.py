@@ -193,6 +193,8 @@ add(case("LinearLR()", sch("LinearLR")))
 add(case("LinearLR(start_factor=0.25, total_iters=20)", sch("LinearLR", start_factor=0.25, total_iters=20)))
 add(case("LinearLR(start_factor=1.0, end_factor=0.1, total_iters=30)",
          sch("LinearLR", start_factor=1.0, end_factor=0.1, total_iters=30)))
+add(case("LinearLR(start_factor=0.5, end_factor=0.0, total_iters=10) decays to zero",
+         sch("LinearLR", start_factor=0.5, end_factor=0.0, total_iters=10)))
 add(case("ExponentialLR(0.9)", sch("ExponentialLR", gamma=0.9)))
 add(case("ExponentialLR(1.02)", sch("ExponentialLR", gamma=1.02)))
 add(case("PolynomialLR()", sch("PolynomialLR")))
