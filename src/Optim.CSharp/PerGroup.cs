@@ -60,8 +60,6 @@ public readonly struct PerGroup
         return this;
     }
 
-    internal IEnumerable<double> Values => _values ?? [_value];
-
     /// <inheritdoc />
     public override string ToString() => _values is null ? _value.ToString(System.Globalization.CultureInfo.InvariantCulture)
         : "[" + string.Join(", ", _values.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";

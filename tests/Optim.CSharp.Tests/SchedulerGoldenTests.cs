@@ -51,7 +51,7 @@ public class SchedulerGoldenTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void The_facade_reproduces_PyTorchs_learning_rates_momenta_and_messages(string name)
+    public void TheFacadeReproducesPyTorchsLearningRatesMomentaAndMessages(string name)
     {
         var c = Case(name);
         string? key = c.TryGetProperty("momentum", out _) ? "momentum" : c.TryGetProperty("beta1", out _) ? "beta1" : null;
@@ -70,7 +70,7 @@ public class SchedulerGoldenTests
     [InlineData("CyclicLR(triangular)")]
     [InlineData("CyclicLR(triangular2, up 8, down 12)")]
     [InlineData("CyclicLR(scale_fn=inv_iter, scale_mode=iterations)")]
-    public void CyclicLR_cycles_the_first_beta_of_Adam_as_it_cycles_SGDs_momentum(string name)
+    public void CyclicLRCyclesTheFirstBetaOfAdamAsItCyclesSGDsMomentum(string name)
     {
         // PyTorch 1.13's CyclicLR refuses optimizers without momentum; 2.x writes betas[0] with the same formula,
         // so the SGD sequence is the expected one for Adam's first beta.
