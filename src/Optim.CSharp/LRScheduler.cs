@@ -62,7 +62,10 @@ public abstract class LRScheduler
     /// </summary>
     public int LastEpoch { get; private protected set; }
 
-    /// <summary>The base learning rate of each scheduled group (PyTorch's <c>base_lrs</c>): its <c>"initial_lr"</c>, or CyclicLR's <c>baseLr</c>.</summary>
+    /// <summary>
+    /// The base learning rate of each scheduled group (PyTorch's <c>base_lrs</c>): its <c>"initial_lr"</c>, or CyclicLR's
+    /// <c>baseLr</c>. Empty for SequentialLR and ChainedScheduler, whose children hold theirs, and for ReduceLROnPlateau.
+    /// </summary>
     public IReadOnlyList<double> BaseLrs => _baseLrs;
 
     /// <summary>How many times the epoch mechanics stepped (PyTorch's <c>_step_count</c>; SWALR's policy reads it).</summary>
