@@ -3,7 +3,7 @@ using Optim;
 namespace Optim.CSharp;
 
 /// <summary>The hyperparameters an optimizer kind fills into groups that do not set them.</summary>
-internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (double, double)? Betas, string[] Flags);
+internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -29,7 +29,7 @@ public abstract class Optimizer
     {
         ArgumentNullException.ThrowIfNull(groups);
         _defaults = defaults;
-        _state = StateModule.empty(0);
+        _state = InitState([]);
         var list = groups.ToList();
         if (list.Count == 0) throw new ArgumentException("The optimizer got an empty parameter list.", nameof(groups));
         foreach (var g in list) AddParamGroup(g);
@@ -108,16 +108,16 @@ public abstract class Optimizer
         {
             foreach (var (key, value) in _defaults.Scalars)
                 if (!group.ContainsKey(key)) group[key] = value;
-            if (_defaults.Betas is { } betas && !group.ContainsKey("betas")) group.Betas = betas;
+            foreach (var (key, value) in _defaults.Pairs)
+                if (!group.ContainsKey(key)) group.SetPair(key, value);
             Validate(group);
         }
         catch
         {
-            group.Restore(before.Scalars, before.Betas, before.Order);
+            group.Restore(before);
             throw;
         }
-        var tensors = group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
-        _state = StateModule.append(_state, InitState(tensors));
+        _state = StateModule.append(_state, InitGroupState(group, Tensors(group)));
         _groups.Add(group);
         _all.AddRange(group.Params);
     }
@@ -146,34 +146,34 @@ public abstract class Optimizer
     {
         ArgumentNullException.ThrowIfNull(state);
         var c = state.Checkpoint;
+        var template = InitState([]);
+        foreach (var g in _groups) template = StateModule.append(template, InitGroupState(g, Tensors(g)));
         var newState = CheckpointModule.conform(
-            _defaults.Kind, InitState(_all.Select(p => new Tensor(p.Shape, p.Data)).ToArray()),
+            _defaults.Kind, template,
             _all.Select(p => p.Shape).ToArray(), _all.Select(p => p.Name!).ToArray(),
             _groups.Select(g => g.Params.Count).ToArray(), c);
-        var restored = new List<(List<(string, double)>, (double, double)?, List<string>)>();
+        var restored = new List<HyperSnapshot>();
         for (int gi = 0; gi < _groups.Count; gi++)
         {
-            var scalars = new List<(string, double)>();
-            (double, double)? betas = null;
-            var order = new List<string>();
+            var snapshot = new HyperSnapshot([], [], []);
             foreach (var (key, value) in c.Groups[gi].Hyper)
             {
-                order.Add(key);
-                if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); scalars.Add((key, n.Item)); }
-                else if (value is HyperValue.Flag f) scalars.Add((key, f.Item ? 1.0 : 0.0));
-                else if (value is HyperValue.Pair pair && key == "betas") { betas = (pair.Item1, pair.Item2); Hyper.CheckBetas(betas.Value); }
+                snapshot.Order.Add(key);
+                if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
+                else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
+                else if (value is HyperValue.Pair pair && Hyper.IsPair(key))
+                {
+                    Hyper.CheckPair(key, (pair.Item1, pair.Item2));
+                    snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
+                }
                 else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
             }
             var probe = new ParamGroup([]);
-            probe.Restore(scalars, betas, order);
+            probe.Restore(snapshot);
             Validate(probe);
-            restored.Add((scalars, betas, order));
+            restored.Add(snapshot);
         }
-        for (int gi = 0; gi < _groups.Count; gi++)
-        {
-            var (scalars, betas, order) = restored[gi];
-            _groups[gi].Restore(scalars, betas, order);
-        }
+        for (int gi = 0; gi < _groups.Count; gi++) _groups[gi].Restore(restored[gi]);
         _state = newState;
     }
 
@@ -186,12 +186,20 @@ public abstract class Optimizer
 
     private HyperValue ToValue(ParamGroup g, string key)
     {
-        if (key == "betas") { var (a, b) = g.Betas; return HyperValue.NewPair(a, b); }
+        if (Hyper.IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
         return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
     }
 
+    private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+
     /// <summary>The core state for new parameters, declaring every buffer this kind may keep.</summary>
     private protected abstract State InitState(Tensor[] parameters);
+
+    /// <summary>
+    /// The core state for the parameters of a group being added (or reloaded). Optimizers whose state starts
+    /// from a group's hyperparameters (Adagrad's <c>initial_accumulator_value</c>) override it.
+    /// </summary>
+    private protected virtual State InitGroupState(ParamGroup group, Tensor[] parameters) => InitState(parameters);
 
     /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones.</summary>
     private protected abstract void Validate(ParamGroup group);
