@@ -184,3 +184,35 @@ module Alias =
             [ maybeMaximize o.Maximize
               Blocks.scaleByRprop o.Lr o.EtaMinus o.EtaPlus o.StepSizeMin o.StepSizeMax
               Blocks.scale -1.0 ]
+
+    /// <summary>
+    /// Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023), built from blocks:
+    /// <c>p' = p - lr·(sign(β₁m + (1-β₁)g) + λp)</c>, <c>m = β₂m + (1-β₂)g</c>.
+    /// <c>chain [maximize?; scaleByLion β₁ β₂; scaleByLearningRate lr; decoupledWeightDecay lr λ]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let lion (o: LionOptions) : GradientTransformation =
+        let o = LionOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.scaleByLion o.Beta1 o.Beta2
+              Blocks.scaleByLearningRate o.Lr
+              Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+
+    /// <summary>
+    /// LAMB (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020),
+    /// built from blocks: the Adam direction <c>r = m̂ / (√v̂ + ε)</c>, plus <c>λp</c>, scaled per parameter by the
+    /// trust ratio <c>‖p‖ / ‖r + λp‖</c>, then by <c>-lr</c>.
+    /// <c>chain [maximize?; scaleByAdam β₁ β₂ ε false; addWeightDecay λ; scaleByTrustRatio; scaleByLearningRate lr]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let lamb (o: LambOptions) : GradientTransformation =
+        let o = LambOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps false
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.scaleByTrustRatio
+              Blocks.scaleByLearningRate o.Lr ]

@@ -381,3 +381,34 @@ module Blocks =
                     min (max (s0.[j] * f) lo) hi)
                 let kept = Array.init n (fun j -> if prod.[j] < 0.0f then 0.0f else u.[j])
                 Array.init n (fun j -> if kept.[j] > 0.0f then s.[j] elif kept.[j] < 0.0f then -s.[j] else 0.0f), [| kept; s |]) }
+
+    /// <summary>
+    /// Lion's update direction (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023):
+    /// <c>u' = sign(β₁m + (1-β₁)u)</c>, then <c>m = β₂m + (1-β₂)u</c>. Buffer: <c>"exp_avg"</c>.
+    /// </summary>
+    /// <param name="beta1">The interpolation <c>β₁</c> that forms the direction.</param>
+    /// <param name="beta2">The decay <c>β₂</c> of the momentum.</param>
+    let scaleByLion (beta1: float) (beta2: float) : GradientTransformation =
+        let b1, omb1, b2, omb2 = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2)
+        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg"
+          Update =
+            perParameter [ "exp_avg" ] (fun _ u _ olds ->
+                let n = u.Length
+                let m0 = orFill n 0.0f olds.[0]
+                let direction =
+                    Array.init n (fun j ->
+                        let c = m0.[j] * b1 + omb1 * u.[j]
+                        if c > 0.0f then 1.0f elif c < 0.0f then -1.0f else 0.0f)
+                direction, [| Array.init n (fun j -> m0.[j] * b2 + omb2 * u.[j]) |]) }
+
+    /// <summary>
+    /// Scales each parameter's update by the trust ratio <c>‖p‖ / ‖u‖</c> (1 when either norm is 0), as LAMB
+    /// (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020) and
+    /// <c>optax.scale_by_trust_ratio</c> do. The norms are computed in double.
+    /// </summary>
+    let scaleByTrustRatio : GradientTransformation =
+        stateless (fun i u _ ps ->
+            let norm (a: float32[]) = sqrt (Array.sumBy (fun (x: float32) -> float x * float x) a)
+            let pn, un = norm ps.[i].Data, norm u
+            let ratio = if pn > 0.0 && un > 0.0 then float32 (pn / un) else 1.0f
+            u |> Array.map (fun x -> ratio * x))

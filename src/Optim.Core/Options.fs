@@ -412,3 +412,68 @@ module RpropOptions =
         if o.StepSizeMin > o.StepSizeMax then
             raise (ArgumentOutOfRangeException("stepSizes", o.StepSizeMin, $"Invalid step_sizes value: ({o.StepSizeMin}, {o.StepSizeMax}); the minimum must not exceed the maximum."))
         o
+
+/// <summary>Hyperparameters of Lion (not in torch.optim; defaults of the paper's reference code). A struct.</summary>
+[<Struct>]
+type LionOptions =
+    { /// <summary>Learning rate (default 1e-4).</summary>
+      Lr: float
+      /// <summary>Interpolation that forms the update direction (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Decay of the momentum (<c>betas[1]</c>, default 0.99).</summary>
+      Beta2: float
+      /// <summary>Decoupled weight decay (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.LionOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module LionOptions =
+
+    /// <summary>The defaults of Lion's reference implementation.</summary>
+    let defaults : LionOptions = { Lr = 1e-4; Beta1 = 0.9; Beta2 = 0.99; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>Checks the options, and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: LionOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.closedUnitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>Hyperparameters of LAMB (not in torch.optim; the defaults of <c>optax.lamb</c>). A struct.</summary>
+[<Struct>]
+type LambOptions =
+    { /// <summary>Learning rate (default 1e-3).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Second-moment decay (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-6).</summary>
+      Eps: float
+      /// <summary>Weight decay added to the Adam direction before the trust ratio (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.LambOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module LambOptions =
+
+    /// <summary>The defaults of <c>optax.lamb</c>.</summary>
+    let defaults : LambOptions = { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-6; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>Checks the options, and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: LambOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o

@@ -168,6 +168,29 @@ let rpropOptions : Gen<RpropOptions> =
         return { Lr = lr; EtaMinus = etaMinus; EtaPlus = etaPlus; StepSizeMin = lo; StepSizeMax = hi; Maximize = maximize }
     }
 
+/// Lion options covering every flag.
+let lionOptions : Gen<LionOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-4; 1e-2 ]
+        let! b1 = Gen.elements [ 0.0; 0.9; 1.0 ]
+        let! b2 = Gen.elements [ 0.0; 0.9; 0.99 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 1.0 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; WeightDecay = wd; Maximize = maximize }
+    }
+
+/// LAMB options covering every flag.
+let lambOptions : Gen<LambOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-3; 1e-2 ]
+        let! b1 = Gen.elements [ 0.0; 0.9 ]
+        let! b2 = Gen.elements [ 0.9; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; Maximize = maximize }
+    }
+
 /// Runs a property with FsCheck's QuickThrowOnFailure config and a fixed number of cases.
 let check (maxTests: int) (property: Arbitrary<'a>) (test: 'a -> bool) =
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTests), Prop.forAll property test)

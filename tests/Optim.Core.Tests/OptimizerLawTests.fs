@@ -8,63 +8,90 @@ open Xunit
 open Optim
 open Optim.Tests
 
-/// An optimizer under test: given `maximize`, its fused kernel and its chain of blocks; and, for the
-/// convergence law, both built with hyperparameters that suit a convex quadratic, and how many steps they get.
+/// An optimizer under test: given `maximize`, its fused kernel and its chain of blocks (the chain twice for
+/// optimizers that have no fused kernel, `Fused = false`); and, for the convergence law, both built with
+/// hyperparameters that suit a convex quadratic, and how many steps they get.
 [<NoComparison; NoEquality>]
-type Entry = { Name: string; Make: Gen<bool -> Optimizer * Optimizer>; Tuned: Optimizer * Optimizer; Steps: int }
+type Entry = { Name: string; Fused: bool; Make: Gen<bool -> Optimizer * Optimizer>; Tuned: Optimizer * Optimizer; Steps: int }
 
 let private both (makeFused: 'o -> Optimizer) (makeChain: 'o -> GradientTransformation) (o: 'o) = makeFused o, Optimizer.ofTransform (makeChain o)
 
+let private chainOnly (makeChain: 'o -> GradientTransformation) (o: 'o) =
+    let chain = Optimizer.ofTransform (makeChain o)
+    chain, chain
+
 let optimizers : Entry list =
     [ { Name = "SGD"
+        Fused = true
         Make = Gen.sgdOptions |> Gen.map (fun o mx -> both Fused.sgd Alias.sgd { o with Maximize = mx })
         Tuned = both Fused.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 }
         Steps = 200 }
       { Name = "Adam"
+        Fused = true
         Make = Gen.adamOptions |> Gen.map (fun o mx -> both Fused.adam Alias.adam { o with Maximize = mx })
         Tuned = both Fused.adam Alias.adam { AdamOptions.adam with Lr = 0.05 }
         Steps = 400 }
       { Name = "AdamW"
+        Fused = true
         Make = Gen.adamOptions |> Gen.map (fun o mx -> both Fused.adamw Alias.adamw { o with Maximize = mx })
         Tuned = both Fused.adamw Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
         Steps = 400 }
       { Name = "Adagrad"
+        Fused = true
         Make = Gen.adagradOptions |> Gen.map (fun o mx -> both Fused.adagrad Alias.adagrad { o with Maximize = mx })
         Tuned = both Fused.adagrad Alias.adagrad { AdagradOptions.defaults with Lr = 0.5 }
         Steps = 400 }
       { Name = "RMSprop"
+        Fused = true
         Make = Gen.rmspropOptions |> Gen.map (fun o mx -> both Fused.rmsprop Alias.rmsprop { o with Maximize = mx })
         Tuned = both Fused.rmsprop Alias.rmsprop { RmspropOptions.defaults with Lr = 0.01; Centered = true; Momentum = 0.5 }
         Steps = 400 }
       { Name = "Adadelta"
+        Fused = true
         Make = Gen.adadeltaOptions |> Gen.map (fun o mx -> both Fused.adadelta Alias.adadelta { o with Maximize = mx })
         Tuned = both Fused.adadelta Alias.adadelta { AdadeltaOptions.defaults with Eps = 1e-2 }
         Steps = 400 }
       { Name = "Adamax"
+        Fused = true
         Make = Gen.adamaxOptions |> Gen.map (fun o mx -> both Fused.adamax Alias.adamax { o with Maximize = mx })
         Tuned = both Fused.adamax Alias.adamax { AdamaxOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "NAdam"
+        Fused = true
         Make = Gen.nadamOptions |> Gen.map (fun o mx -> both Fused.nadam Alias.nadam { o with Maximize = mx })
         Tuned = both Fused.nadam Alias.nadam { NadamOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "RAdam"
+        Fused = true
         Make = Gen.radamOptions |> Gen.map (fun o mx -> both Fused.radam Alias.radam { o with Maximize = mx })
         Tuned = both Fused.radam Alias.radam { RadamOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "ASGD"
+        Fused = true
         Make = Gen.asgdOptions |> Gen.map (fun o mx -> both Fused.asgd Alias.asgd { o with Maximize = mx })
         Tuned = both Fused.asgd Alias.asgd { AsgdOptions.defaults with Lr = 0.1 }
         Steps = 200 }
       { Name = "Rprop"
+        Fused = true
         Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Fused.rprop Alias.rprop { o with Maximize = mx })
         Tuned = both Fused.rprop Alias.rprop RpropOptions.defaults
-        Steps = 200 } ]
+        Steps = 200 }
+      { Name = "Lion"
+        Fused = false
+        Make = Gen.lionOptions |> Gen.map (fun o mx -> chainOnly Alias.lion { o with Maximize = mx })
+        Tuned = chainOnly Alias.lion { LionOptions.defaults with Lr = 0.02 }
+        Steps = 400 }
+      { Name = "LAMB"
+        Fused = false
+        Make = Gen.lambOptions |> Gen.map (fun o mx -> chainOnly Alias.lamb { o with Maximize = mx })
+        Tuned = chainOnly Alias.lamb { LambOptions.defaults with Lr = 0.02 }
+        Steps = 400 } ]
 
 let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
 
 type Table =
     static member Names() = names
+    static member FusedNames() = optimizers |> Seq.filter (fun e -> e.Fused) |> Seq.map (fun e -> [| box e.Name |])
 
 let private entry name = optimizers |> List.find (fun e -> e.Name = name)
 
@@ -93,7 +120,7 @@ let private statesClose (a: State) (b: State) =
     && Map.keys a.Buffers |> Seq.forall (fun k ->
         Array.forall2 (fun (x: float32[]) (y: float32[]) -> (isNull x && isNull y) || (not (isNull x) && not (isNull y) && Gen.close 1e-6 1e-5 x y)) a.Buffers.[k] b.Buffers.[k])
 
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+[<Theory; MemberData("FusedNames", MemberType = typeof<Table>)>]
 let ``the fused kernel gives the same numbers as its chain of blocks`` (name: string) =
     Gen.check 200 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
         let pf, sf = runPure fused ps grads

@@ -5,7 +5,8 @@ open System
 open Xunit
 open Optim
 
-/// (expected ParamName, a build of the alias and of the fused optimizer with one bad value).
+/// (expected ParamName, a build of the alias and of the fused optimizer with one bad value; Lion and LAMB
+/// have no fused kernel, so their alias is built twice).
 let private cases : (string * (unit -> obj) * (unit -> obj)) list =
     let adagrad (o: AdagradOptions) = (fun () -> box (Alias.adagrad o)), (fun () -> box (Fused.adagrad o))
     let rmsprop (o: RmspropOptions) = (fun () -> box (Alias.rmsprop o)), (fun () -> box (Fused.rmsprop o))
@@ -15,6 +16,8 @@ let private cases : (string * (unit -> obj) * (unit -> obj)) list =
     let radam (o: RadamOptions) = (fun () -> box (Alias.radam o)), (fun () -> box (Fused.radam o))
     let asgd (o: AsgdOptions) = (fun () -> box (Alias.asgd o)), (fun () -> box (Fused.asgd o))
     let rprop (o: RpropOptions) = (fun () -> box (Alias.rprop o)), (fun () -> box (Fused.rprop o))
+    let lion (o: LionOptions) = (fun () -> box (Alias.lion o)), (fun () -> box (Alias.lion o))
+    let lamb (o: LambOptions) = (fun () -> box (Alias.lamb o)), (fun () -> box (Alias.lamb o))
     [ "lr", adagrad { AdagradOptions.defaults with Lr = -1.0 }
       "lrDecay", adagrad { AdagradOptions.defaults with LrDecay = -0.1 }
       "weightDecay", adagrad { AdagradOptions.defaults with WeightDecay = nan }
@@ -58,7 +61,16 @@ let private cases : (string * (unit -> obj) * (unit -> obj)) list =
       "etas", rprop { RpropOptions.defaults with EtaPlus = infinity }
       "stepSizes", rprop { RpropOptions.defaults with StepSizeMin = -1e-6 }
       "stepSizes", rprop { RpropOptions.defaults with StepSizeMax = nan }
-      "stepSizes", rprop { RpropOptions.defaults with StepSizeMin = 1.0; StepSizeMax = 0.5 } ]
+      "stepSizes", rprop { RpropOptions.defaults with StepSizeMin = 1.0; StepSizeMax = 0.5 }
+      "lr", lion { LionOptions.defaults with Lr = -1.0 }
+      "betas", lion { LionOptions.defaults with Beta1 = 1.5 }
+      "betas", lion { LionOptions.defaults with Beta2 = 1.0 }
+      "weightDecay", lion { LionOptions.defaults with WeightDecay = nan }
+      "lr", lamb { LambOptions.defaults with Lr = -1.0 }
+      "betas", lamb { LambOptions.defaults with Beta1 = 1.0 }
+      "betas", lamb { LambOptions.defaults with Beta2 = -0.5 }
+      "eps", lamb { LambOptions.defaults with Eps = -1e-6 }
+      "weightDecay", lamb { LambOptions.defaults with WeightDecay = -1.0 } ]
     |> List.map (fun (name, (alias, fused)) -> name, alias, fused)
 
 [<Fact>]
