@@ -49,17 +49,12 @@ public abstract class Optimizer
 
     /// <summary>
     /// Clears the gradients of every parameter: sets them to null (the default, as PyTorch 2.x), or fills
-    /// them with zeros when <paramref name="setToNone"/> is false.
+    /// them with zeros when <paramref name="setToNone"/> is false (a sparse gradient then keeps no rows).
     /// </summary>
     /// <param name="setToNone">Whether to drop the gradient arrays instead of zeroing them.</param>
     public void ZeroGrad(bool setToNone = true)
     {
-        foreach (var p in _all)
-        {
-            if (p.Grad is null) continue;
-            if (setToNone) p.Grad = null;
-            else Array.Clear(p.Grad);
-        }
+        foreach (var p in _all) p.ZeroGrad(setToNone);
     }
 
     /// <summary>
@@ -69,10 +64,21 @@ public abstract class Optimizer
     /// <param name="closure">Optional: re-evaluates the model and returns the loss; called once, before the update.</param>
     /// <returns>The closure's loss, or null without a closure.</returns>
     /// <exception cref="ArgumentException">A group's hyperparameters are invalid; nothing is updated.</exception>
+    /// <exception cref="InvalidOperationException">A parameter has a kind of gradient this optimizer does not take: a sparse one
+    /// (<see cref="Parameter.AccumulateSparseGrad"/>) for any but <see cref="SparseAdam"/>, a dense one for <see cref="SparseAdam"/>;
+    /// nothing is updated.</exception>
     public virtual float? Step(Func<float>? closure = null)
     {
         float? loss = closure is null ? null : closure();
         for (int g = 0; g < _groups.Count; g++) Prepare(g, _groups[g]);
+        foreach (var p in _all)
+        {
+            if (!p.RequiresGrad) continue;
+            if (p.HasSparseGrad && !AcceptsSparseGradients)
+                throw new InvalidOperationException($"{_defaults.Kind} does not support sparse gradients, but {p} has one.");
+            if (p.Grad is not null && !AcceptsDenseGradients)
+                throw new InvalidOperationException($"{_defaults.Kind} does not support dense gradients, but {p} has one; please consider Adam instead.");
+        }
         int index = 0;
         for (int g = 0; g < _groups.Count; g++)
         {
@@ -80,7 +86,9 @@ public abstract class Optimizer
             for (int k = 0; k < ps.Count; k++, index++)
             {
                 var p = ps[k];
-                if (p.RequiresGrad && p.Grad is { } grad) StepParam(g, _state, index, p.Data, grad);
+                if (!p.RequiresGrad) continue;
+                if (p.Grad is { } grad) StepParam(g, _state, index, p.Data, grad);
+                else if (p.HasSparseGrad) StepSparseParam(g, _state, index, p);
             }
         }
         StepCount++;
@@ -209,6 +217,16 @@ public abstract class Optimizer
 
     /// <summary>Steps one parameter in place with its group's prepared options.</summary>
     private protected abstract void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad);
+
+    /// <summary>Whether the optimizer takes dense gradients (<see cref="Parameter.Grad"/>); all but SparseAdam do.</summary>
+    private protected virtual bool AcceptsDenseGradients => true;
+
+    /// <summary>Whether the optimizer takes sparse gradients (<see cref="Parameter.AccumulateSparseGrad"/>); only SparseAdam does.</summary>
+    private protected virtual bool AcceptsSparseGradients => false;
+
+    /// <summary>Steps one parameter with a sparse gradient in place; called only when <see cref="AcceptsSparseGradients"/>.</summary>
+    private protected virtual void StepSparseParam(int group, State state, int index, Parameter param) =>
+        throw new NotSupportedException($"{_defaults.Kind} does not support sparse gradients.");
 
     private protected static bool Flag(ParamGroup g, string key) => g[key] != 0;
 }

@@ -413,3 +413,111 @@ module Fused =
     let rprop (o: RpropOptions) : Optimizer =
         let o = RpropOptions.validate o
         pureStep (Alias.rprop o).Init (ParamStep(fun src dst i p g pOut -> rpropParam o src dst i p g pOut))
+
+    /// Like `slot`, for a buffer updated row by row: a pure output starts as a copy of the input, so that the
+    /// rows a step does not touch keep their values.
+    let private copySlot (src: State) (dst: State) (name: string) (index: int) (n: int) : struct (float32[] * float32[]) =
+        let old = (State.buffer name src).[index]
+        if obj.ReferenceEquals(src, dst) then
+            let a = if isNull old then (let a = Array.zeroCreate n in (State.buffer name dst).[index] <- a; a) else old
+            struct (a, a)
+        else
+            let out = if isNull old then Array.zeroCreate n else Array.copy old
+            (State.buffer name dst).[index] <- out
+            struct ((if isNull old then out else old), out)
+
+    /// SparseAdam on the given rows (distinct) of parameter `index`; rows not given keep their values and moments.
+    let private sparseAdamParam
+        (o: SparseAdamOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (width: int)
+        (rows: ReadOnlySpan<int>) (values: ReadOnlySpan<float32>) (pOut: Span<float32>) =
+        let struct (mIn, mOut) = copySlot src dst "exp_avg" index p.Length
+        let struct (vIn, vOut) = copySlot src dst "exp_avg_sq" index p.Length
+        let t = float (src.Steps.[index] + 1L)
+        let negStep = float32 (-(o.Lr * sqrt (1.0 - Math.Pow(o.Beta2, t)) / (1.0 - Math.Pow(o.Beta1, t))))
+        let omb1 = float32 (1.0 - o.Beta1)
+        let omb2 = float32 (1.0 - o.Beta2)
+        for k in 0 .. rows.Length - 1 do
+            let at = rows.[k] * width
+            Kernels.SparseAdamRow(
+                p.Slice(at, width), values.Slice(k * width, width), ReadOnlySpan(mIn, at, width), ReadOnlySpan(vIn, at, width),
+                pOut.Slice(at, width), Span(mOut, at, width), Span(vOut, at, width), omb1, omb2, float32 o.Eps, negStep, o.Maximize)
+
+    let private sparseInit (ps: Tensor[]) = State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_avg_sq"
+
+    let private checkSparse (ps: Tensor[]) (grads: SparseGradient[]) (state: State) =
+        if grads.Length <> ps.Length then
+            invalidArg "grads" $"Expected {ps.Length} gradients (one per parameter), got {grads.Length}."
+        if state.Steps.Length <> ps.Length then
+            invalidArg "state" $"The state covers {state.Steps.Length} parameters, but {ps.Length} were given."
+        Array.iteri2 (fun i (p: Tensor) (g: SparseGradient) ->
+            if not (isNull (box g)) then
+                try SparseGradient.validate p.Shape g
+                with :? ArgumentException as e -> invalidArg "grads" $"Gradient {i}: {e.Message}") ps grads
+
+    /// <summary>
+    /// One in-place SparseAdam step of parameter <paramref name="index"/>: only the given rows of the parameter
+    /// and of its moments change. Allocates only the moment buffers, on the parameter's first step.
+    /// </summary>
+    /// <param name="o">The options (validated here).</param>
+    /// <param name="state">The optimizer state, from <c>(Fused.sparseAdam o).Init</c>; written in place.</param>
+    /// <param name="index">The parameter's index in the state.</param>
+    /// <param name="param">The parameter's buffer, row-major; written in place.</param>
+    /// <param name="rowWidth">The elements per row (<c>SparseGradient.rowWidth shape</c>), 1 or more.</param>
+    /// <param name="rows">The rows, strictly increasing (as <c>SparseGradient.coalesce</c> returns them).</param>
+    /// <param name="values">The rows' gradient, row-major: <c>rows.Length × rowWidth</c> elements.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, the row width does not
+    /// divide the parameter, the lengths do not match, or a row is out of range, repeated or out of order; nothing is changed.</exception>
+    let sparseAdamInPlace
+        (o: SparseAdamOptions, state: State, index: int, param: Span<float32>, rowWidth: int, rows: ReadOnlySpan<int>, values: ReadOnlySpan<float32>) : unit =
+        SparseAdamOptions.validate o |> ignore
+        if index < 0 || index >= state.Steps.Length then
+            raise (ArgumentOutOfRangeException("index", index, $"The state covers {state.Steps.Length} parameters."))
+        if rowWidth < 1 || param.Length % rowWidth <> 0 then
+            raise (ArgumentOutOfRangeException("rowWidth", rowWidth, $"A row width must be 1 or more and divide the parameter's {param.Length} elements."))
+        if values.Length <> rows.Length * rowWidth then
+            invalidArg "values" $"{rows.Length} rows of {rowWidth} elements need {rows.Length * rowWidth} values, but {values.Length} were given."
+        if not (SparseGradient.isCoalesced rows) then
+            invalidArg "rows" "The rows must be strictly increasing (each once); coalesce them with SparseGradient.coalesce."
+        if rows.Length > 0 && (rows.[0] < 0 || rows.[rows.Length - 1] >= param.Length / rowWidth) then
+            invalidArg "rows" $"The rows must lie in [0, {param.Length / rowWidth}), but run from {rows.[0]} to {rows.[rows.Length - 1]}."
+        sparseAdamParam o state state index (Span.op_Implicit param) rowWidth rows values param
+        state.Steps.[index] <- state.Steps.[index] + 1L
+
+    /// <summary>
+    /// SparseAdam, as <c>torch.optim.SparseAdam</c>: Adam's moments and step (Kingma &amp; Ba, 2015) applied
+    /// lazily, to the rows a sparse gradient touches (repeated rows summed first); the other rows keep their
+    /// values and moments, and every parameter with a gradient counts a step. An empty gradient (no rows)
+    /// counts a step and moves nothing. It has no chain of blocks: dense blocks would decay the untouched rows.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid; at a step, a gradient does not fit its parameter.</exception>
+    let sparseAdam (o: SparseAdamOptions) : SparseOptimizer =
+        let o = SparseAdamOptions.validate o
+        { Init = sparseInit
+          Step =
+            fun ps grads state ->
+                checkSparse ps grads state
+                let dst = { state with Steps = Array.copy state.Steps; Buffers = state.Buffers |> Map.map (fun _ b -> Array.copy b) }
+                let out =
+                    ps |> Array.mapi (fun i p ->
+                        let g = grads.[i]
+                        if isNull (box g) then p
+                        else
+                            let width = SparseGradient.rowWidth p.Shape
+                            let g = SparseGradient.coalesce width g
+                            let pOut = Array.copy p.Data
+                            sparseAdamParam o state dst i (ReadOnlySpan p.Data) width (ReadOnlySpan g.Rows) (ReadOnlySpan g.Values) (Span pOut)
+                            dst.Steps.[i] <- dst.Steps.[i] + 1L
+                            { Shape = p.Shape; Data = pOut })
+                out, dst
+          StepInPlace =
+            fun ps grads state ->
+                checkSparse ps grads state
+                for i in 0 .. ps.Length - 1 do
+                    let g = grads.[i]
+                    if not (isNull (box g)) then
+                        let width = SparseGradient.rowWidth ps.[i].Shape
+                        let g = SparseGradient.coalesce width g
+                        sparseAdamParam o state state i (ReadOnlySpan ps.[i].Data) width (ReadOnlySpan g.Rows) (ReadOnlySpan g.Values) (Span ps.[i].Data)
+                        state.Steps.[i] <- state.Steps.[i] + 1L
+                state }

@@ -483,3 +483,44 @@ type internal Kernels =
             prevOut.[i] <- kept
             pOut.[i] <- p.[i] - (if kept > 0.0f then s elif kept < 0.0f then -s else 0.0f)
             i <- i + 1
+
+    /// SparseAdam on one row (torch.optim.SparseAdam's rule): with Δm = (d - m)(1-β₁) and Δv = (d² - v)(1-β₂),
+    /// m += Δm, v += Δv, p += negStep·(Δm + m_old) / (√(Δv + v_old) + eps).
+    static member SparseAdamRow
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
+         pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
+         omb1: float32, omb2: float32, eps: float32, negStep: float32, maximize: bool) =
+        let n = p.Length
+        let mutable i = 0
+        if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
+            let vp = MemoryMarshal.Cast<float32, Vector<float32>> p
+            let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
+            let vm = MemoryMarshal.Cast<float32, Vector<float32>> m
+            let vv = MemoryMarshal.Cast<float32, Vector<float32>> v
+            let vpo = MemoryMarshal.Cast<float32, Vector<float32>> pOut
+            let vmo = MemoryMarshal.Cast<float32, Vector<float32>> mOut
+            let vvo = MemoryMarshal.Cast<float32, Vector<float32>> vOut
+            let vOmb1 = Vector<float32> omb1
+            let vOmb2 = Vector<float32> omb2
+            let vEps = Vector<float32> eps
+            let vNegStep = Vector<float32> negStep
+            for k in 0 .. vp.Length - 1 do
+                let d = if maximize then -vg.[k] else vg.[k]
+                let m0 = vm.[k]
+                let v0 = vv.[k]
+                let dm = (d - m0) * vOmb1
+                let dv = (d * d - v0) * vOmb2
+                vmo.[k] <- m0 + dm
+                vvo.[k] <- v0 + dv
+                vpo.[k] <- vp.[k] + vNegStep * ((dm + m0) / (Vector.SquareRoot(dv + v0) + vEps))
+            i <- vp.Length * Vector<float32>.Count
+        while i < n do
+            let d = if maximize then -g.[i] else g.[i]
+            let m0 = m.[i]
+            let v0 = v.[i]
+            let dm = (d - m0) * omb1
+            let dv = (d * d - v0) * omb2
+            mOut.[i] <- m0 + dm
+            vOut.[i] <- v0 + dv
+            pOut.[i] <- p.[i] + negStep * ((dm + m0) / (MathF.Sqrt(dv + v0) + eps))
+            i <- i + 1

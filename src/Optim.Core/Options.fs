@@ -477,3 +477,36 @@ module LambOptions =
         Validate.unitInterval "betas" "betas[1]" o.Beta2
         Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
         o
+
+/// <summary>Hyperparameters of SparseAdam, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type SparseAdamOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-3, more than 0).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Second-moment decay (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-8, more than 0).</summary>
+      Eps: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.SparseAdamOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module SparseAdamOptions =
+
+    /// <summary>torch.optim.SparseAdam's defaults.</summary>
+    let defaults : SparseAdamOptions = { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.SparseAdam</c> does (<c>lr</c> and <c>eps</c> above 0), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: SparseAdamOptions) =
+        if not (o.Lr > 0.0 && Double.IsFinite o.Lr) then
+            raise (ArgumentOutOfRangeException("lr", o.Lr, $"Invalid lr value: {o.Lr}; it must be a finite number above 0."))
+        if not (o.Eps > 0.0 && Double.IsFinite o.Eps) then
+            raise (ArgumentOutOfRangeException("eps", o.Eps, $"Invalid eps value: {o.Eps}; it must be a finite number above 0."))
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        o

@@ -5,14 +5,14 @@ using Xunit;
 namespace Optim.CSharp.Tests;
 
 /// <summary>
-/// Replays PyTorch's trajectories for Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD and Rprop
-/// (tests/golden/generate_optimizers.py) through the C# facade: constructor defaults, param groups,
+/// Replays PyTorch's trajectories for Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and
+/// SparseAdam (tests/golden/generate_optimizers.py) through the C# facade: constructor defaults, param groups,
 /// add_param_group, hyperparameter changes mid-run, state-dict round trips through JSON, missing and zero
 /// gradients; then compares the final state dict with PyTorch's.
 /// </summary>
 public sealed class AllOptimizersGoldenTests
 {
-    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop"];
+    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam"];
 
     public static IEnumerable<object[]> Cases() =>
         Files.SelectMany(file => Load(file).RootElement.GetProperty("cases").EnumerateArray()
@@ -44,6 +44,7 @@ public sealed class AllOptimizersGoldenTests
         "ASGD" => new ASGD(groups, lr: D(d, "lr"), lambd: D(d, "lambd"), alpha: D(d, "alpha"), t0: D(d, "t0"),
             weightDecay: D(d, "weight_decay"), maximize: B(d, "maximize")),
         "Rprop" => new Rprop(groups, lr: D(d, "lr"), etas: P(d, "etas"), stepSizes: P(d, "step_sizes"), maximize: B(d, "maximize")),
+        "SparseAdam" => new SparseAdam(groups, lr: D(d, "lr"), betas: P(d, "betas"), eps: D(d, "eps"), maximize: B(d, "maximize")),
         _ => throw new ArgumentException($"No facade optimizer for fixture kind {kind}", nameof(kind)),
     };
 
@@ -136,7 +137,13 @@ public sealed class AllOptimizersGoldenTests
                 }
             var grads = s.GetProperty("grads").EnumerateArray().ToList();
             for (int i = 0; i < parameters.Count; i++)
-                parameters[i].Grad = grads[i].ValueKind == JsonValueKind.Null ? null : grads[i].EnumerateArray().Select(x => x.GetSingle()).ToArray();
+            {
+                parameters[i].Grad = grads[i].ValueKind == JsonValueKind.Array ? grads[i].EnumerateArray().Select(x => x.GetSingle()).ToArray() : null;
+                if (grads[i].ValueKind == JsonValueKind.Object)
+                    parameters[i].AccumulateSparseGrad(
+                        grads[i].GetProperty("rows").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
+                        grads[i].GetProperty("values").EnumerateArray().Select(x => x.GetSingle()).ToArray());
+            }
             opt.Step();
             var expected = s.GetProperty("params").EnumerateArray().ToList();
             for (int i = 0; i < parameters.Count; i++)

@@ -6,9 +6,16 @@
 #     /usr/bin/python3 tests/golden/generate_optimizers.py
 #
 # It writes adagrad.json, rmsprop.json, adadelta.json, adamax.json, nadam.json,
-# radam.json, asgd.json and rprop.json next to itself, in the schema described
-# at the top of generate.py (whose helpers it reuses).  Pairs other than betas
-# ("etas", "step_sizes") are 2-element lists too.  Output is deterministic.
+# radam.json, asgd.json, rprop.json and sparse_adam.json next to itself, in the
+# schema described at the top of generate.py (whose helpers it reuses).  Pairs
+# other than betas ("etas", "step_sizes") are 2-element lists too.  Output is
+# deterministic.
+#
+# sparse_adam.json (SparseAdam) differs in one place: a gradient is either null
+# or a sparse gradient {"rows": [r0, r1, ...], "values": [...]}, the rows (along
+# the first dimension, repeats allowed: PyTorch sums them) and their values,
+# row-major, len(values) = len(rows) * (numel / shape[0]).  Every sparse
+# gradient has at least one row (1.13 fails on an empty one).
 #
 # Where the library follows PyTorch 2.x or fills a gap of 1.13, the reference
 # is 1.13 with the 2.x rule applied around it, exactly as 2.x applies it:
@@ -23,6 +30,7 @@
 #     constructor creates it, from the group's initial_accumulator_value, which
 #     is what Optim does.
 
+import copy
 import os
 import sys
 
@@ -276,6 +284,116 @@ def rprop_cases():
     ])
 
 
+def sparse_grad(p, plan, gen_rows):
+    """A sparse COO gradient of `p` over random rows (with repeats) scaled by `plan`, and its JSON form."""
+    n = p.shape[0]
+    rows = torch.randint(0, n, (gen_rows,))
+    width = p[0].numel() if p.dim() > 1 else 1
+    values = torch.randn((gen_rows,) + tuple(p.shape[1:]), dtype=torch.float32) * plan
+    g = torch.sparse_coo_tensor(rows.unsqueeze(0), values, p.shape)
+    assert values.numel() == gen_rows * width
+    return g, {"rows": rows.tolist(), "values": generate.flat(values)}
+
+
+def build_sparse(case):
+    """generate.build for SparseAdam: the same schema, with sparse gradients (see the header)."""
+    torch.manual_seed(case.seed)
+    cls = torch.optim.SparseAdam
+    params, pinfo, ctor_groups, json_groups = [], [], [], []
+    for shapes, ghyper in case.groups:
+        idxs = []
+        for shape in shapes:
+            p = torch.randn(shape, dtype=torch.float32).requires_grad_(True)
+            idxs.append(len(params))
+            pinfo.append({"name": "w%d" % len(params), "shape": list(shape), "data": generate.flat(p)})
+            params.append(p)
+        ctor_groups.append({"params": [params[i] for i in idxs], **generate.pyhyper(ghyper)})
+        json_groups.append(idxs)
+
+    def make(added):
+        o = cls([dict(g) for g in ctor_groups], **generate.pyhyper(case.ctor))
+        for gparams, hyper in added:
+            o.add_param_group({"params": gparams, **generate.pyhyper(hyper)})
+        return o
+
+    added = []
+    opt = make(added)
+    groups_out = []
+    for idxs, g in zip(json_groups, opt.param_groups):
+        d = {"params": idxs}
+        d.update({k: generate.jsonable(v) for k, v in g.items() if k not in generate.EXCLUDED_GROUP_KEYS})
+        groups_out.append(d)
+    steps = []
+    for s in range(case.nsteps):
+        step = {}
+        evs = []
+        for ev in case.events.get(s, []):
+            if ev[0] == "add":
+                newp, newinfo = [], []
+                for shape in ev[1]:
+                    p = torch.randn(shape, dtype=torch.float32).requires_grad_(True)
+                    newinfo.append({"name": "w%d" % len(params), "shape": list(shape), "data": generate.flat(p)})
+                    params.append(p)
+                    newp.append(p)
+                opt.add_param_group({"params": newp, **generate.pyhyper(ev[2])})
+                added.append((newp, ev[2]))
+                evs.append({"add_param_group": {"params": newinfo, "hyper": generate.jsonable(ev[2])}})
+            elif ev[0] == "set":
+                _, g, key, value = ev
+                opt.param_groups[g][key] = tuple(value) if key == "betas" else value
+                evs.append({"set": {"group": g, "key": key, "value": generate.jsonable(value)}})
+            else:
+                sd = copy.deepcopy(opt.state_dict())
+                opt = make(added)
+                opt.load_state_dict(sd)
+                evs.append({"state_dict_roundtrip": True})
+        if evs:
+            step["before"] = evs
+        grads = []
+        for i, p in enumerate(params):
+            plan = None if i in case.never else generate.grad_plan(s, i, case.late)
+            if plan is None:
+                p.grad = None
+                grads.append(None)
+            else:
+                # a zero plan (generate.py's all-zero gradient) becomes rows with zero values
+                g, js = sparse_grad(p, plan, 1 + (s + i) % (2 * p.shape[0]))
+                p.grad = g
+                grads.append(js)
+        opt.step()
+        step["grads"] = grads
+        step["params"] = [generate.flat(p) for p in params]
+        steps.append(step)
+    return {"name": case.name, "optimizer": case.opt, "defaults": generate.defaults_of(opt), "params": pinfo,
+            "groups": groups_out, "steps": steps, "final_state": generate.final_state(opt)}
+
+
+SPARSE_SHAPES = [[10, 4], [7, 3], [17], [5, 1]]
+
+
+def sparse_adam_cases():
+    out = []
+    seed = 12000
+    for name, ctor in [
+        ("sparse_adam_lr0.01", dict(lr=0.01)),
+        ("sparse_adam_betas0.8_0.99_eps1e-4", dict(lr=0.01, betas=[0.8, 0.99], eps=1e-4)),
+        ("sparse_adam_maximize", dict(lr=0.01, maximize=True)),
+    ]:
+        seed += 1
+        out.append(Case(name, "SparseAdam", [(SPARSE_SHAPES, {})], ctor, seed))
+    out += [
+        Case("sparse_adam_two_groups", "SparseAdam",
+             [([[10, 4], [5, 1]], {}), ([[7, 3], [17]], {"lr": 0.02, "betas": [0.8, 0.9]})],
+             dict(lr=0.01), 12101),
+        Case("sparse_adam_add_param_group_step10", "SparseAdam", [(SPARSE_SHAPES, {})],
+             dict(lr=0.01), 12102, events={10: [("add", [[6, 2], [9]], {"lr": 0.03, "maximize": True})]}),
+        Case("sparse_adam_set_midrun_roundtrip12", "SparseAdam", [(SPARSE_SHAPES, {})],
+             dict(lr=0.01), 12103,
+             events={8: [("set", 0, "betas", [0.85, 0.995])], 12: [("roundtrip",)], 16: [("set", 0, "lr", 0.02)]}),
+    ]
+    return out
+
+
 def main():
     write("adagrad.json", [build(c) for c in adagrad_cases()])
     write("rmsprop.json", [build(c) for c in rmsprop_cases()])
@@ -285,6 +403,7 @@ def main():
     write("radam.json", [build(c) for c in radam_cases()])
     write("asgd.json", [build(c) for c in asgd_cases()])
     write("rprop.json", [build(c) for c in rprop_cases()])
+    write("sparse_adam.json", [build_sparse(c) for c in sparse_adam_cases()])
 
 
 if __name__ == "__main__":
