@@ -76,15 +76,23 @@ let optimizers : Entry list =
         Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Fused.rprop Alias.rprop { o with Maximize = mx })
         Tuned = both Fused.rprop Alias.rprop RpropOptions.defaults
         Steps = 200 }
+      // Lion's and LAMB's steps have a fixed length (lr per element; lr·‖p‖), so with a constant learning rate
+      // they circle the minimum at that distance; they converge with a decaying one, as they are used
       { Name = "Lion"
         Fused = false
         Make = Gen.lionOptions |> Gen.map (fun o mx -> chainOnly Alias.lion { o with Maximize = mx })
-        Tuned = chainOnly Alias.lion { LionOptions.defaults with Lr = 0.02 }
+        Tuned =
+            chainOnly Transform.chain
+                [ Blocks.scaleByLion 0.9 0.99; Blocks.scaleByLearningRateSchedule (fun t -> 0.2 / (1.0 + float t / 10.0)) ]
         Steps = 400 }
       { Name = "LAMB"
         Fused = false
         Make = Gen.lambOptions |> Gen.map (fun o mx -> chainOnly Alias.lamb { o with Maximize = mx })
-        Tuned = chainOnly Alias.lamb { LambOptions.defaults with Lr = 0.02 }
+        Tuned =
+            chainOnly Transform.chain
+                [ Blocks.scaleByAdam 0.9 0.999 1e-6 false
+                  Blocks.scaleByTrustRatio
+                  Blocks.scaleByLearningRateSchedule (fun t -> 0.1 / (1.0 + float t / 10.0)) ]
         Steps = 400 } ]
 
 let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
@@ -207,12 +215,17 @@ let ``changing the learning rate between steps keeps the state and needs no rebu
         let pc, sc = steps (Alias.adam >> Optimizer.ofTransform)
         Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) pf pc && statesClose sf sc)
 
-/// A random convex quadratic f(x) = ½·Σ aᵢ(xᵢ - cᵢ)² with curvatures aᵢ in [0.5, 2], and a start.
+/// A random convex quadratic f(x) = ½·Σ aᵢ(xᵢ - cᵢ)² with curvatures aᵢ in [0.5, 2], and a start 0.5 to 2 from
+/// the centre in every coordinate, on the side of 0: no coordinate has to cross 0, which LAMB (whose steps are
+/// proportional to ‖p‖) cannot do for a one-element parameter.
 let private quadratic =
     gen {
         let! ps = Gen.parameters
-        let! curvature = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))) |> Gen.sequenceToArray
-        let! centre = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length (Gen.choose (-2000, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))) |> Gen.sequenceToArray
+        let coordinates (g: FsCheck.Gen<float32>) = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length g) |> Gen.sequenceToArray
+        let! curvature = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
+        let! offset = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
+        let away (x: float32) (d: float32) = if x < 0.0f then x - d else x + d
+        let centre = Array.map2 (fun (p: Tensor) (o: float32[]) -> Array.map2 away p.Data o) ps offset
         return ps, curvature, centre
     }
     |> Arb.fromGen
