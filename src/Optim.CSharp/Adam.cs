@@ -16,7 +16,7 @@ public abstract class AdamBase : Optimizer
         AdamOptionsModule.validate(new AdamOptions(lr, betas.Item1, betas.Item2, eps, weightDecay, amsgrad, maximize));
         return new(kind,
             [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("amsgrad", amsgrad ? 1 : 0), ("maximize", maximize ? 1 : 0)],
-            betas, ["amsgrad", "maximize"]);
+            [("betas", betas)], ["amsgrad", "maximize"]);
     }
 
     private static AdamOptions Read(ParamGroup g)

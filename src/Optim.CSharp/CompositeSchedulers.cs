@@ -57,7 +57,7 @@ public sealed class SequentialLR : LRScheduler
         }
         catch
         {
-            for (int i = 0; i < groups.Count; i++) groups[i].Restore(snapshots[i].Scalars, snapshots[i].Betas, snapshots[i].Order);
+            for (int i = 0; i < groups.Count; i++) groups[i].Restore(snapshots[i]);
             for (int i = 0; i < _schedulers.Length; i++) _schedulers[i].LoadStateDict(saved[i]);
             throw;
         }
@@ -168,7 +168,7 @@ public sealed class ChainedScheduler : LRScheduler
         }
         catch
         {
-            for (int i = 0; i < snapshots.Length; i++) groups[i].Restore(snapshots[i].Scalars, snapshots[i].Betas, snapshots[i].Order);
+            for (int i = 0; i < snapshots.Length; i++) groups[i].Restore(snapshots[i]);
             for (int i = 0; i < _schedulers.Length; i++) _schedulers[i].LoadStateDict(saved[i]);
             throw;
         }

@@ -156,7 +156,7 @@ public abstract class LRScheduler
         }
         catch
         {
-            for (int i = 0; i < groups.Count; i++) groups[i].Restore(snapshots[i].Scalars, snapshots[i].Betas, snapshots[i].Order);
+            for (int i = 0; i < groups.Count; i++) groups[i].Restore(snapshots[i]);
             throw;
         }
     }
@@ -207,7 +207,7 @@ public abstract class LRScheduler
         }
         catch
         {
-            for (int i = 0; i < snapshots.Length; i++) groups[known + i].Restore(snapshots[i].Scalars, snapshots[i].Betas, snapshots[i].Order);
+            for (int i = 0; i < snapshots.Length; i++) groups[known + i].Restore(snapshots[i]);
             ForgetGroups(known);
             LastEpoch = savedEpoch;
             StepCount = savedCount;

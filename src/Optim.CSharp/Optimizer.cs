@@ -3,7 +3,7 @@ using Optim;
 namespace Optim.CSharp;
 
 /// <summary>The hyperparameters an optimizer kind fills into groups that do not set them.</summary>
-internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (double, double)? Betas, string[] Flags);
+internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -51,17 +51,12 @@ public abstract class Optimizer
 
     /// <summary>
     /// Clears the gradients of every parameter: sets them to null (the default, as PyTorch 2.x), or fills
-    /// them with zeros when <paramref name="setToNone"/> is false.
+    /// them with zeros when <paramref name="setToNone"/> is false (a sparse gradient then keeps no rows).
     /// </summary>
     /// <param name="setToNone">Whether to drop the gradient arrays instead of zeroing them.</param>
     public void ZeroGrad(bool setToNone = true)
     {
-        foreach (var p in _all)
-        {
-            if (p.Grad is null) continue;
-            if (setToNone) p.Grad = null;
-            else Array.Clear(p.Grad);
-        }
+        foreach (var p in _all) p.ZeroGrad(setToNone);
     }
 
     /// <summary>
@@ -71,10 +66,21 @@ public abstract class Optimizer
     /// <param name="closure">Optional: re-evaluates the model and returns the loss; called once, before the update.</param>
     /// <returns>The closure's loss, or null without a closure.</returns>
     /// <exception cref="ArgumentException">A group's hyperparameters are invalid; nothing is updated.</exception>
+    /// <exception cref="InvalidOperationException">A parameter has a kind of gradient this optimizer does not take: a sparse one
+    /// (<see cref="Parameter.AccumulateSparseGrad"/>) for any but <see cref="SparseAdam"/>, a dense one for <see cref="SparseAdam"/>;
+    /// nothing is updated.</exception>
     public virtual float? Step(Func<float>? closure = null)
     {
         float? loss = closure is null ? null : closure();
         for (int g = 0; g < _groups.Count; g++) Prepare(g, _groups[g]);
+        foreach (var p in _all)
+        {
+            if (!p.RequiresGrad) continue;
+            if (p.HasSparseGrad && !AcceptsSparseGradients)
+                throw new InvalidOperationException($"{_defaults.Kind} does not support sparse gradients, but {p} has one.");
+            if (p.Grad is not null && !AcceptsDenseGradients)
+                throw new InvalidOperationException($"{_defaults.Kind} does not support dense gradients, but {p} has one; please consider Adam instead.");
+        }
         int index = 0;
         for (int g = 0; g < _groups.Count; g++)
         {
@@ -82,7 +88,9 @@ public abstract class Optimizer
             for (int k = 0; k < ps.Count; k++, index++)
             {
                 var p = ps[k];
-                if (p.RequiresGrad && p.Grad is { } grad) StepParam(g, _state, index, p.Data, grad);
+                if (!p.RequiresGrad) continue;
+                if (p.Grad is { } grad) StepParam(g, _state, index, p.Data, grad);
+                else if (p.HasSparseGrad) StepSparseParam(g, _state, index, p);
             }
         }
         StepCount++;
@@ -110,16 +118,16 @@ public abstract class Optimizer
         {
             foreach (var (key, value) in _defaults.Scalars)
                 if (!group.ContainsKey(key)) group[key] = value;
-            if (_defaults.Betas is { } betas && !group.ContainsKey("betas")) group.Betas = betas;
+            foreach (var (key, value) in _defaults.Pairs)
+                if (!group.ContainsKey(key)) group.SetPair(key, value);
             Validate(group);
         }
         catch
         {
-            group.Restore(before.Scalars, before.Betas, before.Order);
+            group.Restore(before);
             throw;
         }
-        var tensors = group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
-        _state = StateModule.append(_state, InitState(tensors));
+        _state = StateModule.append(_state, InitGroupState(group, Tensors(group)));
         _groups.Add(group);
         _all.AddRange(group.Params);
     }
@@ -148,34 +156,34 @@ public abstract class Optimizer
     {
         ArgumentNullException.ThrowIfNull(state);
         var c = state.Checkpoint;
+        var template = InitState([]);
+        foreach (var g in _groups) template = StateModule.append(template, InitGroupState(g, Tensors(g)));
         var newState = CheckpointModule.conform(
-            _defaults.Kind, InitState(_all.Select(p => new Tensor(p.Shape, p.Data)).ToArray()),
+            _defaults.Kind, template,
             _all.Select(p => p.Shape).ToArray(), _all.Select(p => p.Name!).ToArray(),
             _groups.Select(g => g.Params.Count).ToArray(), c);
-        var restored = new List<(List<(string, double)>, (double, double)?, List<string>)>();
+        var restored = new List<HyperSnapshot>();
         for (int gi = 0; gi < _groups.Count; gi++)
         {
-            var scalars = new List<(string, double)>();
-            (double, double)? betas = null;
-            var order = new List<string>();
+            var snapshot = new HyperSnapshot([], [], []);
             foreach (var (key, value) in c.Groups[gi].Hyper)
             {
-                order.Add(key);
-                if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); scalars.Add((key, n.Item)); }
-                else if (value is HyperValue.Flag f) scalars.Add((key, f.Item ? 1.0 : 0.0));
-                else if (value is HyperValue.Pair pair && key == "betas") { betas = (pair.Item1, pair.Item2); Hyper.CheckBetas(betas.Value); }
+                snapshot.Order.Add(key);
+                if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
+                else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
+                else if (value is HyperValue.Pair pair && Hyper.IsPair(key))
+                {
+                    Hyper.CheckPair(key, (pair.Item1, pair.Item2));
+                    snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
+                }
                 else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
             }
             var probe = new ParamGroup([]);
-            probe.Restore(scalars, betas, order);
+            probe.Restore(snapshot);
             Validate(probe);
-            restored.Add((scalars, betas, order));
+            restored.Add(snapshot);
         }
-        for (int gi = 0; gi < _groups.Count; gi++)
-        {
-            var (scalars, betas, order) = restored[gi];
-            _groups[gi].Restore(scalars, betas, order);
-        }
+        for (int gi = 0; gi < _groups.Count; gi++) _groups[gi].Restore(restored[gi]);
         _state = newState;
     }
 
@@ -188,12 +196,20 @@ public abstract class Optimizer
 
     private HyperValue ToValue(ParamGroup g, string key)
     {
-        if (key == "betas") { var (a, b) = g.Betas; return HyperValue.NewPair(a, b); }
+        if (Hyper.IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
         return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
     }
 
+    private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+
     /// <summary>The core state for new parameters, declaring every buffer this kind may keep.</summary>
     private protected abstract State InitState(Tensor[] parameters);
+
+    /// <summary>
+    /// The core state for the parameters of a group being added (or reloaded). Optimizers whose state starts
+    /// from a group's hyperparameters (Adagrad's <c>initial_accumulator_value</c>) override it.
+    /// </summary>
+    private protected virtual State InitGroupState(ParamGroup group, Tensor[] parameters) => InitState(parameters);
 
     /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones.</summary>
     private protected abstract void Validate(ParamGroup group);
@@ -203,6 +219,16 @@ public abstract class Optimizer
 
     /// <summary>Steps one parameter in place with its group's prepared options.</summary>
     private protected abstract void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad);
+
+    /// <summary>Whether the optimizer takes dense gradients (<see cref="Parameter.Grad"/>); all but SparseAdam do.</summary>
+    private protected virtual bool AcceptsDenseGradients => true;
+
+    /// <summary>Whether the optimizer takes sparse gradients (<see cref="Parameter.AccumulateSparseGrad"/>); only SparseAdam does.</summary>
+    private protected virtual bool AcceptsSparseGradients => false;
+
+    /// <summary>Steps one parameter with a sparse gradient in place; called only when <see cref="AcceptsSparseGradients"/>.</summary>
+    private protected virtual void StepSparseParam(int group, State state, int index, Parameter param) =>
+        throw new NotSupportedException($"{_defaults.Kind} does not support sparse gradients.");
 
     private protected static bool Flag(ParamGroup g, string key) => g[key] != 0;
 }

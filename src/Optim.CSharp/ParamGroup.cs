@@ -15,8 +15,8 @@ public sealed class ParamGroup
 {
     private readonly List<Parameter> _params;
     private readonly Dictionary<string, double> _values = new();
+    private readonly Dictionary<string, (double, double)> _pairs = new();
     private readonly List<string> _order = new();
-    private (double, double)? _betas;
 
     /// <summary>A group over these parameters, with no hyperparameter set yet.</summary>
     /// <param name="parameters">The parameters, in order.</param>
@@ -51,7 +51,8 @@ public sealed class ParamGroup
     /// Boolean options (<c>"nesterov"</c>, <c>"amsgrad"</c>, <c>"maximize"</c>) read as 1 or 0 and are set true by any non-zero value.
     /// </summary>
     /// <param name="key">PyTorch's key.</param>
-    /// <exception cref="KeyNotFoundException">On get: the group has no such key (use <see cref="Betas"/> for <c>"betas"</c>).</exception>
+    /// <exception cref="KeyNotFoundException">On get: the group has no such scalar key (read pairs such as <c>"betas"</c> with <see cref="GetPair"/>).</exception>
+    /// <exception cref="ArgumentException">On set: the key names a pair (<c>"betas"</c>, <c>"etas"</c>, <c>"step_sizes"</c>); set it with <see cref="SetPair"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">On set: NaN or infinite, or negative for a key that must be 0 or more.</exception>
     public double this[string key]
     {
@@ -59,36 +60,65 @@ public sealed class ParamGroup
         {
             ArgumentNullException.ThrowIfNull(key);
             if (_values.TryGetValue(key, out var v)) return v;
-            if (key == "betas") throw new KeyNotFoundException("'betas' is a pair: read it with ParamGroup.Betas.");
+            if (_pairs.ContainsKey(key) || Hyper.IsPair(key))
+                throw new KeyNotFoundException($"'{key}' is a pair: read it with ParamGroup.GetPair(\"{key}\").");
             throw new KeyNotFoundException($"The parameter group has no hyperparameter '{key}' (it has: {string.Join(", ", Keys)}).");
         }
         set
         {
             ArgumentNullException.ThrowIfNull(key);
-            if (key == "betas") throw new ArgumentException("'betas' is a pair: set it with ParamGroup.Betas.", nameof(key));
+            if (_pairs.ContainsKey(key) || Hyper.IsPair(key))
+                throw new ArgumentException($"'{key}' is a pair: set it with ParamGroup.SetPair(\"{key}\", …).", nameof(key));
             Hyper.CheckScalar(key, value);
             if (!_values.ContainsKey(key)) _order.Add(key);
             _values[key] = value;
         }
     }
 
-    /// <summary>The pair <c>(beta1, beta2)</c> of optimizers with betas (<c>"betas"</c>).</summary>
+    /// <summary>
+    /// A pair-valued hyperparameter by PyTorch's key: <c>"betas"</c> (Adam, Adamax, NAdam, RAdam, …),
+    /// <c>"etas"</c> and <c>"step_sizes"</c> (Rprop).
+    /// </summary>
+    /// <param name="key">PyTorch's key.</param>
+    /// <returns>The pair, as PyTorch's tuple.</returns>
+    /// <exception cref="KeyNotFoundException">The group has no such pair.</exception>
+    public (double, double) GetPair(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_pairs.TryGetValue(key, out var v)) return v;
+        throw new KeyNotFoundException($"The parameter group has no pair '{key}' (it has: {string.Join(", ", Keys)}).");
+    }
+
+    /// <summary>
+    /// Sets a pair-valued hyperparameter by PyTorch's key (<c>"betas"</c>, <c>"etas"</c>, <c>"step_sizes"</c>).
+    /// The change takes effect at the next step.
+    /// </summary>
+    /// <param name="key">PyTorch's key.</param>
+    /// <param name="value">The pair.</param>
+    /// <exception cref="ArgumentException">The key names a scalar this group already holds.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The pair is out of range: betas outside [0, 1); etas not <c>0 &lt; η₋ &lt; 1 &lt; η₊</c>;
+    /// step sizes not <c>0 ≤ min ≤ max</c>; any value NaN or infinite.</exception>
+    public void SetPair(string key, (double, double) value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_values.ContainsKey(key)) throw new ArgumentException($"'{key}' is a scalar: set it with the indexer.", nameof(key));
+        Hyper.CheckPair(key, value);
+        if (!_pairs.ContainsKey(key)) _order.Add(key);
+        _pairs[key] = value;
+    }
+
+    /// <summary>The pair <c>(beta1, beta2)</c> of optimizers with betas: <c>GetPair("betas")</c> and <c>SetPair("betas", …)</c>.</summary>
     /// <exception cref="KeyNotFoundException">On get: the group has no betas.</exception>
     /// <exception cref="ArgumentOutOfRangeException">On set: a beta outside [0, 1).</exception>
     public (double, double) Betas
     {
-        get => _betas ?? throw new KeyNotFoundException("The parameter group has no 'betas'.");
-        set
-        {
-            Hyper.CheckBetas(value);
-            if (_betas is null) _order.Add("betas");
-            _betas = value;
-        }
+        get => GetPair("betas");
+        set => SetPair("betas", value);
     }
 
-    /// <summary>Whether the group sets this key.</summary>
+    /// <summary>Whether the group sets this key, scalar or pair.</summary>
     /// <param name="key">PyTorch's key.</param>
-    public bool ContainsKey(string key) => key == "betas" ? _betas.HasValue : _values.ContainsKey(key);
+    public bool ContainsKey(string key) => _values.ContainsKey(key) || _pairs.ContainsKey(key);
 
     /// <summary>The keys the group sets, in the order they were first set.</summary>
     public IReadOnlyList<string> Keys => _order;
@@ -106,26 +136,30 @@ public sealed class ParamGroup
         if (key == "betas")
         {
             var (_, b2) = Betas;
-            _betas = (value, b2);
+            _pairs["betas"] = (value, b2);
             return;
         }
         if (!_values.ContainsKey(key)) _order.Add(key);
         _values[key] = value;
     }
 
-    /// <summary>Sets a key without the setter's checks, restoring a validated snapshot.</summary>
-    internal void Restore(IReadOnlyList<(string Key, double Value)> scalars, (double, double)? betas, IReadOnlyList<string> order)
+    /// <summary>Sets every key without the setters' checks, restoring a validated snapshot.</summary>
+    internal void Restore(HyperSnapshot snapshot)
     {
         _values.Clear();
-        foreach (var (k, v) in scalars) _values[k] = v;
-        _betas = betas;
+        foreach (var (k, v) in snapshot.Scalars) _values[k] = v;
+        _pairs.Clear();
+        foreach (var (k, v) in snapshot.Pairs) _pairs[k] = v;
         _order.Clear();
-        _order.AddRange(order);
+        _order.AddRange(snapshot.Order);
     }
 
-    internal (List<(string, double)> Scalars, (double, double)? Betas, List<string> Order) Snapshot() =>
-        (_order.Where(k => k != "betas").Select(k => (k, _values[k])).ToList(), _betas, _order.ToList());
+    internal HyperSnapshot Snapshot() =>
+        new(_values.Select(kv => (kv.Key, kv.Value)).ToList(), _pairs.Select(kv => (kv.Key, kv.Value)).ToList(), _order.ToList());
 }
+
+/// <summary>A group's hyperparameters: scalars (flags as 1/0), pairs, and the order the keys were set in.</summary>
+internal sealed record HyperSnapshot(List<(string Key, double Value)> Scalars, List<(string Key, (double, double) Value)> Pairs, List<string> Order);
 
 /// <summary>Hyperparameter rules shared by every optimizer's group keys.</summary>
 internal static class Hyper
@@ -141,10 +175,30 @@ internal static class Hyper
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be 0 or more.");
     }
 
-    public static void CheckBetas((double, double) betas)
+    /// <summary>Whether PyTorch's key names a pair-valued hyperparameter.</summary>
+    public static bool IsPair(string key) => key is "betas" or "etas" or "step_sizes";
+
+    public static void CheckPair(string key, (double, double) pair)
     {
-        var (b1, b2) = betas;
-        if (!(b1 >= 0 && b1 < 1)) throw new ArgumentOutOfRangeException("betas", b1, $"Invalid beta parameter at index 0: {b1}; it must be in [0, 1).");
-        if (!(b2 >= 0 && b2 < 1)) throw new ArgumentOutOfRangeException("betas", b2, $"Invalid beta parameter at index 1: {b2}; it must be in [0, 1).");
+        var (a, b) = pair;
+        switch (key)
+        {
+            case "betas":
+                if (!(a >= 0 && a < 1)) throw new ArgumentOutOfRangeException("betas", a, $"Invalid beta parameter at index 0: {a}; it must be in [0, 1).");
+                if (!(b >= 0 && b < 1)) throw new ArgumentOutOfRangeException("betas", b, $"Invalid beta parameter at index 1: {b}; it must be in [0, 1).");
+                break;
+            case "etas":
+                if (!(a > 0 && a < 1 && b > 1 && double.IsFinite(b)))
+                    throw new ArgumentOutOfRangeException("etas", pair, $"Invalid eta values: {a}, {b}; they must satisfy 0 < etas[0] < 1 < etas[1].");
+                break;
+            case "step_sizes":
+                if (!(a >= 0 && a <= b && double.IsFinite(b)))
+                    throw new ArgumentOutOfRangeException("step_sizes", pair, $"Invalid step_sizes values: {a}, {b}; they must satisfy 0 <= step_sizes[0] <= step_sizes[1].");
+                break;
+            default:
+                if (!double.IsFinite(a) || !double.IsFinite(b))
+                    throw new ArgumentOutOfRangeException(key, pair, $"Invalid {key} value: ({a}, {b}); both must be finite numbers.");
+                break;
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Optim;
 
 namespace Optim.CSharp;
 
@@ -10,6 +11,9 @@ namespace Optim.CSharp;
 public sealed class Parameter
 {
     private float[]? _grad;
+    // a sparse gradient, kept apart from _grad (at most one of them is set): rows (repeats allowed) and their values
+    private List<int>? _sparseRows;
+    private List<float>? _sparseValues;
 
     /// <summary>Wraps a buffer as a parameter. The buffer is not copied: it is the live value.</summary>
     /// <param name="data">The values, row-major.</param>
@@ -42,8 +46,9 @@ public sealed class Parameter
     public int Numel => Data.Length;
 
     /// <summary>
-    /// The accumulated gradient, or null when the parameter has none (PyTorch's <c>p.grad is None</c>): then
-    /// <see cref="Optimizer.Step"/> leaves the parameter and its state untouched.
+    /// The accumulated dense gradient, or null when the parameter has none (PyTorch's <c>p.grad is None</c>): then,
+    /// unless it has a sparse gradient (<see cref="HasSparseGrad"/>), <see cref="Optimizer.Step"/> leaves the
+    /// parameter and its state untouched. Setting it drops a sparse gradient.
     /// </summary>
     /// <exception cref="ArgumentException">On set: the array's length is not <see cref="Numel"/>.</exception>
     public float[]? Grad
@@ -56,7 +61,74 @@ public sealed class Parameter
                     $"A gradient of {value.Length} elements does not fit parameter{NameSuffix} of shape [{string.Join(", ", Shape)}] ({Data.Length} elements).",
                     nameof(value));
             _grad = value;
+            _sparseRows = null;
+            _sparseValues = null;
         }
+    }
+
+    /// <summary>
+    /// Whether the parameter holds a sparse gradient (from <see cref="AccumulateSparseGrad"/>), as PyTorch's
+    /// <c>p.grad.is_sparse</c>. <see cref="Grad"/> is then null.
+    /// </summary>
+    public bool HasSparseGrad => _sparseRows is not null;
+
+    /// <summary>The elements of one row (a slice along the first dimension): <c>Numel / Shape[0]</c>.</summary>
+    private int RowWidth => Shape.Length == 0 || Shape[0] == 0 ? 0 : Data.Length / Shape[0];
+
+    /// <summary>
+    /// Adds a sparse gradient (whole rows along the first dimension, as <c>nn.Embedding(sparse=True)</c> produces)
+    /// into the parameter's gradient. Rows may repeat; they are summed when the optimizer steps. Onto a dense
+    /// <see cref="Grad"/> the rows are added densely, as PyTorch adds a sparse gradient to a dense one.
+    /// Only <see cref="SparseAdam"/> steps on a sparse gradient.
+    /// </summary>
+    /// <param name="rows">The row indices, each in <c>[0, Shape[0])</c>.</param>
+    /// <param name="values">The rows' values, row-major: <c>rows.Length × (Numel / Shape[0])</c> elements.</param>
+    /// <exception cref="ArgumentException">A row is out of range, or the values do not hold one row per index, or the
+    /// parameter is a scalar; the gradient is then unchanged.</exception>
+    public void AccumulateSparseGrad(ReadOnlySpan<int> rows, ReadOnlySpan<float> values)
+    {
+        if (Shape.Length == 0)
+            throw new ArgumentException($"Parameter{NameSuffix} is a scalar; a sparse gradient needs rows along a first dimension.", nameof(rows));
+        int width = RowWidth;
+        if (values.Length != rows.Length * width)
+            throw new ArgumentException(
+                $"{rows.Length} rows of parameter{NameSuffix} of shape [{string.Join(", ", Shape)}] need {rows.Length * width} values, but {values.Length} were given.",
+                nameof(values));
+        foreach (var r in rows)
+            if (r < 0 || r >= Shape[0])
+                throw new ArgumentOutOfRangeException(nameof(rows), r, $"Row {r} is out of range for parameter{NameSuffix} of shape [{string.Join(", ", Shape)}].");
+        if (_grad is not null)
+        {
+            for (int k = 0; k < rows.Length; k++)
+                for (int j = 0; j < width; j++) _grad[rows[k] * width + j] += values[k * width + j];
+            return;
+        }
+        _sparseRows ??= new List<int>();
+        _sparseValues ??= new List<float>();
+        _sparseRows.AddRange(rows);
+        _sparseValues.AddRange(values);
+    }
+
+    /// <summary>The sparse gradient as the core takes it: each row once, in order, repeats summed.</summary>
+    internal SparseGradient CoalescedSparseGrad() =>
+        SparseGradientModule.coalesce(RowWidth, new SparseGradient(_sparseRows!.ToArray(), _sparseValues!.ToArray()));
+
+    /// <summary>The elements of one row, for the sparse step.</summary>
+    internal int SparseRowWidth => RowWidth;
+
+    /// <summary>Drops the gradient, or zeroes it in place (a sparse one then keeps no rows).</summary>
+    internal void ZeroGrad(bool setToNone)
+    {
+        if (setToNone)
+        {
+            _grad = null;
+            _sparseRows = null;
+            _sparseValues = null;
+            return;
+        }
+        if (_grad is not null) Array.Clear(_grad);
+        _sparseRows?.Clear();
+        _sparseValues?.Clear();
     }
 
     /// <summary>An optional name, recorded in <see cref="StateDict"/> so that a mis-mapped load fails clearly.</summary>
@@ -67,7 +139,8 @@ public sealed class Parameter
 
     /// <summary>
     /// Adds a gradient into <see cref="Grad"/> (creating it when null), as every <c>backward()</c> does in
-    /// PyTorch: gradients accumulate until <see cref="Optimizer.ZeroGrad"/>.
+    /// PyTorch: gradients accumulate until <see cref="Optimizer.ZeroGrad"/>. A sparse gradient accumulated
+    /// before is made dense first, as PyTorch adds a dense gradient to a sparse one.
     /// </summary>
     /// <param name="grad">The gradient to add, of length <see cref="Numel"/>.</param>
     /// <exception cref="ArgumentException">The length is not <see cref="Numel"/>; <see cref="Grad"/> is then unchanged.</exception>
@@ -77,6 +150,13 @@ public sealed class Parameter
             throw new ArgumentException(
                 $"A gradient of {grad.Length} elements does not fit parameter{NameSuffix} of shape [{string.Join(", ", Shape)}] ({Data.Length} elements).",
                 nameof(grad));
+        if (_sparseRows is not null)
+        {
+            // a dense gradient onto a sparse one makes it dense, as in PyTorch
+            _grad = SparseGradientModule.toDense(Shape, new SparseGradient(_sparseRows.ToArray(), _sparseValues!.ToArray()));
+            _sparseRows = null;
+            _sparseValues = null;
+        }
         if (_grad is null)
         {
             _grad = grad.ToArray();

@@ -16,7 +16,7 @@ public sealed class SGD : Optimizer
         return new("SGD",
             [("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weightDecay),
              ("nesterov", nesterov ? 1 : 0), ("maximize", maximize ? 1 : 0)],
-            null, ["nesterov", "maximize"]);
+            [], ["nesterov", "maximize"]);
     }
 
     private SgdOptions[] _options = [];

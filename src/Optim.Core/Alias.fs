@@ -53,3 +53,166 @@ module Alias =
               Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps o.Amsgrad
               Blocks.scaleByLearningRate o.Lr
               Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+
+    /// <summary>
+    /// Adagrad as <c>torch.optim.Adagrad</c> (Duchi et al., JMLR 2011): <c>d = ±g + λp</c>, <c>s = s + d²</c>,
+    /// <c>p' = p - lrₜ·d / (√s + ε)</c> with <c>lrₜ = lr / (1 + (t-1)·lr_decay)</c>.
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByRss s₀ ε; scaleByLearningRateSchedule lrₜ]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let adagrad (o: AdagradOptions) : GradientTransformation =
+        let o = AdagradOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.scaleByRss o.InitialAccumulatorValue o.Eps
+              Blocks.scaleByLearningRateSchedule (fun t -> o.Lr / (1.0 + float t * o.LrDecay)) ]
+
+    /// <summary>
+    /// RMSprop as <c>torch.optim.RMSprop</c> (Hinton, 2012; centered: Graves, 2013): <c>d = ±g + λp</c>,
+    /// <c>v = αv + (1-α)d²</c>, <c>a = √v + ε</c> (centered: <c>√(v - ḡ²) + ε</c>); with momentum <c>b = μb + d/a</c>,
+    /// <c>p' = p - lr·b</c>, else <c>p' = p - lr·d/a</c>.
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByRms α ε centered; trace μ 0 false; scaleByLearningRate lr]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let rmsprop (o: RmspropOptions) : GradientTransformation =
+        let o = RmspropOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.scaleByRms o.Alpha o.Eps o.Centered
+              Blocks.trace o.Momentum 0.0 false
+              Blocks.scaleByLearningRate o.Lr ]
+
+    /// <summary>
+    /// Adadelta as <c>torch.optim.Adadelta</c> (Zeiler, 2012): <c>d = ±g + λp</c>, <c>v = ρv + (1-ρ)d²</c>,
+    /// <c>δ = √(a + ε)/√(v + ε)·d</c>, <c>a = ρa + (1-ρ)δ²</c>, <c>p' = p - lr·δ</c>.
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByAdadelta ρ ε; scaleByLearningRate lr]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let adadelta (o: AdadeltaOptions) : GradientTransformation =
+        let o = AdadeltaOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.scaleByAdadelta o.Rho o.Eps
+              Blocks.scaleByLearningRate o.Lr ]
+
+    /// <summary>
+    /// Adamax as <c>torch.optim.Adamax</c> (Kingma &amp; Ba, 2015, §7): <c>d = ±g + λp</c>, <c>m = β₁m + (1-β₁)d</c>,
+    /// <c>w = max(β₂w, |d| + ε)</c>, <c>p' = p - (lr / (1-β₁ᵗ))·m / w</c>.
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByAdamax β₁ β₂ ε; scaleByLearningRate lr]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let adamax (o: AdamaxOptions) : GradientTransformation =
+        let o = AdamaxOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.scaleByAdamax o.Beta1 o.Beta2 o.Eps
+              Blocks.scaleByLearningRate o.Lr ]
+
+    /// <summary>
+    /// NAdam as <c>torch.optim.NAdam</c> (Dozat, 2016), with PyTorch 2.x's <c>maximize</c> and
+    /// <c>decoupled_weight_decay</c>: coupled,
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByNadam β₁ β₂ ε ψ; scaleByLearningRate lr]</c>; decoupled,
+    /// <c>chain [maximize?; scaleByNadam β₁ β₂ ε ψ; scaleByLearningRate lr; decoupledWeightDecay lr λ]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let nadam (o: NadamOptions) : GradientTransformation =
+        let o = NadamOptions.validate o
+        let coupled = if o.DecoupledWeightDecay then 0.0 else o.WeightDecay
+        let decoupled = if o.DecoupledWeightDecay then o.WeightDecay else 0.0
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay coupled
+              Blocks.scaleByNadam o.Beta1 o.Beta2 o.Eps o.MomentumDecay
+              Blocks.scaleByLearningRate o.Lr
+              Blocks.decoupledWeightDecay o.Lr decoupled ]
+
+    /// <summary>
+    /// RAdam as <c>torch.optim.RAdam</c> (Liu et al., ICLR 2020), with PyTorch 2.x's <c>maximize</c> and
+    /// <c>decoupled_weight_decay</c>: coupled,
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByRadam β₁ β₂ ε; scaleByLearningRate lr]</c>; decoupled,
+    /// <c>chain [maximize?; scaleByRadam β₁ β₂ ε; scaleByLearningRate lr; decoupledWeightDecay lr λ]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let radam (o: RadamOptions) : GradientTransformation =
+        let o = RadamOptions.validate o
+        let coupled = if o.DecoupledWeightDecay then 0.0 else o.WeightDecay
+        let decoupled = if o.DecoupledWeightDecay then o.WeightDecay else 0.0
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay coupled
+              Blocks.scaleByRadam o.Beta1 o.Beta2 o.Eps
+              Blocks.scaleByLearningRate o.Lr
+              Blocks.decoupledWeightDecay o.Lr decoupled ]
+
+    /// <summary>
+    /// ASGD as <c>torch.optim.ASGD</c> (Polyak &amp; Juditsky, 1992): <c>d = ±g + λ_wd·p</c>,
+    /// <c>p' = p·(1 - λη) - η·d = p - η·(d + λp)</c>, with <c>η</c> decaying as <c>lr / (1 + λ·lr·t)^α</c> and the
+    /// average of the iterates kept in <c>"ax"</c>.
+    /// <c>chain [maximize?; addWeightDecay λ_wd; addWeightDecay λ; scaleByAsgdLearningRate lr λ α; averageIterates t₀]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let asgd (o: AsgdOptions) : GradientTransformation =
+        let o = AsgdOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.addWeightDecay o.Lambd
+              Blocks.scaleByAsgdLearningRate o.Lr o.Lambd o.Alpha
+              Blocks.averageIterates o.T0 ]
+
+    /// <summary>
+    /// Rprop as <c>torch.optim.Rprop</c> (Riedmiller &amp; Braun, 1993), in its full-batch form: per element a step
+    /// size adapted by the sign agreement of consecutive gradients, <c>p' = p - sign(g)·s</c>.
+    /// <c>chain [maximize?; scaleByRprop lr η₋ η₊ s_min s_max; scale -1]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let rprop (o: RpropOptions) : GradientTransformation =
+        let o = RpropOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.scaleByRprop o.Lr o.EtaMinus o.EtaPlus o.StepSizeMin o.StepSizeMax
+              Blocks.scale -1.0 ]
+
+    /// <summary>
+    /// Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023), built from blocks:
+    /// <c>p' = p - lr·(sign(β₁m + (1-β₁)g) + λp)</c>, <c>m = β₂m + (1-β₂)g</c>.
+    /// <c>chain [maximize?; scaleByLion β₁ β₂; scaleByLearningRate lr; decoupledWeightDecay lr λ]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let lion (o: LionOptions) : GradientTransformation =
+        let o = LionOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.scaleByLion o.Beta1 o.Beta2
+              Blocks.scaleByLearningRate o.Lr
+              Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+
+    /// <summary>
+    /// LAMB (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020),
+    /// built from blocks: the Adam direction <c>r = m̂ / (√v̂ + ε)</c>, plus <c>λp</c>, scaled per parameter by the
+    /// trust ratio <c>‖p‖ / ‖r + λp‖</c>, then by <c>-lr</c>.
+    /// <c>chain [maximize?; scaleByAdam β₁ β₂ ε false; addWeightDecay λ; scaleByTrustRatio; scaleByLearningRate lr]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let lamb (o: LambOptions) : GradientTransformation =
+        let o = LambOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps false
+              Blocks.addWeightDecay o.WeightDecay
+              Blocks.scaleByTrustRatio
+              Blocks.scaleByLearningRate o.Lr ]

@@ -139,3 +139,276 @@ module Blocks =
                             Array.init n (fun j -> (corr1 * m.[j]) / (sqrt vhat.[j] / sqrtBc2 + epsf)))
                 let s = state |> State.setBuffer "exp_avg" ms |> State.setBuffer "exp_avg_sq" vs
                 out, (if amsgrad then State.setBuffer "max_exp_avg_sq" vmax s else s) }
+
+    /// Runs a per-parameter rule over the parameters that have an update. `rule step u p olds` gets the
+    /// parameter's completed steps, its update, its values and its buffers named `names` (null where not yet
+    /// created), and returns the outgoing update and the parameter's new buffers; it must not write `olds`.
+    let private perParameter (names: string list) (rule: int64 -> float32[] -> float32[] -> float32[][] -> float32[] * float32[][]) =
+        fun (updates: float32[][]) (state: State) (ps: Tensor[]) ->
+            let tables = names |> List.map (fun n -> Array.copy (State.buffer n state)) |> Array.ofList
+            let out =
+                updates |> Array.mapi (fun i u ->
+                    if isNull u then null
+                    else
+                        let u', news = rule state.Steps.[i] u ps.[i].Data (tables |> Array.map (fun t -> t.[i]))
+                        tables |> Array.iteri (fun k t -> t.[i] <- news.[k])
+                        u')
+            out, List.fold2 (fun s name table -> State.setBuffer name table s) state names (List.ofArray tables)
+
+    let private orFill (n: int) (value: float32) (a: float32[]) = if isNull a then Array.create n value else a
+
+    /// <summary>
+    /// Adagrad's scaling (Duchi et al., "Adaptive Subgradient Methods for Online Learning and Stochastic
+    /// Optimization", JMLR 2011), as <c>torch.optim.Adagrad</c>: <c>s = s + u²</c>, <c>u' = u / (√s + ε)</c>.
+    /// Buffer: <c>"sum"</c>, created by <c>Init</c> for every parameter and filled with the initial value, as
+    /// PyTorch's constructor does.
+    /// </summary>
+    /// <param name="initialAccumulatorValue">The starting value of <c>s</c>.</param>
+    /// <param name="eps">The denominator's <c>ε</c>.</param>
+    let scaleByRss (initialAccumulatorValue: float) (eps: float) : GradientTransformation =
+        let s0 = float32 initialAccumulatorValue
+        let e = float32 eps
+        { Init =
+            fun ps ->
+                State.empty ps.Length |> State.declare "sum"
+                |> State.setBuffer "sum" (ps |> Array.map (fun p -> Array.create p.Data.Length s0))
+          Update =
+            perParameter [ "sum" ] (fun _ u _ olds ->
+                let old = orFill u.Length s0 olds.[0]
+                let s = Array.init u.Length (fun j -> old.[j] + u.[j] * u.[j])
+                Array.init u.Length (fun j -> u.[j] / (sqrt s.[j] + e)), [| s |]) }
+
+    /// <summary>
+    /// RMSprop's scaling (Hinton, Lecture 6e of "Neural Networks for Machine Learning", 2012; centered:
+    /// Graves, "Generating Sequences With Recurrent Neural Networks", 2013), as <c>torch.optim.RMSprop</c>:
+    /// <c>v = αv + (1-α)u²</c>; centered, <c>ḡ = αḡ + (1-α)u</c> and <c>u' = u / (√(v - ḡ²) + ε)</c>, otherwise
+    /// <c>u' = u / (√v + ε)</c>. Buffers: <c>"square_avg"</c>, and <c>"grad_avg"</c> when centered.
+    /// </summary>
+    /// <param name="alpha">The smoothing constant <c>α</c>.</param>
+    /// <param name="eps">The denominator's <c>ε</c>.</param>
+    /// <param name="centered">Whether to subtract the squared mean gradient.</param>
+    let scaleByRms (alpha: float) (eps: float) (centered: bool) : GradientTransformation =
+        let a, oma, e = float32 alpha, float32 (1.0 - alpha), float32 eps
+        { Init =
+            fun ps ->
+                let s = State.empty ps.Length |> State.declare "square_avg"
+                if centered then State.declare "grad_avg" s else s
+          Update =
+            perParameter (if centered then [ "square_avg"; "grad_avg" ] else [ "square_avg" ]) (fun _ u _ olds ->
+                let n = u.Length
+                let v0 = orFill n 0.0f olds.[0]
+                let v = Array.init n (fun j -> v0.[j] * a + oma * u.[j] * u.[j])
+                if centered then
+                    let m0 = orFill n 0.0f olds.[1]
+                    let m = Array.init n (fun j -> m0.[j] * a + oma * u.[j])
+                    Array.init n (fun j -> u.[j] / (sqrt (v.[j] - m.[j] * m.[j]) + e)), [| v; m |]
+                else Array.init n (fun j -> u.[j] / (sqrt v.[j] + e)), [| v |]) }
+
+    /// <summary>
+    /// Adadelta's scaling (Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012), as
+    /// <c>torch.optim.Adadelta</c>: <c>v = ρv + (1-ρ)u²</c>, <c>u' = √(a + ε) / √(v + ε) · u</c>,
+    /// <c>a = ρa + (1-ρ)u'²</c>. Buffers: <c>"square_avg"</c>, <c>"acc_delta"</c>.
+    /// </summary>
+    /// <param name="rho">The decay <c>ρ</c> of both running averages.</param>
+    /// <param name="eps">The <c>ε</c> inside both square roots.</param>
+    let scaleByAdadelta (rho: float) (eps: float) : GradientTransformation =
+        let r, omr, e = float32 rho, float32 (1.0 - rho), float32 eps
+        { Init = fun ps -> State.empty ps.Length |> State.declare "square_avg" |> State.declare "acc_delta"
+          Update =
+            perParameter [ "square_avg"; "acc_delta" ] (fun _ u _ olds ->
+                let n = u.Length
+                let v0, a0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
+                let v = Array.init n (fun j -> v0.[j] * r + omr * u.[j] * u.[j])
+                let delta = Array.init n (fun j -> sqrt (a0.[j] + e) / sqrt (v.[j] + e) * u.[j])
+                let a = Array.init n (fun j -> a0.[j] * r + omr * delta.[j] * delta.[j])
+                delta, [| v; a |]) }
+
+    /// <summary>
+    /// Adamax's scaling, the infinity-norm variant of Adam (Kingma &amp; Ba, "Adam", 2015, §7), as
+    /// <c>torch.optim.Adamax</c>: <c>m = β₁m + (1-β₁)u</c>, <c>w = max(β₂w, |u| + ε)</c>,
+    /// <c>u' = (m / (1-β₁ᵗ)) / w</c>. Buffers: <c>"exp_avg"</c>, <c>"exp_inf"</c>.
+    /// </summary>
+    /// <param name="beta1">The first-moment decay <c>β₁</c>.</param>
+    /// <param name="beta2">The infinity-norm decay <c>β₂</c>.</param>
+    /// <param name="eps">The <c>ε</c> added to the gradient's magnitude.</param>
+    let scaleByAdamax (beta1: float) (beta2: float) (eps: float) : GradientTransformation =
+        let b1, omb1, b2, e = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 eps
+        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_inf"
+          Update =
+            perParameter [ "exp_avg"; "exp_inf" ] (fun step u _ olds ->
+                let n = u.Length
+                let m0, w0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
+                let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
+                let w = Array.init n (fun j -> max (w0.[j] * b2) (abs u.[j] + e))
+                let corr1 = float32 (1.0 / (1.0 - beta1 ** float (step + 1L)))
+                Array.init n (fun j -> (corr1 * m.[j]) / w.[j]), [| m; w |]) }
+
+    /// The momentum schedule of NAdam: μₜ = β₁(1 - ½·0.96^(t·ψ)).
+    let internal nadamMu (beta1: float) (momentumDecay: float) (t: float) = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentumDecay)))
+
+    /// <summary>
+    /// NAdam's scaling (Dozat, "Incorporating Nesterov Momentum into Adam", 2016), as <c>torch.optim.NAdam</c>:
+    /// with <c>μₜ = β₁(1 - ½·0.96^(tψ))</c> and <c>Πₜ = μ₁⋯μₜ</c> (kept in float32, as PyTorch does),
+    /// <c>m = β₁m + (1-β₁)u</c>, <c>v = β₂v + (1-β₂)u²</c>, <c>d = √(v / (1-β₂ᵗ)) + ε</c>,
+    /// <c>u' = (1-μₜ)/(1-Πₜ) · u/d + μₜ₊₁/(1-Πₜμₜ₊₁) · m/d</c>. Buffers: <c>"exp_avg"</c>, <c>"exp_avg_sq"</c>, and
+    /// <c>"mu_product"</c> (one value per parameter).
+    /// </summary>
+    /// <param name="beta1">The first-moment decay <c>β₁</c>.</param>
+    /// <param name="beta2">The second-moment decay <c>β₂</c>.</param>
+    /// <param name="eps">The denominator's <c>ε</c>.</param>
+    /// <param name="momentumDecay">The momentum decay <c>ψ</c>.</param>
+    let scaleByNadam (beta1: float) (beta2: float) (eps: float) (momentumDecay: float) : GradientTransformation =
+        let b1, omb1, b2, omb2, e = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2), float32 eps
+        { Init =
+            fun ps ->
+                State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_avg_sq" |> State.declareScalar "mu_product"
+          Update =
+            perParameter [ "exp_avg"; "exp_avg_sq"; "mu_product" ] (fun step u _ olds ->
+                let n = u.Length
+                let t = float (step + 1L)
+                let mu, muNext = nadamMu beta1 momentumDecay t, nadamMu beta1 momentumDecay (t + 1.0)
+                let product = (if isNull olds.[2] then 1.0f else olds.[2].[0]) * float32 mu
+                let productNext = product * float32 mu * float32 muNext
+                let m0, v0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
+                let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
+                let v = Array.init n (fun j -> v0.[j] * b2 + omb2 * u.[j] * u.[j])
+                let bc2 = float32 (1.0 - beta2 ** t)
+                let c1 = float32 ((1.0 - mu) / (1.0 - float product))
+                let c2 = float32 (muNext / (1.0 - float productNext))
+                let out =
+                    Array.init n (fun j ->
+                        let d = sqrt (v.[j] / bc2) + e
+                        (c1 * u.[j]) / d + (c2 * m.[j]) / d)
+                out, [| m; v; [| product |] |]) }
+
+    /// The rectification of RAdam at step t: Some r when the variance is tractable (ρₜ &gt; 5), else None.
+    let internal radamRectification (beta2: float) (t: float) =
+        let rhoInf = 2.0 / (1.0 - beta2) - 1.0
+        let rhoT = rhoInf - 2.0 * t * (beta2 ** t) / (1.0 - beta2 ** t)
+        if rhoT > 5.0 then ValueSome(sqrt ((rhoT - 4.0) * (rhoT - 2.0) * rhoInf / ((rhoInf - 4.0) * (rhoInf - 2.0) * rhoT)))
+        else ValueNone
+
+    /// <summary>
+    /// RAdam's scaling (Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020), as
+    /// <c>torch.optim.RAdam</c>: <c>m = β₁m + (1-β₁)u</c>, <c>v = β₂v + (1-β₂)u²</c>, <c>m̂ = m / (1-β₁ᵗ)</c>;
+    /// with <c>ρ∞ = 2/(1-β₂) - 1</c> and <c>ρₜ = ρ∞ - 2tβ₂ᵗ/(1-β₂ᵗ)</c>, when <c>ρₜ &gt; 5</c>,
+    /// <c>u' = m̂ · r · √(1-β₂ᵗ) / (√v + ε)</c> with <c>r = √((ρₜ-4)(ρₜ-2)ρ∞ / ((ρ∞-4)(ρ∞-2)ρₜ))</c>, otherwise
+    /// <c>u' = m̂</c>. Buffers: <c>"exp_avg"</c>, <c>"exp_avg_sq"</c>.
+    /// </summary>
+    /// <param name="beta1">The first-moment decay <c>β₁</c>.</param>
+    /// <param name="beta2">The second-moment decay <c>β₂</c>.</param>
+    /// <param name="eps">The denominator's <c>ε</c>.</param>
+    let scaleByRadam (beta1: float) (beta2: float) (eps: float) : GradientTransformation =
+        let b1, omb1, b2, omb2, e = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2), float32 eps
+        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_avg_sq"
+          Update =
+            perParameter [ "exp_avg"; "exp_avg_sq" ] (fun step u _ olds ->
+                let n = u.Length
+                let t = float (step + 1L)
+                let m0, v0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
+                let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
+                let v = Array.init n (fun j -> v0.[j] * b2 + omb2 * u.[j] * u.[j])
+                let bc1 = 1.0 - beta1 ** t
+                let out =
+                    match radamRectification beta2 t with
+                    | ValueSome r ->
+                        let c = float32 (sqrt (1.0 - beta2 ** t) * r / bc1)
+                        Array.init n (fun j -> (c * m.[j]) / (sqrt v.[j] + e))
+                    | ValueNone ->
+                        let c = float32 (1.0 / bc1)
+                        Array.init n (fun j -> c * m.[j])
+                out, [| m; v |]) }
+
+    /// <summary>
+    /// ASGD's decaying learning rate (Polyak &amp; Juditsky, "Acceleration of Stochastic Approximation by
+    /// Averaging", 1992), as <c>torch.optim.ASGD</c>: <c>u' = -η·u</c>, where <c>η</c> starts at <c>lr</c> and
+    /// after step <c>t</c> becomes <c>lr / (1 + λ·lr·t)^α</c> (kept in float32, as PyTorch does). Like
+    /// <c>scaleByLearningRate</c>, it carries the sign flip. Buffer: <c>"eta"</c> (one value per parameter).
+    /// </summary>
+    /// <param name="lr">The learning rate.</param>
+    /// <param name="lambd">The decay term <c>λ</c>.</param>
+    /// <param name="alpha">The decay power <c>α</c>.</param>
+    let scaleByAsgdLearningRate (lr: float) (lambd: float) (alpha: float) : GradientTransformation =
+        { Init = fun ps -> State.empty ps.Length |> State.declareScalar "eta"
+          Update =
+            perParameter [ "eta" ] (fun step u _ olds ->
+                let negEta = -(if isNull olds.[0] then float32 lr else olds.[0].[0])
+                let next = float32 (lr / ((1.0 + lambd * lr * float (step + 1L)) ** alpha))
+                Array.map (fun x -> negEta * x) u, [| [| next |] |]) }
+
+    /// <summary>
+    /// Polyak–Ruppert averaging of the iterates, as <c>torch.optim.ASGD</c> keeps it: passes the updates through
+    /// and tracks the average <c>x̄</c> of the new parameters <c>p' = p + u</c>: <c>x̄ = p'</c> while <c>μ = 1</c>, then
+    /// <c>x̄ = x̄ + μ(p' - x̄)</c>, where after step <c>t</c>, <c>μ = 1 / max(1, t - t₀)</c>. Put it last in a chain, where
+    /// the updates are final. Buffers: <c>"ax"</c> and <c>"mu"</c> (one value per parameter).
+    /// </summary>
+    /// <param name="t0">The step <c>t₀</c> after which averaging starts.</param>
+    let averageIterates (t0: float) : GradientTransformation =
+        { Init = fun ps -> State.empty ps.Length |> State.declareScalar "mu" |> State.declare "ax"
+          Update =
+            perParameter [ "mu"; "ax" ] (fun step u p olds ->
+                let mu = if isNull olds.[0] then 1.0f else olds.[0].[0]
+                let ax0 = orFill u.Length 0.0f olds.[1]
+                let ax =
+                    if mu = 1.0f then Array.init u.Length (fun j -> p.[j] + u.[j])
+                    else Array.init u.Length (fun j -> ax0.[j] + (p.[j] + u.[j] - ax0.[j]) * mu)
+                let next = float32 (1.0 / max 1.0 (float (step + 1L) - t0))
+                u, [| [| next |]; ax |]) }
+
+    /// <summary>
+    /// Rprop's step sizes (Riedmiller &amp; Braun, "A Direct Adaptive Method for Faster Backpropagation
+    /// Learning: The RPROP Algorithm", 1993), as <c>torch.optim.Rprop</c>: per element, a step size <c>s</c>
+    /// (starting at <c>lr</c>) grows by <c>η₊</c> while <c>u·u_prev &gt; 0</c> and shrinks by <c>η₋</c> when it is
+    /// negative, clamped to <c>[s_min, s_max]</c>; after a sign change the element does not move and its
+    /// gradient is forgotten. <c>u' = sign(u)·s</c>, to be followed by <c>scale -1</c>. Buffers: <c>"prev"</c>,
+    /// <c>"step_size"</c>.
+    /// </summary>
+    /// <param name="lr">The initial step size.</param>
+    /// <param name="etaMinus">The factor <c>η₋</c> for a sign change.</param>
+    /// <param name="etaPlus">The factor <c>η₊</c> for a kept sign.</param>
+    /// <param name="stepSizeMin">The smallest step size.</param>
+    /// <param name="stepSizeMax">The largest step size.</param>
+    let scaleByRprop (lr: float) (etaMinus: float) (etaPlus: float) (stepSizeMin: float) (stepSizeMax: float) : GradientTransformation =
+        let em, ep, lo, hi = float32 etaMinus, float32 etaPlus, float32 stepSizeMin, float32 stepSizeMax
+        { Init = fun ps -> State.empty ps.Length |> State.declare "prev" |> State.declare "step_size"
+          Update =
+            perParameter [ "prev"; "step_size" ] (fun _ u _ olds ->
+                let n = u.Length
+                let prev0, s0 = orFill n 0.0f olds.[0], orFill n (float32 lr) olds.[1]
+                let prod = Array.init n (fun j -> u.[j] * prev0.[j])
+                let s = Array.init n (fun j ->
+                    let f = if prod.[j] > 0.0f then ep elif prod.[j] < 0.0f then em else 1.0f
+                    min (max (s0.[j] * f) lo) hi)
+                let kept = Array.init n (fun j -> if prod.[j] < 0.0f then 0.0f else u.[j])
+                Array.init n (fun j -> if kept.[j] > 0.0f then s.[j] elif kept.[j] < 0.0f then -s.[j] else 0.0f), [| kept; s |]) }
+
+    /// <summary>
+    /// Lion's update direction (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023):
+    /// <c>u' = sign(β₁m + (1-β₁)u)</c>, then <c>m = β₂m + (1-β₂)u</c>. Buffer: <c>"exp_avg"</c>.
+    /// </summary>
+    /// <param name="beta1">The interpolation <c>β₁</c> that forms the direction.</param>
+    /// <param name="beta2">The decay <c>β₂</c> of the momentum.</param>
+    let scaleByLion (beta1: float) (beta2: float) : GradientTransformation =
+        let b1, omb1, b2, omb2 = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2)
+        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg"
+          Update =
+            perParameter [ "exp_avg" ] (fun _ u _ olds ->
+                let n = u.Length
+                let m0 = orFill n 0.0f olds.[0]
+                let direction =
+                    Array.init n (fun j ->
+                        let c = m0.[j] * b1 + omb1 * u.[j]
+                        if c > 0.0f then 1.0f elif c < 0.0f then -1.0f else 0.0f)
+                direction, [| Array.init n (fun j -> m0.[j] * b2 + omb2 * u.[j]) |]) }
+
+    /// <summary>
+    /// Scales each parameter's update by the trust ratio <c>‖p‖ / ‖u‖</c> (1 when either norm is 0), as LAMB
+    /// (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020) and
+    /// <c>optax.scale_by_trust_ratio</c> do. The norms are computed in double.
+    /// </summary>
+    let scaleByTrustRatio : GradientTransformation =
+        stateless (fun i u _ ps ->
+            let norm (a: float32[]) = sqrt (Array.sumBy (fun (x: float32) -> float x * float x) a)
+            let pn, un = norm ps.[i].Data, norm u
+            let ratio = if pn > 0.0 && un > 0.0 then float32 (pn / un) else 1.0f
+            u |> Array.map (fun x -> ratio * x))

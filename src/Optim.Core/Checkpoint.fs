@@ -218,12 +218,13 @@ module Checkpoint =
                 else
                     let values = arrayOf where field.Value |> Array.map (readFloat where >> float32)
                     let expected = Tensor.numel shapes.[i]
-                    if values.Length <> expected then
+                    // 1 element is a per-parameter scalar (ASGD's eta); conform checks which buffers may be one
+                    if values.Length <> expected && values.Length <> 1 then
                         fail $"Malformed state dict: {where} has {values.Length} elements, but parameter {i} has shape {Tensor.formatShape shapes.[i]}."
                     if not (buffers.ContainsKey field.Name) then buffers.[field.Name] <- Array.zeroCreate n
                     buffers.[field.Name].[i] <- values
         { Kind = kind
-          State = { Steps = steps; Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq }
+          State = { Steps = steps; Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq; ScalarBuffers = Set.empty }
           Groups = groups
           Names = names
           Shapes = shapes }
@@ -233,7 +234,8 @@ module Checkpoint =
     /// layout, buffer names), and returns the checkpoint's state laid out like <paramref name="template"/>.
     /// </summary>
     /// <param name="kind">The loading optimizer's kind.</param>
-    /// <param name="template">The loading optimizer's freshly initialised state (it declares the buffer names).</param>
+    /// <param name="template">The loading optimizer's freshly initialised state: it declares the buffer names and which
+    /// of them hold one value per parameter, and gives the state of parameters the checkpoint holds none for.</param>
     /// <param name="shapes">The loading optimizer's parameter shapes.</param>
     /// <param name="names">The loading optimizer's parameter names (null where unnamed).</param>
     /// <param name="groupSizes">How many parameters each of its groups holds, in order.</param>
@@ -260,9 +262,20 @@ module Checkpoint =
             if not (template.Buffers.ContainsKey name) then
                 let known = String.concat ", " (Map.keys template.Buffers)
                 fail $"The state dict holds a buffer '{name}' that a {kind} optimizer does not keep (it keeps: {known})."
-        { Steps = Array.copy c.State.Steps
-          Buffers =
-            template.Buffers |> Map.map (fun name _ ->
+        for KeyValue(name, b) in c.State.Buffers do
+            let scalar = template.ScalarBuffers.Contains name
+            for i in 0 .. b.Length - 1 do
+                let a = b.[i]
+                let expected = if scalar then 1 else Tensor.numel shapes.[i]
+                if not (isNull a) && a.Length <> expected then
+                    let what = if scalar then "one value per parameter" else $"one value per element of shape {Tensor.formatShape shapes.[i]}"
+                    fail $"The state dict's buffer '{name}' of parameter {i} has {a.Length} elements, but a {kind} optimizer keeps {what} there."
+        { template with
+            Steps = Array.copy c.State.Steps
+            Buffers =
+            // a parameter the checkpoint holds no buffer for keeps the template's (fresh) one, which is null
+            // unless the optimizer creates its state eagerly, as Adagrad does
+            template.Buffers |> Map.map (fun name fresh ->
                 match c.State.Buffers.TryFind name with
-                | Some b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)
-                | None -> Array.zeroCreate shapes.Length) }
+                | Some b -> Array.map2 (fun (a: float32[]) f -> if isNull a then f else Array.copy a) b fresh
+                | None -> fresh) }

@@ -56,3 +56,16 @@ module Optimizer =
             ps <- p'
             s <- s'
         ps, s
+
+/// <summary>
+/// An optimizer of sparse gradients (SparseAdam): like <see cref="T:Optim.Optimizer"/>, with one
+/// <see cref="T:Optim.SparseGradient"/> (or null) per parameter instead of a dense gradient.
+/// </summary>
+[<NoEquality; NoComparison>]
+type SparseOptimizer =
+    { /// <summary>Declares the state for these parameters.</summary>
+      Init: Tensor[] -> State
+      /// <summary>Pure step: new parameters and a new state; the arguments are not modified.</summary>
+      Step: Tensor[] -> SparseGradient[] -> State -> Tensor[] * State
+      /// <summary>In-place step: overwrites the parameters' data and the given state, and returns the state.</summary>
+      StepInPlace: Tensor[] -> SparseGradient[] -> State -> State }

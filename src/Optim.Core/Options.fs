@@ -111,3 +111,402 @@ module AdamOptions =
         Validate.unitInterval "betas" "betas[1]" o.Beta2
         Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
         o
+
+/// <summary>Hyperparameters of Adagrad, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type AdagradOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-2).</summary>
+      Lr: float
+      /// <summary>Learning-rate decay (<c>lr_decay</c>, default 0): step <c>t</c> uses <c>lr / (1 + (t-1)·lr_decay)</c>.</summary>
+      LrDecay: float
+      /// <summary>Coupled L2 penalty (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>The starting value of the sum of squared gradients (<c>initial_accumulator_value</c>, default 0).</summary>
+      InitialAccumulatorValue: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-10).</summary>
+      Eps: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.AdagradOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module AdagradOptions =
+
+    /// <summary>torch.optim.Adagrad's defaults.</summary>
+    let defaults : AdagradOptions =
+        { Lr = 1e-2; LrDecay = 0.0; WeightDecay = 0.0; InitialAccumulatorValue = 0.0; Eps = 1e-10; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.Adagrad</c> does (and rejects NaN and infinities), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: AdagradOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "lrDecay" "lr_decay" o.LrDecay
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Validate.nonNegative "initialAccumulatorValue" "initial_accumulator_value" o.InitialAccumulatorValue
+        Validate.nonNegative "eps" "eps" o.Eps
+        o
+
+/// <summary>Hyperparameters of RMSprop, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type RmspropOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-2).</summary>
+      Lr: float
+      /// <summary>Smoothing constant of the squared-gradient average (<c>alpha</c>, default 0.99).</summary>
+      Alpha: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-8).</summary>
+      Eps: float
+      /// <summary>Coupled L2 penalty (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Momentum factor (<c>momentum</c>, default 0).</summary>
+      Momentum: float
+      /// <summary>Normalise by the estimated variance instead of the second moment (<c>centered</c>, default false).</summary>
+      Centered: bool
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.RmspropOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module RmspropOptions =
+
+    /// <summary>torch.optim.RMSprop's defaults.</summary>
+    let defaults : RmspropOptions =
+        { Lr = 1e-2; Alpha = 0.99; Eps = 1e-8; WeightDecay = 0.0; Momentum = 0.0; Centered = false; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.RMSprop</c> does (and rejects NaN and infinities), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: RmspropOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "alpha" "alpha" o.Alpha
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Validate.nonNegative "momentum" "momentum" o.Momentum
+        o
+
+/// <summary>Hyperparameters of Adadelta, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type AdadeltaOptions =
+    { /// <summary>Coefficient that scales the step (<c>lr</c>, default 1.0).</summary>
+      Lr: float
+      /// <summary>Decay of the running averages (<c>rho</c>, default 0.9).</summary>
+      Rho: float
+      /// <summary>Term added inside both square roots (<c>eps</c>, default 1e-6).</summary>
+      Eps: float
+      /// <summary>Coupled L2 penalty (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.AdadeltaOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module AdadeltaOptions =
+
+    /// <summary>torch.optim.Adadelta's defaults.</summary>
+    let defaults : AdadeltaOptions = { Lr = 1.0; Rho = 0.9; Eps = 1e-6; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.Adadelta</c> does (and rejects NaN and infinities), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: AdadeltaOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.closedUnitInterval "rho" "rho" o.Rho
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>Hyperparameters of Adamax, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type AdamaxOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 2e-3).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Decay of the infinity norm (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Term added to the gradient's magnitude (<c>eps</c>, default 1e-8).</summary>
+      Eps: float
+      /// <summary>Coupled L2 penalty (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.AdamaxOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module AdamaxOptions =
+
+    /// <summary>torch.optim.Adamax's defaults.</summary>
+    let defaults : AdamaxOptions = { Lr = 2e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.Adamax</c> does (and rejects NaN and infinities), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: AdamaxOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>
+/// Hyperparameters of NAdam, with PyTorch 1.13's names and meaning, plus PyTorch 2.x's
+/// <c>decoupled_weight_decay</c> and <c>maximize</c>. A struct.
+/// </summary>
+[<Struct>]
+type NadamOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 2e-3).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Second-moment decay (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-8).</summary>
+      Eps: float
+      /// <summary>Weight decay (<c>weight_decay</c>, default 0): coupled L2, or decoupled with <c>DecoupledWeightDecay</c>.</summary>
+      WeightDecay: float
+      /// <summary>Momentum decay <c>ψ</c> of the momentum schedule (<c>momentum_decay</c>, default 4e-3).</summary>
+      MomentumDecay: float
+      /// <summary>Shrink the parameter by <c>1 - lr·λ</c> instead of adding <c>λ·p</c> to the gradient (<c>decoupled_weight_decay</c>, PyTorch 2.x, default false).</summary>
+      DecoupledWeightDecay: bool
+      /// <summary>Maximise the objective (<c>maximize</c>, PyTorch 2.x, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.NadamOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module NadamOptions =
+
+    /// <summary>torch.optim.NAdam's defaults.</summary>
+    let defaults : NadamOptions =
+        { Lr = 2e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; MomentumDecay = 4e-3
+          DecoupledWeightDecay = false; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.NAdam</c> does (and rejects NaN and infinities), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: NadamOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Validate.nonNegative "momentumDecay" "momentum_decay" o.MomentumDecay
+        o
+
+/// <summary>
+/// Hyperparameters of RAdam, with PyTorch 1.13's names and meaning, plus PyTorch 2.x's
+/// <c>decoupled_weight_decay</c> and <c>maximize</c>. A struct.
+/// </summary>
+[<Struct>]
+type RadamOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-3).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Second-moment decay (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-8).</summary>
+      Eps: float
+      /// <summary>Weight decay (<c>weight_decay</c>, default 0): coupled L2, or decoupled with <c>DecoupledWeightDecay</c>.</summary>
+      WeightDecay: float
+      /// <summary>Shrink the parameter by <c>1 - lr·λ</c> instead of adding <c>λ·p</c> to the gradient (<c>decoupled_weight_decay</c>, PyTorch 2.x, default false).</summary>
+      DecoupledWeightDecay: bool
+      /// <summary>Maximise the objective (<c>maximize</c>, PyTorch 2.x, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.RadamOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module RadamOptions =
+
+    /// <summary>torch.optim.RAdam's defaults.</summary>
+    let defaults : RadamOptions =
+        { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; DecoupledWeightDecay = false; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.RAdam</c> does (and rejects NaN and infinities), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: RadamOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>Hyperparameters of ASGD (averaged SGD), with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type AsgdOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-2).</summary>
+      Lr: float
+      /// <summary>Decay term (<c>lambd</c>, default 1e-4).</summary>
+      Lambd: float
+      /// <summary>Power of the learning-rate decay (<c>alpha</c>, default 0.75).</summary>
+      Alpha: float
+      /// <summary>The step after which averaging starts (<c>t0</c>, default 1e6).</summary>
+      T0: float
+      /// <summary>Coupled L2 penalty (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.AsgdOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module AsgdOptions =
+
+    /// <summary>torch.optim.ASGD's defaults.</summary>
+    let defaults : AsgdOptions = { Lr = 1e-2; Lambd = 1e-4; Alpha = 0.75; T0 = 1e6; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>
+    /// Checks the options as <c>torch.optim.ASGD</c> does, and returns them. PyTorch leaves <c>lambd</c>,
+    /// <c>alpha</c> and <c>t0</c> unchecked; negative or non-finite values of those make no sense either
+    /// (a negative <c>lambd</c> grows the parameters) and are rejected too.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: AsgdOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "lambd" "lambd" o.Lambd
+        Validate.nonNegative "alpha" "alpha" o.Alpha
+        Validate.nonNegative "t0" "t0" o.T0
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>Hyperparameters of Rprop, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type RpropOptions =
+    { /// <summary>The initial step size (<c>lr</c>, default 1e-2).</summary>
+      Lr: float
+      /// <summary>Step-size factor when the gradient changes sign (<c>etas[0]</c>, default 0.5).</summary>
+      EtaMinus: float
+      /// <summary>Step-size factor when it keeps its sign (<c>etas[1]</c>, default 1.2).</summary>
+      EtaPlus: float
+      /// <summary>The smallest step size (<c>step_sizes[0]</c>, default 1e-6).</summary>
+      StepSizeMin: float
+      /// <summary>The largest step size (<c>step_sizes[1]</c>, default 50).</summary>
+      StepSizeMax: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.RpropOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module RpropOptions =
+
+    /// <summary>torch.optim.Rprop's defaults.</summary>
+    let defaults : RpropOptions = { Lr = 1e-2; EtaMinus = 0.5; EtaPlus = 1.2; StepSizeMin = 1e-6; StepSizeMax = 50.0; Maximize = false }
+
+    /// <summary>
+    /// Checks the options as <c>torch.optim.Rprop</c> does (<c>0 &lt; etas[0] &lt; 1 &lt; etas[1]</c>), and returns
+    /// them. PyTorch leaves <c>step_sizes</c> unchecked; they must also satisfy <c>0 ≤ step_sizes[0] ≤ step_sizes[1]</c>
+    /// here, because a reversed range silently pins every step size to the maximum.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: RpropOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        if not (o.EtaMinus > 0.0 && o.EtaMinus < 1.0) then
+            raise (ArgumentOutOfRangeException("etas", o.EtaMinus, $"Invalid etas[0] value: {o.EtaMinus}; it must be in (0, 1)."))
+        if not (o.EtaPlus > 1.0 && Double.IsFinite o.EtaPlus) then
+            raise (ArgumentOutOfRangeException("etas", o.EtaPlus, $"Invalid etas[1] value: {o.EtaPlus}; it must be a finite number above 1."))
+        Validate.nonNegative "stepSizes" "step_sizes[0]" o.StepSizeMin
+        Validate.nonNegative "stepSizes" "step_sizes[1]" o.StepSizeMax
+        if o.StepSizeMin > o.StepSizeMax then
+            raise (ArgumentOutOfRangeException("stepSizes", o.StepSizeMin, $"Invalid step_sizes value: ({o.StepSizeMin}, {o.StepSizeMax}); the minimum must not exceed the maximum."))
+        o
+
+/// <summary>Hyperparameters of Lion (not in torch.optim; defaults of the paper's reference code). A struct.</summary>
+[<Struct>]
+type LionOptions =
+    { /// <summary>Learning rate (default 1e-4).</summary>
+      Lr: float
+      /// <summary>Interpolation that forms the update direction (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Decay of the momentum (<c>betas[1]</c>, default 0.99).</summary>
+      Beta2: float
+      /// <summary>Decoupled weight decay (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.LionOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module LionOptions =
+
+    /// <summary>The defaults of Lion's reference implementation.</summary>
+    let defaults : LionOptions = { Lr = 1e-4; Beta1 = 0.9; Beta2 = 0.99; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>Checks the options, and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: LionOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.closedUnitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>Hyperparameters of LAMB (not in torch.optim; the defaults of <c>optax.lamb</c>). A struct.</summary>
+[<Struct>]
+type LambOptions =
+    { /// <summary>Learning rate (default 1e-3).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Second-moment decay (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-6).</summary>
+      Eps: float
+      /// <summary>Weight decay added to the Adam direction before the trust ratio (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.LambOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module LambOptions =
+
+    /// <summary>The defaults of <c>optax.lamb</c>.</summary>
+    let defaults : LambOptions = { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-6; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary>Checks the options, and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: LambOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "eps" "eps" o.Eps
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o
+
+/// <summary>Hyperparameters of SparseAdam, with PyTorch 1.13's names and meaning. A struct.</summary>
+[<Struct>]
+type SparseAdamOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-3, more than 0).</summary>
+      Lr: float
+      /// <summary>First-moment decay (<c>betas[0]</c>, default 0.9).</summary>
+      Beta1: float
+      /// <summary>Second-moment decay (<c>betas[1]</c>, default 0.999).</summary>
+      Beta2: float
+      /// <summary>Denominator term (<c>eps</c>, default 1e-8, more than 0).</summary>
+      Eps: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.SparseAdamOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module SparseAdamOptions =
+
+    /// <summary>torch.optim.SparseAdam's defaults.</summary>
+    let defaults : SparseAdamOptions = { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; Maximize = false }
+
+    /// <summary>Checks the options as <c>torch.optim.SparseAdam</c> does (<c>lr</c> and <c>eps</c> above 0), and returns them.</summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: SparseAdamOptions) =
+        if not (o.Lr > 0.0 && Double.IsFinite o.Lr) then
+            raise (ArgumentOutOfRangeException("lr", o.Lr, $"Invalid lr value: {o.Lr}; it must be a finite number above 0."))
+        if not (o.Eps > 0.0 && Double.IsFinite o.Eps) then
+            raise (ArgumentOutOfRangeException("eps", o.Eps, $"Invalid eps value: {o.Eps}; it must be a finite number above 0."))
+        Validate.unitInterval "betas" "betas[0]" o.Beta1
+        Validate.unitInterval "betas" "betas[1]" o.Beta2
+        o

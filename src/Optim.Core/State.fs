@@ -18,7 +18,12 @@ type State =
     { /// <summary>Per parameter: how many updates it has received.</summary>
       Steps: int64[]
       /// <summary>Per buffer name: one array per parameter, <c>null</c> where not yet created.</summary>
-      Buffers: Map<string, float32[][]> }
+      Buffers: Map<string, float32[][]>
+      /// <summary>
+      /// The names of the buffers that hold one value per parameter (PyTorch's 0-dimensional state tensors:
+      /// ASGD's <c>"eta"</c> and <c>"mu"</c>, NAdam's <c>"mu_product"</c>) instead of one per element.
+      /// </summary>
+      ScalarBuffers: Set<string> }
 
 /// <summary>Functions over <see cref="T:Optim.State"/>.</summary>
 [<RequireQualifiedAccess>]
@@ -28,7 +33,7 @@ module State =
     /// <param name="count">The number of parameters.</param>
     let empty (count: int) : State =
         if count < 0 then invalidArg (nameof count) $"The parameter count must be zero or more, but was {count}."
-        { Steps = Array.zeroCreate count; Buffers = Map.empty }
+        { Steps = Array.zeroCreate count; Buffers = Map.empty; ScalarBuffers = Set.empty }
 
     /// <summary>The number of parameters the state covers.</summary>
     /// <param name="state">The state.</param>
@@ -43,6 +48,17 @@ module State =
             invalidArg (nameof name) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
         { state with Buffers = state.Buffers.Add(name, Array.zeroCreate state.Steps.Length) }
 
+    /// <summary>
+    /// Declares a buffer slot that holds one value per parameter (a 1-element array), as PyTorch keeps some
+    /// per-parameter scalars as 0-dimensional tensors. Used by blocks' <c>Init</c>.
+    /// </summary>
+    /// <param name="name">The buffer's name, PyTorch's key.</param>
+    /// <param name="state">The state to extend.</param>
+    /// <exception cref="T:System.ArgumentException">A buffer of that name is already declared.</exception>
+    let declareScalar (name: string) (state: State) : State =
+        let s = declare name state
+        { s with ScalarBuffers = s.ScalarBuffers.Add name }
+
     /// <summary>Merges the buffer declarations of two states over the same parameters (the chain's init).</summary>
     /// <param name="a">The first state.</param>
     /// <param name="b">The second state.</param>
@@ -53,7 +69,7 @@ module State =
         b.Buffers |> Map.fold (fun (s: State) name v ->
             if s.Buffers.ContainsKey name then
                 invalidArg (nameof b) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
-            { s with Buffers = s.Buffers.Add(name, v) }) a
+            { s with Buffers = s.Buffers.Add(name, v); ScalarBuffers = (if b.ScalarBuffers.Contains name then s.ScalarBuffers.Add name else s.ScalarBuffers) }) a
 
     /// <summary>The per-parameter arrays of a declared buffer.</summary>
     /// <param name="name">The buffer's name.</param>
@@ -85,8 +101,9 @@ module State =
     /// <summary>A deep copy: no array is shared with the original.</summary>
     /// <param name="state">The state.</param>
     let copy (state: State) : State =
-        { Steps = Array.copy state.Steps
-          Buffers = state.Buffers |> Map.map (fun _ b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)) }
+        { state with
+            Steps = Array.copy state.Steps
+            Buffers = state.Buffers |> Map.map (fun _ b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)) }
 
     /// <summary>The state of the parameters of <paramref name="first"/> followed by those of <paramref name="second"/>.</summary>
     /// <remarks>The facade uses it when a param group is added; both must declare the same buffers.</remarks>
@@ -97,12 +114,14 @@ module State =
         let names (s: State) = s.Buffers |> Map.keys |> Set.ofSeq
         if names first <> names second then
             invalidArg (nameof second) "Cannot append states that declare different buffers."
-        { Steps = Array.append first.Steps second.Steps
-          Buffers = first.Buffers |> Map.map (fun name b -> Array.append b second.Buffers.[name]) }
+        { first with
+            Steps = Array.append first.Steps second.Steps
+            Buffers = first.Buffers |> Map.map (fun name b -> Array.append b second.Buffers.[name]) }
 
     /// <summary>The one-parameter state of parameter <paramref name="index"/>, sharing its arrays.</summary>
     /// <param name="index">The parameter's index.</param>
     /// <param name="state">The state.</param>
     let select (index: int) (state: State) : State =
-        { Steps = [| state.Steps.[index] |]
-          Buffers = state.Buffers |> Map.map (fun _ b -> [| b.[index] |]) }
+        { state with
+            Steps = [| state.Steps.[index] |]
+            Buffers = state.Buffers |> Map.map (fun _ b -> [| b.[index] |]) }

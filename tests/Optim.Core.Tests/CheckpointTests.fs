@@ -58,7 +58,7 @@ let ``malformed JSON is rejected with a clear message`` () =
     fails (fun () -> Checkpoint.ofJson "[]" |> ignore) "must be an object"
     fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{},"param_groups":[],"param_names":[],"param_shapes":[[2]]}""" |> ignore) "param_names"
     fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"5":{}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "'5'"
-    fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"0":{"exp_avg":[1]}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "shape [2]"
+    fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"0":{"exp_avg":[1,2,3]}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "shape [2]"
 
 [<Fact>]
 let ``a checkpoint that does not fit the optimizer is rejected, naming what differs`` () =
@@ -71,3 +71,27 @@ let ``a checkpoint that does not fit the optimizer is rejected, naming what diff
     fails (fun () -> conform "Adam" [| [| 3; 2 |]; shapes.[1] |] [| "w"; null |] [| 2 |]) "shape [3, 2]"
     fails (fun () -> conform "Adam" shapes [| "v"; null |] [| 2 |]) "named 'v'"
     fails (fun () -> conform "Adam" shapes [| "w"; null |] [| 1; 1 |]) "param groups"
+
+[<Fact>]
+let ``a buffer of one value per parameter must be one value, and any other buffer one value per element`` () =
+    let shapes = [| [| 3 |] |]
+    let names = [| null |]
+    let load kind (template: State) (json: string) = Checkpoint.conform kind template shapes names [| 1 |] (Checkpoint.ofJson json) |> ignore
+    let doc kind (buffers: string) =
+        $"""{{"optimizer":"{kind}","state":{{"0":{{"step":1,{buffers}}}}},"param_groups":[{{"params":[0]}}],"param_names":[null],"param_shapes":[[3]]}}"""
+    let asgd = (Fused.asgd AsgdOptions.defaults).Init [| Tensor.zeros [| 3 |] |]
+    load "ASGD" asgd (doc "ASGD" "\"eta\":[0.01],\"mu\":[1],\"ax\":[1,2,3]")
+    fails (fun () -> load "ASGD" asgd (doc "ASGD" "\"eta\":[0.01,0.01,0.01],\"mu\":[1],\"ax\":[1,2,3]")) "one value per parameter"
+    fails (fun () -> load "ASGD" asgd (doc "ASGD" "\"eta\":[0.01],\"mu\":[1],\"ax\":[1]")) "one value per element"
+    let nadam = (Fused.nadam NadamOptions.defaults).Init [| Tensor.zeros [| 3 |] |]
+    fails (fun () -> load "NAdam" nadam (doc "NAdam" "\"exp_avg\":[1],\"exp_avg_sq\":[1,2,3],\"mu_product\":[0.9]")) "'exp_avg'"
+
+[<Fact>]
+let ``a parameter the checkpoint holds no state for starts from the optimizer's fresh state`` () =
+    let ps = [| Tensor.zeros [| 2 |]; Tensor.zeros [| 3 |] |]
+    let o = Fused.adagrad { AdagradOptions.defaults with InitialAccumulatorValue = 0.25 }
+    let json = """{"optimizer":"Adagrad","state":{"0":{"step":4,"sum":[1,2]}},"param_groups":[{"params":[0,1]}],"param_names":[null,null],"param_shapes":[[2],[3]]}"""
+    let s = Checkpoint.conform "Adagrad" (o.Init ps) [| [| 2 |]; [| 3 |] |] [| null; null |] [| 2 |] (Checkpoint.ofJson json)
+    Assert.Equal<int64[]>([| 4L; 0L |], s.Steps)
+    Assert.Equal<float32[]>([| 1.0f; 2.0f |], (State.buffer "sum" s).[0])
+    Assert.Equal<float32[]>([| 0.25f; 0.25f; 0.25f |], (State.buffer "sum" s).[1])

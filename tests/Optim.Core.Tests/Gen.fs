@@ -66,6 +66,131 @@ let adamOptions : Gen<AdamOptions> =
         return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; Amsgrad = amsgrad; Maximize = maximize }
     }
 
+/// Adagrad options covering every flag.
+let adagradOptions : Gen<AdagradOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-2; 0.1; 0.5 ]
+        let! lrDecay = Gen.elements [ 0.0; 1e-2; 0.5 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! init = Gen.elements [ 0.0; 0.1; 1.0 ]
+        let! eps = Gen.elements [ 1e-10; 1e-6; 1e-3 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; LrDecay = lrDecay; WeightDecay = wd; InitialAccumulatorValue = init; Eps = eps; Maximize = maximize }
+    }
+
+/// RMSprop options covering every flag. Centered with α = 0 is left out: the variance of one sample is 0,
+/// the step is d/ε, and PyTorch diverges as well.
+let rmspropOptions : Gen<RmspropOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-3; 1e-2; 0.1 ]
+        let! centered = Gen.elements [ true; false ]
+        let! alpha = Gen.elements [ (if centered then 0.5 else 0.0); 0.5; 0.9; 0.99 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! momentum = Gen.elements [ 0.0; 0.5; 0.9 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Alpha = alpha; Eps = eps; WeightDecay = wd; Momentum = momentum; Centered = centered; Maximize = maximize }
+    }
+
+/// Adadelta options covering every flag.
+let adadeltaOptions : Gen<AdadeltaOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 0.5; 1.0; 2.0 ]
+        let! rho = Gen.elements [ 0.0; 0.5; 0.9; 1.0 ]
+        let! eps = Gen.elements [ 1e-6; 1e-4; 1e-2 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Rho = rho; Eps = eps; WeightDecay = wd; Maximize = maximize }
+    }
+
+/// Adamax options covering every flag. β₂ = 0 is left out: the step is then m / (|g| + ε), ill-conditioned
+/// for small gradients, where float32 rounding differences grow without bound.
+let adamaxOptions : Gen<AdamaxOptions> =
+    gen {
+        let! lr = Gen.elements [ 2e-3; 1e-2; 0.1 ]
+        let! b1 = Gen.elements [ 0.0; 0.8; 0.9 ]
+        let! b2 = Gen.elements [ 0.5; 0.9; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; Maximize = maximize }
+    }
+
+/// NAdam options covering every flag.
+let nadamOptions : Gen<NadamOptions> =
+    gen {
+        let! lr = Gen.elements [ 2e-3; 1e-2; 0.1 ]
+        let! b1 = Gen.elements [ 0.0; 0.8; 0.9 ]
+        let! b2 = Gen.elements [ 0.9; 0.99; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! psi = Gen.elements [ 0.0; 4e-3; 0.1 ]
+        let! decoupled = Gen.elements [ true; false ]
+        let! maximize = Gen.elements [ true; false ]
+        return
+            { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; MomentumDecay = psi
+              DecoupledWeightDecay = decoupled; Maximize = maximize }
+    }
+
+/// RAdam options covering every flag; β₂ = 0.5 and 0.6 keep the variance untractable (ρ∞ ≤ 4) forever.
+let radamOptions : Gen<RadamOptions> =
+    gen {
+        let! lr = Gen.elements [ 1e-3; 1e-2; 0.1 ]
+        let! b1 = Gen.elements [ 0.0; 0.8; 0.9 ]
+        let! b2 = Gen.elements [ 0.5; 0.6; 0.9; 0.99; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! decoupled = Gen.elements [ true; false ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; DecoupledWeightDecay = decoupled; Maximize = maximize }
+    }
+
+/// ASGD options covering every flag; small t₀ start the averaging within the generated runs.
+let asgdOptions : Gen<AsgdOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! lambd = Gen.elements [ 0.0; 1e-4; 0.1 ]
+        let! alpha = Gen.elements [ 0.0; 0.75; 1.0 ]
+        let! t0 = Gen.elements [ 0.0; 1.0; 3.0; 1e6 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Lambd = lambd; Alpha = alpha; T0 = t0; WeightDecay = wd; Maximize = maximize }
+    }
+
+/// Rprop options covering every flag, including step-size ranges that clamp.
+let rpropOptions : Gen<RpropOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! etaMinus = Gen.elements [ 0.1; 0.5; 0.9 ]
+        let! etaPlus = Gen.elements [ 1.1; 1.2; 2.0 ]
+        let! lo, hi = Gen.elements [ 1e-6, 50.0; 1e-3, 0.05; 0.0, 0.0; 0.02, 0.02 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; EtaMinus = etaMinus; EtaPlus = etaPlus; StepSizeMin = lo; StepSizeMax = hi; Maximize = maximize }
+    }
+
+/// Lion options covering every flag.
+let lionOptions : Gen<LionOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-4; 1e-2 ]
+        let! b1 = Gen.elements [ 0.0; 0.9; 1.0 ]
+        let! b2 = Gen.elements [ 0.0; 0.9; 0.99 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 1.0 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; WeightDecay = wd; Maximize = maximize }
+    }
+
+/// LAMB options covering every flag.
+let lambOptions : Gen<LambOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-3; 1e-2 ]
+        let! b1 = Gen.elements [ 0.0; 0.9 ]
+        let! b2 = Gen.elements [ 0.9; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; Maximize = maximize }
+    }
+
 /// Runs a property with FsCheck's QuickThrowOnFailure config and a fixed number of cases.
 let check (maxTests: int) (property: Arbitrary<'a>) (test: 'a -> bool) =
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTests), Prop.forAll property test)

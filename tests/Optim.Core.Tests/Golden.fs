@@ -14,9 +14,10 @@ type Event =
     | Set of group: int * key: string * value: JsonElement
     | Roundtrip
 
-/// One step: events, the gradients (null: none) and the parameters PyTorch produced.
+/// One step: events, the gradients (null: none, or sparse), the sparse gradients (null: none, or dense;
+/// sparse_adam.json) and the parameters PyTorch produced.
 [<NoComparison; NoEquality>]
-type Step = { Before: Event list; Grads: float32[][]; Params: float32[][] }
+type Step = { Before: Event list; Grads: float32[][]; Sparse: Optim.SparseGradient[]; Params: float32[][] }
 
 /// One trajectory.
 [<NoComparison; NoEquality>]
@@ -51,7 +52,13 @@ let private case (e: JsonElement) =
       Steps =
         [| for s in (e.GetProperty "steps").EnumerateArray() ->
              { Before = (match s.TryGetProperty "before" with | true, b -> [ for x in b.EnumerateArray() -> event x ] | _ -> [])
-               Grads = [| for g in (s.GetProperty "grads").EnumerateArray() -> if g.ValueKind = JsonValueKind.Null then null else floats g |]
+               Grads = [| for g in (s.GetProperty "grads").EnumerateArray() -> if g.ValueKind = JsonValueKind.Array then floats g else null |]
+               Sparse =
+                 [| for g in (s.GetProperty "grads").EnumerateArray() ->
+                      if g.ValueKind = JsonValueKind.Object then
+                          { Optim.SparseGradient.Rows = [| for r in (g.GetProperty "rows").EnumerateArray() -> r.GetInt32() |]
+                            Optim.SparseGradient.Values = floats (g.GetProperty "values") }
+                      else Unchecked.defaultof<_> |]
                Params = [| for p in (s.GetProperty "params").EnumerateArray() -> floats p |] } |]
       FinalState = (e.GetProperty "final_state").Clone() }
 

@@ -7,10 +7,14 @@ open Xunit
 open Optim
 open Optim.Tests.Golden
 
+let private pick (fused: bool) (makeFused: 'o -> Optimizer) (makeChain: 'o -> GradientTransformation) (o: 'o) =
+    if fused then makeFused o else Optimizer.ofTransform (makeChain o)
+
 /// The core optimizer for a fixture's optimizer name and hyperparameters, fused or as its chain.
 let optimizerFor (kind: string) (fused: bool) (get: string -> JsonElement) : Optimizer =
     let f (k: string) = (get k).GetDouble()
     let b (k: string) = (get k).GetBoolean()
+    let pair (k: string) = let v = get k in v.[0].GetDouble(), v.[1].GetDouble()
     match kind with
     | "SGD" ->
         let o = { Lr = f "lr"; Momentum = f "momentum"; Dampening = f "dampening"; WeightDecay = f "weight_decay"; Nesterov = b "nesterov"; Maximize = b "maximize" }
@@ -25,6 +29,39 @@ let optimizerFor (kind: string) (fused: bool) (get: string -> JsonElement) : Opt
         | "Adam", false -> Optimizer.ofTransform (Alias.adam o)
         | _, true -> Fused.adamw o
         | _ -> Optimizer.ofTransform (Alias.adamw o)
+    | "Adagrad" ->
+        pick fused Fused.adagrad Alias.adagrad
+            { Lr = f "lr"; LrDecay = f "lr_decay"; WeightDecay = f "weight_decay"
+              InitialAccumulatorValue = f "initial_accumulator_value"; Eps = f "eps"; Maximize = b "maximize" }
+    | "RMSprop" ->
+        pick fused Fused.rmsprop Alias.rmsprop
+            { Lr = f "lr"; Alpha = f "alpha"; Eps = f "eps"; WeightDecay = f "weight_decay"; Momentum = f "momentum"
+              Centered = b "centered"; Maximize = b "maximize" }
+    | "Adadelta" ->
+        pick fused Fused.adadelta Alias.adadelta
+            { Lr = f "lr"; Rho = f "rho"; Eps = f "eps"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
+    | "Adamax" ->
+        let b1, b2 = pair "betas"
+        pick fused Fused.adamax Alias.adamax
+            { Lr = f "lr"; Beta1 = b1; Beta2 = b2; Eps = f "eps"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
+    | "NAdam" ->
+        let b1, b2 = pair "betas"
+        pick fused Fused.nadam Alias.nadam
+            { Lr = f "lr"; Beta1 = b1; Beta2 = b2; Eps = f "eps"; WeightDecay = f "weight_decay"; MomentumDecay = f "momentum_decay"
+              DecoupledWeightDecay = b "decoupled_weight_decay"; Maximize = b "maximize" }
+    | "RAdam" ->
+        let b1, b2 = pair "betas"
+        pick fused Fused.radam Alias.radam
+            { Lr = f "lr"; Beta1 = b1; Beta2 = b2; Eps = f "eps"; WeightDecay = f "weight_decay"
+              DecoupledWeightDecay = b "decoupled_weight_decay"; Maximize = b "maximize" }
+    | "ASGD" ->
+        pick fused Fused.asgd Alias.asgd
+            { Lr = f "lr"; Lambd = f "lambd"; Alpha = f "alpha"; T0 = f "t0"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
+    | "Rprop" ->
+        let etaMinus, etaPlus = pair "etas"
+        let lo, hi = pair "step_sizes"
+        pick fused Fused.rprop Alias.rprop
+            { Lr = f "lr"; EtaMinus = etaMinus; EtaPlus = etaPlus; StepSizeMin = lo; StepSizeMax = hi; Maximize = b "maximize" }
     | other -> failwith $"No core optimizer for fixture kind {other}"
 
 [<NoComparison; NoEquality>]
@@ -107,3 +144,51 @@ let ``AdamW as a chain of blocks follows PyTorch's trajectory`` (name: string) =
 
 [<Theory; MemberData("Names", "seeds", MemberType = typeof<Fixtures>)>]
 let ``the seeds' examples follow PyTorch`` (name: string) = run "seeds" name true
+
+[<Theory; MemberData("Names", "adagrad", MemberType = typeof<Fixtures>)>]
+let ``fused Adagrad follows PyTorch's trajectory`` (name: string) = run "adagrad" name true
+
+[<Theory; MemberData("Names", "adagrad", MemberType = typeof<Fixtures>)>]
+let ``Adagrad as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adagrad" name false
+
+[<Theory; MemberData("Names", "rmsprop", MemberType = typeof<Fixtures>)>]
+let ``fused RMSprop follows PyTorch's trajectory`` (name: string) = run "rmsprop" name true
+
+[<Theory; MemberData("Names", "rmsprop", MemberType = typeof<Fixtures>)>]
+let ``RMSprop as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "rmsprop" name false
+
+[<Theory; MemberData("Names", "adadelta", MemberType = typeof<Fixtures>)>]
+let ``fused Adadelta follows PyTorch's trajectory`` (name: string) = run "adadelta" name true
+
+[<Theory; MemberData("Names", "adadelta", MemberType = typeof<Fixtures>)>]
+let ``Adadelta as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adadelta" name false
+
+[<Theory; MemberData("Names", "adamax", MemberType = typeof<Fixtures>)>]
+let ``fused Adamax follows PyTorch's trajectory`` (name: string) = run "adamax" name true
+
+[<Theory; MemberData("Names", "adamax", MemberType = typeof<Fixtures>)>]
+let ``Adamax as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adamax" name false
+
+[<Theory; MemberData("Names", "nadam", MemberType = typeof<Fixtures>)>]
+let ``fused NAdam follows PyTorch's trajectory`` (name: string) = run "nadam" name true
+
+[<Theory; MemberData("Names", "nadam", MemberType = typeof<Fixtures>)>]
+let ``NAdam as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "nadam" name false
+
+[<Theory; MemberData("Names", "radam", MemberType = typeof<Fixtures>)>]
+let ``fused RAdam follows PyTorch's trajectory`` (name: string) = run "radam" name true
+
+[<Theory; MemberData("Names", "radam", MemberType = typeof<Fixtures>)>]
+let ``RAdam as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "radam" name false
+
+[<Theory; MemberData("Names", "asgd", MemberType = typeof<Fixtures>)>]
+let ``fused ASGD follows PyTorch's trajectory`` (name: string) = run "asgd" name true
+
+[<Theory; MemberData("Names", "asgd", MemberType = typeof<Fixtures>)>]
+let ``ASGD as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "asgd" name false
+
+[<Theory; MemberData("Names", "rprop", MemberType = typeof<Fixtures>)>]
+let ``fused Rprop follows PyTorch's trajectory`` (name: string) = run "rprop" name true
+
+[<Theory; MemberData("Names", "rprop", MemberType = typeof<Fixtures>)>]
+let ``Rprop as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "rprop" name false

@@ -8,22 +8,98 @@ open Xunit
 open Optim
 open Optim.Tests
 
-/// An optimizer under test: given `maximize`, its fused kernel and its chain of blocks.
+/// An optimizer under test: given `maximize`, its fused kernel and its chain of blocks (the chain twice for
+/// optimizers that have no fused kernel, `Fused = false`); and, for the convergence law, both built with
+/// hyperparameters that suit a convex quadratic, and how many steps they get.
 [<NoComparison; NoEquality>]
-type Entry = { Name: string; Make: Gen<bool -> Optimizer * Optimizer> }
+type Entry = { Name: string; Fused: bool; Make: Gen<bool -> Optimizer * Optimizer>; Tuned: Optimizer * Optimizer; Steps: int }
+
+let private both (makeFused: 'o -> Optimizer) (makeChain: 'o -> GradientTransformation) (o: 'o) = makeFused o, Optimizer.ofTransform (makeChain o)
+
+let private chainOnly (makeChain: 'o -> GradientTransformation) (o: 'o) =
+    let chain = Optimizer.ofTransform (makeChain o)
+    chain, chain
 
 let optimizers : Entry list =
     [ { Name = "SGD"
-        Make = Gen.sgdOptions |> Gen.map (fun o mx -> let o = { o with Maximize = mx } in Fused.sgd o, Optimizer.ofTransform (Alias.sgd o)) }
+        Fused = true
+        Make = Gen.sgdOptions |> Gen.map (fun o mx -> both Fused.sgd Alias.sgd { o with Maximize = mx })
+        Tuned = both Fused.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 }
+        Steps = 200 }
       { Name = "Adam"
-        Make = Gen.adamOptions |> Gen.map (fun o mx -> let o = { o with Maximize = mx } in Fused.adam o, Optimizer.ofTransform (Alias.adam o)) }
+        Fused = true
+        Make = Gen.adamOptions |> Gen.map (fun o mx -> both Fused.adam Alias.adam { o with Maximize = mx })
+        Tuned = both Fused.adam Alias.adam { AdamOptions.adam with Lr = 0.05 }
+        Steps = 400 }
       { Name = "AdamW"
-        Make = Gen.adamOptions |> Gen.map (fun o mx -> let o = { o with Maximize = mx } in Fused.adamw o, Optimizer.ofTransform (Alias.adamw o)) } ]
+        Fused = true
+        Make = Gen.adamOptions |> Gen.map (fun o mx -> both Fused.adamw Alias.adamw { o with Maximize = mx })
+        Tuned = both Fused.adamw Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
+        Steps = 400 }
+      { Name = "Adagrad"
+        Fused = true
+        Make = Gen.adagradOptions |> Gen.map (fun o mx -> both Fused.adagrad Alias.adagrad { o with Maximize = mx })
+        Tuned = both Fused.adagrad Alias.adagrad { AdagradOptions.defaults with Lr = 0.5 }
+        Steps = 400 }
+      { Name = "RMSprop"
+        Fused = true
+        Make = Gen.rmspropOptions |> Gen.map (fun o mx -> both Fused.rmsprop Alias.rmsprop { o with Maximize = mx })
+        Tuned = both Fused.rmsprop Alias.rmsprop { RmspropOptions.defaults with Lr = 0.01; Centered = true; Momentum = 0.5 }
+        Steps = 400 }
+      { Name = "Adadelta"
+        Fused = true
+        Make = Gen.adadeltaOptions |> Gen.map (fun o mx -> both Fused.adadelta Alias.adadelta { o with Maximize = mx })
+        Tuned = both Fused.adadelta Alias.adadelta { AdadeltaOptions.defaults with Eps = 1e-2 }
+        Steps = 400 }
+      { Name = "Adamax"
+        Fused = true
+        Make = Gen.adamaxOptions |> Gen.map (fun o mx -> both Fused.adamax Alias.adamax { o with Maximize = mx })
+        Tuned = both Fused.adamax Alias.adamax { AdamaxOptions.defaults with Lr = 0.05 }
+        Steps = 400 }
+      { Name = "NAdam"
+        Fused = true
+        Make = Gen.nadamOptions |> Gen.map (fun o mx -> both Fused.nadam Alias.nadam { o with Maximize = mx })
+        Tuned = both Fused.nadam Alias.nadam { NadamOptions.defaults with Lr = 0.05 }
+        Steps = 400 }
+      { Name = "RAdam"
+        Fused = true
+        Make = Gen.radamOptions |> Gen.map (fun o mx -> both Fused.radam Alias.radam { o with Maximize = mx })
+        Tuned = both Fused.radam Alias.radam { RadamOptions.defaults with Lr = 0.05 }
+        Steps = 400 }
+      { Name = "ASGD"
+        Fused = true
+        Make = Gen.asgdOptions |> Gen.map (fun o mx -> both Fused.asgd Alias.asgd { o with Maximize = mx })
+        Tuned = both Fused.asgd Alias.asgd { AsgdOptions.defaults with Lr = 0.1 }
+        Steps = 200 }
+      { Name = "Rprop"
+        Fused = true
+        Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Fused.rprop Alias.rprop { o with Maximize = mx })
+        Tuned = both Fused.rprop Alias.rprop RpropOptions.defaults
+        Steps = 200 }
+      // Lion's and LAMB's steps have a fixed length (lr per element; lr·‖p‖), so with a constant learning rate
+      // they circle the minimum at that distance; they converge with a decaying one, as they are used
+      { Name = "Lion"
+        Fused = false
+        Make = Gen.lionOptions |> Gen.map (fun o mx -> chainOnly Alias.lion { o with Maximize = mx })
+        Tuned =
+            chainOnly Transform.chain
+                [ Blocks.scaleByLion 0.9 0.99; Blocks.scaleByLearningRateSchedule (fun t -> 0.2 / (1.0 + float t / 10.0)) ]
+        Steps = 400 }
+      { Name = "LAMB"
+        Fused = false
+        Make = Gen.lambOptions |> Gen.map (fun o mx -> chainOnly Alias.lamb { o with Maximize = mx })
+        Tuned =
+            chainOnly Transform.chain
+                [ Blocks.scaleByAdam 0.9 0.999 1e-6 false
+                  Blocks.scaleByTrustRatio
+                  Blocks.scaleByLearningRateSchedule (fun t -> 0.1 / (1.0 + float t / 10.0)) ]
+        Steps = 400 } ]
 
 let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
 
 type Table =
     static member Names() = names
+    static member FusedNames() = optimizers |> Seq.filter (fun e -> e.Fused) |> Seq.map (fun e -> [| box e.Name |])
 
 let private entry name = optimizers |> List.find (fun e -> e.Name = name)
 
@@ -52,7 +128,7 @@ let private statesClose (a: State) (b: State) =
     && Map.keys a.Buffers |> Seq.forall (fun k ->
         Array.forall2 (fun (x: float32[]) (y: float32[]) -> (isNull x && isNull y) || (not (isNull x) && not (isNull y) && Gen.close 1e-6 1e-5 x y)) a.Buffers.[k] b.Buffers.[k])
 
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+[<Theory; MemberData("FusedNames", MemberType = typeof<Table>)>]
 let ``the fused kernel gives the same numbers as its chain of blocks`` (name: string) =
     Gen.check 200 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
         let pf, sf = runPure fused ps grads
@@ -138,3 +214,40 @@ let ``changing the learning rate between steps keeps the state and needs no rebu
         let pf, sf = steps Fused.adam
         let pc, sc = steps (Alias.adam >> Optimizer.ofTransform)
         Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) pf pc && statesClose sf sc)
+
+/// A random convex quadratic f(x) = ½·Σ aᵢ(xᵢ - cᵢ)² with curvatures aᵢ in [0.5, 2], and a start 0.5 to 2 from
+/// the centre in every coordinate, on the side of 0: no coordinate has to cross 0, which LAMB (whose steps are
+/// proportional to ‖p‖) cannot do for a one-element parameter.
+let private quadratic =
+    gen {
+        let! ps = Gen.parameters
+        let coordinates (g: FsCheck.Gen<float32>) = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length g) |> Gen.sequenceToArray
+        let! curvature = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
+        let! offset = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
+        let away (x: float32) (d: float32) = if x < 0.0f then x - d else x + d
+        let centre = Array.map2 (fun (p: Tensor) (o: float32[]) -> Array.map2 away p.Data o) ps offset
+        return ps, curvature, centre
+    }
+    |> Arb.fromGen
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``every optimizer converges on a random convex quadratic`` (name: string) =
+    let e = entry name
+    Gen.check 20 quadratic (fun (ps, a, c) ->
+        let value (xs: Tensor[]) =
+            Array.mapi (fun i (x: Tensor) -> Array.mapi (fun j v -> 0.5 * float a.[i].[j] * (float v - float c.[i].[j]) ** 2.0) x.Data |> Array.sum) xs
+            |> Array.sum
+        let grad (xs: Tensor[]) = xs |> Array.mapi (fun i x -> x.Data |> Array.mapi (fun j v -> a.[i].[j] * (v - c.[i].[j])))
+        let f0 = value ps
+        let fused, chain = e.Tuned
+        [ fused; chain ] |> List.forall (fun o ->
+            let final, _ = Optimizer.run o grad e.Steps ps
+            value final <= 1e-2 * f0 + 1e-4))
+
+[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
+let ``finite parameters and gradients give finite parameters and state`` (name: string) =
+    Gen.check 100 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+        [ fused; chain ] |> List.forall (fun o ->
+            let p, s = runPure o ps grads
+            let finite (a: float32[]) = isNull a || Array.forall System.Single.IsFinite a
+            p |> Array.forall (fun t -> finite t.Data) && s.Buffers |> Map.forall (fun _ b -> Array.forall finite b)))

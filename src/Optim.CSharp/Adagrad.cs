@@ -1,0 +1,69 @@
+using Optim;
+
+namespace Optim.CSharp;
+
+/// <summary>
+/// Adagrad, as <c>torch.optim.Adagrad</c> (Duchi, Hazan &amp; Singer, "Adaptive Subgradient Methods for Online
+/// Learning and Stochastic Optimization", JMLR 2011). Per parameter, at step <c>t</c>: <c>g = ±g + λ·p</c>,
+/// <c>s = s + g²</c>, <c>p = p − lrₜ·g / (√s + ε)</c> with <c>lrₜ = lr / (1 + (t−1)·lr_decay)</c>.
+/// State: <c>"step"</c> and <c>"sum"</c>, created for every parameter when its group is added (filled with
+/// <c>initial_accumulator_value</c>), as PyTorch's constructor does.
+/// </summary>
+/// <remarks>
+/// PyTorch creates that state only in the constructor, so a group added later with <c>add_param_group</c> fails
+/// there on its first step; here it gets its state like the others. Each group's own
+/// <c>initial_accumulator_value</c> is used (PyTorch uses the constructor's value for every group).
+/// </remarks>
+public sealed class Adagrad : Optimizer
+{
+    private static Defaults MakeDefaults(double lr, double lrDecay, double weightDecay, double initialAccumulatorValue, double eps, bool maximize)
+    {
+        AdagradOptionsModule.validate(new AdagradOptions(lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize));
+        return new("Adagrad", [("lr", lr), ("lr_decay", lrDecay), ("weight_decay", weightDecay), ("initial_accumulator_value", initialAccumulatorValue), ("eps", eps), ("maximize", maximize ? 1 : 0)], [], ["maximize"]);
+    }
+
+    private AdagradOptions[] _options = [];
+
+    /// <summary>Adagrad over one group of parameters.</summary>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="lrDecay">Learning-rate decay.</param>
+    /// <param name="weightDecay">L2 penalty.</param>
+    /// <param name="initialAccumulatorValue">The starting value of the sum of squared gradients.</param>
+    /// <param name="eps">Denominator term.</param>
+    /// <param name="maximize">Maximise the objective.</param>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no parameters.</exception>
+    public Adagrad(IEnumerable<Parameter> parameters, double lr = 1e-2, double lrDecay = 0, double weightDecay = 0, double initialAccumulatorValue = 0, double eps = 1e-10, bool maximize = false)
+        : this(Single(parameters), lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize) { }
+
+    /// <summary>Adagrad over param groups; keys a group does not set take these values.</summary>
+    /// <param name="groups">The param groups.</param>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="lrDecay">Learning-rate decay.</param>
+    /// <param name="weightDecay">L2 penalty.</param>
+    /// <param name="initialAccumulatorValue">The starting value of the sum of squared gradients.</param>
+    /// <param name="eps">Denominator term.</param>
+    /// <param name="maximize">Maximise the objective.</param>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
+    public Adagrad(IEnumerable<ParamGroup> groups, double lr = 1e-2, double lrDecay = 0, double weightDecay = 0, double initialAccumulatorValue = 0, double eps = 1e-10, bool maximize = false)
+        : base(groups, MakeDefaults(lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize)) { }
+
+    private static AdagradOptions Read(ParamGroup g) => AdagradOptionsModule.validate(new AdagradOptions(g["lr"], g["lr_decay"], g["weight_decay"], g["initial_accumulator_value"], g["eps"], Flag(g, "maximize")));
+
+    private protected override State InitState(Tensor[] parameters) =>
+        Alias.adagrad(AdagradOptionsModule.defaults).Init.Invoke(parameters);
+
+    private protected override State InitGroupState(ParamGroup group, Tensor[] parameters) =>
+        Alias.adagrad(Read(group)).Init.Invoke(parameters);
+
+    private protected override void Validate(ParamGroup group) => Read(group);
+
+    private protected override void Prepare(int index, ParamGroup group)
+    {
+        if (_options.Length != ParamGroups.Count) _options = new AdagradOptions[ParamGroups.Count];
+        _options[index] = Read(group);
+    }
+
+    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
+        Fused.adagradInPlace(_options[group], state, index, param, grad);
+}

@@ -1,0 +1,62 @@
+using Optim;
+
+namespace Optim.CSharp;
+
+/// <summary>
+/// Resilient backpropagation, as <c>torch.optim.Rprop</c> (Riedmiller &amp; Braun, "A Direct Adaptive Method for
+/// Faster Backpropagation Learning: The RPROP Algorithm", 1993). Per element, a step size <c>s</c> (starting at
+/// <c>lr</c>) is multiplied by <c>η₊</c> when <c>g·g_prev &gt; 0</c>, by <c>η₋</c> when it is negative, and clamped to
+/// <c>[s_min, s_max]</c>; after a sign change the element does not move and its gradient is forgotten
+/// (<c>g = 0</c>); <c>p = p − sign(g)·s</c>, <c>g_prev = g</c>. State: <c>"step"</c>, <c>"prev"</c>, <c>"step_size"</c>.
+/// </summary>
+public sealed class Rprop : Optimizer
+{
+    private static Defaults MakeDefaults(double lr, (double, double) etas, (double, double) stepSizes, bool maximize)
+    {
+        RpropOptionsModule.validate(new RpropOptions(lr, etas.Item1, etas.Item2, stepSizes.Item1, stepSizes.Item2, maximize));
+        return new("Rprop", [("lr", lr), ("maximize", maximize ? 1 : 0)], [("etas", etas), ("step_sizes", stepSizes)], ["maximize"]);
+    }
+
+    private RpropOptions[] _options = [];
+
+    /// <summary>Rprop over one group of parameters.</summary>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="lr">The initial step size.</param>
+    /// <param name="etas">The factors (η₋, η₊) with 0 &lt; η₋ &lt; 1 &lt; η₊; null: (0.5, 1.2).</param>
+    /// <param name="stepSizes">The smallest and largest step sizes; null: (1e-6, 50).</param>
+    /// <param name="maximize">Maximise the objective.</param>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no parameters.</exception>
+    public Rprop(IEnumerable<Parameter> parameters, double lr = 1e-2, (double, double)? etas = null, (double, double)? stepSizes = null, bool maximize = false)
+        : this(Single(parameters), lr, etas, stepSizes, maximize) { }
+
+    /// <summary>Rprop over param groups; keys a group does not set take these values.</summary>
+    /// <param name="groups">The param groups.</param>
+    /// <param name="lr">The initial step size.</param>
+    /// <param name="etas">The factors (η₋, η₊) with 0 &lt; η₋ &lt; 1 &lt; η₊; null: (0.5, 1.2).</param>
+    /// <param name="stepSizes">The smallest and largest step sizes; null: (1e-6, 50).</param>
+    /// <param name="maximize">Maximise the objective.</param>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
+    public Rprop(IEnumerable<ParamGroup> groups, double lr = 1e-2, (double, double)? etas = null, (double, double)? stepSizes = null, bool maximize = false)
+        : base(groups, MakeDefaults(lr, etas ?? (0.5, 1.2), stepSizes ?? (1e-6, 50), maximize)) { }
+
+    private static RpropOptions Read(ParamGroup g)
+    {
+        var (etaMinus, etaPlus) = g.GetPair("etas");
+        var (lo, hi) = g.GetPair("step_sizes");
+        return RpropOptionsModule.validate(new RpropOptions(g["lr"], etaMinus, etaPlus, lo, hi, Flag(g, "maximize")));
+    }
+
+    private protected override State InitState(Tensor[] parameters) =>
+        Alias.rprop(RpropOptionsModule.defaults).Init.Invoke(parameters);
+
+    private protected override void Validate(ParamGroup group) => Read(group);
+
+    private protected override void Prepare(int index, ParamGroup group)
+    {
+        if (_options.Length != ParamGroups.Count) _options = new RpropOptions[ParamGroups.Count];
+        _options[index] = Read(group);
+    }
+
+    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
+        Fused.rpropInPlace(_options[group], state, index, param, grad);
+}
