@@ -16,9 +16,17 @@ int warmup = int.Parse(opts.GetValueOrDefault("warmup", "3"));
 // Bytes a one-pass step must move per parameter: every buffer it reads and every buffer it writes, 4 bytes each.
 var bytesPerParam = new Dictionary<string, int>
 {
-    ["sgd"] = 20,   // read p, g, momentum; write p, momentum
-    ["adam"] = 28,  // read p, g, m, v; write p, m, v
+    ["sgd"] = 20,      // read p, g, momentum_buffer; write p, momentum_buffer
+    ["adam"] = 28,     // read p, g, exp_avg, exp_avg_sq; write p, exp_avg, exp_avg_sq
     ["adamw"] = 28,
+    ["adagrad"] = 20,  // read p, g, sum; write p, sum
+    ["rmsprop"] = 20,  // read p, g, square_avg; write p, square_avg
+    ["adadelta"] = 28, // read p, g, square_avg, acc_delta; write p, square_avg, acc_delta
+    ["adamax"] = 28,   // read p, g, exp_avg, exp_inf; write p, exp_avg, exp_inf
+    ["nadam"] = 28,    // read p, g, exp_avg, exp_avg_sq; write p, exp_avg, exp_avg_sq
+    ["radam"] = 28,
+    ["rprop"] = 28,    // read p, g, prev, step_size; write p, prev, step_size
+    ["asgd"] = 20,     // read p, g, ax; write p, ax
 };
 if (!bytesPerParam.ContainsKey(name)) { Console.Error.WriteLine($"unknown optimizer {name}"); return 2; }
 
@@ -32,11 +40,20 @@ for (int t = 0; t < tensors; t++)
     for (int i = 0; i < n; i++) { data[i] = (float)(rng.NextDouble() - 0.5); grad[i] = (float)(rng.NextDouble() - 0.5) * 1e-2f; }
     ps[t] = new Parameter(data) { Grad = grad };
 }
+// PyTorch's defaults (SGD: lr 0.01, momentum 0.9), as bench/torch_step.py builds them.
 Optimizer opt = name switch
 {
     "sgd" => new SGD(ps, lr: 0.01, momentum: 0.9),
     "adam" => new Adam(ps),
-    _ => new AdamW(ps),
+    "adamw" => new AdamW(ps),
+    "adagrad" => new Adagrad(ps),
+    "rmsprop" => new RMSprop(ps),
+    "adadelta" => new Adadelta(ps),
+    "adamax" => new Adamax(ps),
+    "nadam" => new NAdam(ps),
+    "radam" => new RAdam(ps),
+    "rprop" => new Rprop(ps),
+    _ => new ASGD(ps),
 };
 
 static double Median(List<double> xs) { xs.Sort(); return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2; }
