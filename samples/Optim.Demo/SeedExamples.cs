@@ -1,0 +1,144 @@
+using System.Globalization;
+using Optim.CSharp;
+using Spectre.Console;
+
+namespace OptimDemo;
+
+/// <summary>The seeds' small examples, run through the C# facade the way the blog posts run them in PyTorch.</summary>
+internal static class SeedExamples
+{
+    /// <summary>One run of seed 002's descent on y = 4x² = (2x)² from x = 2: x and the loss before each step, and x after the last.</summary>
+    internal sealed record Descent(string Label, float[] X, float[] Loss, float FinalX);
+
+    /// <summary>
+    /// Seed 002: <c>y = torch.pow(2*x, 2)</c> from <c>x = 2</c>, 20 iterations of SGD, at several learning rates and
+    /// with momentum. With lr = 0.125 the first step lands on the minimum; lr = 0.2 overshoots and oscillates;
+    /// 0.01 crawls, 0.03 is faster, and momentum 0.9 at 0.01 gets near the minimum first, then rebounds.
+    /// </summary>
+    public static IReadOnlyList<Descent> QuadraticDescent(int iterations = 20)
+    {
+        var configs = new (double Lr, double Momentum)[] { (0.2, 0), (0.125, 0), (0.01, 0), (0.03, 0), (0.01, 0.9) };
+        var runs = new List<Descent>();
+        foreach (var (lr, momentum) in configs)
+        {
+            var x = new Parameter([2f]) { Name = "x" };
+            var optimizer = new SGD([x], lr: lr, momentum: momentum);
+            var xs = new float[iterations];
+            var losses = new float[iterations];
+            for (int i = 0; i < iterations; i++)
+            {
+                optimizer.ZeroGrad();
+                float twoX = 2 * x.Data[0];
+                float y = twoX * twoX;                     // y = (2x)²
+                x.AccumulateGrad([8 * x.Data[0]]);          // backward: dy/dx = 8x
+                xs[i] = x.Data[0];
+                losses[i] = y;
+                optimizer.Step();
+            }
+            string label = "lr=" + Num(lr) + (momentum > 0 ? $", momentum={Num(momentum)}" : "");
+            runs.Add(new Descent(label, xs, losses, x.Data[0]));
+        }
+        return runs;
+    }
+
+    /// <summary>Prints the descent runs as one table: the loss at each iteration, one column per run, and the final x.</summary>
+    public static void ShowDescent(IReadOnlyList<Descent> runs)
+    {
+        var table = new Table().Border(TableBorder.Rounded)
+            .Title("[bold]Seed 002: SGD on y = 4x² from x = 2 (loss before each step)[/]");
+        table.AddColumn(new TableColumn("iter").RightAligned());
+        foreach (var r in runs) table.AddColumn(new TableColumn(Markup.Escape(r.Label)).RightAligned());
+        for (int i = 0; i < runs[0].Loss.Length; i++)
+            table.AddRow(new[] { i.ToString(CultureInfo.InvariantCulture) }.Concat(runs.Select(r => G(r.Loss[i]))).ToArray());
+        table.AddRow(new[] { "final x" }.Concat(runs.Select(r => G(r.FinalX))).ToArray());
+        AnsiConsole.Write(table);
+    }
+
+    /// <summary>The per-epoch report of seed 003's linear regression.</summary>
+    internal sealed record Regression(float[] EpochLoss, int Steps, float Weight, float Bias);
+
+    /// <summary>
+    /// Seed 003: fit y = 2x on x = 1…5 with a 1→1 linear model, MSE, SGD lr = 0.01, mini-batches of 2 and
+    /// gradients accumulated over 2 of them before each step (<c>accumulation_steps = 2</c>). As in the seed, the
+    /// gradient is zeroed at the start of each epoch, so the last, unpaired batch's gradient never reaches a step.
+    /// </summary>
+    public static Regression LinearRegression(int epochs = 5, int batchSize = 2, int accumulationSteps = 2)
+    {
+        float[] xTrain = [1, 2, 3, 4, 5], yTrain = [2, 4, 6, 8, 10];
+        // nn.Linear(1, 1) starts at random; a fixed start keeps the demo's numbers reproducible.
+        var weight = new Parameter([0.5f], 1, 1) { Name = "linear.weight" };
+        var bias = new Parameter([0f], 1) { Name = "linear.bias" };
+        var optimizer = new SGD([weight, bias], lr: 0.01);
+        var epochLoss = new float[epochs];
+        int steps = 0;
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            optimizer.ZeroGrad();
+            float loss = 0;
+            for (int i = 0; i < xTrain.Length; i += batchSize)
+            {
+                int m = Math.Min(batchSize, xTrain.Length - i);
+                // forward: ŷ = w·x + b, loss = mean((ŷ - y)²); backward: dw = 2/m Σ x(ŷ - y), db = 2/m Σ (ŷ - y)
+                float sq = 0, dw = 0, db = 0;
+                for (int k = i; k < i + m; k++)
+                {
+                    float r = weight.Data[0] * xTrain[k] + bias.Data[0] - yTrain[k];
+                    sq += r * r;
+                    dw += 2f / m * xTrain[k] * r;
+                    db += 2f / m * r;
+                }
+                loss = sq / m;
+                weight.AccumulateGrad([dw]);
+                bias.AccumulateGrad([db]);
+                if ((i / batchSize + 1) % accumulationSteps == 0)
+                {
+                    optimizer.Step();
+                    optimizer.ZeroGrad();
+                    steps++;
+                }
+            }
+            epochLoss[epoch] = loss;
+        }
+        return new Regression(epochLoss, steps, weight.Data[0], bias.Data[0]);
+    }
+
+    /// <summary>Prints the regression as the seed does: the last batch's loss per epoch, then the parameters.</summary>
+    public static void ShowRegression(Regression r)
+    {
+        AnsiConsole.Write(new Rule("[bold]Seed 003: linear regression on y = 2x, batch 2, 2 accumulation steps[/]").LeftJustified());
+        for (int e = 0; e < r.EpochLoss.Length; e++)
+            AnsiConsole.WriteLine($"Epoch [{e + 1}/{r.EpochLoss.Length}], Loss: {r.EpochLoss[e].ToString("F4", CultureInfo.InvariantCulture)}");
+        AnsiConsole.WriteLine($"Final Parameters: W: {r.Weight.ToString("F4", CultureInfo.InvariantCulture)}, b: {r.Bias.ToString("F4", CultureInfo.InvariantCulture)} ({r.Steps} optimizer steps)");
+    }
+
+    /// <summary>
+    /// Seed 002's tour of the optimizer's attributes: param groups, <c>add_param_group</c> with its own lr, and
+    /// <c>state_dict</c> / <c>load_state_dict</c>.
+    /// </summary>
+    public static void ParamGroupsAndStateDict()
+    {
+        AnsiConsole.Write(new Rule("[bold]Seed 002: param_groups, add_param_group, state_dict[/]").LeftJustified());
+        var rng = new Random(0);
+        float[] Randn(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var weight = new Parameter(Randn(4), 2, 2) { Name = "weight" };
+        var optimizer = new SGD([weight], lr: 0.1, momentum: 0.9);
+        weight.AccumulateGrad([1f, 1f, 1f, 1f]);
+        optimizer.Step();
+        var w2 = new Parameter(Randn(9), 3, 3) { Name = "w2" };
+        optimizer.AddParamGroup(new ParamGroup([w2]) { Lr = 0.0001 });
+        for (int g = 0; g < optimizer.ParamGroups.Count; g++)
+        {
+            var group = optimizer.ParamGroups[g];
+            AnsiConsole.WriteLine($"group {g}: params [{string.Join(", ", group.Params.Select(p => p.Name))}], lr {Num(group.Lr)}, momentum {Num(group["momentum"])}");
+        }
+        string json = optimizer.StateDict().ToJson();
+        var resumed = new SGD([new ParamGroup([new Parameter(new float[4], 2, 2) { Name = "weight" }])], lr: 0.1, momentum: 0.9);
+        resumed.AddParamGroup(new ParamGroup([new Parameter(new float[9], 3, 3) { Name = "w2" }]));
+        resumed.LoadStateDict(StateDict.FromJson(json));
+        AnsiConsole.WriteLine($"state_dict: {json.Length} characters of JSON; loaded into a fresh SGD, group 1 lr = {Num(resumed.ParamGroups[1].Lr)}");
+    }
+
+    private static string Num(double x) => x.ToString(CultureInfo.InvariantCulture);
+
+    private static string G(float x) => x.ToString("G5", CultureInfo.InvariantCulture);
+}
