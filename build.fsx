@@ -1,6 +1,6 @@
 // The build script: a plain F# script over the dotnet CLI.
 //   dotnet fsi build.fsx <target> [-- extra arguments for the demo]
-// Targets: build, test, demo, bench, pack, golden (see README.md).
+// Targets: build, test, demo, bench, pack, golden, holdout (see README.md).
 open System
 open System.Diagnostics
 open System.IO
@@ -9,7 +9,8 @@ open System.Xml.Linq
 let root = __SOURCE_DIRECTORY__
 let args = fsi.CommandLineArgs |> Array.skip 1
 let target = if args.Length = 0 then "test" else args.[0]
-let extra = args |> Array.skipWhile (fun a -> a <> "--") |> Array.skip (if Array.contains "--" args then 1 else 0)
+// Everything after the target (dotnet fsi may or may not pass a "--" separator through) goes to the demo or script.
+let extra = args |> Array.skip (min 1 args.Length) |> Array.filter (fun a -> a <> "--")
 
 /// Runs a command in the repository root, streaming its output; returns its exit code.
 let run (file: string) (arguments: string list) =
@@ -64,6 +65,12 @@ match target with
 | "golden" ->
     for script in Directory.GetFiles(Path.Combine(root, "tests", "golden"), "generate*.py") |> Array.sort do
         runOrFail "/usr/bin/python3" [ Path.GetRelativePath(root, script) ]
+| "holdout" ->
+    // Fresh PyTorch trajectories that are not in the repository, replayed by the same golden tests.
+    let dir = Path.Combine(root, "out", "holdout")
+    runOrFail "/usr/bin/python3" ([ "tests/golden/holdout.py"; "--out"; dir ] @ List.ofArray extra)
+    Environment.SetEnvironmentVariable("OPTIM_GOLDEN_DIR", dir)
+    test ()
 | other ->
-    eprintfn "Unknown target '%s'. Targets: build, test, demo, bench, pack, golden." other
+    eprintfn "Unknown target '%s'. Targets: build, test, demo, bench, pack, golden, holdout." other
     exit 2

@@ -19,7 +19,7 @@ public sealed class AllOptimizersGoldenTests
             .Select(c => new object[] { file, c.GetProperty("name").GetString()! }));
 
     private static JsonDocument Load(string file) =>
-        JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", file + ".json")));
+        JsonDocument.Parse(File.ReadAllText(GoldenFixtures.PathOf(file)));
 
     private static double D(JsonElement e, string key) => e.GetProperty(key).GetDouble();
     private static bool B(JsonElement e, string key) => e.GetProperty(key).GetBoolean();

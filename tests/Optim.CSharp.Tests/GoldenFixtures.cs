@@ -6,9 +6,19 @@ namespace Optim.CSharp.Tests;
 /// <summary>Reads the PyTorch trajectories in tests/golden and replays them through the facade.</summary>
 public static class GoldenFixtures
 {
+    /// <summary>
+    /// A fixture file's path: in the directory OPTIM_GOLDEN_DIR names when it is set (a holdout set written by
+    /// tests/golden/holdout.py), else among the committed fixtures copied beside the tests.
+    /// </summary>
+    public static string PathOf(string file)
+    {
+        var dir = Environment.GetEnvironmentVariable("OPTIM_GOLDEN_DIR");
+        return Path.Combine(string.IsNullOrEmpty(dir) ? Path.Combine(AppContext.BaseDirectory, "golden") : dir, file + ".json");
+    }
+
     public static JsonElement[] Cases(string file)
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "golden", file + ".json");
+        var path = PathOf(file);
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         return doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.Clone()).ToArray();
     }

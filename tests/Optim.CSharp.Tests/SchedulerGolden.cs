@@ -11,7 +11,7 @@ internal static class SchedulerGolden
 {
     private static readonly Lazy<Dictionary<string, JsonElement>> Cases = new(() =>
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "golden", "schedulers.json");
+        var path = GoldenFixtures.PathOf("schedulers");
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         return doc.RootElement.GetProperty("cases").EnumerateArray()
             .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.Clone());

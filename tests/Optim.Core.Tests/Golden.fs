@@ -62,9 +62,16 @@ let private case (e: JsonElement) =
                Params = [| for p in (s.GetProperty "params").EnumerateArray() -> floats p |] } |]
       FinalState = (e.GetProperty "final_state").Clone() }
 
+/// A fixture file's path: in the directory OPTIM_GOLDEN_DIR names when it is set (a holdout set written by
+/// tests/golden/holdout.py), else among the committed fixtures copied beside the tests.
+let pathOf (file: string) =
+    match System.Environment.GetEnvironmentVariable "OPTIM_GOLDEN_DIR" with
+    | null | "" -> Path.Combine(System.AppContext.BaseDirectory, "golden", file + ".json")
+    | dir -> Path.Combine(dir, file + ".json")
+
 /// The cases of one fixture file (e.g. "sgd").
 let load (file: string) : Case[] =
-    let path = Path.Combine(System.AppContext.BaseDirectory, "golden", file + ".json")
+    let path = pathOf file
     use doc = JsonDocument.Parse(File.ReadAllText path)
     [| for c in (doc.RootElement.GetProperty "cases").EnumerateArray() -> case c |]
 
