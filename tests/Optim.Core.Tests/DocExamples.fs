@@ -37,3 +37,38 @@ let ``the Optim.Core package README's example runs`` () =
     let final, state = Optimizer.run (Fused.adam { AdamOptions.adam with Lr = 0.1 }) grad 200 parameters
     Assert.True(final.[0].Data |> Array.forall (fun x -> abs x < 0.05f))
     Assert.Equal(200L, state.Steps.[0])
+
+[<Fact>]
+let ``docs/schedulers.md's F# example schedules, steps and reduces on a plateau`` () =
+    // Seed 002's StepLR as a value, and warmup followed by cosine decay, built from combinators.
+    let stepLr = Schedule.step 0.1 50L 0.1
+    let warmupThenCosine = Schedule.join [ Schedule.linear 0.1 0.1 1.0 10L; Schedule.cosineAnnealing 0.1 90L 0.0 ] [ 10L ]
+
+    // A schedule drives the learning-rate block of a chain: updates are -lr(t)·g.
+    let sgdWithSchedule = Transform.chain [ Blocks.trace 0.9 0.0 false; Blocks.scaleByLearningRateSchedule warmupThenCosine ]
+
+    // Or rebuild a fused optimizer's options each step: hyperparameters are not state, so the state carries over.
+    let parameters = [| Tensor.create [| 2 |] [| 1.0f; -2.0f |] |]
+    let grad (ps: Tensor[]) = [| ps.[0].Data |> Array.map (fun x -> 2.0f * x) |]
+    let mutable ps = parameters
+    let mutable state = (Fused.sgd (SgdOptions.create 0.1)).Init parameters
+    for t in 0L .. 99L do
+        let optimizer = Fused.sgd { SgdOptions.create (warmupThenCosine t) with Momentum = 0.9 }
+        let next, s = optimizer.Step ps (grad ps) state
+        ps <- next
+        state <- s
+
+    // Reduce-on-plateau: an explicit transition from (state, metric) to (lr, state).
+    let plateau = { Plateau.defaults with Patience = 10; Cooldown = 10; MinLr = 1e-4 }
+    let lr, plateauState = Plateau.step plateau (Plateau.init plateau 0.1, 0.5)
+
+    Assert.Equal(0.001, stepLr 100L, 12)
+    Assert.Equal(0.01, warmupThenCosine 0L, 12)
+    Assert.Equal(0.1, warmupThenCosine 10L, 12)
+    // The chain's first update at step 0 is -lr(0)·g = -0.01·g (the momentum buffer starts at g).
+    let u, _ = Transform.update sgdWithSchedule (grad parameters) (sgdWithSchedule.Init parameters) parameters
+    Assert.Equal(-0.02f, u.[0].[0], 6)
+    Assert.True(ps.[0].Data |> Array.forall (fun x -> abs x < 0.05f), sprintf "%A" ps.[0].Data)
+    Assert.Equal(100L, state.Steps.[0])
+    Assert.Equal(0.1, lr)
+    Assert.Equal(1L, plateauState.LastEpoch)
