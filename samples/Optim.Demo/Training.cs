@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using Optim.CSharp;
+using Optim.NN;
+using Spectre.Console;
+
+namespace OptimDemo;
+
+/// <summary>What one training run produced.</summary>
+/// <param name="Name">The run's name.</param>
+/// <param name="Setup">Its optimizer, scheduler and batching, in words.</param>
+/// <param name="EpochLoss">The mean training loss of each epoch.</param>
+/// <param name="EpochAccuracy">The test accuracy after each epoch.</param>
+/// <param name="EpochSeconds">The wall-clock time of each epoch's training (evaluation excluded).</param>
+/// <param name="Lrs">The learning rate of each optimizer step.</param>
+internal sealed record RunResult(string Name, string Setup, double[] EpochLoss, double[] EpochAccuracy, double[] EpochSeconds, double[] Lrs)
+{
+    /// <summary>The test accuracy after the last epoch.</summary>
+    public double FinalAccuracy => EpochAccuracy[^1];
+
+    /// <summary>The last epoch's mean training loss.</summary>
+    public double FinalLoss => EpochLoss[^1];
+
+    /// <summary>The mean time of an epoch.</summary>
+    public double SecondsPerEpoch => EpochSeconds.Average();
+}
+
+/// <summary>
+/// The seeds' training loop — <c>optimizer.ZeroGrad(); loss = criterion(model(x), y); loss.Backward();
+/// optimizer.Step()</c> — on Fashion-MNIST, an MLP 784-128-10, with several optimizers from the same start.
+/// </summary>
+internal static class Training
+{
+    /// <summary>One run's recipe: its name, its setup in words, and how to build its optimizer and optional scheduler.</summary>
+    internal sealed record Recipe(
+        string Name, string Setup, int BatchSize, int AccumulationSteps,
+        Func<IEnumerable<Parameter>, Optimizer> MakeOptimizer,
+        Func<Optimizer, int, LRScheduler?> MakeScheduler);
+
+    /// <summary>The runs the demo compares; the scheduler's length comes from <paramref name="epochs"/> and the loader.</summary>
+    public static IReadOnlyList<Recipe> Recipes(int epochs) =>
+    [
+        new("SGD", "SGD(lr=0.1), batch 64", 64, 1, ps => new SGD(ps, lr: 0.1), (_, _) => null),
+        new("SGD+momentum", "SGD(lr=0.01, momentum=0.9), batch 64", 64, 1, ps => new SGD(ps, lr: 0.01, momentum: 0.9), (_, _) => null),
+        new("Adam", "Adam(lr=1e-3), batch 64", 64, 1, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
+        new("AdamW", "AdamW(lr=1e-3, weightDecay=1e-2), batch 64", 64, 1, ps => new AdamW(ps, lr: 1e-3, weightDecay: 1e-2), (_, _) => null),
+        new("SGD+OneCycleLR", "SGD(momentum=0.9, nesterov) + OneCycleLR(maxLr=0.1) per batch", 64, 1,
+            ps => new SGD(ps, lr: 0.01, momentum: 0.9, nesterov: true),
+            (o, stepsPerEpoch) => new OneCycleLR(o, 0.1, epochs: epochs, stepsPerEpoch: stepsPerEpoch)),
+        new("Adam, accumulated", "Adam(lr=1e-3), batch 16 × 4 accumulation steps", 16, 4, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
+    ];
+
+    /// <summary>Trains every recipe for <paramref name="epochs"/> epochs, showing one progress bar per run.</summary>
+    public static IReadOnlyList<RunResult> RunAll(FashionMnist data, IReadOnlyList<Recipe> recipes, int epochs, int seed)
+    {
+        var results = new RunResult[recipes.Count];
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var tasks = recipes.Select(r => ctx.AddTask(Markup.Escape(r.Name), autoStart: false)).ToArray();
+                for (int i = 0; i < recipes.Count; i++)
+                    results[i] = Run(data, recipes[i], epochs, seed, tasks[i]);
+            });
+        return results;
+    }
+
+    /// <summary>
+    /// One run: a fresh model from <paramref name="seed"/> (every run starts from the same weights), shuffled batches
+    /// from the same seed, the recipe's optimizer, and with more than one accumulation step the seeds' loop:
+    /// <c>loss.Backward()</c> on each micro-batch and <c>Step()</c> every <c>accumulationSteps</c> of them.
+    /// </summary>
+    private static RunResult Run(FashionMnist data, Recipe recipe, int epochs, int seed, ProgressTask task)
+    {
+        var rng = new Random(seed);
+        var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
+        var criterion = new CrossEntropyLoss();
+        var optimizer = recipe.MakeOptimizer(model.Parameters());
+        var loader = new DataLoader(data.Train, batchSize: recipe.BatchSize, shuffle: true, seed: seed);
+        int stepsPerEpoch = loader.Count / recipe.AccumulationSteps;
+        var scheduler = recipe.MakeScheduler(optimizer, stepsPerEpoch);
+        var test = data.Test;
+        var (losses, accuracies, seconds, lrs) = (new double[epochs], new double[epochs], new double[epochs], new List<double>());
+        task.MaxValue = epochs * loader.Count;
+        task.StartTask();
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            double sum = 0;
+            int batches = 0, micro = 0;
+            // The seeds' loop. With k accumulation steps the gradients of k micro-batches add up in Parameter.Grad
+            // before each Step(); the loss is divided by k so that they add up to the gradient of their mean, as one
+            // batch k times the size would give. With k = 1 it is the plain zero_grad / backward / step loop.
+            optimizer.ZeroGrad();
+            foreach (var (x, y) in loader)
+            {
+                var loss = criterion.Forward(model.Forward(x), y);
+                sum += loss.Item();
+                batches++;
+                (loss / recipe.AccumulationSteps).Backward();
+                if (++micro % recipe.AccumulationSteps == 0)
+                {
+                    lrs.Add(optimizer.ParamGroups[0].Lr);
+                    optimizer.Step();
+                    optimizer.ZeroGrad();
+                    scheduler?.Step();
+                }
+                task.Increment(1);
+            }
+            seconds[epoch] = clock.Elapsed.TotalSeconds;
+            losses[epoch] = sum / batches;
+            accuracies[epoch] = Accuracy(model, test);
+        }
+        task.StopTask();
+        return new RunResult(recipe.Name, recipe.Setup, losses, accuracies, seconds, lrs.ToArray());
+    }
+
+    /// <summary>The fraction of test images whose largest logit is at their label, evaluated without recording a graph.</summary>
+    public static double Accuracy(Module model, TensorDataset test)
+    {
+        using var _ = Tensor.NoGrad();
+        int correct = 0;
+        foreach (var (x, y) in new DataLoader(test, batchSize: 1000))
+        {
+            var logits = model.Forward(x);
+            int classes = logits.Shape[1];
+            for (int i = 0; i < logits.Shape[0]; i++)
+            {
+                var row = logits.Data.AsSpan(i * classes, classes);
+                int best = 0;
+                for (int c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
+                if (best == (int)y.Data[i]) correct++;
+            }
+        }
+        return (double)correct / test.Count;
+    }
+}
