@@ -216,3 +216,303 @@ let replay (c: Fixture.Case) =
 [<Theory; MemberData("All", MemberType = typeof<Fixture.Names>)>]
 let ``LBFGS through the pure core follows PyTorch step by step`` (name: string) =
     replay (Fixture.cases.Force() |> Array.find (fun c -> c.Name = name))
+
+// ---------------------------------------------------------------------------------------------- laws
+
+/// A random convex quadratic ½xᵀAx − bᵀx (A = MMᵀ/n + ½I) over 1 to 3 parameters, and its minimiser.
+[<NoComparison; NoEquality>]
+type Quadratic = { A: float[][]; B: float[]; Start: Tensor[]; Minimiser: float[] }
+
+let private solve (a: float[][]) (b: float[]) =
+    let n = b.Length
+    let m = Array.init n (fun i -> Array.append (Array.copy a.[i]) [| b.[i] |])
+    for c in 0 .. n - 1 do
+        let p = [ c .. n - 1 ] |> List.maxBy (fun r -> abs m.[r].[c])
+        let tmp = m.[c] in m.[c] <- m.[p]; m.[p] <- tmp
+        for r in c + 1 .. n - 1 do
+            let f = m.[r].[c] / m.[c].[c]
+            for k in c .. n do m.[r].[k] <- m.[r].[k] - f * m.[c].[k]
+    let x = Array.zeroCreate n
+    for r in n - 1 .. -1 .. 0 do
+        x.[r] <- (m.[r].[n] - (Seq.sum (seq { for k in r + 1 .. n - 1 -> m.[r].[k] * x.[k] }))) / m.[r].[r]
+    x
+
+let private unit = Gen.choose (-1_000_000, 1_000_000) |> Gen.map (fun k -> float k / 1e6)
+
+let private quadratic : Gen<Quadratic> =
+    gen {
+        let! n = Gen.choose (1, 10)
+        let! m = Gen.arrayOfLength (n * n) unit
+        let! b = Gen.arrayOfLength n unit
+        let! x0 = Gen.arrayOfLength n unit
+        let! cuts = Gen.subListOf [ 1 .. n - 1 ]
+        let a = Array.init n (fun i -> Array.init n (fun j -> (Seq.sum (seq { for k in 0 .. n - 1 -> m.[i * n + k] * m.[j * n + k] })) / float n + (if i = j then 0.5 else 0.0)))
+        let bounds = [ 0 ] @ List.sort (List.distinct cuts) @ [ n ]
+        let start =
+            bounds |> List.pairwise |> List.map (fun (lo, hi) -> Tensor.ofArray (Array.init (hi - lo) (fun k -> float32 (2.0 * x0.[lo + k]))))
+            |> Array.ofList
+        return { A = a; B = Array.map (fun v -> 2.0 * v) b; Start = start; Minimiser = solve a (Array.map (fun v -> 2.0 * v) b) }
+    }
+
+let private lineSearch = Gen.elements [ LineSearch.None; LineSearch.StrongWolfe ]
+
+/// Any valid options, some that stop early.
+let private options : Gen<LbfgsOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 0.01; 0.1; 0.5; 1.0 ]
+        let! maxIter = Gen.elements [ 1; 2; 5; 20 ]
+        let! maxEval = Gen.elements [ None; Some 1; Some 3; Some 30 ]
+        let! toleranceGrad = Gen.elements [ 0.0; 1e-7; 1e-3 ]
+        let! toleranceChange = Gen.elements [ 0.0; 1e-9; 1e-4 ]
+        let! historySize = Gen.elements [ 1; 2; 5; 100 ]
+        let! ls = lineSearch
+        return { Lr = lr; MaxIter = maxIter; MaxEval = maxEval; ToleranceGrad = toleranceGrad; ToleranceChange = toleranceChange
+                 HistorySize = historySize; LineSearch = ls }
+    }
+
+let private objective (q: Quadratic) = Problems.closure (Problems.quadratic q.A q.B) Set.empty
+
+let private run (o: LbfgsOptions) (evaluate: Tensor[] -> float32 * float32[][]) (steps: int) (ps: Tensor[]) (s: LbfgsState) =
+    let mutable ps = ps
+    let mutable s = s
+    for _ in 1 .. steps do
+        let ps', s', _ = Lbfgs.step o evaluate ps s
+        ps <- ps'
+        s <- s'
+    ps, s
+
+let private scenario = gen {
+    let! q = quadratic
+    let! o = options
+    let! warmup = Gen.choose (0, 3)
+    return q, o, warmup } |> Arb.fromGen
+
+[<Fact>]
+let ``a step never writes into its parameters, its state or what it returned before`` () =
+    Gen.check 150 scenario (fun (q, o, warmup) ->
+        let f = objective q
+        let ps, s = run o f warmup q.Start LbfgsState.initial
+        let psCopy = ps |> Array.map Tensor.copy
+        let sCopy = LbfgsState.copy s
+        let _ = Lbfgs.step o f ps s
+        ps = psCopy && s = sCopy)
+
+[<Fact>]
+let ``what the closure does to the tensors it is given does not change the step`` () =
+    Gen.check 100 scenario (fun (q, o, warmup) ->
+        let f = objective q
+        let vandal (ps: Tensor[]) =
+            let r = f ps
+            for p in ps do Array.fill p.Data 0 p.Data.Length 1e30f
+            r
+        let ps, s = run o f warmup q.Start LbfgsState.initial
+        let p1, s1, l1 = Lbfgs.step o f ps s
+        let p2, s2, l2 = Lbfgs.step o vandal ps s
+        p1 = p2 && s1 = s2 && l1 = l2)
+
+[<Fact>]
+let ``a run resumed from a JSON checkpoint equals the uninterrupted run`` () =
+    let arb = gen {
+        let! q = quadratic
+        let! o = options
+        let! before = Gen.choose (0, 4)
+        let! after = Gen.choose (1, 4)
+        return q, o, before, after } |> Arb.fromGen
+    Gen.check 150 arb (fun (q, o, before, after) ->
+        let f = objective q
+        let ps, s = run o f before q.Start LbfgsState.initial
+        let whole = run o f after ps s
+        let resumed = run o f after ps (roundtrip ps o s)
+        whole = resumed)
+
+[<Fact>]
+let ``a null gradient is a gradient of zeros`` () =
+    Gen.check 100 scenario (fun (q, o, warmup) ->
+        let f = objective q
+        // the objective ignores an extra last parameter; its gradient is null, or zeros
+        let extra (zeros: bool) (ps: Tensor[]) =
+            let loss, grads = f (Array.take (ps.Length - 1) ps)
+            loss, Array.append grads [| (if zeros then Array.zeroCreate ps.[ps.Length - 1].Data.Length else null) |]
+        let ps = Array.append q.Start [| Tensor.create [| 2; 2 |] [| 1.0f; -2.0f; 3.0f; 0.5f |] |]
+        run o (extra false) (warmup + 1) ps LbfgsState.initial = run o (extra true) (warmup + 1) ps LbfgsState.initial)
+
+[<Theory; InlineData(false); InlineData(true)>]
+let ``LBFGS converges on random convex quadratics`` (strongWolfe: bool) =
+    let o = { LbfgsOptions.defaults with LineSearch = (if strongWolfe then LineSearch.StrongWolfe else LineSearch.None) }
+    Gen.check 150 (Arb.fromGen quadratic) (fun q ->
+        let ps, _ = run o (objective q) 10 q.Start LbfgsState.initial
+        let x = ps |> Array.collect (fun p -> p.Data |> Array.map float)
+        let scale = 1.0 + (q.Minimiser |> Array.map abs |> Array.max)
+        Array.forall2 (fun (a: float) (b: float) -> abs (a - b) <= 1e-3 * scale) x q.Minimiser)
+
+let private finiteState (s: LbfgsState) =
+    match s.Memory with
+    | None -> true
+    | Some m ->
+        let fin = Array.forall Single.IsFinite
+        fin m.D && fin m.PrevFlatGrad && fin m.Ro && Array.forall fin m.OldDirs && Array.forall fin m.OldStps
+        && Double.IsFinite m.T && Single.IsFinite m.HDiag && Double.IsFinite m.PrevLoss
+
+[<Fact>]
+let ``finite problems give finite parameters, losses and states`` () =
+    let arb = gen {
+        let! o = options
+        let! rosen = Gen.elements [ true; false ]
+        let! q = quadratic
+        let! steps = Gen.choose (1, 8)
+        // Rosenbrock with a fixed step of lr ≥ 0.5 can leave any bounded region, as in PyTorch
+        let o = if rosen && o.LineSearch = LineSearch.None then { o with Lr = min o.Lr 0.01 } else o
+        return o, rosen, q, steps } |> Arb.fromGen
+    Gen.check 150 arb (fun (o, rosen, q, steps) ->
+        let f = if rosen then Problems.closure Problems.rosenbrock Set.empty else objective q
+        let mutable ps = q.Start
+        let mutable s = LbfgsState.initial
+        let mutable finite = true
+        for _ in 1 .. steps do
+            let ps', s', loss = Lbfgs.step o f ps s
+            finite <- finite && Single.IsFinite loss && ps' |> Array.forall (fun p -> Array.forall Single.IsFinite p.Data) && finiteState s'
+            ps <- ps'
+            s <- s'
+        finite)
+
+[<Fact>]
+let ``a gradient already within tolerance_grad costs one evaluation and moves nothing`` () =
+    let mutable calls = 0
+    let f (_: Tensor[]) =
+        calls <- calls + 1
+        2.5f, [| [| 1e-8f; -1e-8f |] |]
+    let ps = [| Tensor.ofArray [| 1.0f; 2.0f |] |]
+    let ps', s, loss = Lbfgs.step LbfgsOptions.defaults f ps LbfgsState.initial
+    Assert.Equal(1, calls)
+    Assert.Equal(2.5f, loss)
+    Assert.Equal<float32[]>([| 1.0f; 2.0f |], ps'.[0].Data)
+    Assert.Equal({ FuncEvals = 1L; NIter = 0L; Memory = None }, s)
+
+[<Fact>]
+let ``the example in the documentation of Lbfgs.step holds`` () =
+    let loss (ps: Tensor[]) = let x = ps.[0].Data in (x.[0] - 3.0f) * (x.[0] - 3.0f), [| [| 2.0f * (x.[0] - 3.0f) |] |]
+    let ps, state, firstLoss = Lbfgs.step LbfgsOptions.defaults loss [| Tensor.ofArray [| 0.0f |] |] LbfgsState.initial
+    Assert.Equal<float32[]>([| 3.0f |], ps.[0].Data)
+    Assert.Equal(9.0f, firstLoss)
+    Assert.True(state.NIter >= 1L)
+
+[<Fact>]
+let ``max_eval defaults to max_iter * 5 / 4, rounded down`` () =
+    Assert.Equal(25, LbfgsOptions.maxEval LbfgsOptions.defaults)
+    Assert.Equal(1, LbfgsOptions.maxEval { LbfgsOptions.defaults with MaxIter = 1 })
+    Assert.Equal(8, LbfgsOptions.maxEval { LbfgsOptions.defaults with MaxIter = 7 })
+    Assert.Equal(3, LbfgsOptions.maxEval { LbfgsOptions.defaults with MaxIter = 7; MaxEval = Some 3 })
+    Assert.Equal(Int32.MaxValue, LbfgsOptions.maxEval { LbfgsOptions.defaults with MaxIter = Int32.MaxValue })
+
+// ---------------------------------------------------------------------------------------------- bad input
+
+let private badOptions : (string * string * LbfgsOptions) list =
+    let d = LbfgsOptions.defaults
+    [ "lr", "-1", { d with Lr = -1.0 }
+      "lr", "NaN", { d with Lr = nan }
+      "lr", "Infinity", { d with Lr = infinity }
+      "maxIter", "0", { d with MaxIter = 0 }
+      "maxEval", "0", { d with MaxEval = Some 0 }
+      "maxEval", "-3", { d with MaxEval = Some -3 }
+      "toleranceGrad", "-1E-07", { d with ToleranceGrad = -1e-7 }
+      "toleranceGrad", "NaN", { d with ToleranceGrad = nan }
+      "toleranceChange", "-1", { d with ToleranceChange = -1.0 }
+      "toleranceChange", "Infinity", { d with ToleranceChange = infinity }
+      "historySize", "0", { d with HistorySize = 0 } ]
+
+[<Fact>]
+let ``every invalid option is rejected naming the argument and the value, before any evaluation`` () =
+    for name, value, o in badOptions do
+        let e = Assert.ThrowsAny<ArgumentException>(fun () -> LbfgsOptions.validate o |> ignore)
+        Assert.Equal(name, e.ParamName)
+        Assert.Contains(value, e.Message)
+        let mutable calls = 0
+        let f (_: Tensor[]) = calls <- calls + 1; 0.0f, [| [| 1.0f |] |]
+        let ps = [| Tensor.ofArray [| 1.0f |] |]
+        let e = Assert.ThrowsAny<ArgumentException>(fun () -> Lbfgs.step o f ps LbfgsState.initial |> ignore)
+        Assert.Equal(name, e.ParamName)
+        Assert.Equal(0, calls)
+        Assert.Equal<float32[]>([| 1.0f |], ps.[0].Data)
+
+[<Fact>]
+let ``a state that does not fit the parameters is rejected before any evaluation`` () =
+    let f (_: Tensor[]) = 1.0f, [| [| 1.0f; 1.0f |] |]
+    let ps = [| Tensor.ofArray [| 1.0f; 2.0f |] |]
+    let _, s, _ = Lbfgs.step { LbfgsOptions.defaults with MaxIter = 2 } f ps LbfgsState.initial
+    let m = s.Memory.Value
+    let bad =
+        [ "d", { s with Memory = Some { m with D = [| 1.0f |] } }
+          "prev_flat_grad", { s with Memory = Some { m with PrevFlatGrad = [| 1.0f; 2.0f; 3.0f |] } }
+          "as many", { s with Memory = Some { m with Ro = Array.append m.Ro [| 1.0f |] } }
+          "old_dirs[0]", { s with Memory = Some { m with OldDirs = [| [| 1.0f |] |]; OldStps = [| [| 1.0f; 1.0f |] |]; Ro = [| 1.0f |] } }
+          "counters", { s with NIter = -1L } ]
+    for fragment, state in bad do
+        let mutable calls = 0
+        let g (p: Tensor[]) = calls <- calls + 1; f p
+        let e = Assert.ThrowsAny<ArgumentException>(fun () -> Lbfgs.step LbfgsOptions.defaults g ps state |> ignore)
+        Assert.Equal("state", e.ParamName)
+        Assert.Contains(fragment, e.Message)
+        Assert.Equal(0, calls)
+
+[<Fact>]
+let ``gradients that do not fit the parameters are rejected, naming the evaluation function`` () =
+    let ps = [| Tensor.ofArray [| 1.0f; 2.0f |]; Tensor.ofArray [| 3.0f |] |]
+    for fragment, grads in [ "1 gradients for 2", [| [| 1.0f; 1.0f |] |]; "Gradient 1 has 2 elements", [| [| 1.0f; 1.0f |]; [| 1.0f; 1.0f |] |]
+                             "null gradients", null ] do
+        let e = Assert.ThrowsAny<ArgumentException>(fun () -> Lbfgs.step LbfgsOptions.defaults (fun _ -> 1.0f, grads) ps LbfgsState.initial |> ignore)
+        Assert.Equal("evaluate", e.ParamName)
+        Assert.Contains(fragment, e.Message)
+    Assert.Equal<float32[]>([| 1.0f; 2.0f |], ps.[0].Data)
+
+[<Fact>]
+let ``no parameters, or a null argument, is rejected`` () =
+    let f (_: Tensor[]) = 1.0f, [||]
+    Assert.Equal("parameters", (Assert.ThrowsAny<ArgumentException>(fun () -> Lbfgs.step LbfgsOptions.defaults f [||] LbfgsState.initial |> ignore)).ParamName)
+    Assert.Equal("parameters", (Assert.ThrowsAny<ArgumentException>(fun () -> Lbfgs.step LbfgsOptions.defaults f null LbfgsState.initial |> ignore)).ParamName)
+    Assert.Equal("evaluate", (Assert.ThrowsAny<ArgumentException>(fun () -> Lbfgs.step LbfgsOptions.defaults (Unchecked.defaultof<_>) [| Tensor.ofArray [| 1.0f |] |] LbfgsState.initial |> ignore)).ParamName)
+
+// ---------------------------------------------------------------------------------------------- checkpoints
+
+let private doc (state: string) =
+    $"""{{"optimizer":"LBFGS","state":{state},"param_groups":[{{"lr":1,"max_iter":20,"max_eval":25,"tolerance_grad":1e-07,"tolerance_change":1e-09,"history_size":100,"line_search_fn":null,"params":[0,1]}}],"param_names":["a",null],"param_shapes":[[2],[1]]}}"""
+
+let private memory =
+    "\"d\":[1,2,3],\"t\":0.5,\"old_dirs\":[[1,0,0]],\"old_stps\":[[0,1,0]],\"ro\":[2],\"H_diag\":0.25,\"prev_flat_grad\":[0,0,1],\"prev_loss\":1.5"
+
+[<Fact>]
+let ``an LBFGS checkpoint reads back what it wrote, NaN and infinities included`` () =
+    let c = LbfgsCheckpoint.ofJson (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5," + memory + "}}"))
+    Assert.Equal("LBFGS", c.Checkpoint.Kind)
+    Assert.Equal<int[][]>([| [| 2 |]; [| 1 |] |], c.Checkpoint.Shapes)
+    Assert.Contains(("line_search_fn", Absent), c.Checkpoint.Groups.[0].Hyper)
+    let m = c.Lbfgs.Memory.Value
+    Assert.Equal((7L, 5L), (c.Lbfgs.FuncEvals, c.Lbfgs.NIter))
+    Assert.Equal<float32[]>([| 1.0f; 2.0f; 3.0f |], m.D)
+    Assert.Equal((0.5, 0.25f, 1.5), (m.T, m.HDiag, m.PrevLoss))
+    let odd = { c.Lbfgs with Memory = Some { m with T = nan; PrevLoss = -infinity; D = [| nanf; infinityf; -0.0f |] } }
+    let back = (LbfgsCheckpoint.ofJson (LbfgsCheckpoint.toJson { c with Lbfgs = odd })).Lbfgs.Memory.Value
+    Assert.True(Double.IsNaN back.T && back.PrevLoss = -infinity && Single.IsNaN back.D.[0] && back.D.[1] = infinityf)
+    Assert.Equal(BitConverter.SingleToInt32Bits -0.0f, BitConverter.SingleToInt32Bits back.D.[2])
+    let fresh = LbfgsCheckpoint.ofJson (LbfgsCheckpoint.toJson { c with Lbfgs = LbfgsState.initial })
+    Assert.Equal(LbfgsState.initial, fresh.Lbfgs)
+    Assert.Contains("\"state\":{}", LbfgsCheckpoint.toJson { c with Lbfgs = LbfgsState.initial })
+
+[<Fact>]
+let ``a malformed LBFGS checkpoint is rejected, saying what is wrong`` () =
+    let fails (json: string) (fragment: string) =
+        let e = Assert.ThrowsAny<ArgumentException>(fun () -> LbfgsCheckpoint.ofJson json |> ignore)
+        Assert.Contains(fragment, e.Message)
+        Assert.Equal("state", e.ParamName)
+    fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5," + memory.Replace("[1,2,3]", "[1,2]") + "}}")) "state[0].d has 2 elements, but the parameters have 3"
+    fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5," + memory.Replace("\"ro\":[2]", "\"ro\":[2,3]") + "}}")) "must be as many"
+    fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5,\"d\":[1,2,3]}}")) "LBFGS keeps all of them or none"
+    fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5,\"al\":[]}}")) "'al'"
+    fails (doc ("{\"0\":{\"func_evals\":-1,\"n_iter\":5}}")) "func_evals must be a whole number"
+    fails (doc ("{\"0\":{\"n_iter\":5}}")) "no 'func_evals'"
+    fails (doc ("{\"0\":{\"func_evals\":1,\"n_iter\":0},\"1\":{}}")) "at most the entry '0'"
+    fails (doc ("{\"0\":{\"func_evals\":1,\"n_iter\":0," + memory.Replace("0.25", "\"x\"") + "}}")) "H_diag holds the string 'x'"
+    fails ("""{"optimizer":"LBFGS","param_groups":[]}""") "no 'state'"
+    fails (doc "{}" |> fun s -> s.Replace("\"param_shapes\":[[2],[1]]", "\"param_shapes\":[[2]]")) "param_names"
+    fails """{"optimizer":"Adam","state":{},"param_groups":[],"param_names":[],"param_shapes":[]}""" "from a Adam optimizer, not an LBFGS one"
+    Assert.True((LbfgsCheckpoint.tryOfJson "{ not json").IsNone)
+    Assert.True((LbfgsCheckpoint.tryOfJson """{"optimizer":"SGD"}""").IsNone)
