@@ -281,11 +281,14 @@ let private run (o: LbfgsOptions) (evaluate: Tensor[] -> float32 * float32[][]) 
         s <- s'
     ps, s
 
-let private scenario = gen {
-    let! q = quadratic
-    let! o = options
-    let! warmup = Gen.choose (0, 3)
-    return q, o, warmup } |> Arb.fromGen
+let private scenario =
+    gen {
+        let! q = quadratic
+        let! o = options
+        let! warmup = Gen.choose (0, 3)
+        return q, o, warmup
+    }
+    |> Arb.fromGen
 
 [<Fact>]
 let ``a step never writes into its parameters, its state or what it returned before`` () =
@@ -312,12 +315,15 @@ let ``what the closure does to the tensors it is given does not change the step`
 
 [<Fact>]
 let ``a run resumed from a JSON checkpoint equals the uninterrupted run`` () =
-    let arb = gen {
-        let! q = quadratic
-        let! o = options
-        let! before = Gen.choose (0, 4)
-        let! after = Gen.choose (1, 4)
-        return q, o, before, after } |> Arb.fromGen
+    let arb =
+        gen {
+            let! q = quadratic
+            let! o = options
+            let! before = Gen.choose (0, 4)
+            let! after = Gen.choose (1, 4)
+            return q, o, before, after
+        }
+        |> Arb.fromGen
     Gen.check 150 arb (fun (q, o, before, after) ->
         let f = objective q
         let ps, s = run o f before q.Start LbfgsState.initial
@@ -355,14 +361,15 @@ let private finiteState (s: LbfgsState) =
 
 [<Fact>]
 let ``finite problems give finite parameters, losses and states`` () =
-    let arb = gen {
-        let! o = options
-        let! rosen = Gen.elements [ true; false ]
-        let! q = quadratic
-        let! steps = Gen.choose (1, 8)
-        // Rosenbrock with a fixed step of lr ≥ 0.5 can leave any bounded region, as in PyTorch
-        let o = if rosen && o.LineSearch = LineSearch.None then { o with Lr = min o.Lr 0.01 } else o
-        return o, rosen, q, steps } |> Arb.fromGen
+    let arb =
+        gen {
+            let! o = options
+            let! rosen = Gen.elements [ true; false ]
+            let! q = quadratic
+            let! steps = Gen.choose (1, 8)
+            return o, rosen, q, steps
+        }
+        |> Arb.fromGen
     Gen.check 150 arb (fun (o, rosen, q, steps) ->
         let f = if rosen then Problems.closure Problems.rosenbrock Set.empty else objective q
         let mutable ps = q.Start
@@ -516,3 +523,63 @@ let ``a malformed LBFGS checkpoint is rejected, saying what is wrong`` () =
     fails """{"optimizer":"Adam","state":{},"param_groups":[],"param_names":[],"param_shapes":[]}""" "from a Adam optimizer, not an LBFGS one"
     Assert.True((LbfgsCheckpoint.tryOfJson "{ not json").IsNone)
     Assert.True((LbfgsCheckpoint.tryOfJson """{"optimizer":"SGD"}""").IsNone)
+
+// ---------------------------------------------------------------------------------------------- the facade
+
+let private facade (o: LbfgsOptions) (ps: CSharp.Parameter[]) =
+    CSharp.LBFGS(
+        ps, o.Lr, o.MaxIter, (match o.MaxEval with Some e -> Nullable e | None -> Nullable()), o.ToleranceGrad, o.ToleranceChange,
+        o.HistorySize, (match o.LineSearch with LineSearch.StrongWolfe -> "strong_wolfe" | LineSearch.None -> null))
+
+/// The C# closure over the facade's parameters for a quadratic: zero the gradients, evaluate, accumulate.
+let private facadeClosure (q: Quadratic) (opt: unit -> CSharp.Optimizer) (ps: CSharp.Parameter[]) =
+    let evaluate () =
+        let o = opt ()
+        o.ZeroGrad()
+        let loss, grads = objective q (ps |> Array.map (fun p -> Tensor.create p.Shape (Array.copy p.Data)))
+        Array.iter2 (fun (p: CSharp.Parameter) (g: float32[]) -> p.AccumulateGrad(ReadOnlySpan g)) ps grads
+        loss
+    Func<float32>(evaluate)
+
+let private facadeScenario =
+    gen {
+        let! q = quadratic
+        let! o = options
+        let! steps = Gen.choose (1, 5)
+        return q, o, steps
+    }
+    |> Arb.fromGen
+
+[<Fact>]
+let ``the facade's LBFGS gives the core's numbers`` () =
+    Gen.check 100 facadeScenario (fun (q, o, steps) ->
+        let ps = q.Start |> Array.map (fun t -> CSharp.Parameter(Array.copy t.Data, t.Shape))
+        let mutable opt = Unchecked.defaultof<CSharp.Optimizer>
+        opt <- facade o ps
+        let closure = facadeClosure q (fun () -> opt) ps
+        let losses = [ for _ in 1 .. steps -> opt.Step(closure).Value ]
+        let mutable cps = q.Start
+        let mutable s = LbfgsState.initial
+        let coreLosses =
+            [ for _ in 1 .. steps ->
+                let ps', s', loss = Lbfgs.step o (objective q) cps s
+                cps <- ps'
+                s <- s'
+                loss ]
+        losses = coreLosses && Array.forall2 (fun (p: CSharp.Parameter) (t: Tensor) -> p.Data = t.Data) ps cps)
+
+[<Fact>]
+let ``a facade run resumed from its StateDict JSON equals the uninterrupted run`` () =
+    Gen.check 100 facadeScenario (fun (q, o, steps) ->
+        let run (interrupt: bool) =
+            let ps = q.Start |> Array.map (fun t -> CSharp.Parameter(Array.copy t.Data, t.Shape))
+            let mutable opt = facade o ps
+            let closure = facadeClosure q (fun () -> opt) ps
+            for k in 1 .. steps + 2 do
+                if interrupt && k = steps then
+                    let json = opt.StateDict().ToJson()
+                    opt <- facade LbfgsOptions.defaults ps
+                    opt.LoadStateDict(CSharp.StateDict.FromJson json)
+                opt.Step(closure) |> ignore
+            ps |> Array.map (fun p -> p.Data), opt.StateDict().ToJson()
+        run false = run true)
