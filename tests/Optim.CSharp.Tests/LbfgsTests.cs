@@ -432,6 +432,22 @@ public sealed class LbfgsFacadeTests
     }
 
     [Fact]
+    public void ThePackageReadmesLbfgsExampleRuns()
+    {
+        var x = new Parameter(new float[] { -1.5f, 2f });
+        var lbfgs = new LBFGS(new[] { x }, lineSearchFn: "strong_wolfe");
+        for (int step = 0; step < 5; step++)
+            lbfgs.Step(() =>
+            {
+                lbfgs.ZeroGrad();
+                float a = x.Data[1] - x.Data[0] * x.Data[0], b = 1 - x.Data[0];
+                x.AccumulateGrad(new[] { -400 * x.Data[0] * a - 2 * b, 200 * a });   // backward of Rosenbrock's function
+                return 100 * a * a + b * b;
+            });
+        Assert.All(x.Data, v => Assert.Equal(1f, v, 1e-3f));
+    }
+
+    [Fact]
     public void ASchedulerDrivesTheLearningRateOfLbfgs()
     {
         var ps = Params();

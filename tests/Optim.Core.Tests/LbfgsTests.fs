@@ -583,3 +583,14 @@ let ``a facade run resumed from its StateDict JSON equals the uninterrupted run`
                 opt.Step(closure) |> ignore
             ps |> Array.map (fun p -> p.Data), opt.StateDict().ToJson()
         run false = run true)
+
+[<Fact>]
+let ``the Optim.Core package README's LBFGS example runs`` () =
+    let parameters = [| Tensor.create [| 2 |] [| 1.0f; -2.0f |] |]
+    // LBFGS takes the closure itself: parameters → loss and gradients.
+    let closure (ps: Tensor[]) = let x = ps.[0].Data in x.[0] * x.[0] + x.[1] * x.[1], [| [| 2.0f * x.[0]; 2.0f * x.[1] |] |]
+    let options = { LbfgsOptions.defaults with LineSearch = LineSearch.StrongWolfe }
+    let minimum, lbfgsState, firstLoss = Lbfgs.step options closure parameters LbfgsState.initial
+    Assert.Equal(5.0f, firstLoss)
+    Assert.True(minimum.[0].Data |> Array.forall (fun v -> abs v < 1e-4f))
+    Assert.True(lbfgsState.FuncEvals > 1L)
