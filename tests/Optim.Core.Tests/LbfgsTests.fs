@@ -594,3 +594,14 @@ let ``the Optim.Core package README's LBFGS example runs`` () =
     Assert.Equal(5.0f, firstLoss)
     Assert.True(minimum.[0].Data |> Array.forall (fun v -> abs v < 1e-4f))
     Assert.True(lbfgsState.FuncEvals > 1L)
+
+[<Fact>]
+let ``the first step's ‖g‖₁ is ATen's cascaded float32 sum, bit for bit`` () =
+    let path = Path.Combine(AppContext.BaseDirectory, "golden", "lbfgs.json")
+    use doc = JsonDocument.Parse(File.ReadAllText path)
+    let sums = [ for e in (doc.RootElement.GetProperty "abs_sums").EnumerateArray() -> (e.GetProperty "n").GetInt32(), (e.GetProperty "sum").GetSingle() ]
+    Assert.True(sums.Length > 50)
+    for n, expected in sums do
+        let v = Array.init n (fun i -> float32 (float ((i * 37) % 101 - 50) / 7.0 + float i * 1e-3) |> abs)
+        let sequential = Array.fold (+) 0.0f v
+        Assert.True((Flat.sum v = expected), $"n = {n}: PyTorch's sum is {expected}, ours {Flat.sum v} (sequential {sequential})")

@@ -16,7 +16,7 @@
 # these numbers is LBFGS's own.
 #
 # File layout (one case per line, compact JSON):
-#   {"torch_version": "<torch.__version__>", "cases": [CASE, ...]}
+#   {"torch_version": "<torch.__version__>", "cases": [CASE, ...], "abs_sums": [SUM, ...]}
 #
 # CASE:
 #   name        unique descriptive string
@@ -49,10 +49,15 @@
 #   func_evals, n_iter   state["func_evals"], state["n_iter"] after the step
 #   params      every parameter's values after the step
 #
+# SUM: {"n": n, "sum": s}: torch's float32 v.abs().sum() of the n-element vector
+#   v[i] = float32((37 i mod 101 - 50) / 7 + i / 1000), computed in float64 then rounded: the step
+#   length of LBFGS's first iteration is min(1, 1/|g|_1) * lr, and this sum is ATen's cascade, not sequential.
+#
 # Floats are float32 values converted with Tensor.tolist(), i.e. Python floats
 # holding the exact float32 value; the problem's float64 data are exact too.
 
 import copy
+import json
 import os
 import sys
 
@@ -62,7 +67,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import generate  # noqa: E402  (the shared helpers; it sets one thread and float32)
-from generate import flat, write  # noqa: E402
+from generate import flat  # noqa: E402
 
 NSTEPS = 25
 STATE_KEYS = ["func_evals", "n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss"]
@@ -284,8 +289,31 @@ def lbfgs_cases():
     return out
 
 
+SUM_SIZES = list(range(1, 41)) + [63, 64, 65, 511, 512, 513, 1000, 2047, 2048, 5000, 16384, 20000, 32768, 100000]
+
+
+def abs_sums():
+    """torch's float32 v.abs().sum() (the 1/|g|_1 of the first step) of v[i] = (37 i mod 101 - 50) / 7 + i / 1000."""
+    out = []
+    for n in SUM_SIZES:
+        v = torch.tensor([((i * 37) % 101 - 50) / 7.0 + i * 1e-3 for i in range(n)], dtype=torch.float32)
+        out.append({"n": n, "sum": v.abs().sum().item()})
+    return out
+
+
 def main():
-    write("lbfgs.json", [build(c) for c in lbfgs_cases()])
+    # generate.write's layout, with the sums as a second key
+    cases = [build(c) for c in lbfgs_cases()]
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "duplicate case names"
+    path = os.path.join(HERE, "lbfgs.json")
+    with open(path, "w") as f:
+        f.write('{"torch_version":%s,"cases":[\n' % json.dumps(torch.__version__))
+        f.write(",\n".join(json.dumps(c, separators=(",", ":"), allow_nan=False) for c in cases))
+        f.write('\n],"abs_sums":%s}\n' % json.dumps(abs_sums(), separators=(",", ":")))
+    with open(path) as f:
+        json.load(f)
+    print("%-12s %3d cases %8d bytes" % ("lbfgs.json", len(cases), os.path.getsize(path)))
 
 
 if __name__ == "__main__":
