@@ -11,7 +11,8 @@ type LineSearch =
     /// <summary>No line search (<c>None</c>): a fixed step of <c>lr</c> (the first iteration <c>min(1, 1/‖g‖₁)·lr</c>).</summary>
     | None
     /// <summary>A line search for a step that satisfies the strong Wolfe conditions (<c>"strong_wolfe"</c>), with
-    /// <c>c₁ = 1e-4</c>, <c>c₂ = 0.9</c> and at most 25 evaluations, as PyTorch's <c>_strong_wolfe</c>.</summary>
+    /// <c>c₁ = 1e-4</c>, <c>c₂ = 0.9</c>, at most 25 evaluations and a bracket tolerance of 1e-9, as PyTorch's
+    /// <c>_strong_wolfe</c> (which LBFGS calls without its own <c>tolerance_change</c>).</summary>
     | StrongWolfe
 
 /// <summary>Hyperparameters of LBFGS, with PyTorch 1.13's names and meaning. A struct.</summary>
