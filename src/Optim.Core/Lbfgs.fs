@@ -131,13 +131,14 @@ module LbfgsState =
     /// <summary>Checks that a state fits parameters of <paramref name="numel"/> elements in all.</summary>
     /// <param name="numel">The parameters' total element count.</param>
     /// <param name="s">The state.</param>
-    /// <exception cref="T:System.ArgumentException">A counter is negative, a vector has another length, or the
-    /// curvature pairs' lists differ in length; <c>ParamName</c> is <c>state</c>.</exception>
+    /// <exception cref="T:System.ArgumentException">A counter is negative, iterations are counted without a memory, a
+    /// vector has another length, or the curvature pairs' lists differ in length; <c>ParamName</c> is <c>state</c>.</exception>
     let check (numel: int) (s: LbfgsState) =
         let fail (msg: string) = invalidArg "state" msg
         if s.FuncEvals < 0L || s.NIter < 0L then fail $"The counters must be 0 or more (func_evals={s.FuncEvals}, n_iter={s.NIter})."
         match s.Memory with
-        | None -> ()
+        | None ->
+            if s.NIter > 0L then fail $"The state counts {s.NIter} iterations but holds no memory of them (d, t, old_dirs, ...)."
         | Some m ->
             let vector (what: string) (v: float32[]) =
                 if isNull v then fail $"The state's {what} is null."
@@ -804,9 +805,11 @@ module LbfgsCheckpoint =
                           HDiag = float32 (readNumber "state[0].H_diag" (required "H_diag"))
                           PrevFlatGrad = readVector "state[0].prev_flat_grad" n (required "prev_flat_grad")
                           PrevLoss = readNumber "state[0].prev_loss" (required "prev_loss") }
-            { FuncEvals = readCount "state[0].func_evals" (required "func_evals")
-              NIter = readCount "state[0].n_iter" (required "n_iter")
-              Memory = memory }
+            let funcEvals = readCount "state[0].func_evals" (required "func_evals")
+            let nIter = readCount "state[0].n_iter" (required "n_iter")
+            if nIter > 0L && memory.IsNone then
+                fail $"Malformed state dict: state[0] counts {nIter} iterations (n_iter) but holds none of {listed memoryKeys}."
+            { FuncEvals = funcEvals; NIter = nIter; Memory = memory }
         | _ ->
             let keys = entries |> List.map (fun p -> "'" + p.Name + "'") |> listed
             fail $"Malformed state dict: an LBFGS state has at most the entry '0' (its first parameter), but it has {keys}."

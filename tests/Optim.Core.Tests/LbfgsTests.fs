@@ -452,7 +452,8 @@ let ``a state that does not fit the parameters is rejected before any evaluation
           "prev_flat_grad", { s with Memory = Some { m with PrevFlatGrad = [| 1.0f; 2.0f; 3.0f |] } }
           "as many", { s with Memory = Some { m with Ro = Array.append m.Ro [| 1.0f |] } }
           "old_dirs[0]", { s with Memory = Some { m with OldDirs = [| [| 1.0f |] |]; OldStps = [| [| 1.0f; 1.0f |] |]; Ro = [| 1.0f |] } }
-          "counters", { s with NIter = -1L } ]
+          "counters", { s with NIter = -1L }
+          "no memory", { s with Memory = None } ]
     for fragment, state in bad do
         let mutable calls = 0
         let g (p: Tensor[]) = calls <- calls + 1; f p
@@ -514,6 +515,7 @@ let ``a malformed LBFGS checkpoint is rejected, saying what is wrong`` () =
     fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5," + memory.Replace("\"ro\":[2]", "\"ro\":[2,3]") + "}}")) "must be as many"
     fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5,\"d\":[1,2,3]}}")) "LBFGS keeps all of them or none"
     fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5,\"al\":[]}}")) "'al'"
+    fails (doc ("{\"0\":{\"func_evals\":7,\"n_iter\":5}}")) "counts 5 iterations"
     fails (doc ("{\"0\":{\"func_evals\":-1,\"n_iter\":5}}")) "func_evals must be a whole number"
     fails (doc ("{\"0\":{\"n_iter\":5}}")) "no 'func_evals'"
     fails (doc ("{\"0\":{\"func_evals\":1,\"n_iter\":0},\"1\":{}}")) "at most the entry '0'"
