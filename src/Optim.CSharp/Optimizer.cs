@@ -2,8 +2,9 @@ using Optim;
 
 namespace Optim.CSharp;
 
-/// <summary>The hyperparameters an optimizer kind fills into groups that do not set them.</summary>
-internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags);
+/// <summary>The hyperparameters an optimizer kind fills into groups that do not set them (strings: null is None).</summary>
+internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags,
+                                (string Key, string? Value)[]? Texts = null);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -47,7 +48,7 @@ public abstract class Optimizer
     public IReadOnlyList<ParamGroup> ParamGroups => _groups;
 
     /// <summary>How many times <see cref="Step"/> has run (learning-rate schedulers use it to warn about call order).</summary>
-    internal int StepCount { get; private set; }
+    internal int StepCount { get; private protected set; }
 
     /// <summary>
     /// Clears the gradients of every parameter: sets them to null (the default, as PyTorch 2.x), or fills
@@ -106,6 +107,7 @@ public abstract class Optimizer
     public void AddParamGroup(ParamGroup group)
     {
         ArgumentNullException.ThrowIfNull(group);
+        CheckNewGroup(group);
         if (_groups.Contains(group)) throw new ArgumentException("This parameter group was already added.", nameof(group));
         for (int k = 0; k < group.Params.Count; k++)
         {
@@ -120,6 +122,8 @@ public abstract class Optimizer
                 if (!group.ContainsKey(key)) group[key] = value;
             foreach (var (key, value) in _defaults.Pairs)
                 if (!group.ContainsKey(key)) group.SetPair(key, value);
+            foreach (var (key, value) in _defaults.Texts ?? [])
+                if (!group.ContainsKey(key)) group.SetText(key, value);
             Validate(group);
         }
         catch
@@ -141,7 +145,7 @@ public abstract class Optimizer
         var records = _groups.Select((g, gi) => new GroupRecord(
             g.Keys.Select(k => Tuple.Create(k, ToValue(g, k))).ToArray(),
             Enumerable.Range(Offset(gi), g.Params.Count).ToArray())).ToArray();
-        return new StateDict(new Checkpoint(
+        return MakeStateDict(new Checkpoint(
             _defaults.Kind, StateModule.copy(_state), records,
             _all.Select(p => p.Name!).ToArray(), _all.Select(p => (int[])p.Shape.Clone()).ToArray()));
     }
@@ -162,10 +166,11 @@ public abstract class Optimizer
             _defaults.Kind, template,
             _all.Select(p => p.Shape).ToArray(), _all.Select(p => p.Name!).ToArray(),
             _groups.Select(g => g.Params.Count).ToArray(), c);
+        var commitOwnState = LoadOwnState(state);
         var restored = new List<HyperSnapshot>();
         for (int gi = 0; gi < _groups.Count; gi++)
         {
-            var snapshot = new HyperSnapshot([], [], []);
+            var snapshot = new HyperSnapshot([], [], [], []);
             foreach (var (key, value) in c.Groups[gi].Hyper)
             {
                 snapshot.Order.Add(key);
@@ -176,15 +181,26 @@ public abstract class Optimizer
                     Hyper.CheckPair(key, (pair.Item1, pair.Item2));
                     snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
                 }
+                else if ((value is HyperValue.Text || value.IsAbsent) && Hyper.IsText(key))
+                {
+                    var text = value is HyperValue.Text t ? t.Item : null;
+                    Hyper.CheckText(key, text);
+                    snapshot.Texts!.Add((key, text));
+                }
                 else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
             }
             var probe = new ParamGroup([]);
             probe.Restore(snapshot);
-            Validate(probe);
+            try { Validate(probe); }
+            catch (KeyNotFoundException e)
+            {
+                throw new CheckpointException($"Param group {gi} of the state dict lacks a hyperparameter in the form this optimizer takes: {e.Message}");
+            }
             restored.Add(snapshot);
         }
         for (int gi = 0; gi < _groups.Count; gi++) _groups[gi].Restore(restored[gi]);
         _state = newState;
+        commitOwnState?.Invoke();
     }
 
     private int Offset(int group)
@@ -197,6 +213,7 @@ public abstract class Optimizer
     private HyperValue ToValue(ParamGroup g, string key)
     {
         if (Hyper.IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
+        if (Hyper.IsText(key)) return g.GetText(key) is { } text ? HyperValue.NewText(text) : HyperValue.Absent;
         return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
     }
 
@@ -231,4 +248,16 @@ public abstract class Optimizer
         throw new NotSupportedException($"{_defaults.Kind} does not support sparse gradients.");
 
     private protected static bool Flag(ParamGroup g, string key) => g[key] != 0;
+
+    /// <summary>Checks that a group may be added, before anything changes; LBFGS takes only one.</summary>
+    private protected virtual void CheckNewGroup(ParamGroup group) { }
+
+    /// <summary>Wraps a snapshot of groups and per-parameter state; an optimizer with state of its own (LBFGS) adds it.</summary>
+    private protected virtual StateDict MakeStateDict(Checkpoint checkpoint) => new(checkpoint);
+
+    /// <summary>
+    /// Checks the state an optimizer keeps apart from the per-parameter table (LBFGS's global state) in a state dict that
+    /// already fits, changing nothing, and returns what applies it once everything else is checked (null: nothing to apply).
+    /// </summary>
+    private protected virtual Action? LoadOwnState(StateDict state) => null;
 }

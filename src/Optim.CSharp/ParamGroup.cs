@@ -16,6 +16,7 @@ public sealed class ParamGroup
     private readonly List<Parameter> _params;
     private readonly Dictionary<string, double> _values = new();
     private readonly Dictionary<string, (double, double)> _pairs = new();
+    private readonly Dictionary<string, string?> _texts = new();
     private readonly List<string> _order = new();
 
     /// <summary>A group over these parameters, with no hyperparameter set yet.</summary>
@@ -62,6 +63,8 @@ public sealed class ParamGroup
             if (_values.TryGetValue(key, out var v)) return v;
             if (_pairs.ContainsKey(key) || Hyper.IsPair(key))
                 throw new KeyNotFoundException($"'{key}' is a pair: read it with ParamGroup.GetPair(\"{key}\").");
+            if (_texts.ContainsKey(key) || Hyper.IsText(key))
+                throw new KeyNotFoundException($"'{key}' is a string: read it with ParamGroup.GetText(\"{key}\").");
             throw new KeyNotFoundException($"The parameter group has no hyperparameter '{key}' (it has: {string.Join(", ", Keys)}).");
         }
         set
@@ -69,6 +72,8 @@ public sealed class ParamGroup
             ArgumentNullException.ThrowIfNull(key);
             if (_pairs.ContainsKey(key) || Hyper.IsPair(key))
                 throw new ArgumentException($"'{key}' is a pair: set it with ParamGroup.SetPair(\"{key}\", …).", nameof(key));
+            if (_texts.ContainsKey(key) || Hyper.IsText(key))
+                throw new ArgumentException($"'{key}' is a string: set it with ParamGroup.SetText(\"{key}\", …).", nameof(key));
             Hyper.CheckScalar(key, value);
             if (!_values.ContainsKey(key)) _order.Add(key);
             _values[key] = value;
@@ -107,6 +112,34 @@ public sealed class ParamGroup
         _pairs[key] = value;
     }
 
+    /// <summary>A string-valued hyperparameter by PyTorch's key: <c>"line_search_fn"</c> (LBFGS).</summary>
+    /// <param name="key">PyTorch's key.</param>
+    /// <returns>The value; null is PyTorch's <c>None</c>.</returns>
+    /// <exception cref="KeyNotFoundException">The group has no such string.</exception>
+    public string? GetText(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_texts.TryGetValue(key, out var v)) return v;
+        throw new KeyNotFoundException($"The parameter group has no string '{key}' (it has: {string.Join(", ", Keys)}).");
+    }
+
+    /// <summary>
+    /// Sets a string-valued hyperparameter by PyTorch's key: <c>"line_search_fn"</c>, which takes <c>"strong_wolfe"</c>
+    /// or null (no line search). The change takes effect at the next step.
+    /// </summary>
+    /// <param name="key">PyTorch's key.</param>
+    /// <param name="value">The value; null is PyTorch's <c>None</c>.</param>
+    /// <exception cref="ArgumentException">The key names a scalar or a pair, or the value is not one the key takes (the message names it).</exception>
+    public void SetText(string key, string? value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_values.ContainsKey(key) || _pairs.ContainsKey(key) || Hyper.IsPair(key))
+            throw new ArgumentException($"'{key}' is not a string hyperparameter: set it with the indexer or SetPair.", nameof(key));
+        Hyper.CheckText(key, value);
+        if (!_texts.ContainsKey(key)) _order.Add(key);
+        _texts[key] = value;
+    }
+
     /// <summary>The pair <c>(beta1, beta2)</c> of optimizers with betas: <c>GetPair("betas")</c> and <c>SetPair("betas", …)</c>.</summary>
     /// <exception cref="KeyNotFoundException">On get: the group has no betas.</exception>
     /// <exception cref="ArgumentOutOfRangeException">On set: a beta outside [0, 1).</exception>
@@ -116,9 +149,9 @@ public sealed class ParamGroup
         set => SetPair("betas", value);
     }
 
-    /// <summary>Whether the group sets this key, scalar or pair.</summary>
+    /// <summary>Whether the group sets this key, scalar, pair or string.</summary>
     /// <param name="key">PyTorch's key.</param>
-    public bool ContainsKey(string key) => _values.ContainsKey(key) || _pairs.ContainsKey(key);
+    public bool ContainsKey(string key) => _values.ContainsKey(key) || _pairs.ContainsKey(key) || _texts.ContainsKey(key);
 
     /// <summary>The keys the group sets, in the order they were first set.</summary>
     public IReadOnlyList<string> Keys => _order;
@@ -150,16 +183,20 @@ public sealed class ParamGroup
         foreach (var (k, v) in snapshot.Scalars) _values[k] = v;
         _pairs.Clear();
         foreach (var (k, v) in snapshot.Pairs) _pairs[k] = v;
+        _texts.Clear();
+        foreach (var (k, v) in snapshot.Texts ?? []) _texts[k] = v;
         _order.Clear();
         _order.AddRange(snapshot.Order);
     }
 
     internal HyperSnapshot Snapshot() =>
-        new(_values.Select(kv => (kv.Key, kv.Value)).ToList(), _pairs.Select(kv => (kv.Key, kv.Value)).ToList(), _order.ToList());
+        new(_values.Select(kv => (kv.Key, kv.Value)).ToList(), _pairs.Select(kv => (kv.Key, kv.Value)).ToList(), _order.ToList(),
+            _texts.Select(kv => (kv.Key, kv.Value)).ToList());
 }
 
-/// <summary>A group's hyperparameters: scalars (flags as 1/0), pairs, and the order the keys were set in.</summary>
-internal sealed record HyperSnapshot(List<(string Key, double Value)> Scalars, List<(string Key, (double, double) Value)> Pairs, List<string> Order);
+/// <summary>A group's hyperparameters: scalars (flags as 1/0), pairs, the order the keys were set in, and strings (null: None).</summary>
+internal sealed record HyperSnapshot(List<(string Key, double Value)> Scalars, List<(string Key, (double, double) Value)> Pairs, List<string> Order,
+                                     List<(string Key, string? Value)>? Texts = null);
 
 /// <summary>Hyperparameter rules shared by every optimizer's group keys.</summary>
 internal static class Hyper
@@ -167,12 +204,29 @@ internal static class Hyper
     private static readonly HashSet<string> NonNegative =
         ["lr", "momentum", "dampening", "weight_decay", "eps", "lr_decay", "initial_accumulator_value", "alpha", "lambd", "t0", "momentum_decay"];
 
+    // LBFGS's keys: counts are whole numbers of 1 or more, tolerances 0 or more
+    private static readonly HashSet<string> Counts = ["max_iter", "max_eval", "history_size"];
+    private static readonly HashSet<string> Tolerances = ["tolerance_grad", "tolerance_change"];
+
     public static void CheckScalar(string key, double value)
     {
         if (!double.IsFinite(value))
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be a finite number.");
         if (NonNegative.Contains(key) && value < 0)
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be 0 or more.");
+        if (Tolerances.Contains(key) && value < 0)
+            throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be 0 or more.");
+        if (Counts.Contains(key) && !(value >= 1 && value <= int.MaxValue && Math.Floor(value) == value))
+            throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be a whole number, 1 or more.");
+    }
+
+    /// <summary>Whether PyTorch's key names a string-valued hyperparameter (None allowed).</summary>
+    public static bool IsText(string key) => key is "line_search_fn";
+
+    public static void CheckText(string key, string? value)
+    {
+        if (key == "line_search_fn" && value is not null and not "strong_wolfe")
+            throw new ArgumentException($"Invalid {key} value: '{value}'; only 'strong_wolfe' and null (no line search) are supported.", key);
     }
 
     /// <summary>Whether PyTorch's key names a pair-valued hyperparameter.</summary>

@@ -11,13 +11,23 @@ public sealed class StateDict
 {
     internal StateDict(Checkpoint checkpoint) => Checkpoint = checkpoint;
 
+    /// <summary>An LBFGS snapshot: its groups, names and shapes, and its global state.</summary>
+    internal StateDict(LbfgsCheckpoint lbfgs)
+    {
+        Checkpoint = lbfgs.Checkpoint;
+        Lbfgs = lbfgs;
+    }
+
     internal Checkpoint Checkpoint { get; }
+
+    /// <summary>The whole snapshot of an LBFGS optimizer, or null for any other kind.</summary>
+    internal LbfgsCheckpoint? Lbfgs { get; }
 
     /// <summary>The optimizer kind it was taken from (<c>"Adam"</c>, …).</summary>
     public string OptimizerKind => Checkpoint.Kind;
 
     /// <summary>The JSON text; floats round-trip exactly.</summary>
-    public string ToJson() => CheckpointModule.toJson(Checkpoint);
+    public string ToJson() => Lbfgs is null ? CheckpointModule.toJson(Checkpoint) : LbfgsCheckpointModule.toJson(Lbfgs);
 
     /// <summary>Reads a state dict written by <see cref="ToJson"/>.</summary>
     /// <param name="json">The JSON text.</param>
@@ -26,7 +36,8 @@ public sealed class StateDict
     public static StateDict FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return new StateDict(CheckpointModule.ofJson(json));
+        var lbfgs = LbfgsCheckpointModule.tryOfJson(json);
+        return lbfgs is null ? new StateDict(CheckpointModule.ofJson(json)) : new StateDict(lbfgs.Value);
     }
 
     /// <inheritdoc />
