@@ -129,7 +129,7 @@ module Fixture =
         use doc = JsonDocument.Parse(File.ReadAllText path)
         [| for c in (doc.RootElement.GetProperty "cases").EnumerateArray() -> case c |]
 
-    let cases : Lazy<Case[]> = lazy (load (Path.Combine(AppContext.BaseDirectory, "golden", "lbfgs.json")))
+    let cases : Lazy<Case[]> = lazy (load (Golden.pathOf "lbfgs"))
 
     /// xunit's MemberData source: the case names.
     type Names =
@@ -599,7 +599,7 @@ let ``the Optim.Core package README's LBFGS example runs`` () =
 
 [<Fact>]
 let ``the first step's ‖g‖₁ is ATen's cascaded float32 sum, bit for bit`` () =
-    let path = Path.Combine(AppContext.BaseDirectory, "golden", "lbfgs.json")
+    let path = Golden.pathOf "lbfgs"
     use doc = JsonDocument.Parse(File.ReadAllText path)
     let sums = [ for e in (doc.RootElement.GetProperty "abs_sums").EnumerateArray() -> (e.GetProperty "n").GetInt32(), (e.GetProperty "sum").GetSingle() ]
     Assert.True(sums.Length > 50)
