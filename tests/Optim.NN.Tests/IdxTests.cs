@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-
 namespace Optim.NN.Tests;
 
 /// <summary>The IDX reader on small generated files, gzip and plain, and on bad ones.</summary>
@@ -10,27 +7,9 @@ public sealed class IdxTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static byte[] Idx(int magic, int[] dims, byte[] data)
-    {
-        var bytes = new byte[4 + 4 * dims.Length + data.Length];
-        BinaryPrimitives.WriteInt32BigEndian(bytes, magic);
-        for (int d = 0; d < dims.Length; d++) BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * d), dims[d]);
-        data.CopyTo(bytes, 4 + 4 * dims.Length);
-        return bytes;
-    }
+    private static byte[] Idx(int magic, int[] dims, byte[] data) => IdxFiles.Idx(magic, dims, data);
 
-    private string Write(string name, byte[] bytes, bool gzip)
-    {
-        var path = Path.Combine(_dir, name);
-        if (!gzip) File.WriteAllBytes(path, bytes);
-        else
-        {
-            using var file = File.Create(path);
-            using var z = new GZipStream(file, CompressionLevel.Fastest);
-            z.Write(bytes);
-        }
-        return path;
-    }
+    private string Write(string name, byte[] bytes, bool gzip) => IdxFiles.Write(_dir, name, bytes, gzip);
 
     private static readonly byte[] Pixels = Enumerable.Range(0, 2 * 3 * 2).Select(i => (byte)(i * 23)).ToArray();
 

@@ -8,9 +8,10 @@ internal static class Arithmetic
 {
     public static Tensor Binary(BinaryKind kind, Tensor a, Tensor b)
     {
-        ArgumentNullException.ThrowIfNull(a);
-        ArgumentNullException.ThrowIfNull(b);
-        var bc = Broadcast.Of(a, b, nameof(b));
+        // named as the operators' operands
+        ArgumentNullException.ThrowIfNull(a, "left");
+        ArgumentNullException.ThrowIfNull(b, "right");
+        var bc = Broadcast.Of(a, b, "right");
         var y = GC.AllocateUninitializedArray<float>(bc.Numel);
         Broadcast.Apply(kind, bc.A(a), bc.B(b), y, bc.Rows, bc.Cols);
         return Tensor.Result(y, bc.Shape, Tensor.Records(a, b) ? new BinaryNode(kind, a, b, bc, y) : null);

@@ -10,11 +10,10 @@ internal static class MatMul
     /// <exception cref="ArgumentException">An operand is not 2-D, or the inner extents differ.</exception>
     public static Tensor Product(Tensor a, Tensor b)
     {
-        ArgumentNullException.ThrowIfNull(a);
-        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(b, "other");
         if (a.Rank != 2 || b.Rank != 2 || a.ShapeArray[1] != b.ShapeArray[0])
             throw new ArgumentException(
-                $"MatMul multiplies [m, k] by [k, n], but the shapes are {Shapes.Format(a.ShapeArray)} and {Shapes.Format(b.ShapeArray)}.", nameof(b));
+                $"MatMul multiplies [m, k] by [k, n], but the shapes are {Shapes.Format(a.ShapeArray)} and {Shapes.Format(b.ShapeArray)}.", "other");
         int m = a.ShapeArray[0], k = a.ShapeArray[1], n = b.ShapeArray[1];
         var y = GC.AllocateUninitializedArray<float>(m * n);
         Gemm.Multiply(m, n, k, a.Data, false, b.Data, false, y, accumulate: false);
