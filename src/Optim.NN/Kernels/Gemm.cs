@@ -10,7 +10,8 @@ namespace Optim.NN.Kernels;
 /// as a blocked, packed kernel in the manner of BLIS/GotoBLAS: B is packed in kc×16 panels (kept in L1), A in
 /// 6×kc panels (kept in L2), and a 6×16 register-blocked micro-kernel does 12 FMAs on 8 floats per step of k.
 /// Transposed operands are read by the packing routines, so no transposed copy of an operand is ever made.
-/// Large products are split in two halves (of rows or of columns) that run on two threads.
+/// Large products are split in two halves (of rows or of columns) that run on two threads. The loops are compiled
+/// fully optimised from their first call (no tier-0 warm-up).
 /// </summary>
 internal static unsafe class Gemm
 {
@@ -76,13 +77,14 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Computes the block of C in rows [i0, i1) and columns [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(Job job, int i0, int i1, int j0, int j1)
     {
         int k = job.K, n = job.N;
         // kc: equal blocks of at most KcMax, so that a k of 784 runs as 4×196 rather than 3×256 + 16
         int kBlocks = (k + KcMax - 1) / KcMax, kc = (k + kBlocks - 1) / kBlocks;
         int ncMax = Math.Min(NcMax, (j1 - j0 + NR - 1) / NR * NR);
-        float* ap = Buffer(ref _packA, Mc * kc);
+        float* ap = Buffer(ref _packA, Mc * kc + 8);   // slack for PackA's whole-vector stores
         float* bp = Buffer(ref _packB, ncMax * kc);
         float* tile = stackalloc float[MR * NR];
         for (int jc = j0; jc < j1; jc += NcMax)
@@ -132,6 +134,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Packs rows [ic, ic+mc) × depth [pc, pc+kc) of op(A) into panels of MR rows, each stored p-major, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(Job job, float* dst, int ic, int mc, int pc, int kc)
     {
         int m = job.M, k = job.K;
@@ -151,20 +154,34 @@ internal static unsafe class Gemm
             }
             else
             {
+                float* src = job.A + (long)(ic + ir) * k + pc;
+                int p0 = 0;
+                if (mr == MR && Avx.IsSupported)
+                    // 8 depths of the 6 rows at a time: an 8×8 transpose of the rows (and two zero rows), each
+                    // transposed vector stored whole; its last two lanes are overwritten by the next store (the
+                    // buffer has slack for the very last)
+                    for (; p0 + 8 <= kc; p0 += 8)
+                    {
+                        var z = Vector256<float>.Zero;
+                        Transpose8(Vector256.Load(src + p0), Vector256.Load(src + k + p0), Vector256.Load(src + 2 * k + p0),
+                                   Vector256.Load(src + 3 * k + p0), Vector256.Load(src + 4 * k + p0), Vector256.Load(src + 5 * k + p0), z, z,
+                                   dst + p0 * MR, MR);
+                    }
                 for (int r = 0; r < MR; r++)
                 {
                     if (r < mr)
                     {
-                        float* src = job.A + (long)(ic + ir + r) * k + pc;
-                        for (int p = 0; p < kc; p++) dst[p * MR + r] = src[p];
+                        float* row = src + (long)r * k;
+                        for (int p = p0; p < kc; p++) dst[p * MR + r] = row[p];
                     }
-                    else for (int p = 0; p < kc; p++) dst[p * MR + r] = 0f;
+                    else for (int p = p0; p < kc; p++) dst[p * MR + r] = 0f;
                 }
             }
         }
     }
 
     /// <summary>Packs depth [pc, pc+kc) × columns [jc, jc+nc) of op(B) into panels of NR columns, each stored p-major, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(Job job, float* dst, int pc, int kc, int jc, int nc)
     {
         int n = job.N, k = job.K;
@@ -174,14 +191,26 @@ internal static unsafe class Gemm
             if (job.TransB)
             {
                 // B is stored [n, k]: each column is a contiguous row of storage
+                float* src = job.B + (long)(jc + jr) * k + pc;
+                int p0 = 0;
+                if (nr == NR && Avx.IsSupported)
+                    // 8 depths × 8 columns at a time, transposed in registers
+                    for (; p0 + 8 <= kc; p0 += 8)
+                        for (int h = 0; h < NR; h += 8)
+                        {
+                            float* s0 = src + (long)h * k + p0;
+                            Transpose8(Vector256.Load(s0), Vector256.Load(s0 + k), Vector256.Load(s0 + 2 * k), Vector256.Load(s0 + 3 * k),
+                                       Vector256.Load(s0 + 4 * k), Vector256.Load(s0 + 5 * k), Vector256.Load(s0 + 6 * k), Vector256.Load(s0 + 7 * k),
+                                       dst + p0 * NR + h, NR);
+                        }
                 for (int c = 0; c < NR; c++)
                 {
                     if (c < nr)
                     {
-                        float* src = job.B + (long)(jc + jr + c) * k + pc;
-                        for (int p = 0; p < kc; p++) dst[p * NR + c] = src[p];
+                        float* col = src + (long)c * k;
+                        for (int p = p0; p < kc; p++) dst[p * NR + c] = col[p];
                     }
-                    else for (int p = 0; p < kc; p++) dst[p * NR + c] = 0f;
+                    else for (int p = p0; p < kc; p++) dst[p * NR + c] = 0f;
                 }
             }
             else
@@ -202,6 +231,30 @@ internal static unsafe class Gemm
                     }
             }
         }
+    }
+
+    /// <summary>Transposes the 8×8 block of rows r0..r7 and stores row <c>i</c> of the transpose at <c>dst + i·stride</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+                                   Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
+                                   float* dst, int stride)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + stride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * stride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * stride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * stride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * stride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * stride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * stride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
