@@ -65,7 +65,7 @@ public class BadInputTests
         var x = Tensor.Zeros(2, 3);
         Rejects(() => Functional.Linear(x, Tensor.Zeros(3)), "weight", "[3]");
         Rejects(() => Functional.Linear(x, Tensor.Zeros(4, 3), Tensor.Zeros(3)), "bias", "[4]");
-        Rejects(() => Functional.Linear(x, Tensor.Zeros(4, 2)), "x", "[2, 3]");
+        Rejects(() => Functional.Linear(x, Tensor.Zeros(4, 2)), "input", "[2, 3]");
     }
 
     [Fact]

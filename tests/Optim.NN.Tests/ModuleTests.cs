@@ -94,7 +94,7 @@ public class ModuleTests
         Assert.Equal(new[] { 2, 2 }, batch.Shape);
         Assert.Equal(v.Data, batch.Data[..2]);
         var e = Assert.Throws<ArgumentException>(() => layer.Forward(new Tensor(new float[8], 2, 4)));
-        Assert.Equal("x", e.ParamName);
+        Assert.Equal("input", e.ParamName);
         Assert.Contains("[2, 4]", e.Message);
     }
 

@@ -77,7 +77,7 @@ internal static class MatMul
     /// <exception cref="ArgumentException">The shapes do not fit.</exception>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
-        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(x, "input");
         ArgumentNullException.ThrowIfNull(weight);
         if (weight.Rank != 2)
             throw new ArgumentException($"The weight must have shape [out, in], but it has shape {Shapes.Format(weight.ShapeArray)}.", nameof(weight));
@@ -85,7 +85,7 @@ internal static class MatMul
         if (x.Rank == 0 || x.ShapeArray[^1] != inF)
             throw new ArgumentException(
                 $"The input's last extent must be the weight's {inF} input features, but the input has shape {Shapes.Format(x.ShapeArray)} and the weight {Shapes.Format(weight.ShapeArray)}.",
-                nameof(x));
+                "input");
         if (bias is not null && (bias.Rank != 1 || bias.ShapeArray[0] != outF))
             throw new ArgumentException($"The bias must have shape [{outF}], but it has shape {Shapes.Format(bias.ShapeArray)}.", nameof(bias));
         int m = x.Rank == 2 ? x.ShapeArray[0] : 1;
