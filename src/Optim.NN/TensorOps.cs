@@ -79,6 +79,38 @@ public sealed partial class Tensor
         return Unary.Apply(UnaryKind.Negate, x);
     }
 
+    /// <summary>
+    /// Row <paramref name="index"/> along the first dimension (<c>x[i]</c>): a row of a matrix, or an element of a
+    /// vector as a scalar. The result is a copy that records its gradient (writing it does not change this tensor).
+    /// </summary>
+    /// <param name="index">The row; negative counts from the end.</param>
+    /// <exception cref="ArgumentException">The tensor is a scalar.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The row is out of range.</exception>
+    [System.Runtime.CompilerServices.IndexerName("Rows")]   // "Item" is Item(), the value of a one-element tensor
+    public Tensor this[int index] => Ops.Index.Rows(this, index < 0 && Rank > 0 ? index + _shape[0] : index, 1, squeeze: true, nameof(index));
+
+    /// <summary>
+    /// Rows along the first dimension (<c>x[a:b]</c>, here <c>x[a..b]</c>), as a copy that records its gradient.
+    /// </summary>
+    /// <param name="rows">The rows.</param>
+    /// <exception cref="ArgumentException">The tensor is a scalar.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range is out of bounds.</exception>
+    [System.Runtime.CompilerServices.IndexerName("Rows")]
+    public Tensor this[Range rows]
+    {
+        get
+        {
+            if (Rank == 0) throw new ArgumentException("A scalar cannot be indexed.", nameof(rows));
+            int n = _shape[0];
+            int start = rows.Start.IsFromEnd ? n - rows.Start.Value : rows.Start.Value;
+            int end = rows.End.IsFromEnd ? n - rows.End.Value : rows.End.Value;
+            // Python slices clamp to the extent
+            start = Math.Clamp(start, 0, n);
+            end = Math.Clamp(end, start, n);
+            return Ops.Index.Rows(this, start, end - start, squeeze: false, nameof(rows));
+        }
+    }
+
     /// <summary>The matrix product <c>this[m, k] · other[k, n]</c> (<c>torch.matmul</c> of two matrices).</summary>
     /// <param name="other">The right operand.</param>
     /// <exception cref="ArgumentException">An operand is not 2-D, or the inner extents differ.</exception>

@@ -74,6 +74,9 @@ public class GoldenTests
         ["ops_log_softmax"] = x => x["a"].LogSoftmax(-1),
         ["ops_linear"] = x => Functional.Linear(x["x"], x["w"], x["b"]),
         ["ops_linear_vector"] = x => Functional.Linear(x["x"], x["w"], x["b"]),
+        ["ops_index_row"] = x => x["a"][2] * x["a"][-1],
+        ["ops_index_element"] = x => x["a"][1] * x["a"][3],
+        ["ops_slice_rows"] = x => x["a"][1..3] + x["a"][3..5],
         ["ops_shared_subexpression"] = x =>
         {
             var ab = x["a"] * x["b"];
@@ -189,5 +192,78 @@ public class GoldenTests
             var expected = steps[step].EnumerateArray().ToArray();
             for (int i = 0; i < 4; i++) Close(Data(expected[i]), parameters[i].Data, $"step {step} param {i}");
         }
+    }
+
+    private static Linear LinearFrom(JsonElement initial)
+    {
+        var model = new Linear(1, 1);
+        var ps = initial.EnumerateArray().ToArray();
+        Data(ps[0]).CopyTo(model.Weight.Data, 0);
+        Data(ps[1]).CopyTo(model.Bias!.Data, 0);
+        return model;
+    }
+
+    private static void Final(JsonElement c, Linear model, List<float> losses)
+    {
+        var expected = c.GetProperty("params").EnumerateArray().ToArray();
+        Close(Data(expected[0]), model.Weight.Data, "weight");
+        Close(Data(expected[1]), model.Bias!.Data, "bias");
+        Close(c.GetProperty("losses").EnumerateArray().Select(l => l.GetSingle()).ToArray(), losses.ToArray(), "losses");
+    }
+
+    [Fact]
+    public void TheSeedsPerSampleSgdLoopRunsLineForLineWithPyTorchsNumbers()
+    {
+        var c = Cases.GetProperty("seed_per_sample_sgd");
+        var model = LinearFrom(c.GetProperty("initial"));
+        var optimizer = new SGD(model.Parameters(), lr: 0.01);
+        var x = new Tensor(new float[,] { { 1.0f }, { 2.0f }, { 3.0f } });
+        var y = new Tensor(new float[,] { { 2.0f }, { 3.0f }, { 4.0f } });
+        var losses = new List<float>();
+        for (int epoch = 0; epoch < 5; epoch++)
+        {
+            for (int i = 0; i < x.Shape[0]; i++)
+            {
+                optimizer.ZeroGrad();
+                var output = model.Forward(x[i]);
+                var loss = (output - y[i]).Pow(2);
+                loss.Backward();
+                optimizer.Step();
+                losses.Add(loss.Item());
+            }
+        }
+        Final(c, model, losses);
+    }
+
+    [Fact]
+    public void TheSeedsAccumulatedMseLoopOverSlicesRunsLineForLineWithPyTorchsNumbers()
+    {
+        var c = Cases.GetProperty("seed_accumulated_mse");
+        var xTrain = new Tensor(new float[,] { { 1.0f }, { 2.0f }, { 3.0f }, { 4.0f }, { 5.0f } });
+        var yTrain = new Tensor(new float[,] { { 2.0f }, { 4.0f }, { 6.0f }, { 8.0f }, { 10.0f } });
+        var model = LinearFrom(c.GetProperty("initial"));
+        var criterion = new MSELoss();
+        var optimizer = new SGD(model.Parameters(), lr: 0.01);
+        int batchSize = 2, accumulationSteps = 2;
+        var losses = new List<float>();
+        for (int epoch = 0; epoch < 5; epoch++)
+        {
+            optimizer.ZeroGrad();
+            for (int i = 0; i < xTrain.Shape[0]; i += batchSize)
+            {
+                var xBatch = xTrain[i..(i + batchSize)];
+                var yBatch = yTrain[i..(i + batchSize)];
+                var outputs = model.Forward(xBatch);
+                var loss = criterion.Forward(outputs, yBatch);
+                loss.Backward();
+                if ((i / batchSize + 1) % accumulationSteps == 0)
+                {
+                    optimizer.Step();
+                    optimizer.ZeroGrad();
+                }
+                losses.Add(loss.Item());
+            }
+        }
+        Final(c, model, losses);
     }
 }

@@ -51,6 +51,12 @@ public sealed record ReduceE(Expr X, int? Dim, bool KeepDim, bool Mean, int[] S)
     public override string ToString() => $"{(Mean ? "mean" : "sum")}({X}, {Dim?.ToString() ?? "all"}{(KeepDim ? ", keep" : "")})";
 }
 
+/// <summary>Rows [Start, Start + Count) along the first dimension (x[a:b]), or row Start alone (x[i]) when Squeeze.</summary>
+public sealed record RowsE(Expr X, int Start, int Count, bool Squeeze, int[] S) : Expr(S)
+{
+    public override string ToString() => Squeeze ? $"{X}[{Start}]" : $"{X}[{Start}:{Start + Count}]";
+}
+
 public sealed record CrossEntropyE(Expr Logits, int[] Targets) : Expr([])
 {
     public override string ToString() => $"ce({Logits}, [{string.Join(",", Targets)}])";
@@ -101,6 +107,15 @@ public class GradCheckTests
             () => from x in Node(shape, d) from op in Gen.Elements(Op2.Add, Op2.Mul)
                   select (Expr)new BinaryE(op, x, new UnaryE(Op1.Tanh, x, shape), shape),
         };
+        if (rank < 2)
+            // one row of a matrix, or one element of a vector
+            options.Add(() => from extra in Gen.Choose(1, 3) from at in Gen.Choose(0, extra - 1)
+                              from x in Node([extra, .. shape], d) select (Expr)new RowsE(x, at, 1, true, shape));
+        if (rank > 0)
+            // a slice of rows of a taller tensor
+            options.Add(() => from before in Gen.Choose(0, 2) from after in Gen.Choose(0, 2)
+                              from x in Node([shape[0] + before + after, .. shape[1..]], d)
+                              select (Expr)new RowsE(x, before, shape[0], false, shape));
         var smaller = Smaller(shape);
         if (smaller.Length > 0)
             // broadcasting: a smaller operand stretched over the shape, on either side
@@ -201,6 +216,7 @@ public class GradCheckTests
                 case MatMulE m: Visit(m.A); Visit(m.B); break;
                 case LinearE li: Visit(li.X); Visit(li.W); if (li.Bias is not null) Visit(li.Bias); break;
                 case ReduceE re: Visit(re.X); break;
+                case RowsE ro: Visit(ro.X); break;
                 case CrossEntropyE ce: Visit(ce.Logits); break;
                 case MseE ms: Visit(ms.A); Visit(ms.B); break;
             }
@@ -260,6 +276,7 @@ public class GradCheckTests
                 ({ } dim, false) => T(r.X).Sum(dim, r.KeepDim),
                 ({ } dim, true) => T(r.X).Mean(dim, r.KeepDim),
             },
+            RowsE ro => ro.Squeeze ? T(ro.X)[ro.Start] : T(ro.X)[ro.Start..(ro.Start + ro.Count)],
             CrossEntropyE ce => Functional.CrossEntropy(T(ce.Logits), new Tensor(ce.Targets.Select(t => (float)t).ToArray(), ce.Targets.Length)),
             MseE ms => Functional.MseLoss(T(ms.A), T(ms.B)),
             _ => throw new InvalidOperationException(e.ToString()),
@@ -305,6 +322,7 @@ public class GradCheckTests
             case MatMulE m: result = Reference.MatMul(R(m.A), R(m.B)); break;
             case LinearE li: result = Reference.Linear(R(li.X), R(li.W), li.Bias is null ? null : R(li.Bias)); break;
             case ReduceE r: result = Reference.Reduce(R(r.X), r.Dim, r.KeepDim, r.Mean); break;
+            case RowsE ro: result = Reference.Rows(R(ro.X), ro.Start, ro.Count, ro.Squeeze); break;
             case CrossEntropyE ce: result = Reference.CrossEntropy(R(ce.Logits), ce.Targets); break;
             case MseE ms: result = Reference.Mse(R(ms.A), R(ms.B)); break;
             default: throw new InvalidOperationException(e.ToString());

@@ -149,4 +149,13 @@ public static class Reference
         for (int i = 0; i < a.Data.Length; i++) s += (a.Data[i] - b.Data[i]) * (a.Data[i] - b.Data[i]);
         return new D([s / a.Data.Length], []);
     }
+
+    /// <summary>x[start:start+count] along the first dimension; squeeze: x[start] (drops the dimension).</summary>
+    public static D Rows(D x, int start, int count, bool squeeze)
+    {
+        int width = x.Shape.Length == 2 ? x.Shape[1] : 1;
+        var y = x.Data.Skip(start * width).Take(count * width).ToArray();
+        int[] shape = x.Shape.Length == 2 ? (squeeze ? [width] : [count, width]) : (squeeze ? [] : [count]);
+        return new D(y, shape);
+    }
 }

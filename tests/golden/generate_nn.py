@@ -18,6 +18,9 @@
 #   mse                 MSELoss(input, target), both requiring grad: "loss", "grads".
 #   cross_entropy_extreme / log_softmax_extreme
 #                       logits of +-1000 (and equal rows): outputs and gradients, all finite.
+#   seed_per_sample_sgd / seed_accumulated_mse
+#                       seed 003's two loops, line for line (per-sample SGD; MSELoss over slices with gradients
+#                       accumulated over 2 batches): "initial" and final "params" of the Linear(1, 1), "losses".
 #   mlp_adam_accumulate the seeds' gradient-accumulation loop: per step zero_grad, then 2 micro-batches of
 #                       loss.backward(), then Adam(lr=1e-2).step(); "params" before, "batches" (x, target per
 #                       micro-batch), "steps": params after each of 3 steps, "losses": every micro-batch loss.
@@ -91,6 +94,9 @@ cases["ops_pow_fractional"] = op_case(27, {"a": ([3, 4], True)}, lambda a: a ** 
 cases["ops_log_softmax"] = op_case(28, {"a": ([3, 5], True)}, lambda a: F.log_softmax(a, dim=-1))
 cases["ops_linear"] = op_case(29, {"x": ([4, 5], True), "w": ([3, 5], True), "b": ([3], True)}, lambda x, w, b: F.linear(x, w, b))
 cases["ops_linear_vector"] = op_case(30, {"x": ([5], True), "w": ([3, 5], True), "b": ([3], True)}, lambda x, w, b: F.linear(x, w, b))
+cases["ops_index_row"] = op_case(32, {"a": ([4, 3], True)}, lambda a: a[2] * a[-1])
+cases["ops_index_element"] = op_case(33, {"a": ([5], True)}, lambda a: a[1] * a[3])
+cases["ops_slice_rows"] = op_case(34, {"a": ([5, 3], True)}, lambda a: a[1:3] + a[3:5])
 cases["ops_shared_subexpression"] = op_case(
     31, {"a": ([3, 4], True), "b": ([4], True)}, lambda a, b: (a * b).tanh() * (a * b) + a.exp() * a)
 
@@ -158,6 +164,47 @@ cases["mlp_adam_accumulate"] = {
     "steps": steps,
     "losses": losses,
 }
+
+# Seed 003's loops, line for line: per-sample SGD on (output - y[i]) ** 2, then MSELoss over slices x[i:i + 2] with
+# gradients accumulated over 2 batches. "params": final weight and bias; "losses": every loss.item().
+torch.manual_seed(104)
+model = nn.Linear(1, 1)
+initial = [t(p) for p in model.parameters()]
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+x = torch.tensor([[1.0], [2.0], [3.0]])
+y = torch.tensor([[2.0], [3.0], [4.0]])
+losses = []
+for epoch in range(5):
+    for i in range(len(x)):
+        optimizer.zero_grad()
+        output = model(x[i])
+        loss = (output - y[i]) ** 2
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+cases["seed_per_sample_sgd"] = {"initial": initial, "params": [t(p) for p in model.parameters()], "losses": losses}
+
+torch.manual_seed(105)
+x_train = torch.tensor([[1.0], [2.0], [3.0], [4.0], [5.0]])
+y_train = torch.tensor([[2.0], [4.0], [6.0], [8.0], [10.0]])
+model = nn.Linear(1, 1)
+initial = [t(p) for p in model.parameters()]
+criterion = nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+batch_size, accumulation_steps, losses = 2, 2, []
+for epoch in range(5):
+    optimizer.zero_grad()
+    for i in range(0, len(x_train), batch_size):
+        x_batch = x_train[i:i + batch_size]
+        y_batch = y_train[i:i + batch_size]
+        outputs = model(x_batch)
+        loss = criterion(outputs, y_batch)
+        loss.backward()
+        if (i // batch_size + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+        losses.append(loss.item())
+cases["seed_accumulated_mse"] = {"initial": initial, "params": [t(p) for p in model.parameters()], "losses": losses}
 
 with open(os.path.join(HERE, "nn.json"), "w") as f:
     json.dump({"torch_version": torch.__version__, "cases": cases}, f, separators=(",", ":"))
