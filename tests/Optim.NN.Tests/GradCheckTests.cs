@@ -339,6 +339,13 @@ public class GradCheckTests
         _ => (a, b) => a / b,
     };
 
+    /// <summary>
+    /// How far a float32 autodiff gradient may be from the float64 finite difference: float32 rounding through a few
+    /// operations stays near 1e-6 relative (the worst seen over many thousand graphs is below 1e-6·(1 + |fd|)), so
+    /// this leaves a wide margin while still catching a gradient off by a few parts in 10⁴.
+    /// </summary>
+    private static double Tolerance(double fd) => 1e-4 + 1e-4 * Math.Abs(fd);
+
     /// <summary>Checks one graph; false when it comes too close to a ReLU kink for finite differences to hold.</summary>
     private static bool GradientsMatch(GraphCase g)
     {
@@ -371,7 +378,7 @@ public class GradCheckTests
                 x[i] = keep;
                 double fd = (up - down) / (2 * h);
                 double ad = grad?[i] ?? 0;
-                Assert.True(Math.Abs(ad - fd) <= 2e-3 + 2e-3 * Math.Abs(fd),
+                Assert.True(Math.Abs(ad - fd) <= Tolerance(fd),
                     $"d/d x{key}[{i}]: autodiff {ad}, finite differences {fd}");
             }
         }
@@ -395,10 +402,10 @@ public class GradCheckTests
     [Fact]
     public void TheGradientCheckWouldCatchAWrongGradient()
     {
-        // x·x against a perturbed reference: the same comparison must fail
+        // x·x against a reference off by 0.1%: the same comparison must fail
         var x = new Tensor([0.7f, -1.2f]) { RequiresGrad = true };
         (x * x).Sum().Backward();
-        double fd = 2 * 0.7 + 0.01;
-        Assert.False(Math.Abs(x.Grad![0] - fd) <= 2e-3 + 2e-3 * Math.Abs(fd));
+        double fd = 2 * 0.7 * 1.001;
+        Assert.False(Math.Abs(x.Grad![0] - fd) <= Tolerance(fd));
     }
 }
