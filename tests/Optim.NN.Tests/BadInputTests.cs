@@ -69,6 +69,20 @@ public class BadInputTests
     }
 
     [Fact]
+    public void RowIndicesOutOfRangeAreRejectedAndSlicesClampAsInPython()
+    {
+        var x = Tensor.Zeros(4, 3);
+        Rejects(() => _ = x[4], "index", "[4, 3]");
+        Rejects(() => _ = x[-5], "index");
+        Rejects(() => _ = Tensor.Scalar(1)[0], "index", "scalar");
+        Rejects(() => _ = Tensor.Scalar(1)[0..1], "rows", "scalar");
+        Assert.Equal(new[] { 3 }, x[-1].Shape);
+        Assert.Equal(new[] { 2, 3 }, x[2..9].Shape);
+        Assert.Equal(new[] { 0, 3 }, x[3..1].Shape);
+        Assert.Equal(new[] { 1, 3 }, x[^1..].Shape);
+    }
+
+    [Fact]
     public void AFailedOperationRecordsNothing()
     {
         var a = new Tensor([1f, 2f]) { RequiresGrad = true };
