@@ -59,7 +59,7 @@ match target with
 | "bench" ->
     runOrFail "/usr/bin/python3" ([ "bench/compare.py" ] @ List.ofArray extra)
 | "pack" ->
-    for project in [ "src/Optim.Core"; "src/Optim.CSharp" ] do
+    for project in [ "src/Optim.Core"; "src/Optim.CSharp"; "src/Optim.NN" ] do
         runOrFail "dotnet" [ "pack"; project; "-c"; "Release"; "-nologo"; "-v"; "q"; "-o"; "out/packages" ]
     printfn "Packages in out/packages"
 | "golden" ->

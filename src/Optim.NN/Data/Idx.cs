@@ -1,0 +1,80 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace Optim.NN;
+
+/// <summary>
+/// Reads the IDX files of MNIST and Fashion-MNIST (unsigned-byte data, big-endian header), gzip-compressed or
+/// plain: gzip is recognised by its magic bytes, whatever the file's name.
+/// </summary>
+public static class Idx
+{
+    private const int ImagesMagic = 0x0803, LabelsMagic = 0x0801;
+
+    /// <summary>Reads an image file (magic 0x00000803: count × rows × columns bytes) as pixel/255.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>Shape <c>[count, rows·columns]</c>, values in [0, 1].</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not an IDX image file (wrong magic number), or is truncated or too long.</exception>
+    public static Tensor ReadImages(string path)
+    {
+        var (dims, bytes) = Read(path, ImagesMagic, 3);
+        var pixels = GC.AllocateUninitializedArray<float>(bytes.Length);
+        for (int i = 0; i < bytes.Length; i++) pixels[i] = bytes[i] / 255f;
+        return new Tensor(pixels, dims[0], dims[1] * dims[2]);
+    }
+
+    /// <summary>Reads a label file (magic 0x00000801: count bytes).</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>One label per sample.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not an IDX label file (wrong magic number), or is truncated or too long.</exception>
+    public static byte[] ReadLabels(string path) => Read(path, LabelsMagic, 1).Bytes;
+
+    private static (int[] Dims, byte[] Bytes) Read(string path, int magic, int rank)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var file = File.OpenRead(path);
+        int b0 = file.ReadByte(), b1 = file.ReadByte();
+        file.Position = 0;
+        using Stream stream = b0 == 0x1f && b1 == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;
+        var header = new byte[4 + 4 * rank];
+        int got = ReadFully(stream, header);
+        if (got < 4)
+            throw new InvalidDataException($"'{path}' is not an IDX file: it holds {got} bytes, fewer than the 4-byte magic number.");
+        int found = BinaryPrimitives.ReadInt32BigEndian(header);
+        if (found != magic)
+            throw new InvalidDataException(
+                $"'{path}' has magic number 0x{found:X8}, but an IDX {(rank == 3 ? "image" : "label")} file starts with 0x{magic:X8}.");
+        if (got < header.Length)
+            throw new InvalidDataException($"'{path}' is truncated: its header needs {header.Length} bytes, but the file ends after {got}.");
+        var dims = new int[rank];
+        long count = 1;
+        for (int d = 0; d < rank; d++)
+        {
+            dims[d] = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4 + 4 * d));
+            if (dims[d] < 0) throw new InvalidDataException($"'{path}' declares a negative extent {dims[d]} in dimension {d}.");
+            count *= dims[d];
+        }
+        if (count > Array.MaxLength) throw new InvalidDataException($"'{path}' declares {count} bytes of data, more than an array holds.");
+        var bytes = new byte[count];
+        got = ReadFully(stream, bytes);
+        if (got < count)
+            throw new InvalidDataException($"'{path}' is truncated: its header declares [{string.Join(", ", dims)}] = {count} bytes of data, but only {got} follow.");
+        if (stream.ReadByte() >= 0)
+            throw new InvalidDataException($"'{path}' is longer than its header declares ([{string.Join(", ", dims)}] = {count} bytes of data).");
+        return (dims, bytes);
+    }
+
+    private static int ReadFully(Stream stream, byte[] buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = stream.Read(buffer, total, buffer.Length - total);
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
+}

@@ -1,0 +1,306 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Optim.NN.Kernels;
+
+/// <summary>
+/// Single-precision matrix product <c>C (+)= op(A)·op(B)</c> on row-major buffers, where <c>op(X)</c> is X or Xᵀ,
+/// as a blocked, packed kernel in the manner of BLIS/GotoBLAS: B is packed in kc×16 panels (kept in L1), A in
+/// 6×kc panels (kept in L2), and a 6×16 register-blocked micro-kernel does 12 FMAs on 8 floats per step of k.
+/// Transposed operands are read by the packing routines, so no transposed copy of an operand is ever made.
+/// Large products are split in two halves (of rows or of columns) that run on two threads. The loops are compiled
+/// fully optimised from their first call (no tier-0 warm-up).
+/// </summary>
+internal static unsafe class Gemm
+{
+    private const int MR = 6, NR = 16;
+    private const int KcMax = 256, Mc = 16 * MR, NcMax = 1024;
+
+    /// <summary>Products of at least this many multiply-adds are split over two threads (below, waking the worker costs more than it saves).</summary>
+    internal const long ParallelThreshold = 1L << 20;
+
+    [ThreadStatic] private static float[]? _packA;
+    [ThreadStatic] private static float[]? _packB;
+    [ThreadStatic] private static Job? _job;
+
+    /// <summary>
+    /// <c>C[m,n] = op(A)[m,k]·op(B)[k,n]</c>, or <c>C += …</c> when <paramref name="accumulate"/>. A is stored
+    /// <c>[m,k]</c>, or <c>[k,m]</c> when <paramref name="transA"/>; B is stored <c>[k,n]</c>, or <c>[n,k]</c> when
+    /// <paramref name="transB"/>. C must not overlap A or B.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, bool transA, ReadOnlySpan<float> b, bool transB,
+                                Span<float> c, bool accumulate)
+    {
+        if (a.Length < (long)m * k || b.Length < (long)k * n || c.Length < (long)m * n)
+            throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) c[..(m * n)].Clear();
+            return;
+        }
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var job = _job ??= new Job();
+            job.Set(pa, pb, pc, m, n, k, transA, transB, accumulate);
+            if ((long)m * n * k >= ParallelThreshold && TwoThreads.Available)
+            {
+                int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
+                job.SplitRows = tilesM > tilesN;
+                job.Mid = job.SplitRows ? tilesM / 2 * MR : tilesN / 2 * NR;
+                TwoThreads.Run(job);
+            }
+            else Block(job, 0, m, 0, n);
+            job.Set(null, null, null, 0, 0, 0, false, false, false);
+        }
+    }
+
+    /// <summary>The arguments of one product, reused per calling thread so that a call allocates nothing.</summary>
+    private sealed class Job : TwoPartJob
+    {
+        public float* A, B, C;
+        public int M, N, K, Mid;
+        public bool TransA, TransB, Accumulate, SplitRows;
+
+        public void Set(float* a, float* b, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate)
+        {
+            A = a; B = b; C = c; M = m; N = n; K = k; TransA = transA; TransB = transB; Accumulate = accumulate;
+        }
+
+        public override void Run(int part)
+        {
+            if (SplitRows) Block(this, part == 0 ? 0 : Mid, part == 0 ? Mid : M, 0, N);
+            else Block(this, 0, M, part == 0 ? 0 : Mid, part == 0 ? Mid : N);
+        }
+    }
+
+    /// <summary>Computes the block of C in rows [i0, i1) and columns [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block(Job job, int i0, int i1, int j0, int j1)
+    {
+        int k = job.K, n = job.N;
+        // kc: equal blocks of at most KcMax, so that a k of 784 runs as 4×196 rather than 3×256 + 16
+        int kBlocks = (k + KcMax - 1) / KcMax, kc = (k + kBlocks - 1) / kBlocks;
+        int ncMax = Math.Min(NcMax, (j1 - j0 + NR - 1) / NR * NR);
+        float* ap = Buffer(ref _packA, Mc * kc + 8);   // slack for PackA's whole-vector stores
+        float* bp = Buffer(ref _packB, ncMax * kc);
+        float* tile = stackalloc float[MR * NR];
+        for (int jc = j0; jc < j1; jc += NcMax)
+        {
+            int nc = Math.Min(NcMax, j1 - jc);
+            for (int pc = 0; pc < k; pc += kc)
+            {
+                int kcur = Math.Min(kc, k - pc);
+                bool acc = job.Accumulate || pc > 0;
+                PackB(job, bp, pc, kcur, jc, nc);
+                for (int ic = i0; ic < i1; ic += Mc)
+                {
+                    int mc = Math.Min(Mc, i1 - ic);
+                    PackA(job, ap, ic, mc, pc, kcur);
+                    for (int jr = 0; jr < nc; jr += NR)
+                    {
+                        int nr = Math.Min(NR, nc - jr);
+                        float* bpanel = bp + jr * kcur;
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int mr = Math.Min(MR, mc - ir);
+                            float* cptr = job.C + (long)(ic + ir) * n + jc + jr;
+                            if (mr == MR && nr == NR) Kernel(kcur, ap + ir * kcur, bpanel, cptr, n, acc);
+                            else
+                            {
+                                Kernel(kcur, ap + ir * kcur, bpanel, tile, NR, false);
+                                for (int r = 0; r < mr; r++)
+                                {
+                                    float* dst = cptr + (long)r * n;
+                                    float* src = tile + r * NR;
+                                    if (acc) for (int j = 0; j < nr; j++) dst[j] += src[j];
+                                    else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A pinned per-thread buffer of at least <paramref name="length"/> floats.</summary>
+    private static float* Buffer(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<float>(Math.Max(length, 4096), pinned: true);
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+    }
+
+    /// <summary>Packs rows [ic, ic+mc) × depth [pc, pc+kc) of op(A) into panels of MR rows, each stored p-major, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(Job job, float* dst, int ic, int mc, int pc, int kc)
+    {
+        int m = job.M, k = job.K;
+        for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            if (job.TransA)
+            {
+                // A is stored [k, m]: the MR values of one depth are contiguous
+                float* src = job.A + (long)pc * m + ic + ir;
+                for (int p = 0; p < kc; p++, src += m)
+                {
+                    int r = 0;
+                    for (; r < mr; r++) dst[p * MR + r] = src[r];
+                    for (; r < MR; r++) dst[p * MR + r] = 0f;
+                }
+            }
+            else
+            {
+                float* src = job.A + (long)(ic + ir) * k + pc;
+                int p0 = 0;
+                if (mr == MR && Avx.IsSupported)
+                    // 8 depths of the 6 rows at a time: an 8×8 transpose of the rows (and two zero rows), each
+                    // transposed vector stored whole; its last two lanes are overwritten by the next store (the
+                    // buffer has slack for the very last)
+                    for (; p0 + 8 <= kc; p0 += 8)
+                    {
+                        var z = Vector256<float>.Zero;
+                        Transpose8(Vector256.Load(src + p0), Vector256.Load(src + k + p0), Vector256.Load(src + 2 * k + p0),
+                                   Vector256.Load(src + 3 * k + p0), Vector256.Load(src + 4 * k + p0), Vector256.Load(src + 5 * k + p0), z, z,
+                                   dst + p0 * MR, MR);
+                    }
+                for (int r = 0; r < MR; r++)
+                {
+                    if (r < mr)
+                    {
+                        float* row = src + (long)r * k;
+                        for (int p = p0; p < kc; p++) dst[p * MR + r] = row[p];
+                    }
+                    else for (int p = p0; p < kc; p++) dst[p * MR + r] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs depth [pc, pc+kc) × columns [jc, jc+nc) of op(B) into panels of NR columns, each stored p-major, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(Job job, float* dst, int pc, int kc, int jc, int nc)
+    {
+        int n = job.N, k = job.K;
+        for (int jr = 0; jr < nc; jr += NR, dst += NR * kc)
+        {
+            int nr = Math.Min(NR, nc - jr);
+            if (job.TransB)
+            {
+                // B is stored [n, k]: each column is a contiguous row of storage
+                float* src = job.B + (long)(jc + jr) * k + pc;
+                int p0 = 0;
+                if (nr == NR && Avx.IsSupported)
+                    // 8 depths × 8 columns at a time, transposed in registers
+                    for (; p0 + 8 <= kc; p0 += 8)
+                        for (int h = 0; h < NR; h += 8)
+                        {
+                            float* s0 = src + (long)h * k + p0;
+                            Transpose8(Vector256.Load(s0), Vector256.Load(s0 + k), Vector256.Load(s0 + 2 * k), Vector256.Load(s0 + 3 * k),
+                                       Vector256.Load(s0 + 4 * k), Vector256.Load(s0 + 5 * k), Vector256.Load(s0 + 6 * k), Vector256.Load(s0 + 7 * k),
+                                       dst + p0 * NR + h, NR);
+                        }
+                for (int c = 0; c < NR; c++)
+                {
+                    if (c < nr)
+                    {
+                        float* col = src + (long)c * k;
+                        for (int p = p0; p < kc; p++) dst[p * NR + c] = col[p];
+                    }
+                    else for (int p = p0; p < kc; p++) dst[p * NR + c] = 0f;
+                }
+            }
+            else
+            {
+                float* src = job.B + (long)pc * n + jc + jr;
+                if (nr == NR)
+                    for (int p = 0; p < kc; p++, src += n)
+                    {
+                        Vector256.Store(Vector256.Load(src), dst + p * NR);
+                        Vector256.Store(Vector256.Load(src + 8), dst + p * NR + 8);
+                    }
+                else
+                    for (int p = 0; p < kc; p++, src += n)
+                    {
+                        int c = 0;
+                        for (; c < nr; c++) dst[p * NR + c] = src[c];
+                        for (; c < NR; c++) dst[p * NR + c] = 0f;
+                    }
+            }
+        }
+    }
+
+    /// <summary>Transposes the 8×8 block of rows r0..r7 and stores row <c>i</c> of the transpose at <c>dst + i·stride</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+                                   Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
+                                   float* dst, int stride)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + stride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * stride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * stride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * stride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * stride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * stride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * stride, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+
+    /// <summary>The 6×16 micro-kernel: C[6,16] (+)= Apanel[6,kc]·Bpanel[kc,16], twelve 8-wide accumulators in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a[0]);
+            c00 = MulAdd(x, b0, c00); c01 = MulAdd(x, b1, c01);
+            x = Vector256.Create(a[1]);
+            c10 = MulAdd(x, b0, c10); c11 = MulAdd(x, b1, c11);
+            x = Vector256.Create(a[2]);
+            c20 = MulAdd(x, b0, c20); c21 = MulAdd(x, b1, c21);
+            x = Vector256.Create(a[3]);
+            c30 = MulAdd(x, b0, c30); c31 = MulAdd(x, b1, c31);
+            x = Vector256.Create(a[4]);
+            c40 = MulAdd(x, b0, c40); c41 = MulAdd(x, b1, c41);
+            x = Vector256.Create(a[5]);
+            c50 = MulAdd(x, b0, c50); c51 = MulAdd(x, b1, c51);
+        }
+        Store(c, c00, c01, accumulate); c += ldc;
+        Store(c, c10, c11, accumulate); c += ldc;
+        Store(c, c20, c21, accumulate); c += ldc;
+        Store(c, c30, c31, accumulate); c += ldc;
+        Store(c, c40, c41, accumulate); c += ldc;
+        Store(c, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector256<float> lo, Vector256<float> hi, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Vector256.Load(c);
+            hi += Vector256.Load(c + 8);
+        }
+        Vector256.Store(lo, c);
+        Vector256.Store(hi, c + 8);
+    }
+}

@@ -1,0 +1,37 @@
+using Optim.NN.Autograd;
+
+namespace Optim.NN.Ops;
+
+/// <summary>Rows taken along the first dimension (<c>x[i]</c>, <c>x[a:b]</c>), copied, with the gradient scattered back.</summary>
+internal static class Index
+{
+    /// <summary>Rows [start, start + count) of a tensor of rank 1 or 2; <paramref name="squeeze"/> drops the first dimension (one row only).</summary>
+    public static Tensor Rows(Tensor x, int start, int count, bool squeeze, string paramName)
+    {
+        if (x.Rank == 0) throw new ArgumentException("A scalar cannot be indexed.", paramName);
+        int n = x.ShapeArray[0];
+        if (start < 0 || count < 0 || start > n - count)
+            throw new ArgumentOutOfRangeException(paramName,
+                $"Rows {start} to {start + count} are out of range for a tensor of shape {Shapes.Format(x.ShapeArray)}.");
+        int width = x.Rank == 2 ? x.ShapeArray[1] : 1;
+        var y = x.Data.AsSpan(start * width, count * width).ToArray();
+        int[] shape = (x.Rank, squeeze) switch
+        {
+            (2, true) => [width],
+            (2, false) => [count, width],
+            (_, true) => [],
+            _ => [count],
+        };
+        return Tensor.Result(y, shape, Tensor.Records(x) ? new RowsNode(x, start * width) : null);
+    }
+
+    private sealed class RowsNode(Tensor input, int offset) : Node(input)
+    {
+        public override void Backward(float[] grad)
+        {
+            var gx = new float[A.Numel];
+            grad.AsSpan().CopyTo(gx.AsSpan(offset));
+            A.AddGrad(gx);
+        }
+    }
+}
