@@ -78,6 +78,54 @@ public sealed class IdxTests : IDisposable
         Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(_dir));
     }
 
+    /// <summary>A stream that can only be read forward, as a network or decompression stream.</summary>
+    private sealed class ForwardOnly(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void StreamsAreReadLikeFilesAndLeftOpen(bool gzip, bool seekable)
+    {
+        byte[] Bytes(byte[] idx)
+        {
+            if (!gzip) return idx;
+            using var m = new MemoryStream();
+            using (var z = new System.IO.Compression.GZipStream(m, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) z.Write(idx);
+            return m.ToArray();
+        }
+        Stream Open(byte[] idx) => seekable ? new MemoryStream(Bytes(idx)) : new ForwardOnly(Bytes(idx));
+        using var images = Open(Idx(0x803, [2, 3, 2], Pixels));
+        Assert.Equal(Pixels.Select(p => p / 255f), Optim.NN.Idx.ReadImages(images).Data);
+        Assert.True(images.CanRead);
+        using var labels = Open(Idx(0x801, [3], [7, 0, 9]));
+        Assert.Equal(new byte[] { 7, 0, 9 }, Optim.NN.Idx.ReadLabels(labels, "labels.gz"));
+        var e = Assert.Throws<InvalidDataException>(() => Optim.NN.Idx.ReadLabels(Open(Idx(0x803, [1, 1, 1], [0])), "resource 'x'"));
+        Assert.Contains("resource 'x'", e.Message);
+    }
+
+    [Fact]
+    public void FashionMnistLoadsFromAnyStreamSourceByFileName()
+    {
+        var files = new Dictionary<string, byte[]>
+        {
+            ["train-images-idx3-ubyte"] = Idx(0x803, [2, 3, 2], Pixels),
+            ["train-labels-idx1-ubyte"] = Idx(0x801, [2], [4, 1]),
+            ["t10k-images-idx3-ubyte"] = Idx(0x803, [1, 3, 2], Pixels[..6]),
+            ["t10k-labels-idx1-ubyte"] = Idx(0x801, [1], [9]),
+        };
+        var opened = new List<string>();
+        var data = FashionMnist.Load(name => { opened.Add(name); return new MemoryStream(files[name]); });
+        Assert.Equal(files.Keys.Order(), opened.Order());
+        Assert.Equal(new byte[] { 4, 1 }, data.TrainLabels);
+        Assert.Equal(new[] { 1, 6 }, data.TestImages.Shape);
+        Assert.Throws<ArgumentNullException>(() => FashionMnist.Load((Func<string, Stream>)null!));
+    }
+
     [Fact]
     public void TheRealFashionMnistFilesLoadWhenPresent()
     {

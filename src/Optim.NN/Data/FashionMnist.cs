@@ -28,10 +28,25 @@ public sealed class FashionMnist
     public static FashionMnist Load(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        var trainImages = Idx.ReadImages(Find(directory, "train-images-idx3-ubyte"));
-        var trainLabels = Idx.ReadLabels(Find(directory, "train-labels-idx1-ubyte"));
-        var testImages = Idx.ReadImages(Find(directory, "t10k-images-idx3-ubyte"));
-        var testLabels = Idx.ReadLabels(Find(directory, "t10k-labels-idx1-ubyte"));
+        return Load(name => File.OpenRead(Find(directory, name)));
+    }
+
+    /// <summary>
+    /// Reads the four files from wherever <paramref name="open"/> finds them (embedded resources, an archive, …):
+    /// it gets each file's name without suffix (<c>train-images-idx3-ubyte</c>, <c>train-labels-idx1-ubyte</c>,
+    /// <c>t10k-images-idx3-ubyte</c>, <c>t10k-labels-idx1-ubyte</c>) and returns its bytes, gzip-compressed or plain.
+    /// </summary>
+    /// <param name="open">Opens a file by name; the stream is disposed after reading.</param>
+    /// <exception cref="InvalidDataException">A file is not valid IDX, or a label file does not hold one label per image.</exception>
+    public static FashionMnist Load(Func<string, Stream> open)
+    {
+        ArgumentNullException.ThrowIfNull(open);
+        Tensor Images(string name) { using var s = open(name); return Idx.ReadImages(s, name); }
+        byte[] Labels(string name) { using var s = open(name); return Idx.ReadLabels(s, name); }
+        var trainImages = Images("train-images-idx3-ubyte");
+        var trainLabels = Labels("train-labels-idx1-ubyte");
+        var testImages = Images("t10k-images-idx3-ubyte");
+        var testLabels = Labels("t10k-labels-idx1-ubyte");
         Check(trainImages, trainLabels, "training");
         Check(testImages, testLabels, "test");
         return new FashionMnist(trainImages, trainLabels, testImages, testLabels);

@@ -18,7 +18,19 @@ public static class Idx
     /// <exception cref="InvalidDataException">The file is not an IDX image file (wrong magic number), or is truncated or too long.</exception>
     public static Tensor ReadImages(string path)
     {
-        var (dims, bytes) = Read(path, ImagesMagic, 3);
+        ArgumentNullException.ThrowIfNull(path);
+        using var file = File.OpenRead(path);
+        return ReadImages(file, path);
+    }
+
+    /// <summary>Reads an image file from a stream, as <see cref="ReadImages(string)"/> reads one from disk.</summary>
+    /// <param name="stream">The file's bytes, gzip-compressed or plain; read to its end, not disposed.</param>
+    /// <param name="name">What error messages call the stream (a file or resource name).</param>
+    /// <returns>Shape <c>[count, rows·columns]</c>, values in [0, 1].</returns>
+    /// <exception cref="InvalidDataException">The stream is not an IDX image file (wrong magic number), or is truncated or too long.</exception>
+    public static Tensor ReadImages(Stream stream, string name = "the stream")
+    {
+        var (dims, bytes) = Read(stream, name, ImagesMagic, 3);
         var pixels = GC.AllocateUninitializedArray<float>(bytes.Length);
         for (int i = 0; i < bytes.Length; i++) pixels[i] = bytes[i] / 255f;
         return new Tensor(pixels, dims[0], dims[1] * dims[2]);
@@ -29,15 +41,33 @@ public static class Idx
     /// <returns>One label per sample.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not an IDX label file (wrong magic number), or is truncated or too long.</exception>
-    public static byte[] ReadLabels(string path) => Read(path, LabelsMagic, 1).Bytes;
-
-    private static (int[] Dims, byte[] Bytes) Read(string path, int magic, int rank)
+    public static byte[] ReadLabels(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var file = File.OpenRead(path);
-        int b0 = file.ReadByte(), b1 = file.ReadByte();
-        file.Position = 0;
-        using Stream stream = b0 == 0x1f && b1 == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;
+        return ReadLabels(file, path);
+    }
+
+    /// <summary>Reads a label file from a stream, as <see cref="ReadLabels(string)"/> reads one from disk.</summary>
+    /// <param name="stream">The file's bytes, gzip-compressed or plain; read to its end, not disposed.</param>
+    /// <param name="name">What error messages call the stream (a file or resource name).</param>
+    /// <returns>One label per sample.</returns>
+    /// <exception cref="InvalidDataException">The stream is not an IDX label file (wrong magic number), or is truncated or too long.</exception>
+    public static byte[] ReadLabels(Stream stream, string name = "the stream") => Read(stream, name, LabelsMagic, 1).Bytes;
+
+    private static (int[] Dims, byte[] Bytes) Read(Stream source, string path, int magic, int rank)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(path);
+        // gzip is told by its first two bytes, read and then rewound (a stream that cannot seek is read into memory first)
+        using var copy = source.CanSeek ? null : new MemoryStream();
+        if (copy is not null) { source.CopyTo(copy); copy.Position = 0; }
+        var input = copy ?? source;
+        long start = input.Position;
+        int b0 = input.ReadByte(), b1 = input.ReadByte();
+        input.Position = start;
+        using var gzip = b0 == 0x1f && b1 == 0x8b ? new GZipStream(input, CompressionMode.Decompress, leaveOpen: true) : null;
+        Stream stream = gzip ?? input;
         var header = new byte[4 + 4 * rank];
         int got = ReadFully(stream, header);
         if (got < 4)
@@ -66,12 +96,12 @@ public static class Idx
         return (dims, bytes);
     }
 
-    private static int ReadFully(Stream stream, byte[] buffer)
+    private static int ReadFully(Stream stream, Span<byte> buffer)
     {
         int total = 0;
         while (total < buffer.Length)
         {
-            int n = stream.Read(buffer, total, buffer.Length - total);
+            int n = stream.Read(buffer[total..]);
             if (n == 0) break;
             total += n;
         }
