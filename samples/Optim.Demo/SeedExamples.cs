@@ -1,5 +1,6 @@
 using System.Globalization;
 using Optim.CSharp;
+using Optim.NN;
 using Spectre.Console;
 
 namespace OptimDemo;
@@ -28,11 +29,10 @@ internal static class SeedExamples
             for (int i = 0; i < iterations; i++)
             {
                 optimizer.ZeroGrad();
-                float twoX = 2 * x.Data[0];
-                float y = twoX * twoX;                     // y = (2x)²
-                x.AccumulateGrad([8 * x.Data[0]]);          // backward: dy/dx = 8x
+                var y = (2f * Tensor.FromParameter(x)).Pow(2);   // y = torch.pow(2*x, 2)
+                y.Backward();                                     // x.Grad = dy/dx = 8x
                 xs[i] = x.Data[0];
-                losses[i] = y;
+                losses[i] = y.Item();
                 optimizer.Step();
             }
             string label = "lr=" + Num(lr) + (momentum > 0 ? $", momentum={Num(momentum)}" : "");
@@ -58,38 +58,30 @@ internal static class SeedExamples
     internal sealed record Regression(float[] EpochLoss, int Steps, float Weight, float Bias);
 
     /// <summary>
-    /// Seed 003: fit y = 2x on x = 1…5 with a 1→1 linear model, MSE, SGD lr = 0.01, mini-batches of 2 and
-    /// gradients accumulated over 2 of them before each step (<c>accumulation_steps = 2</c>). As in the seed, the
+    /// Seed 003, line for line: fit y = 2x on x = 1…5 with <c>nn.Linear(1, 1)</c>, MSE, SGD lr = 0.01, mini-batches of
+    /// 2 and gradients accumulated over 2 of them before each step (<c>accumulation_steps = 2</c>). As in the seed, the
     /// gradient is zeroed at the start of each epoch, so the last, unpaired batch's gradient never reaches a step.
     /// </summary>
     public static Regression LinearRegression(int epochs = 5, int batchSize = 2, int accumulationSteps = 2)
     {
-        float[] xTrain = [1, 2, 3, 4, 5], yTrain = [2, 4, 6, 8, 10];
-        // nn.Linear(1, 1) starts at random; a fixed start keeps the demo's numbers reproducible.
-        var weight = new Parameter([0.5f], 1, 1) { Name = "linear.weight" };
-        var bias = new Parameter([0f], 1) { Name = "linear.bias" };
-        var optimizer = new SGD([weight, bias], lr: 0.01);
+        var xTrain = new Tensor(new float[,] { { 1 }, { 2 }, { 3 }, { 4 }, { 5 } });
+        var yTrain = new Tensor(new float[,] { { 2 }, { 4 }, { 6 }, { 8 }, { 10 } });
+        var model = new Linear(1, 1, random: new Random(0));
+        var criterion = new MSELoss();
+        var optimizer = new SGD(model.Parameters(), lr: 0.01);
         var epochLoss = new float[epochs];
         int steps = 0;
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             optimizer.ZeroGrad();
-            float loss = 0;
-            for (int i = 0; i < xTrain.Length; i += batchSize)
+            Tensor? loss = null;
+            for (int i = 0; i < xTrain.Shape[0]; i += batchSize)
             {
-                int m = Math.Min(batchSize, xTrain.Length - i);
-                // forward: ŷ = w·x + b, loss = mean((ŷ - y)²); backward: dw = 2/m Σ x(ŷ - y), db = 2/m Σ (ŷ - y)
-                float sq = 0, dw = 0, db = 0;
-                for (int k = i; k < i + m; k++)
-                {
-                    float r = weight.Data[0] * xTrain[k] + bias.Data[0] - yTrain[k];
-                    sq += r * r;
-                    dw += 2f / m * xTrain[k] * r;
-                    db += 2f / m * r;
-                }
-                loss = sq / m;
-                weight.AccumulateGrad([dw]);
-                bias.AccumulateGrad([db]);
+                var xBatch = xTrain[i..(i + batchSize)];
+                var yBatch = yTrain[i..(i + batchSize)];
+                var outputs = model.Forward(xBatch);
+                loss = criterion.Forward(outputs, yBatch);
+                loss.Backward();                                  // gradients add up in Parameter.Grad
                 if ((i / batchSize + 1) % accumulationSteps == 0)
                 {
                     optimizer.Step();
@@ -97,9 +89,9 @@ internal static class SeedExamples
                     steps++;
                 }
             }
-            epochLoss[epoch] = loss;
+            epochLoss[epoch] = loss!.Item();
         }
-        return new Regression(epochLoss, steps, weight.Data[0], bias.Data[0]);
+        return new Regression(epochLoss, steps, model.Weight.Data[0], model.Bias!.Data[0]);
     }
 
     /// <summary>Prints the regression as the seed does: the last batch's loss per epoch, then the parameters.</summary>

@@ -26,8 +26,9 @@ internal static class SvgChart
     /// <param name="yLabel">The y axis label.</param>
     /// <param name="curves">The lines.</param>
     /// <param name="logY">Whether the y axis is logarithmic (non-positive values then leave gaps).</param>
+    /// <param name="xPerPoint">The x distance between consecutive values (1: x is the index).</param>
     /// <returns>The SVG document.</returns>
-    public static string Render(string title, string xLabel, string yLabel, IReadOnlyList<Curve> curves, bool logY = false)
+    public static string Render(string title, string xLabel, string yLabel, IReadOnlyList<Curve> curves, bool logY = false, double xPerPoint = 1)
     {
         double Tr(double y) => logY ? (y > 0 ? Math.Log10(y) : double.NaN) : y;
         var ys = curves.SelectMany(c => c.Values).Select(Tr).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
@@ -37,7 +38,8 @@ internal static class SvgChart
         double yStep = logY ? 1 : NiceStep((hi - lo) / 5);
         if (!logY) { lo = Math.Floor(lo / yStep) * yStep; hi = Math.Ceiling(hi / yStep) * yStep; }
         int points = Math.Max(2, curves.Select(c => c.Values.Length).DefaultIfEmpty(0).Max());
-        double xMax = points - 1, xStep = Math.Max(1, NiceStep(xMax / 10.0));
+        double xMax = (points - 1) * xPerPoint, xStep = NiceStep(xMax / 10.0);
+        if (xPerPoint >= 1) xStep = Math.Max(1, xStep);
         double plotW = Width - Left - Right, plotH = Height - Top - Bottom;
         double X(double x) => Left + x / xMax * plotW;
         double Y(double y) => Top + (1 - (y - lo) / (hi - lo)) * plotH;
@@ -53,9 +55,9 @@ internal static class SvgChart
             svg.AppendLine($"<line x1=\"{F(Left)}\" y1=\"{F(Y(y))}\" x2=\"{F(Left + plotW)}\" y2=\"{F(Y(y))}\" stroke=\"#e0e0e0\"/>")
                .AppendLine($"<text x=\"{F(Left - 6)}\" y=\"{F(Y(y) + 4)}\" text-anchor=\"end\">{label}</text>");
         }
-        for (double x = 0; x <= xMax; x += xStep)
+        for (double x = 0; x <= xMax * (1 + 1e-9); x += xStep)
             svg.AppendLine($"<line x1=\"{F(X(x))}\" y1=\"{F(Top)}\" x2=\"{F(X(x))}\" y2=\"{F(Top + plotH)}\" stroke=\"#f0f0f0\"/>")
-               .AppendLine($"<text x=\"{F(X(x))}\" y=\"{F(Top + plotH + 18)}\" text-anchor=\"middle\">{F(x)}</text>");
+               .AppendLine($"<text x=\"{F(X(x))}\" y=\"{F(Top + plotH + 18)}\" text-anchor=\"middle\">{x.ToString("G4", CultureInfo.InvariantCulture)}</text>");
         svg.AppendLine($"<rect x=\"{F(Left)}\" y=\"{F(Top)}\" width=\"{F(plotW)}\" height=\"{F(plotH)}\" fill=\"none\" stroke=\"black\"/>")
            .AppendLine($"<text x=\"{F(Left + plotW / 2)}\" y=\"{F(Height - 10)}\" text-anchor=\"middle\">{Escape(xLabel)}</text>")
            .AppendLine($"<text transform=\"translate(18 {F(Top + plotH / 2)}) rotate(-90)\" text-anchor=\"middle\">{Escape(yLabel)}</text>");
@@ -75,7 +77,7 @@ internal static class SvgChart
             for (int i = 0; i < values.Length; i++)
             {
                 double y = Tr(values[i]);
-                if (double.IsFinite(y)) run.Add($"{F(X(i))},{F(Y(y))}");
+                if (double.IsFinite(y)) run.Add($"{F(X(i * xPerPoint))},{F(Y(y))}");
                 else Flush();
             }
             Flush();

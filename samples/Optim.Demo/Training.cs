@@ -7,12 +7,14 @@ namespace OptimDemo;
 
 /// <summary>What one training run produced.</summary>
 /// <param name="Name">The run's name.</param>
-/// <param name="Setup">Its optimizer, scheduler and batching, in words.</param>
+/// <param name="Setup">Its hyperparameters and batching, in words (batches are of 64 unless it says otherwise).</param>
 /// <param name="EpochLoss">The mean training loss of each epoch.</param>
 /// <param name="EpochAccuracy">The test accuracy after each epoch.</param>
 /// <param name="EpochSeconds">The wall-clock time of each epoch's training (evaluation excluded).</param>
+/// <param name="BatchLoss">The loss of every (micro-)batch, in order.</param>
 /// <param name="Lrs">The learning rate of each optimizer step.</param>
-internal sealed record RunResult(string Name, string Setup, double[] EpochLoss, double[] EpochAccuracy, double[] EpochSeconds, double[] Lrs)
+internal sealed record RunResult(string Name, string Setup, double[] EpochLoss, double[] EpochAccuracy, double[] EpochSeconds,
+                                 double[] BatchLoss, double[] Lrs)
 {
     /// <summary>The test accuracy after the last epoch.</summary>
     public double FinalAccuracy => EpochAccuracy[^1];
@@ -39,14 +41,14 @@ internal static class Training
     /// <summary>The runs the demo compares; the scheduler's length comes from <paramref name="epochs"/> and the loader.</summary>
     public static IReadOnlyList<Recipe> Recipes(int epochs) =>
     [
-        new("SGD", "SGD(lr=0.1), batch 64", 64, 1, ps => new SGD(ps, lr: 0.1), (_, _) => null),
-        new("SGD+momentum", "SGD(lr=0.01, momentum=0.9), batch 64", 64, 1, ps => new SGD(ps, lr: 0.01, momentum: 0.9), (_, _) => null),
-        new("Adam", "Adam(lr=1e-3), batch 64", 64, 1, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
-        new("AdamW", "AdamW(lr=1e-3, weightDecay=1e-2), batch 64", 64, 1, ps => new AdamW(ps, lr: 1e-3, weightDecay: 1e-2), (_, _) => null),
-        new("SGD+OneCycleLR", "SGD(momentum=0.9, nesterov) + OneCycleLR(maxLr=0.1) per batch", 64, 1,
+        new("SGD", "lr 0.1", 64, 1, ps => new SGD(ps, lr: 0.1), (_, _) => null),
+        new("SGD, momentum", "lr 0.01, momentum 0.9", 64, 1, ps => new SGD(ps, lr: 0.01, momentum: 0.9), (_, _) => null),
+        new("Adam", "lr 1e-3", 64, 1, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
+        new("AdamW", "lr 1e-3, weight decay 1e-2", 64, 1, ps => new AdamW(ps, lr: 1e-3, weightDecay: 1e-2), (_, _) => null),
+        new("SGD + OneCycleLR", "Nesterov 0.9, max lr 0.1, per batch", 64, 1,
             ps => new SGD(ps, lr: 0.01, momentum: 0.9, nesterov: true),
             (o, stepsPerEpoch) => new OneCycleLR(o, 0.1, epochs: epochs, stepsPerEpoch: stepsPerEpoch)),
-        new("Adam, accumulated", "Adam(lr=1e-3), batch 16 × 4 accumulation steps", 16, 4, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
+        new("Adam, accumulated", "lr 1e-3, 4 batches of 16 per step", 16, 4, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
     ];
 
     /// <summary>Trains every recipe for <paramref name="epochs"/> epochs, showing one progress bar per run.</summary>
@@ -79,7 +81,8 @@ internal static class Training
         int stepsPerEpoch = loader.Count / recipe.AccumulationSteps;
         var scheduler = recipe.MakeScheduler(optimizer, stepsPerEpoch);
         var test = data.Test;
-        var (losses, accuracies, seconds, lrs) = (new double[epochs], new double[epochs], new double[epochs], new List<double>());
+        var (losses, accuracies, seconds) = (new double[epochs], new double[epochs], new double[epochs]);
+        var (batchLoss, lrs) = (new List<double>(), new List<double>());
         task.MaxValue = epochs * loader.Count;
         task.StartTask();
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -94,7 +97,8 @@ internal static class Training
             foreach (var (x, y) in loader)
             {
                 var loss = criterion.Forward(model.Forward(x), y);
-                sum += loss.Item();
+                batchLoss.Add(loss.Item());
+                sum += batchLoss[^1];
                 batches++;
                 (loss / recipe.AccumulationSteps).Backward();
                 if (++micro % recipe.AccumulationSteps == 0)
@@ -111,7 +115,7 @@ internal static class Training
             accuracies[epoch] = Accuracy(model, test);
         }
         task.StopTask();
-        return new RunResult(recipe.Name, recipe.Setup, losses, accuracies, seconds, lrs.ToArray());
+        return new RunResult(recipe.Name, recipe.Setup, losses, accuracies, seconds, batchLoss.ToArray(), lrs.ToArray());
     }
 
     /// <summary>The fraction of test images whose largest logit is at their label, evaluated without recording a graph.</summary>
