@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 
 import generate  # noqa: E402
 import generate_optimizers  # noqa: E402,F401  (registers the other optimizer classes)
+import generate_lbfgs as gl  # noqa: E402
 import generate_schedulers as gs  # noqa: E402
 from generate import Case, build  # noqa: E402
 
@@ -153,6 +154,34 @@ def random_case(kind, k):
                 events=events, nsteps=R.randint(25, 32), late=late, never=never)
 
 
+def lbfgs_case(k):
+    kind = R.choice(["rosenbrock", "wells", "quadratic"])
+    n = R.randint(2, 12) if kind != "quadratic" else R.randint(3, 30)
+    cut = sorted(R.sample(range(1, n), R.randint(0, min(2, n - 1))))
+    sizes = [b - a for a, b in zip([0] + cut, cut + [n])]
+    if kind == "quadratic":
+        a, b = gl.spd(n, R.randrange(1, 10**6))
+        problem = {"kind": kind, "a": a, "b": b}
+        start = [([m], R.randrange(1, 10**6)) for m in sizes]
+    else:
+        problem = {"kind": kind}
+        start = [([m], [round(R.uniform(-1.5, 1.5), 3) for _ in range(m)]) for m in sizes]
+    wolfe = R.random() < 0.5
+    ctor = dict(lr=logu(0.05, 1.5) if wolfe else logu(1e-3, 0.2), max_iter=R.randint(1, 20),
+                history_size=R.randint(1, 20), line_search_fn="strong_wolfe" if wolfe else None)
+    if R.random() < 0.3:
+        ctor["max_eval"] = R.randint(1, 30)
+    if R.random() < 0.3:
+        ctor["tolerance_grad"] = logu(1e-9, 1e-3)
+    if R.random() < 0.3:
+        ctor["tolerance_change"] = logu(1e-12, 1e-4)
+    events = {}
+    for _ in range(R.randint(0, 2)):
+        step = R.randint(1, 24)
+        events.setdefault(step, []).append(("roundtrip",) if R.random() < 0.5 else ("set", "lr", ctor["lr"] * R.uniform(0.5, 1.5)))
+    return gl.Case("holdout_lbfgs_%d_%s_seed%d" % (k, kind, seed), problem, start, ctor, events=events)
+
+
 def scheduler_case(k):
     lrs = [round(logu(1e-3, 0.5), 6) for _ in range(2)]
     groups = [{"lr": lrs[0]}, {"lr": lrs[1]}]
@@ -234,6 +263,12 @@ for name in os.listdir(HERE):
 generate.HERE = args.out
 for kind, fname in FILES.items():
     generate.write(fname, committed(fname) + [build(random_case(kind, k)) for k in range(args.cases)])
+with open(os.path.join(HERE, "lbfgs.json")) as f:
+    lbfgs = json.load(f)
+lbfgs["cases"] += [gl.build(lbfgs_case(k)) for k in range(args.cases)]
+with open(os.path.join(args.out, "lbfgs.json"), "w") as f:
+    json.dump(lbfgs, f, separators=(",", ":"), allow_nan=False)
+print("lbfgs.json %d cases (%d drawn)" % (len(lbfgs["cases"]), args.cases))
 cases = committed("schedulers.json") + [gs.run(scheduler_case(k)) for k in range(args.cases * 6)]
 with open(os.path.join(args.out, "schedulers.json"), "w") as f:
     f.write('{"torch_version": %s, "cases": [\n' % json.dumps(generate.torch.__version__))
