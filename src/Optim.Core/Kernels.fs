@@ -8,15 +8,35 @@ open System.Runtime.InteropServices
 open System.Threading
 open Microsoft.FSharp.NativeInterop
 
-/// A piece of elementwise work over [lo, hi) that may run on any thread.
+/// A piece of work over [lo, hi) that may run on any thread.
 [<AbstractClass; AllowNullLiteral>]
 type internal RangeJob() =
     abstract Run: lo: int * hi: int -> unit
 
-/// Splits large elementwise kernels between the calling thread and one persistent worker thread, so that a
-/// step on one big tensor uses both cores' memory bandwidth. Nothing is allocated per call: the worker is
-/// started once, and jobs are reused per thread. Results do not depend on the split (every element is
-/// computed by the same expression), so split and unsplit runs give identical numbers.
+/// An elementwise kernel's arguments over pinned memory (pointers and scalars): `Run(lo, hi)` runs the kernel on
+/// elements [lo, hi) of every buffer. Each kernel's arguments are a struct of this interface.
+type internal IRangeKernel =
+    abstract Run: lo: int * hi: int -> unit
+
+/// A kernel's arguments as a job either thread can run. One per kernel type and calling thread, reused: a split
+/// kernel allocates nothing per call.
+[<Sealed; AllowNullLiteral>]
+type internal KernelJob<'K when 'K :> IRangeKernel and 'K: struct>() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: KernelJob<'K>
+    /// The calling thread's job for kernels of type 'K.
+    static member Current : KernelJob<'K> =
+        if isNull KernelJob<'K>.current then KernelJob<'K>.current <- KernelJob<'K>()
+        KernelJob<'K>.current
+    [<DefaultValue(false)>] val mutable Args: 'K
+    override j.Run(lo, hi) = j.Args.Run(lo, hi)
+
+/// Splits large kernels between the calling thread and one persistent worker thread, so that a step on one big
+/// tensor uses both cores' memory bandwidth. Nothing is allocated per call: the worker is started once, and jobs
+/// are reused per thread. Results do not depend on the split: an elementwise kernel computes every element by the
+/// same expression, and a large kernel is always cut into the same two halves (`mid`), which run one after the
+/// other on the calling thread when the worker is not available, so a reduction adds the same partial results.
 module internal Split =
 
     /// Kernels on at least this many elements are split (4 MiB of float32; below, waking the worker costs more than it saves).
@@ -42,27 +62,45 @@ module internal Split =
              t.Start()
              t)
 
-    /// Runs `j` over [0, n): the upper half on the worker, the lower half here, then waits for both. Runs it all
-    /// here when `n` is small, the machine has one core, or another thread holds the worker.
+    /// Where a kernel on `n` elements is cut: a multiple of 64 elements, so both halves start on a cache-line
+    /// and SIMD boundary.
+    let mid (n: int) = (n / 2) &&& ~~~63
+
+    /// Runs `j` over [0, n): below the threshold in one piece here; above, the upper half [mid n, n) on the worker
+    /// and the lower half here, then waits for both. When the machine has one core or another thread holds the
+    /// worker, both halves run here, lower first.
     let run (j: RangeJob) (n: int) =
-        if n < threshold || Environment.ProcessorCount < 2 || not (Monitor.TryEnter gate) then j.Run(0, n)
+        if n < threshold then j.Run(0, n)
+        elif Environment.ProcessorCount < 2 || not (Monitor.TryEnter gate) then
+            j.Run(0, mid n)
+            j.Run(mid n, n)
         else
             try
                 worker.Force() |> ignore
-                // Split on a multiple of 64 elements so both halves start on a cache-line and SIMD boundary.
-                let mid = (n / 2) &&& ~~~63
                 job <- j
-                lo <- mid
+                lo <- mid n
                 hi <- n
                 start.Release() |> ignore
-                try j.Run(0, mid) finally finished.Wait()
+                try j.Run(0, mid n) finally finished.Wait()
                 job <- null
             finally
                 Monitor.Exit gate
 
+    /// Runs an elementwise kernel over [0, n), split as `run` splits it. Its pointers must stay pinned meanwhile.
+    let runKernel<'K when 'K :> IRangeKernel and 'K: struct> (args: 'K) (n: int) =
+        let j = KernelJob<'K>.Current
+        j.Args <- args
+        run j n
+
+    /// The address of pinned memory, for a kernel's arguments.
+    let inline addr (p: nativeptr<float32>) = NativePtr.toNativeInt p
+
     /// A span over [lo, hi) of pinned memory at `ptr`, or an empty span for a null pointer.
     let inline span (ptr: nativeint) (lo: int) (hi: int) =
         if ptr = 0n then Span<float32>.Empty else Span<float32>(NativePtr.toVoidPtr (NativePtr.add (NativePtr.ofNativeInt<float32> ptr) lo), hi - lo)
+
+    /// A read-only span over [lo, hi) of pinned memory at `ptr`, or an empty span for a null pointer.
+    let inline ro (ptr: nativeint) (lo: int) (hi: int) : ReadOnlySpan<float32> = Span.op_Implicit (span ptr lo hi)
 
 /// Fused one-pass loops: each reads every input element once and writes every output element once.
 /// One kernel, two modes: outputs may be fresh buffers (the pure API) or the inputs themselves (the
@@ -189,7 +227,7 @@ type internal Kernels =
             i <- i + 1
 
     /// Adagrad (torch.optim.Adagrad's dense rule): s += d², p += negClr·d / (√s + eps).
-    static member Adagrad
+    static member AdagradRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sum: ReadOnlySpan<float32>,
          pOut: Span<float32>, sumOut: Span<float32>,
          negClr: float32, wd: float32, eps: float32, maximize: bool) =
@@ -224,7 +262,7 @@ type internal Kernels =
     /// RMSprop (torch.optim.RMSprop's rule): v = αv + (1-α)d²; centered ḡ = αḡ + (1-α)d and a = √(v - ḡ²) + eps,
     /// else a = √v + eps; with momentum b = μb + d/a and p += negLr·b, else p += negLr·d/a. `ga`/`buf` are
     /// ignored (and may be empty) unless `centered`/`hasMomentum`.
-    static member Rmsprop
+    static member RmspropRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sq: ReadOnlySpan<float32>, ga: ReadOnlySpan<float32>, buf: ReadOnlySpan<float32>,
          pOut: Span<float32>, sqOut: Span<float32>, gaOut: Span<float32>, bufOut: Span<float32>,
          negLr: float32, wd: float32, alpha: float32, omAlpha: float32, eps: float32, mu: float32,
@@ -286,7 +324,7 @@ type internal Kernels =
 
     /// Adadelta (torch.optim.Adadelta's rule): v = ρv + (1-ρ)d², δ = √(a + eps)/√(v + eps)·d,
     /// a = ρa + (1-ρ)δ², p += negLr·δ.
-    static member Adadelta
+    static member AdadeltaRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sq: ReadOnlySpan<float32>, acc: ReadOnlySpan<float32>,
          pOut: Span<float32>, sqOut: Span<float32>, accOut: Span<float32>,
          negLr: float32, wd: float32, rho: float32, omRho: float32, eps: float32, maximize: bool) =
@@ -329,7 +367,7 @@ type internal Kernels =
             i <- i + 1
 
     /// Adamax (torch.optim.Adamax's rule): m = β₁m + (1-β₁)d, w = max(β₂w, |d| + eps), p += negClr·m / w.
-    static member Adamax
+    static member AdamaxRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, w: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, wOut: Span<float32>,
          negClr: float32, wd: float32, b1: float32, omb1: float32, b2: float32, eps: float32, maximize: bool) =
@@ -373,7 +411,7 @@ type internal Kernels =
     /// NAdam (torch.optim.NAdam's rule, with 2.x's decoupled decay): p·decay, m = β₁m + (1-β₁)d,
     /// v = β₂v + (1-β₂)d², p += (c1·d + c2·m) / (√(v·invBc2) + eps), where c1 and c2 carry -lr and the
     /// momentum schedule.
-    static member Nadam
+    static member NadamRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
          decay: float32, wd: float32, b1: float32, omb1: float32, b2: float32, omb2: float32,
@@ -423,7 +461,7 @@ type internal Kernels =
 
     /// RAdam (torch.optim.RAdam's rule, with 2.x's decoupled decay): p·decay, m = β₁m + (1-β₁)d,
     /// v = β₂v + (1-β₂)d²; rectified p += negStep·m / (√v + eps), else p += negStep·m.
-    static member Radam
+    static member RadamRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
          decay: float32, wd: float32, b1: float32, omb1: float32, b2: float32, omb2: float32,
@@ -471,7 +509,7 @@ type internal Kernels =
 
     /// ASGD (torch.optim.ASGD's rule): p' = p·decay + negEta·d with decay = 1 - λη; the average
     /// ax = p' while μ = 1 (`muIsOne`; `ax` is then not read), else ax + (p' - ax)·μ.
-    static member Asgd
+    static member AsgdRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, ax: ReadOnlySpan<float32>,
          pOut: Span<float32>, axOut: Span<float32>,
          decay: float32, negEta: float32, wd: float32, mu: float32, muIsOne: bool, maximize: bool) =
@@ -505,12 +543,12 @@ type internal Kernels =
             i <- i + 1
 
     /// Rprop (torch.optim.Rprop's rule): with q = d·prev, the step size s (`lr` on the first step) is
-    /// multiplied by etaPlus (q &gt; 0), etaMinus (q &lt; 0) or 1 and clamped to [lo, hi]; where q &lt; 0 the
+    /// multiplied by etaPlus (q &gt; 0), etaMinus (q &lt; 0) or 1 and clamped to [sMin, sMax]; where q &lt; 0 the
     /// gradient is zeroed; p -= sign(d)·s; prev = d.
-    static member Rprop
+    static member RpropRange
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, prev: ReadOnlySpan<float32>, stepSize: ReadOnlySpan<float32>,
          pOut: Span<float32>, prevOut: Span<float32>, stepSizeOut: Span<float32>,
-         etaMinus: float32, etaPlus: float32, lo: float32, hi: float32, lr: float32, first: bool, maximize: bool) =
+         etaMinus: float32, etaPlus: float32, sMin: float32, sMax: float32, lr: float32, first: bool, maximize: bool) =
         let n = p.Length
         let mutable i = 0
         if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
@@ -523,8 +561,8 @@ type internal Kernels =
             let vso = MemoryMarshal.Cast<float32, Vector<float32>> stepSizeOut
             let vEtaMinus = Vector<float32> etaMinus
             let vEtaPlus = Vector<float32> etaPlus
-            let vLo = Vector<float32> lo
-            let vHi = Vector<float32> hi
+            let vLo = Vector<float32> sMin
+            let vHi = Vector<float32> sMax
             let vLr = Vector<float32> lr
             for k in 0 .. vp.Length - 1 do
                 let d = if maximize then -vg.[k] else vg.[k]
@@ -546,7 +584,7 @@ type internal Kernels =
             let d = if maximize then -g.[i] else g.[i]
             let q = d * prev.[i]
             let factor = if q > 0.0f then etaPlus elif q < 0.0f then etaMinus else 1.0f
-            let s = MathF.Min(MathF.Max((if first then lr else stepSize.[i]) * factor, lo), hi)
+            let s = MathF.Min(MathF.Max((if first then lr else stepSize.[i]) * factor, sMin), sMax)
             let kept = if q < 0.0f then 0.0f else d
             stepSizeOut.[i] <- s
             prevOut.[i] <- kept
@@ -600,131 +638,290 @@ type internal Kernels =
          pOut: Span<float32>, bufOut: Span<float32>,
          negLr: float32, wd: float32, mu: float32, keep: float32,
          hasMomentum: bool, firstStep: bool, nesterov: bool, maximize: bool) =
-        if p.Length < Split.threshold then
-            Kernels.SgdRange(p, g, buf, pOut, bufOut, negLr, wd, mu, keep, hasMomentum, firstStep, nesterov, maximize)
+        if p.Length < Split.threshold then Kernels.SgdRange(p, g, buf, pOut, bufOut, negLr, wd, mu, keep, hasMomentum, firstStep, nesterov, maximize)
         else
-            use pp = fixed p
-            use gp = fixed g
-            use bp = fixed buf
-            use pop = fixed pOut
-            use bop = fixed bufOut
-            let j : SgdJob = SgdJob.Current
-            j.P <- NativePtr.toNativeInt pp
-            j.G <- NativePtr.toNativeInt gp
-            j.Buf <- NativePtr.toNativeInt bp
-            j.POut <- NativePtr.toNativeInt pop
-            j.BufOut <- NativePtr.toNativeInt bop
-            j.NegLr <- negLr
-            j.Wd <- wd
-            j.Mu <- mu
-            j.Keep <- keep
-            j.HasMomentum <- hasMomentum
-            j.FirstStep <- firstStep
-            j.Nesterov <- nesterov
-            j.Maximize <- maximize
-            Split.run j p.Length
+            use pPin = fixed p
+            use gPin = fixed g
+            use bufPin = fixed buf
+            use pOutPin = fixed pOut
+            use bufOutPin = fixed bufOut
+            Split.runKernel
+                { SgdArgs.P = Split.addr pPin; G = Split.addr gPin; Buf = Split.addr bufPin; POut = Split.addr pOutPin; BufOut = Split.addr bufOutPin
+                  NegLr = negLr; Wd = wd; Mu = mu; Keep = keep; HasMomentum = hasMomentum; FirstStep = firstStep; Nesterov = nesterov; Maximize = maximize }
+                p.Length
 
-    /// Adam over whole buffers: AdamRange, split across two threads when large (see Split).
+    /// Adam and AdamW over whole buffers: AdamRange, split across two threads when large (see Split).
     static member Adam
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          vmax: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>, vmaxOut: Span<float32>,
          decay: float32, wd: float32, b1: float32, omb1: float32, b2: float32, omb2: float32,
          bc2Sqrt: float32, eps: float32, negStep: float32, amsgrad: bool, maximize: bool) =
-        if p.Length < Split.threshold then
-            Kernels.AdamRange(p, g, m, v, vmax, pOut, mOut, vOut, vmaxOut, decay, wd, b1, omb1, b2, omb2, bc2Sqrt, eps, negStep, amsgrad, maximize)
+        if p.Length < Split.threshold then Kernels.AdamRange(p, g, m, v, vmax, pOut, mOut, vOut, vmaxOut, decay, wd, b1, omb1, b2, omb2, bc2Sqrt, eps, negStep, amsgrad, maximize)
         else
-            use pp = fixed p
-            use gp = fixed g
-            use mp = fixed m
-            use vp = fixed v
-            use xp = fixed vmax
-            use pop = fixed pOut
-            use mop = fixed mOut
-            use vop = fixed vOut
-            use xop = fixed vmaxOut
-            let j : AdamJob = AdamJob.Current
-            j.P <- NativePtr.toNativeInt pp
-            j.G <- NativePtr.toNativeInt gp
-            j.M <- NativePtr.toNativeInt mp
-            j.V <- NativePtr.toNativeInt vp
-            j.VMax <- NativePtr.toNativeInt xp
-            j.POut <- NativePtr.toNativeInt pop
-            j.MOut <- NativePtr.toNativeInt mop
-            j.VOut <- NativePtr.toNativeInt vop
-            j.VMaxOut <- NativePtr.toNativeInt xop
-            j.Decay <- decay
-            j.Wd <- wd
-            j.B1 <- b1
-            j.Omb1 <- omb1
-            j.B2 <- b2
-            j.Omb2 <- omb2
-            j.Bc2Sqrt <- bc2Sqrt
-            j.Eps <- eps
-            j.NegStep <- negStep
-            j.Amsgrad <- amsgrad
-            j.Maximize <- maximize
-            Split.run j p.Length
+            use pPin = fixed p
+            use gPin = fixed g
+            use mPin = fixed m
+            use vPin = fixed v
+            use vmaxPin = fixed vmax
+            use pOutPin = fixed pOut
+            use mOutPin = fixed mOut
+            use vOutPin = fixed vOut
+            use vmaxOutPin = fixed vmaxOut
+            Split.runKernel
+                { AdamArgs.P = Split.addr pPin; G = Split.addr gPin; M = Split.addr mPin; V = Split.addr vPin; Vmax = Split.addr vmaxPin; POut = Split.addr pOutPin; MOut = Split.addr mOutPin; VOut = Split.addr vOutPin; VmaxOut = Split.addr vmaxOutPin
+                  Decay = decay; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Omb2 = omb2; Bc2Sqrt = bc2Sqrt; Eps = eps; NegStep = negStep; Amsgrad = amsgrad; Maximize = maximize }
+                p.Length
 
-/// SgdRange's arguments as pinned pointers, for the worker thread. One per thread, reused.
-and [<Sealed; AllowNullLiteral>] internal SgdJob() =
-    inherit RangeJob()
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private current: SgdJob
-    static member Current : SgdJob =
-        if isNull SgdJob.current then SgdJob.current <- SgdJob()
-        SgdJob.current
-    [<DefaultValue>] val mutable P: nativeint
-    [<DefaultValue>] val mutable G: nativeint
-    [<DefaultValue>] val mutable Buf: nativeint
-    [<DefaultValue>] val mutable POut: nativeint
-    [<DefaultValue>] val mutable BufOut: nativeint
-    [<DefaultValue>] val mutable NegLr: float32
-    [<DefaultValue>] val mutable Wd: float32
-    [<DefaultValue>] val mutable Mu: float32
-    [<DefaultValue>] val mutable Keep: float32
-    [<DefaultValue>] val mutable HasMomentum: bool
-    [<DefaultValue>] val mutable FirstStep: bool
-    [<DefaultValue>] val mutable Nesterov: bool
-    [<DefaultValue>] val mutable Maximize: bool
-    override j.Run(lo, hi) =
-        Kernels.SgdRange(
-            Span.op_Implicit (Split.span j.P lo hi), Span.op_Implicit (Split.span j.G lo hi),
-            Span.op_Implicit (Split.span j.Buf lo hi), Split.span j.POut lo hi, Split.span j.BufOut lo hi,
-            j.NegLr, j.Wd, j.Mu, j.Keep, j.HasMomentum, j.FirstStep, j.Nesterov, j.Maximize)
+    /// Adagrad over whole buffers: AdagradRange, split across two threads when large (see Split).
+    static member Adagrad
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sum: ReadOnlySpan<float32>,
+         pOut: Span<float32>, sumOut: Span<float32>,
+         negClr: float32, wd: float32, eps: float32, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.AdagradRange(p, g, sum, pOut, sumOut, negClr, wd, eps, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use sumPin = fixed sum
+            use pOutPin = fixed pOut
+            use sumOutPin = fixed sumOut
+            Split.runKernel
+                { AdagradArgs.P = Split.addr pPin; G = Split.addr gPin; Sum = Split.addr sumPin; POut = Split.addr pOutPin; SumOut = Split.addr sumOutPin
+                  NegClr = negClr; Wd = wd; Eps = eps; Maximize = maximize }
+                p.Length
 
-/// AdamRange's arguments as pinned pointers, for the worker thread. One per thread, reused.
-and [<Sealed; AllowNullLiteral>] internal AdamJob() =
-    inherit RangeJob()
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private current: AdamJob
-    static member Current : AdamJob =
-        if isNull AdamJob.current then AdamJob.current <- AdamJob()
-        AdamJob.current
-    [<DefaultValue>] val mutable P: nativeint
-    [<DefaultValue>] val mutable G: nativeint
-    [<DefaultValue>] val mutable M: nativeint
-    [<DefaultValue>] val mutable V: nativeint
-    [<DefaultValue>] val mutable VMax: nativeint
-    [<DefaultValue>] val mutable POut: nativeint
-    [<DefaultValue>] val mutable MOut: nativeint
-    [<DefaultValue>] val mutable VOut: nativeint
-    [<DefaultValue>] val mutable VMaxOut: nativeint
-    [<DefaultValue>] val mutable Decay: float32
-    [<DefaultValue>] val mutable Wd: float32
-    [<DefaultValue>] val mutable B1: float32
-    [<DefaultValue>] val mutable Omb1: float32
-    [<DefaultValue>] val mutable B2: float32
-    [<DefaultValue>] val mutable Omb2: float32
-    [<DefaultValue>] val mutable Bc2Sqrt: float32
-    [<DefaultValue>] val mutable Eps: float32
-    [<DefaultValue>] val mutable NegStep: float32
-    [<DefaultValue>] val mutable Amsgrad: bool
-    [<DefaultValue>] val mutable Maximize: bool
-    override j.Run(lo, hi) =
-        Kernels.AdamRange(
-            Span.op_Implicit (Split.span j.P lo hi), Span.op_Implicit (Split.span j.G lo hi),
-            Span.op_Implicit (Split.span j.M lo hi), Span.op_Implicit (Split.span j.V lo hi),
-            Span.op_Implicit (Split.span j.VMax lo hi),
-            Split.span j.POut lo hi, Split.span j.MOut lo hi, Split.span j.VOut lo hi, Split.span j.VMaxOut lo hi,
-            j.Decay, j.Wd, j.B1, j.Omb1, j.B2, j.Omb2, j.Bc2Sqrt, j.Eps, j.NegStep, j.Amsgrad, j.Maximize)
+    /// RMSprop over whole buffers: RmspropRange, split across two threads when large (see Split).
+    static member Rmsprop
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sq: ReadOnlySpan<float32>, ga: ReadOnlySpan<float32>, buf: ReadOnlySpan<float32>,
+         pOut: Span<float32>, sqOut: Span<float32>, gaOut: Span<float32>, bufOut: Span<float32>,
+         negLr: float32, wd: float32, alpha: float32, omAlpha: float32, eps: float32, mu: float32,
+         centered: bool, hasMomentum: bool, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.RmspropRange(p, g, sq, ga, buf, pOut, sqOut, gaOut, bufOut, negLr, wd, alpha, omAlpha, eps, mu, centered, hasMomentum, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use sqPin = fixed sq
+            use gaPin = fixed ga
+            use bufPin = fixed buf
+            use pOutPin = fixed pOut
+            use sqOutPin = fixed sqOut
+            use gaOutPin = fixed gaOut
+            use bufOutPin = fixed bufOut
+            Split.runKernel
+                { RmspropArgs.P = Split.addr pPin; G = Split.addr gPin; Sq = Split.addr sqPin; Ga = Split.addr gaPin; Buf = Split.addr bufPin; POut = Split.addr pOutPin; SqOut = Split.addr sqOutPin; GaOut = Split.addr gaOutPin; BufOut = Split.addr bufOutPin
+                  NegLr = negLr; Wd = wd; Alpha = alpha; OmAlpha = omAlpha; Eps = eps; Mu = mu; Centered = centered; HasMomentum = hasMomentum; Maximize = maximize }
+                p.Length
+
+    /// Adadelta over whole buffers: AdadeltaRange, split across two threads when large (see Split).
+    static member Adadelta
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sq: ReadOnlySpan<float32>, acc: ReadOnlySpan<float32>,
+         pOut: Span<float32>, sqOut: Span<float32>, accOut: Span<float32>,
+         negLr: float32, wd: float32, rho: float32, omRho: float32, eps: float32, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.AdadeltaRange(p, g, sq, acc, pOut, sqOut, accOut, negLr, wd, rho, omRho, eps, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use sqPin = fixed sq
+            use accPin = fixed acc
+            use pOutPin = fixed pOut
+            use sqOutPin = fixed sqOut
+            use accOutPin = fixed accOut
+            Split.runKernel
+                { AdadeltaArgs.P = Split.addr pPin; G = Split.addr gPin; Sq = Split.addr sqPin; Acc = Split.addr accPin; POut = Split.addr pOutPin; SqOut = Split.addr sqOutPin; AccOut = Split.addr accOutPin
+                  NegLr = negLr; Wd = wd; Rho = rho; OmRho = omRho; Eps = eps; Maximize = maximize }
+                p.Length
+
+    /// Adamax over whole buffers: AdamaxRange, split across two threads when large (see Split).
+    static member Adamax
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, w: ReadOnlySpan<float32>,
+         pOut: Span<float32>, mOut: Span<float32>, wOut: Span<float32>,
+         negClr: float32, wd: float32, b1: float32, omb1: float32, b2: float32, eps: float32, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.AdamaxRange(p, g, m, w, pOut, mOut, wOut, negClr, wd, b1, omb1, b2, eps, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use mPin = fixed m
+            use wPin = fixed w
+            use pOutPin = fixed pOut
+            use mOutPin = fixed mOut
+            use wOutPin = fixed wOut
+            Split.runKernel
+                { AdamaxArgs.P = Split.addr pPin; G = Split.addr gPin; M = Split.addr mPin; W = Split.addr wPin; POut = Split.addr pOutPin; MOut = Split.addr mOutPin; WOut = Split.addr wOutPin
+                  NegClr = negClr; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Eps = eps; Maximize = maximize }
+                p.Length
+
+    /// NAdam over whole buffers: NadamRange, split across two threads when large (see Split).
+    static member Nadam
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
+         pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
+         decay: float32, wd: float32, b1: float32, omb1: float32, b2: float32, omb2: float32,
+         invBc2: float32, eps: float32, c1: float32, c2: float32, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.NadamRange(p, g, m, v, pOut, mOut, vOut, decay, wd, b1, omb1, b2, omb2, invBc2, eps, c1, c2, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use mPin = fixed m
+            use vPin = fixed v
+            use pOutPin = fixed pOut
+            use mOutPin = fixed mOut
+            use vOutPin = fixed vOut
+            Split.runKernel
+                { NadamArgs.P = Split.addr pPin; G = Split.addr gPin; M = Split.addr mPin; V = Split.addr vPin; POut = Split.addr pOutPin; MOut = Split.addr mOutPin; VOut = Split.addr vOutPin
+                  Decay = decay; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Omb2 = omb2; InvBc2 = invBc2; Eps = eps; C1 = c1; C2 = c2; Maximize = maximize }
+                p.Length
+
+    /// RAdam over whole buffers: RadamRange, split across two threads when large (see Split).
+    static member Radam
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
+         pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
+         decay: float32, wd: float32, b1: float32, omb1: float32, b2: float32, omb2: float32,
+         eps: float32, negStep: float32, rectified: bool, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.RadamRange(p, g, m, v, pOut, mOut, vOut, decay, wd, b1, omb1, b2, omb2, eps, negStep, rectified, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use mPin = fixed m
+            use vPin = fixed v
+            use pOutPin = fixed pOut
+            use mOutPin = fixed mOut
+            use vOutPin = fixed vOut
+            Split.runKernel
+                { RadamArgs.P = Split.addr pPin; G = Split.addr gPin; M = Split.addr mPin; V = Split.addr vPin; POut = Split.addr pOutPin; MOut = Split.addr mOutPin; VOut = Split.addr vOutPin
+                  Decay = decay; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Omb2 = omb2; Eps = eps; NegStep = negStep; Rectified = rectified; Maximize = maximize }
+                p.Length
+
+    /// ASGD over whole buffers: AsgdRange, split across two threads when large (see Split).
+    static member Asgd
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, ax: ReadOnlySpan<float32>,
+         pOut: Span<float32>, axOut: Span<float32>,
+         decay: float32, negEta: float32, wd: float32, mu: float32, muIsOne: bool, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.AsgdRange(p, g, ax, pOut, axOut, decay, negEta, wd, mu, muIsOne, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use axPin = fixed ax
+            use pOutPin = fixed pOut
+            use axOutPin = fixed axOut
+            Split.runKernel
+                { AsgdArgs.P = Split.addr pPin; G = Split.addr gPin; Ax = Split.addr axPin; POut = Split.addr pOutPin; AxOut = Split.addr axOutPin
+                  Decay = decay; NegEta = negEta; Wd = wd; Mu = mu; MuIsOne = muIsOne; Maximize = maximize }
+                p.Length
+
+    /// Rprop over whole buffers: RpropRange, split across two threads when large (see Split).
+    static member Rprop
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, prev: ReadOnlySpan<float32>, stepSize: ReadOnlySpan<float32>,
+         pOut: Span<float32>, prevOut: Span<float32>, stepSizeOut: Span<float32>,
+         etaMinus: float32, etaPlus: float32, sMin: float32, sMax: float32, lr: float32, first: bool, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.RpropRange(p, g, prev, stepSize, pOut, prevOut, stepSizeOut, etaMinus, etaPlus, sMin, sMax, lr, first, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use prevPin = fixed prev
+            use stepSizePin = fixed stepSize
+            use pOutPin = fixed pOut
+            use prevOutPin = fixed prevOut
+            use stepSizeOutPin = fixed stepSizeOut
+            Split.runKernel
+                { RpropArgs.P = Split.addr pPin; G = Split.addr gPin; Prev = Split.addr prevPin; StepSize = Split.addr stepSizePin; POut = Split.addr pOutPin; PrevOut = Split.addr prevOutPin; StepSizeOut = Split.addr stepSizeOutPin
+                  EtaMinus = etaMinus; EtaPlus = etaPlus; SMin = sMin; SMax = sMax; Lr = lr; First = first; Maximize = maximize }
+                p.Length
+
+/// SgdRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal SgdArgs =
+    { P: nativeint; G: nativeint; Buf: nativeint; POut: nativeint; BufOut: nativeint
+      NegLr: float32; Wd: float32; Mu: float32; Keep: float32; HasMomentum: bool; FirstStep: bool; Nesterov: bool; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.SgdRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Buf lo hi, Split.span a.POut lo hi, Split.span a.BufOut lo hi,
+                a.NegLr, a.Wd, a.Mu, a.Keep, a.HasMomentum, a.FirstStep, a.Nesterov, a.Maximize)
+
+/// AdamRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal AdamArgs =
+    { P: nativeint; G: nativeint; M: nativeint; V: nativeint; Vmax: nativeint; POut: nativeint; MOut: nativeint; VOut: nativeint; VmaxOut: nativeint
+      Decay: float32; Wd: float32; B1: float32; Omb1: float32; B2: float32; Omb2: float32; Bc2Sqrt: float32; Eps: float32; NegStep: float32; Amsgrad: bool; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.AdamRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.M lo hi, Split.ro a.V lo hi, Split.ro a.Vmax lo hi, Split.span a.POut lo hi, Split.span a.MOut lo hi, Split.span a.VOut lo hi, Split.span a.VmaxOut lo hi,
+                a.Decay, a.Wd, a.B1, a.Omb1, a.B2, a.Omb2, a.Bc2Sqrt, a.Eps, a.NegStep, a.Amsgrad, a.Maximize)
+
+/// AdagradRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal AdagradArgs =
+    { P: nativeint; G: nativeint; Sum: nativeint; POut: nativeint; SumOut: nativeint
+      NegClr: float32; Wd: float32; Eps: float32; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.AdagradRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Sum lo hi, Split.span a.POut lo hi, Split.span a.SumOut lo hi,
+                a.NegClr, a.Wd, a.Eps, a.Maximize)
+
+/// RmspropRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal RmspropArgs =
+    { P: nativeint; G: nativeint; Sq: nativeint; Ga: nativeint; Buf: nativeint; POut: nativeint; SqOut: nativeint; GaOut: nativeint; BufOut: nativeint
+      NegLr: float32; Wd: float32; Alpha: float32; OmAlpha: float32; Eps: float32; Mu: float32; Centered: bool; HasMomentum: bool; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.RmspropRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Sq lo hi, Split.ro a.Ga lo hi, Split.ro a.Buf lo hi, Split.span a.POut lo hi, Split.span a.SqOut lo hi, Split.span a.GaOut lo hi, Split.span a.BufOut lo hi,
+                a.NegLr, a.Wd, a.Alpha, a.OmAlpha, a.Eps, a.Mu, a.Centered, a.HasMomentum, a.Maximize)
+
+/// AdadeltaRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal AdadeltaArgs =
+    { P: nativeint; G: nativeint; Sq: nativeint; Acc: nativeint; POut: nativeint; SqOut: nativeint; AccOut: nativeint
+      NegLr: float32; Wd: float32; Rho: float32; OmRho: float32; Eps: float32; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.AdadeltaRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Sq lo hi, Split.ro a.Acc lo hi, Split.span a.POut lo hi, Split.span a.SqOut lo hi, Split.span a.AccOut lo hi,
+                a.NegLr, a.Wd, a.Rho, a.OmRho, a.Eps, a.Maximize)
+
+/// AdamaxRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal AdamaxArgs =
+    { P: nativeint; G: nativeint; M: nativeint; W: nativeint; POut: nativeint; MOut: nativeint; WOut: nativeint
+      NegClr: float32; Wd: float32; B1: float32; Omb1: float32; B2: float32; Eps: float32; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.AdamaxRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.M lo hi, Split.ro a.W lo hi, Split.span a.POut lo hi, Split.span a.MOut lo hi, Split.span a.WOut lo hi,
+                a.NegClr, a.Wd, a.B1, a.Omb1, a.B2, a.Eps, a.Maximize)
+
+/// NadamRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal NadamArgs =
+    { P: nativeint; G: nativeint; M: nativeint; V: nativeint; POut: nativeint; MOut: nativeint; VOut: nativeint
+      Decay: float32; Wd: float32; B1: float32; Omb1: float32; B2: float32; Omb2: float32; InvBc2: float32; Eps: float32; C1: float32; C2: float32; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.NadamRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.M lo hi, Split.ro a.V lo hi, Split.span a.POut lo hi, Split.span a.MOut lo hi, Split.span a.VOut lo hi,
+                a.Decay, a.Wd, a.B1, a.Omb1, a.B2, a.Omb2, a.InvBc2, a.Eps, a.C1, a.C2, a.Maximize)
+
+/// RadamRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal RadamArgs =
+    { P: nativeint; G: nativeint; M: nativeint; V: nativeint; POut: nativeint; MOut: nativeint; VOut: nativeint
+      Decay: float32; Wd: float32; B1: float32; Omb1: float32; B2: float32; Omb2: float32; Eps: float32; NegStep: float32; Rectified: bool; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.RadamRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.M lo hi, Split.ro a.V lo hi, Split.span a.POut lo hi, Split.span a.MOut lo hi, Split.span a.VOut lo hi,
+                a.Decay, a.Wd, a.B1, a.Omb1, a.B2, a.Omb2, a.Eps, a.NegStep, a.Rectified, a.Maximize)
+
+/// AsgdRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal AsgdArgs =
+    { P: nativeint; G: nativeint; Ax: nativeint; POut: nativeint; AxOut: nativeint
+      Decay: float32; NegEta: float32; Wd: float32; Mu: float32; MuIsOne: bool; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.AsgdRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Ax lo hi, Split.span a.POut lo hi, Split.span a.AxOut lo hi,
+                a.Decay, a.NegEta, a.Wd, a.Mu, a.MuIsOne, a.Maximize)
+
+/// RpropRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal RpropArgs =
+    { P: nativeint; G: nativeint; Prev: nativeint; StepSize: nativeint; POut: nativeint; PrevOut: nativeint; StepSizeOut: nativeint
+      EtaMinus: float32; EtaPlus: float32; SMin: float32; SMax: float32; Lr: float32; First: bool; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.RpropRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Prev lo hi, Split.ro a.StepSize lo hi, Split.span a.POut lo hi, Split.span a.PrevOut lo hi, Split.span a.StepSizeOut lo hi,
+                a.EtaMinus, a.EtaPlus, a.SMin, a.SMax, a.Lr, a.First, a.Maximize)
