@@ -418,6 +418,61 @@ module Fused =
         let o = RpropOptions.validate o
         pureStep (Alias.rprop o).Init (ParamStep(fun src dst i p g pOut -> rpropParam o src dst i p g pOut))
 
+    let private adafactorParam (o: AdafactorOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
+        let n = p.Length
+        let t = float (src.Steps.[index] + 1L)
+        let w = float32 (Math.Pow(t, o.Beta2Decay))
+        let rho = min o.Lr (1.0 / sqrt t)
+        let eps1 = AdafactorOptions.eps1 o
+        let eps1Sq = float32 (eps1 * eps1)
+        let decay = if o.WeightDecay <> 0.0 then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
+        let rows = (State.buffer "row_var" src).[index]
+        let cols = (State.buffer "col_var" src).[index]
+        // an empty parameter only counts its step (PyTorch fails on it: its RMS divides by 0)
+        if n > 0 then
+            if not (isNull rows || isNull cols) then
+                // Init created the factors, so their sizes carry the factorization: batch·r rows and batch·c columns of n = batch·r·c
+                let struct (rIn, rOut, _) = slot src dst "row_var" index rows.Length
+                let struct (cIn, cOut, _) = slot src dst "col_var" index cols.Length
+                let batch = int (int64 rows.Length * int64 cols.Length / int64 n)
+                Kernels.AdafactorFactored(
+                    p, g, ReadOnlySpan rIn, ReadOnlySpan cIn, pOut, Span rOut, Span cOut,
+                    batch, rows.Length / batch, cols.Length / batch, w, float32 eps1, eps1Sq, rho, o.Eps2, o.D, decay, o.Maximize)
+            else
+                let struct (vIn, vOut, _) = slot src dst "variance" index n
+                let struct (sumP, sumU) = Kernels.AdafactorVectorSums(p, g, ReadOnlySpan vIn, Span vOut, w, eps1Sq, o.Maximize)
+                let step = Kernels.AdafactorStepSize(sumP, sumU, n, rho, o.Eps2, o.D)
+                Kernels.AdafactorVectorApply(p, g, ReadOnlySpan vOut, pOut, decay, step, eps1Sq, o.Maximize)
+
+    /// <summary>
+    /// One in-place Adafactor step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>. Whether the parameter
+    /// is factored, and how, comes from the state: <c>Init</c> creates <c>"row_var"</c> and <c>"col_var"</c> for the
+    /// parameters of two or more dimensions.
+    /// </summary>
+    /// <param name="o">The options (validated here).</param>
+    /// <param name="state">The optimizer state, from <c>(Fused.adafactor o).Init</c>; written in place.</param>
+    /// <param name="index">The parameter's index in the state.</param>
+    /// <param name="param">The parameter's buffer, row-major; written in place.</param>
+    /// <param name="grad">Its gradient, of the same length.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
+    let adafactorInPlace (o: AdafactorOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
+        AdafactorOptions.validate o |> ignore
+        checkParam state index param.Length grad.Length
+        adafactorParam o state state index (Span.op_Implicit param) grad param
+        state.Steps.[index] <- state.Steps.[index] + 1L
+
+    /// <summary>
+    /// Adafactor as fused kernels; equals <c>Alias.adafactor o</c> and PyTorch 2.x's <c>torch.optim.Adafactor</c>. Its
+    /// relative step size and update clipping need the RMS of the whole parameter and of its whole update before any
+    /// element moves, so it takes two passes over a vector (sums and the second moment, then the update) and three over
+    /// a factored parameter; each is one SIMD loop, and a large vector's passes are split across two threads.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let adafactor (o: AdafactorOptions) : Optimizer =
+        let o = AdafactorOptions.validate o
+        pureStep (Alias.adafactor o).Init (ParamStep(fun src dst i p g pOut -> adafactorParam o src dst i p g pOut))
+
     /// Like `slot`, for a buffer updated row by row: a pure output starts as a copy of the input, so that the
     /// rows a step does not touch keep their values.
     let private copySlot (src: State) (dst: State) (name: string) (index: int) (n: int) : struct (float32[] * float32[]) =

@@ -32,6 +32,18 @@ type internal KernelJob<'K when 'K :> IRangeKernel and 'K: struct>() =
     [<DefaultValue(false)>] val mutable Args: 'K
     override j.Run(lo, hi) = j.Args.Run(lo, hi)
 
+/// A per-thread scratch buffer of doubles, grown when a larger one is needed and reused after that.
+[<Sealed>]
+type internal Scratch() =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private doubles: float[]
+    /// `n` zeroed doubles of the calling thread's buffer.
+    static member Doubles(n: int) : Span<float> =
+        if isNull Scratch.doubles || Scratch.doubles.Length < n then Scratch.doubles <- Array.zeroCreate (max n 256)
+        let s = Span<float>(Scratch.doubles, 0, n)
+        s.Clear()
+        s
+
 /// Splits large kernels between the calling thread and one persistent worker thread, so that a step on one big
 /// tensor uses both cores' memory bandwidth. Nothing is allocated per call: the worker is started once, and jobs
 /// are reused per thread. Results do not depend on the split: an elementwise kernel computes every element by the
@@ -826,6 +838,238 @@ type internal Kernels =
                   EtaMinus = etaMinus; EtaPlus = etaPlus; SMin = sMin; SMax = sMax; Lr = lr; First = first; Maximize = maximize }
                 p.Length
 
+    /// Adafactor's scalar step for one parameter (torch.optim.Adafactor, 2.x), in double from the sums of squares
+    /// of the parameter and of its update over n elements: -αₜ / max(1, RMS(u)/d), αₜ = max(ε₂, RMS(p))·ρₜ, the
+    /// norms rounded to float32 as torch's are.
+    static member AdafactorStepSize(sumP2: float, sumU2: float, n: int, rho: float, eps2: float, d: float) : float32 =
+        let alpha = max eps2 (Blocks.norm32 sumP2 / sqrt (float n)) * rho
+        let denom = max 1.0 (Blocks.norm32 sumU2 / (sqrt (float n) * d))
+        float32 (-alpha / denom)
+
+    /// Adafactor's first pass over an unfactored parameter (a vector or a scalar): v = lerp(v, d², w) and
+    /// u = rsqrt(max(v, ε₁²))·d as torch computes them; writes v and returns Σp² and Σu², summed in double.
+    static member AdafactorVectorSumsRange
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, vOut: Span<float32>,
+         w: float32, eps1Sq: float32, maximize: bool) : struct (float * float) =
+        let n = p.Length
+        let small = MathF.Abs w < 0.5f
+        let omw = 1.0f - w
+        let mutable sumP = 0.0
+        let mutable sumU = 0.0
+        let mutable i = 0
+        if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
+            let vp = MemoryMarshal.Cast<float32, Vector<float32>> p
+            let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
+            let vv = MemoryMarshal.Cast<float32, Vector<float32>> v
+            let vvo = MemoryMarshal.Cast<float32, Vector<float32>> vOut
+            let vW = Vector<float32> w
+            let vOmw = Vector<float32> omw
+            let vEps = Vector<float32> eps1Sq
+            let mutable accP = Vector<float>.Zero
+            let mutable accU = Vector<float>.Zero
+            for k in 0 .. vp.Length - 1 do
+                let d = if maximize then -vg.[k] else vg.[k]
+                let s = vv.[k]
+                let e = d * d
+                let s' = if small then Vector.FusedMultiplyAdd(vW, e - s, s) else Vector.FusedMultiplyAdd(s - e, vOmw, e)
+                vvo.[k] <- s'
+                let u = Vector<float32>.One / Vector.SquareRoot(Vector.Max(s', vEps)) * d
+                let x = vp.[k]
+                let xl, xh = Vector.WidenLower x, Vector.WidenUpper x
+                let ul, uh = Vector.WidenLower u, Vector.WidenUpper u
+                accP <- accP + xl * xl + xh * xh
+                accU <- accU + ul * ul + uh * uh
+            sumP <- Vector.Sum accP
+            sumU <- Vector.Sum accU
+            i <- vp.Length * Vector<float32>.Count
+        while i < n do
+            let d = if maximize then -g.[i] else g.[i]
+            let s' = Blocks.lerp v.[i] (d * d) w
+            vOut.[i] <- s'
+            let u = 1.0f / MathF.Sqrt(MathF.Max(s', eps1Sq)) * d
+            sumP <- sumP + float p.[i] * float p.[i]
+            sumU <- sumU + float u * float u
+            i <- i + 1
+        struct (sumP, sumU)
+
+    /// Adafactor's last pass over an unfactored parameter: p' = p·decay + step·u with u = rsqrt(max(v, ε₁²))·d, as
+    /// torch's mul_ and add_(u, alpha=step) (one fused multiply-add) compute it.
+    static member AdafactorVectorApplyRange
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, pOut: Span<float32>,
+         decay: float32, step: float32, eps1Sq: float32, maximize: bool) =
+        let n = p.Length
+        let mutable i = 0
+        if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
+            let vp = MemoryMarshal.Cast<float32, Vector<float32>> p
+            let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
+            let vv = MemoryMarshal.Cast<float32, Vector<float32>> v
+            let vpo = MemoryMarshal.Cast<float32, Vector<float32>> pOut
+            let vDecay = Vector<float32> decay
+            let vStep = Vector<float32> step
+            let vEps = Vector<float32> eps1Sq
+            for k in 0 .. vp.Length - 1 do
+                let d = if maximize then -vg.[k] else vg.[k]
+                let u = Vector<float32>.One / Vector.SquareRoot(Vector.Max(vv.[k], vEps)) * d
+                vpo.[k] <- Vector.FusedMultiplyAdd(u, vStep, vp.[k] * vDecay)
+            i <- vp.Length * Vector<float32>.Count
+        while i < n do
+            let d = if maximize then -g.[i] else g.[i]
+            let u = 1.0f / MathF.Sqrt(MathF.Max(v.[i], eps1Sq)) * d
+            pOut.[i] <- MathF.FusedMultiplyAdd(u, step, p.[i] * decay)
+            i <- i + 1
+
+    /// AdafactorVectorSumsRange over whole buffers, split across two threads when large (see Split): the sums are
+    /// those of the two halves, added, whichever thread ran them.
+    static member AdafactorVectorSums
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, vOut: Span<float32>,
+         w: float32, eps1Sq: float32, maximize: bool) : struct (float * float) =
+        if p.Length < Split.threshold then Kernels.AdafactorVectorSumsRange(p, g, v, vOut, w, eps1Sq, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use vPin = fixed v
+            use vOutPin = fixed vOut
+            let j = AdafactorSumsJob.Current
+            j.Args <- { P = Split.addr pPin; G = Split.addr gPin; V = Split.addr vPin; VOut = Split.addr vOutPin; W = w; Eps1Sq = eps1Sq; Maximize = maximize }
+            Split.run j p.Length
+            struct (j.SumP0 + j.SumP1, j.SumU0 + j.SumU1)
+
+    /// AdafactorVectorApplyRange over whole buffers, split across two threads when large (see Split).
+    static member AdafactorVectorApply
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, pOut: Span<float32>,
+         decay: float32, step: float32, eps1Sq: float32, maximize: bool) =
+        if p.Length < Split.threshold then Kernels.AdafactorVectorApplyRange(p, g, v, pOut, decay, step, eps1Sq, maximize)
+        else
+            use pPin = fixed p
+            use gPin = fixed g
+            use vPin = fixed v
+            use pOutPin = fixed pOut
+            Split.runKernel
+                { AdafactorApplyArgs.P = Split.addr pPin; G = Split.addr gPin; V = Split.addr vPin; POut = Split.addr pOutPin
+                  Decay = decay; Step = step; Eps1Sq = eps1Sq; Maximize = maximize }
+                p.Length
+
+    /// Σg² and Σp² of one row, in double, adding each g² into its column's sum in `cols`.
+    static member private FactoredRowSums(g: ReadOnlySpan<float32>, p: ReadOnlySpan<float32>, cols: Span<float>) : struct (float * float) =
+        let n = g.Length
+        let mutable sumG = 0.0
+        let mutable sumP = 0.0
+        let mutable i = 0
+        if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
+            let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
+            let vp = MemoryMarshal.Cast<float32, Vector<float32>> p
+            let vc = MemoryMarshal.Cast<float, Vector<float>> cols
+            let mutable accG = Vector<float>.Zero
+            let mutable accP = Vector<float>.Zero
+            for k in 0 .. vg.Length - 1 do
+                let gl, gh = Vector.WidenLower vg.[k], Vector.WidenUpper vg.[k]
+                let pl, ph = Vector.WidenLower vp.[k], Vector.WidenUpper vp.[k]
+                let ql, qh = gl * gl, gh * gh
+                accG <- accG + ql + qh
+                accP <- accP + pl * pl + ph * ph
+                vc.[2 * k] <- vc.[2 * k] + ql
+                vc.[2 * k + 1] <- vc.[2 * k + 1] + qh
+            sumG <- Vector.Sum accG
+            sumP <- Vector.Sum accP
+            i <- vg.Length * Vector<float32>.Count
+        while i < n do
+            let q = float g.[i] * float g.[i]
+            sumG <- sumG + q
+            sumP <- sumP + float p.[i] * float p.[i]
+            cols.[i] <- cols.[i] + q
+            i <- i + 1
+        struct (sumG, sumP)
+
+    /// Σu² of one row of a factored parameter, in double: u = rsqrt(max(r·c / m, ε₁²))·d with r the row's factor,
+    /// c the columns' factors and m the clamped mean of the rows' factors.
+    static member private FactoredRowUpdateSum
+        (g: ReadOnlySpan<float32>, col: ReadOnlySpan<float32>, r: float32, m: float32, eps1Sq: float32, maximize: bool) : float =
+        let n = g.Length
+        let mutable sum = 0.0
+        let mutable i = 0
+        if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
+            let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
+            let vc = MemoryMarshal.Cast<float32, Vector<float32>> col
+            let vR, vM, vEps = Vector<float32> r, Vector<float32> m, Vector<float32> eps1Sq
+            let mutable acc = Vector<float>.Zero
+            for k in 0 .. vg.Length - 1 do
+                let d = if maximize then -vg.[k] else vg.[k]
+                let u = Vector<float32>.One / Vector.SquareRoot(Vector.Max(vR * vc.[k] / vM, vEps)) * d
+                let ul, uh = Vector.WidenLower u, Vector.WidenUpper u
+                acc <- acc + ul * ul + uh * uh
+            sum <- Vector.Sum acc
+            i <- vg.Length * Vector<float32>.Count
+        while i < n do
+            let d = if maximize then -g.[i] else g.[i]
+            let u = 1.0f / MathF.Sqrt(MathF.Max(r * col.[i] / m, eps1Sq)) * d
+            sum <- sum + float u * float u
+            i <- i + 1
+        sum
+
+    /// p' = p·decay + step·u over one row of a factored parameter, u as in FactoredRowUpdateSum.
+    static member private FactoredRowApply
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, col: ReadOnlySpan<float32>, pOut: Span<float32>,
+         r: float32, m: float32, eps1Sq: float32, decay: float32, step: float32, maximize: bool) =
+        let n = g.Length
+        let mutable i = 0
+        if Vector.IsHardwareAccelerated && n >= Vector<float32>.Count then
+            let vp = MemoryMarshal.Cast<float32, Vector<float32>> p
+            let vg = MemoryMarshal.Cast<float32, Vector<float32>> g
+            let vc = MemoryMarshal.Cast<float32, Vector<float32>> col
+            let vpo = MemoryMarshal.Cast<float32, Vector<float32>> pOut
+            let vR, vM, vEps = Vector<float32> r, Vector<float32> m, Vector<float32> eps1Sq
+            let vDecay, vStep = Vector<float32> decay, Vector<float32> step
+            for k in 0 .. vg.Length - 1 do
+                let d = if maximize then -vg.[k] else vg.[k]
+                let u = Vector<float32>.One / Vector.SquareRoot(Vector.Max(vR * vc.[k] / vM, vEps)) * d
+                vpo.[k] <- Vector.FusedMultiplyAdd(u, vStep, vp.[k] * vDecay)
+            i <- vg.Length * Vector<float32>.Count
+        while i < n do
+            let d = if maximize then -g.[i] else g.[i]
+            let u = 1.0f / MathF.Sqrt(MathF.Max(r * col.[i] / m, eps1Sq)) * d
+            pOut.[i] <- MathF.FusedMultiplyAdd(u, step, p.[i] * decay)
+            i <- i + 1
+
+    /// Adafactor on a factored parameter (torch.optim.Adafactor, 2.x, two or more dimensions): `batch` matrices
+    /// of `rows` × `cols`, row-major, with row factors `row` (batch·rows) and column factors `col` (batch·cols).
+    /// Three passes, none of which can start before the previous one ends: Σp² and the squared gradient's row and
+    /// column sums (the new factors follow); Σu² (the clipping follows); the update. Column sums and row means live in
+    /// a per-thread scratch buffer, so nothing is allocated once it has grown to the largest parameter's columns.
+    static member AdafactorFactored
+        (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, row: ReadOnlySpan<float32>, col: ReadOnlySpan<float32>,
+         pOut: Span<float32>, rowOut: Span<float32>, colOut: Span<float32>,
+         batch: int, rows: int, cols: int, w: float32, eps1: float32, eps1Sq: float32,
+         rho: float, eps2: float, d: float, decay: float32, maximize: bool) =
+        let scratch = Scratch.Doubles(batch * cols + batch)
+        let colSums = scratch.Slice(0, batch * cols)
+        let means = scratch.Slice(batch * cols, batch)
+        let mutable sumP = 0.0
+        for b in 0 .. batch - 1 do
+            let mutable rowTotal = 0.0
+            for r in 0 .. rows - 1 do
+                let br = b * rows + r
+                let struct (sumG, rowP) = Kernels.FactoredRowSums(g.Slice(br * cols, cols), p.Slice(br * cols, cols), colSums.Slice(b * cols, cols))
+                sumP <- sumP + rowP
+                let f = Blocks.lerp row.[br] (Blocks.meanSquare sumG cols) w
+                rowOut.[br] <- f
+                rowTotal <- rowTotal + float f
+            means.[b] <- float (MathF.Max(float32 rowTotal / float32 rows, eps1))
+        for bc in 0 .. batch * cols - 1 do
+            colOut.[bc] <- Blocks.lerp col.[bc] (Blocks.meanSquare colSums.[bc] rows) w
+        let colNew = Span.op_Implicit colOut : ReadOnlySpan<float32>
+        let mutable sumU = 0.0
+        for b in 0 .. batch - 1 do
+            for r in 0 .. rows - 1 do
+                let br = b * rows + r
+                sumU <- sumU + Kernels.FactoredRowUpdateSum(g.Slice(br * cols, cols), colNew.Slice(b * cols, cols), rowOut.[br], float32 means.[b], eps1Sq, maximize)
+        let step = Kernels.AdafactorStepSize(sumP, sumU, p.Length, rho, eps2, d)
+        for b in 0 .. batch - 1 do
+            for r in 0 .. rows - 1 do
+                let br = b * rows + r
+                Kernels.FactoredRowApply(
+                    p.Slice(br * cols, cols), g.Slice(br * cols, cols), colNew.Slice(b * cols, cols), pOut.Slice(br * cols, cols),
+                    rowOut.[br], float32 means.[b], eps1Sq, decay, step, maximize)
+
 /// SgdRange's arguments over pinned memory, for either thread.
 and [<Struct>] internal SgdArgs =
     { P: nativeint; G: nativeint; Buf: nativeint; POut: nativeint; BufOut: nativeint
@@ -925,3 +1169,41 @@ and [<Struct>] internal RpropArgs =
             Kernels.RpropRange(
                 Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.Prev lo hi, Split.ro a.StepSize lo hi, Split.span a.POut lo hi, Split.span a.PrevOut lo hi, Split.span a.StepSizeOut lo hi,
                 a.EtaMinus, a.EtaPlus, a.SMin, a.SMax, a.Lr, a.First, a.Maximize)
+
+/// AdafactorVectorApplyRange's arguments over pinned memory, for either thread.
+and [<Struct>] internal AdafactorApplyArgs =
+    { P: nativeint; G: nativeint; V: nativeint; POut: nativeint
+      Decay: float32; Step: float32; Eps1Sq: float32; Maximize: bool }
+    interface IRangeKernel with
+        member a.Run(lo, hi) =
+            Kernels.AdafactorVectorApplyRange(
+                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.V lo hi, Split.span a.POut lo hi, a.Decay, a.Step, a.Eps1Sq, a.Maximize)
+
+/// AdafactorVectorSumsRange's arguments over pinned memory.
+and [<Struct>] internal AdafactorSumsArgs =
+    { P: nativeint; G: nativeint; V: nativeint; VOut: nativeint; W: float32; Eps1Sq: float32; Maximize: bool }
+
+/// AdafactorVectorSumsRange as a job for either thread: the sums of the lower half [0, mid) land in SumP0/SumU0,
+/// those of the upper half in SumP1/SumU1. One per thread, reused.
+and [<Sealed; AllowNullLiteral>] internal AdafactorSumsJob() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: AdafactorSumsJob
+    static member Current : AdafactorSumsJob =
+        if isNull AdafactorSumsJob.current then AdafactorSumsJob.current <- AdafactorSumsJob()
+        AdafactorSumsJob.current
+    [<DefaultValue>] val mutable Args: AdafactorSumsArgs
+    [<DefaultValue>] val mutable SumP0: float
+    [<DefaultValue>] val mutable SumU0: float
+    [<DefaultValue>] val mutable SumP1: float
+    [<DefaultValue>] val mutable SumU1: float
+    override j.Run(lo, hi) =
+        let a = j.Args
+        let struct (sumP, sumU) =
+            Kernels.AdafactorVectorSumsRange(Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.V lo hi, Split.span a.VOut lo hi, a.W, a.Eps1Sq, a.Maximize)
+        if lo = 0 then
+            j.SumP0 <- sumP
+            j.SumU0 <- sumU
+        else
+            j.SumP1 <- sumP
+            j.SumU1 <- sumU

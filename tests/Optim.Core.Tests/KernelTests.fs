@@ -96,7 +96,13 @@ let kernels : KernelCase list =
         Run =
           fun split f b ->
               if split then Kernels.Rprop(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1])
-              else Kernels.RpropRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1]) } ]
+              else Kernels.RpropRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1]) }
+      { Name = "Adafactor (update pass)"
+        Run =
+          fun split f b ->
+              let decay = if f.[1] then 0.999f else 1.0f
+              if split then Kernels.AdafactorVectorApply(ro b.[0], ro b.[1], ro b.[3], rw b.[0], decay, -0.01f, 1e-14f, f.[0])
+              else Kernels.AdafactorVectorApplyRange(ro b.[0], ro b.[1], ro b.[3], rw b.[0], decay, -0.01f, 1e-14f, f.[0]) } ]
 
 type Table =
     static member Kernels() : seq<obj[]> = kernels |> Seq.map (fun k -> [| box k.Name |])
@@ -115,6 +121,24 @@ let ``a split kernel gives exactly the numbers of one unsplit pass, in place`` (
         run true = run false)
 
 [<Fact>]
+let ``Adafactor's split sums are the sums of the same two halves, and its second moment is the unsplit one`` () =
+    let arb = Gen.zip (Gen.choose (0, 1000)) (Gen.elements [ true; false ]) |> Arb.fromGen
+    Gen.check 4 arb (fun (seed, maximize) ->
+        let b = buffers seed
+        let m = Split.mid n
+        for w in [ 1.0f; 0.574f; 0.3f ] do
+            let vSplit, vHalves = Array.copy b.[3], Array.copy b.[3]
+            let struct (sp, su) = Kernels.AdafactorVectorSums(ro b.[0], ro b.[1], ro vSplit, rw vSplit, w, 1e-14f, maximize)
+            let struct (sp0, su0) =
+                Kernels.AdafactorVectorSumsRange(ro(b.[0]).Slice(0, m), ro(b.[1]).Slice(0, m), ro(vHalves).Slice(0, m), rw(vHalves).Slice(0, m), w, 1e-14f, maximize)
+            let struct (sp1, su1) =
+                Kernels.AdafactorVectorSumsRange(ro(b.[0]).Slice m, ro(b.[1]).Slice m, ro(vHalves).Slice m, rw(vHalves).Slice m, w, 1e-14f, maximize)
+            Assert.Equal(sp0 + sp1, sp)
+            Assert.Equal(su0 + su1, su)
+            Assert.Equal<int[]>(bits vHalves, bits vSplit)
+        true)
+
+[<Fact>]
 let ``fused optimizers on a tensor large enough to split still equal their chains`` () =
     let ps = [| Tensor.ofArray (big 1 2.0f) |]
     let grads = [ [| big 2 1.0f |]; [| big 3 1.0f |] ]
@@ -129,7 +153,8 @@ let ``fused optimizers on a tensor large enough to split still equal their chain
           Fused.nadam NadamOptions.defaults, Alias.nadam NadamOptions.defaults
           Fused.radam RadamOptions.defaults, Alias.radam RadamOptions.defaults
           Fused.asgd { AsgdOptions.defaults with T0 = 1.0 }, Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
-          Fused.rprop RpropOptions.defaults, Alias.rprop RpropOptions.defaults ] do
+          Fused.rprop RpropOptions.defaults, Alias.rprop RpropOptions.defaults
+          Fused.adafactor { AdafactorOptions.defaults with WeightDecay = 0.1 }, Alias.adafactor { AdafactorOptions.defaults with WeightDecay = 0.1 } ] do
         let c = Optimizer.ofTransform chain
         let pf, _ = grads |> List.fold (fun (ps, s) g -> fused.Step ps g s) (ps, fused.Init ps)
         let pc, _ = grads |> List.fold (fun (ps, s) g -> c.Step ps g s) (ps, c.Init ps)
