@@ -171,7 +171,7 @@ public abstract class Optimizer
                 snapshot.Order.Add(key);
                 if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
                 else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
-                else if (value is HyperValue.Pair pair && Hyper.IsPair(key))
+                else if (value is HyperValue.Pair pair && IsPair(key))
                 {
                     Hyper.CheckPair(key, (pair.Item1, pair.Item2));
                     snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
@@ -196,9 +196,12 @@ public abstract class Optimizer
 
     private HyperValue ToValue(ParamGroup g, string key)
     {
-        if (Hyper.IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
+        if (IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
         return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
     }
+
+    /// <summary>Whether a key is a pair for this optimizer: a pair everywhere (<c>"betas"</c>, …) or one of its own (Adafactor's <c>"eps"</c>).</summary>
+    private bool IsPair(string key) => Hyper.IsPair(key) || Array.Exists(_defaults.Pairs, p => p.Key == key);
 
     private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
 

@@ -4,7 +4,7 @@ using Xunit;
 namespace Optim.CSharp.Tests;
 
 /// <summary>
-/// The facade of Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD and Rprop: validation of every
+/// The facade of Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and Adafactor: validation of every
 /// hyperparameter, pair-valued group keys, state-dict round trips, and allocation-free steps.
 /// </summary>
 public sealed class AllOptimizersFacadeTests
@@ -23,6 +23,7 @@ public sealed class AllOptimizersFacadeTests
             ps => new RAdam(ps, weightDecay: 0.01),
             ps => new ASGD(ps, t0: 1, weightDecay: 0.01),
             ps => new Rprop(ps, maximize: true),
+            ps => new Adafactor(ps, weightDecay: 0.01, maximize: true),
         }.Select(make => new object[] { make });
 
     public static IEnumerable<object[]> Invalid() =>
@@ -51,6 +52,12 @@ public sealed class AllOptimizersFacadeTests
             ("etas", () => new Rprop(Params(), etas: (0.5, 1.0))),
             ("stepSizes", () => new Rprop(Params(), stepSizes: (-1e-6, 50))),
             ("stepSizes", () => new Rprop(Params(), stepSizes: (1, 0.5))),
+            ("lr", () => new Adafactor(Params(), lr: -1e-2)),
+            ("beta2Decay", () => new Adafactor(Params(), beta2Decay: 0.8)),
+            ("eps", () => new Adafactor(Params(), eps: (-1e-30, 1e-3))),
+            ("eps", () => new Adafactor(Params(), eps: (null, -1e-3))),
+            ("d", () => new Adafactor(Params(), d: 0.5)),
+            ("weightDecay", () => new Adafactor(Params(), weightDecay: -0.1)),
         }.Select(c => new object[] { c.Name, c.Build });
 
     [Theory]
