@@ -549,9 +549,8 @@ module AdafactorOptions =
     /// <summary><c>torch.finfo(torch.float32).eps</c> = 2⁻²³: what <c>eps[0] = None</c> stands for with float32 parameters.</summary>
     let float32Eps : float = 1.1920928955078125e-07
 
-    /// <summary>The value of <c>eps[0]</c> in use: the given one, or <see cref="P:Optim.AdafactorOptionsModule.float32Eps"/>.</summary>
-    /// <param name="o">The options.</param>
-    let eps1 (o: AdafactorOptions) : float = ValueOption.defaultValue float32Eps o.Eps1
+    /// The value of eps[0] in use: the given one, or float32Eps.
+    let internal eps1 (o: AdafactorOptions) : float = ValueOption.defaultValue float32Eps o.Eps1
 
     /// <summary>
     /// Checks the options as <c>torch.optim.Adafactor</c> does (<c>lr ≥ 0</c>, <c>beta2_decay ≤ 0</c>, <c>eps[0] ≥ 0</c> when
