@@ -106,6 +106,25 @@ module Fused =
             float32 (sqrt bc2), float32 o.Eps, float32 (-(o.Lr / bc1)), o.Amsgrad, o.Maximize)
 
     /// <summary>
+    /// Runs the in-place steps of many parameters (<c>step.Invoke i</c> for every parameter index <c>i</c>, typically one
+    /// <c>Fused.*InPlace</c> call) on the two threads the kernels use: each parameter of 2²⁰ elements or more on the
+    /// calling thread, its kernel split across both; the smaller ones shared between the calling thread and the kernels'
+    /// worker thread, which take them in turn. A parameter's numbers do not depend on the thread that steps it, so they
+    /// are those of a loop over the indices. Allocates nothing.
+    /// </summary>
+    /// <remarks>Steps of different parameters run at the same time: each must write only its own parameter and state
+    /// entries (the <c>Fused.*InPlace</c> steps of distinct indices of one state do).</remarks>
+    /// <param name="sizes">Per parameter index, its number of elements.</param>
+    /// <param name="step">One parameter's step; it may run on the worker thread.</param>
+    /// <exception cref="T:System.Exception">The first exception a step threw, rethrown here once every started step has
+    /// finished; the other thread starts no more steps after it.</exception>
+    /// <example><c>Fused.forEachParameter([| p0.Length; p1.Length |], Action&lt;int&gt;(fun i -> Fused.adamInPlace(o, state, i, Span ps.[i], ReadOnlySpan gs.[i])))</c></example>
+    let forEachParameter (sizes: int[], step: Action<int>) : unit =
+        if isNull sizes then nullArg (nameof sizes)
+        if isNull step then nullArg (nameof step)
+        Split.runEach sizes step
+
+    /// <summary>
     /// One in-place SGD step of parameter <paramref name="index"/>: overwrites <paramref name="param"/> and its
     /// state buffers, and counts the step. Allocates only the momentum buffer, on the parameter's first step.
     /// </summary>

@@ -4,6 +4,7 @@ namespace Optim
 
 open System
 open System.Numerics
+open System.Runtime.ExceptionServices
 open System.Runtime.InteropServices
 open System.Threading
 open Microsoft.FSharp.NativeInterop
@@ -44,11 +45,40 @@ type internal Scratch() =
         s.Clear()
         s
 
-/// Splits large kernels between the calling thread and one persistent worker thread, so that a step on one big
-/// tensor uses both cores' memory bandwidth. Nothing is allocated per call: the worker is started once, and jobs
+/// Many parameters' steps as one job for both threads: each thread takes the next parameter index from a shared
+/// counter and runs the step of the parameters smaller than `Limit` (the larger ones were run before, each split).
+/// The first exception a step throws is kept for the caller and stops the other thread's loop. One per thread, reused.
+[<Sealed; AllowNullLiteral>]
+type internal EachJob() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: EachJob
+    static member Current : EachJob =
+        if isNull EachJob.current then EachJob.current <- EachJob()
+        EachJob.current
+    [<DefaultValue>] val mutable Sizes: int[]
+    [<DefaultValue>] val mutable Limit: int
+    [<DefaultValue>] val mutable Step: Action<int>
+    [<DefaultValue>] val mutable Next: int
+    [<DefaultValue>] val mutable Error: ExceptionDispatchInfo
+    override j.Run(_, _) =
+        let n = j.Sizes.Length
+        let mutable i = Interlocked.Increment(&j.Next) - 1
+        while i < n do
+            if j.Sizes.[i] < j.Limit then
+                try j.Step.Invoke i
+                with e ->
+                    Interlocked.CompareExchange(&j.Error, ExceptionDispatchInfo.Capture e, null) |> ignore
+                    Volatile.Write(&j.Next, n)
+            i <- Interlocked.Increment(&j.Next) - 1
+
+/// Splits the work of a step between the calling thread and one persistent worker thread, so that it uses both
+/// cores' memory bandwidth: a large kernel is cut into two halves (`run`), and the parameters too small to cut are
+/// shared between the two threads (`runEach`). Nothing is allocated per call: the worker is started once, and jobs
 /// are reused per thread. Results do not depend on the split: an elementwise kernel computes every element by the
-/// same expression, and a large kernel is always cut into the same two halves (`mid`), which run one after the
-/// other on the calling thread when the worker is not available, so a reduction adds the same partial results.
+/// same expression, a large kernel is always cut into the same two halves (`mid`), which run one after the other on
+/// the calling thread when the worker is not available, so a reduction adds the same partial results, and a
+/// parameter's step does not depend on which thread runs it.
 module internal Split =
 
     /// Kernels on at least this many elements are split (4 MiB of float32; below, waking the worker costs more than it saves).
@@ -74,29 +104,69 @@ module internal Split =
              t.Start()
              t)
 
+    /// Takes the worker for this thread's next job, unless the machine has one core or another thread holds it.
+    let private tryTake () = Environment.ProcessorCount >= 2 && Monitor.TryEnter gate
+
+    /// Hands `j` over [l, h) to the worker, which this thread took with `tryTake`.
+    let private hand (j: RangeJob) (l: int) (h: int) =
+        worker.Force() |> ignore
+        job <- j
+        lo <- l
+        hi <- h
+        start.Release() |> ignore
+
+    /// Waits for the worker's job to finish.
+    let private join () =
+        finished.Wait()
+        job <- null
+
     /// Where a kernel on `n` elements is cut: a multiple of 64 elements, so both halves start on a cache-line
     /// and SIMD boundary.
     let mid (n: int) = (n / 2) &&& ~~~63
 
     /// Runs `j` over [0, n): below the threshold in one piece here; above, the upper half [mid n, n) on the worker
-    /// and the lower half here, then waits for both. When the machine has one core or another thread holds the
-    /// worker, both halves run here, lower first.
+    /// and the lower half here, then waits for both. When the worker is not available, both halves run here, lower first.
     let run (j: RangeJob) (n: int) =
         if n < threshold then j.Run(0, n)
-        elif Environment.ProcessorCount < 2 || not (Monitor.TryEnter gate) then
+        elif not (tryTake ()) then
             j.Run(0, mid n)
             j.Run(mid n, n)
         else
             try
-                worker.Force() |> ignore
-                job <- j
-                lo <- mid n
-                hi <- n
-                start.Release() |> ignore
-                try j.Run(0, mid n) finally finished.Wait()
-                job <- null
+                hand j (mid n) n
+                try j.Run(0, mid n) finally join ()
             finally
                 Monitor.Exit gate
+
+    /// Runs `step i` for every parameter index i (`sizes.[i]` its element count): the parameters of `threshold`
+    /// elements or more one after another here, each kernel split by `run`; then the smaller ones on both threads,
+    /// which take them in turn, when they hold `threshold` elements together (else here). Returns when every step
+    /// has finished; the first exception a step threw is then rethrown here.
+    let runEach (sizes: int[]) (step: Action<int>) =
+        let mutable small = 0L
+        for i in 0 .. sizes.Length - 1 do
+            if sizes.[i] >= threshold then step.Invoke i else small <- small + int64 sizes.[i]
+        if small > 0L then
+            if small < int64 threshold || not (tryTake ()) then
+                for i in 0 .. sizes.Length - 1 do
+                    if sizes.[i] < threshold then step.Invoke i
+            else
+                let j = EachJob.Current
+                j.Sizes <- sizes
+                j.Limit <- threshold
+                j.Step <- step
+                j.Next <- 0
+                j.Error <- null
+                try
+                    hand j 0 0
+                    try j.Run(0, 0) finally join ()
+                finally
+                    Monitor.Exit gate
+                let error = j.Error
+                j.Sizes <- null
+                j.Step <- null
+                j.Error <- null
+                if not (isNull error) then error.Throw()
 
     /// Runs an elementwise kernel over [0, n), split as `run` splits it. Its pointers must stay pinned meanwhile.
     let runKernel<'K when 'K :> IRangeKernel and 'K: struct> (args: 'K) (n: int) =

@@ -128,6 +128,26 @@ public sealed class AllOptimizersFacadeTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public void Many_parameters_stepped_on_two_threads_get_the_numbers_each_gets_alone(Func<IEnumerable<Parameter>, Optimizer> make)
+    {
+        // 1.2M elements together, so one optimizer shares them between its two threads; alone, each runs on one
+        Parameter[] Many() => Enumerable.Range(0, 300).Select(k => new Parameter(Enumerable.Range(0, 4000).Select(i => (float)Math.Sin(k * 4000 + i)).ToArray())).ToArray();
+        var together = Many();
+        var alone = Many();
+        var shared = make(together);
+        var single = alone.Select(p => make([p])).ToArray();
+        for (int step = 0; step < 3; step++)
+        {
+            foreach (var ps in new[] { together, alone })
+                foreach (var p in ps) p.Grad = p.Data.Select((x, i) => (float)Math.Cos(x * 3 + i + step)).ToArray();
+            shared.Step();
+            foreach (var o in single) o.Step();
+        }
+        for (int k = 0; k < together.Length; k++) Assert.Equal(alone[k].Data, together[k].Data);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     public void A_step_allocates_nothing_once_the_state_exists(Func<IEnumerable<Parameter>, Optimizer> make)
     {
         var ps = Params();

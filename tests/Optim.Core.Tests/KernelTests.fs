@@ -159,3 +159,37 @@ let ``fused optimizers on a tensor large enough to split still equal their chain
         let pf, _ = grads |> List.fold (fun (ps, s) g -> fused.Step ps g s) (ps, fused.Init ps)
         let pc, _ = grads |> List.fold (fun (ps, s) g -> c.Step ps g s) (ps, c.Init ps)
         Assert.True(Gen.close 1e-6 1e-5 pf.[0].Data pc.[0].Data)
+
+/// 300 parameters of 5,000 elements (1.5M together: shared between the threads) and one of Split.threshold + 5 (split).
+let private many () =
+    Array.init 301 (fun k -> if k = 150 then big 7 2.0f else Array.init 5000 (fun j -> float32 (Math.Sin(float (k * 5000 + j)))))
+
+[<Fact>]
+let ``many parameters' steps shared between two threads give the numbers of a loop over them`` () =
+    let o = { AdamOptions.adam with Lr = 0.01; Amsgrad = true }
+    let run (shared: bool) =
+        let ps = many ()
+        let gs = ps |> Array.map (Array.map (fun x -> 0.5f - x * x))
+        let state = (Fused.adam o).Init(ps |> Array.map Tensor.ofArray)
+        let step = Action<int>(fun i -> Fused.adamInPlace (o, state, i, Span ps.[i], ReadOnlySpan gs.[i]))
+        for _ in 1 .. 3 do
+            if shared then Fused.forEachParameter (ps |> Array.map Array.length, step)
+            else for i in 0 .. ps.Length - 1 do step.Invoke i
+        ps |> Array.map bits, (State.buffer "max_exp_avg_sq" state) |> Array.map bits, state.Steps
+    Assert.Equal(run false, run true)
+
+[<Fact>]
+let ``an exception in one parameter's step reaches the caller once every started step has finished`` () =
+    let sizes = Array.create 400 5000
+    let finished = ref 0
+    let step =
+        Action<int>(fun i ->
+            if i = 123 then invalidOp "parameter 123 failed"
+            Threading.Thread.SpinWait 20000
+            Threading.Interlocked.Increment finished |> ignore)
+    let e = Assert.Throws<InvalidOperationException>(fun () -> Fused.forEachParameter (sizes, step))
+    Assert.Equal("parameter 123 failed", e.Message)
+    let seen = finished.Value
+    Threading.Thread.Sleep 50
+    Assert.Equal(seen, finished.Value)
+    Assert.True(seen < 399)
