@@ -95,8 +95,11 @@ double Copy()
     return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
 }
 
-// Copies and steps alternate, so that both medians see the same conditions of the machine.
-for (int r = 0; r < warmup; r++)
+// Copies and steps alternate, so that both medians see the same conditions of the machine. The warm-up lasts at least
+// two seconds: the JIT compiles a method at its final tier only after it ran 30 times and a quiet 100 ms (tiered
+// compilation), and timing earlier mixes slow and fast steps.
+var warm = Stopwatch.StartNew();
+for (int r = 0; r < warmup || warm.Elapsed.TotalSeconds < 2; r++)
 {
     Copy();
     opt.Step();
