@@ -45,6 +45,27 @@ type internal Scratch() =
         s.Clear()
         s
 
+/// A large kernel as one job for both threads: its elements in chunks of `Size`, which each thread takes in turn from
+/// a shared counter and runs with `Inner.Run(lo, hi)`. One per thread, reused.
+[<Sealed; AllowNullLiteral>]
+type internal ChunkJob() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: ChunkJob
+    static member Current : ChunkJob =
+        if isNull ChunkJob.current then ChunkJob.current <- ChunkJob()
+        ChunkJob.current
+    [<DefaultValue>] val mutable Inner: RangeJob
+    [<DefaultValue>] val mutable N: int
+    [<DefaultValue>] val mutable Size: int
+    [<DefaultValue>] val mutable Next: int
+    override j.Run(_, _) =
+        let chunks = (j.N + j.Size - 1) / j.Size
+        let mutable k = Interlocked.Increment(&j.Next) - 1
+        while k < chunks do
+            j.Inner.Run(k * j.Size, min j.N ((k + 1) * j.Size))
+            k <- Interlocked.Increment(&j.Next) - 1
+
 /// Many parameters' steps as one job for both threads: each thread takes the next parameter index from a shared
 /// counter and runs the step of the parameters smaller than `Limit` (the larger ones were run before, each split).
 /// The first exception a step throws is kept for the caller and stops the other thread's loop. One per thread, reused.
@@ -72,24 +93,32 @@ type internal EachJob() =
                     Volatile.Write(&j.Next, n)
             i <- Interlocked.Increment(&j.Next) - 1
 
-/// Splits the work of a step between the calling thread and one persistent worker thread, so that it uses both
-/// cores' memory bandwidth: a large kernel is cut into two halves (`run`), and the parameters too small to cut are
-/// shared between the two threads (`runEach`). Nothing is allocated per call: the worker is started once, and jobs
-/// are reused per thread. Results do not depend on the split: an elementwise kernel computes every element by the
-/// same expression, a large kernel is always cut into the same two halves (`mid`), which run one after the other on
-/// the calling thread when the worker is not available, so a reduction adds the same partial results, and a
+/// Shares the work of a step between the calling thread and one persistent worker thread, so that it uses both
+/// cores' memory bandwidth: a large kernel's elements in fixed chunks (`run`), and the parameters too small for that
+/// one by one (`runEach`), which both threads take in turn. The caller starts at once and offers the work to the
+/// worker; a worker still waking up (a sleeping core can take milliseconds, in a virtual machine) joins late or not
+/// at all, and the caller then withdraws the offer instead of waiting for it. Nothing is allocated per call: the
+/// worker is started once, and jobs are reused per thread. Results do not depend on the sharing: an elementwise kernel
+/// computes every element by the same expression, a reduction adds its chunks' partial results in chunk order, and a
 /// parameter's step does not depend on which thread runs it.
 module internal Split =
 
-    /// Kernels on at least this many elements are split (4 MiB of float32; below, waking the worker costs more than it saves).
+    /// Kernels on at least this many elements are shared (4 MiB of float32; below, waking the worker costs more than it saves).
     let threshold = 1 <<< 20
 
+    /// The chunk of a shared kernel, in elements: a multiple of 64, so that every chunk starts on a cache-line and SIMD
+    /// boundary, and small enough that the thread that finishes first waits little for the other.
+    let chunk = 1 <<< 16
+
     let private gate = obj ()
-    let private start = new SemaphoreSlim(0)
+    let private wake = new SemaphoreSlim(0)
     let private finished = new SemaphoreSlim(0)
     let mutable private job : RangeJob = null
-    let mutable private lo = 0
-    let mutable private hi = 0
+    // the hand-over: 0 nothing on offer, 1 `job` on offer, 2 the worker runs it
+    let mutable private state = 0
+
+    /// How long the worker spins for the next offer before it sleeps: the kernels of one step follow each other closely.
+    let private spinTicks = Diagnostics.Stopwatch.Frequency / 20_000L
 
     let private worker =
         lazy
@@ -97,57 +126,61 @@ module internal Split =
                 Thread(
                     (fun () ->
                         while true do
-                            start.Wait()
-                            try job.Run(lo, hi) finally finished.Release() |> ignore),
+                            let until = Diagnostics.Stopwatch.GetTimestamp() + spinTicks
+                            while Volatile.Read(&state) <> 1 && Diagnostics.Stopwatch.GetTimestamp() < until do
+                                Thread.SpinWait 20
+                            // a wake-up may be stale (its offer was taken while spinning, or withdrawn): look again
+                            if Volatile.Read(&state) <> 1 then wake.Wait()
+                            if Interlocked.CompareExchange(&state, 2, 1) = 1 then
+                                try job.Run(0, 0)
+                                finally
+                                    Volatile.Write(&state, 0)
+                                    finished.Release() |> ignore),
                     IsBackground = true,
                     Name = "Optim kernel worker")
              t.Start()
              t)
 
-    /// Takes the worker for this thread's next job, unless the machine has one core or another thread holds it.
-    let private tryTake () = Environment.ProcessorCount >= 2 && Monitor.TryEnter gate
-
-    /// Hands `j` over [l, h) to the worker, which this thread took with `tryTake`.
-    let private hand (j: RangeJob) (l: int) (h: int) =
-        worker.Force() |> ignore
-        job <- j
-        lo <- l
-        hi <- h
-        start.Release() |> ignore
-
-    /// Waits for the worker's job to finish.
-    let private join () =
-        finished.Wait()
-        job <- null
-
-    /// Where a kernel on `n` elements is cut: a multiple of 64 elements, so both halves start on a cache-line
-    /// and SIMD boundary.
-    let mid (n: int) = (n / 2) &&& ~~~63
-
-    /// Runs `j` over [0, n): below the threshold in one piece here; above, the upper half [mid n, n) on the worker
-    /// and the lower half here, then waits for both. When the worker is not available, both halves run here, lower first.
-    let run (j: RangeJob) (n: int) =
-        if n < threshold then j.Run(0, n)
-        elif not (tryTake ()) then
-            j.Run(0, mid n)
-            j.Run(mid n, n)
+    /// Runs the puller `j` (a job that takes its work from a shared counter) here, and on the worker if it joins in
+    /// time; returns when all of it has run. Without the worker (one core, or another thread holds it) it all runs here.
+    let private share (j: RangeJob) =
+        if Environment.ProcessorCount < 2 || not (Monitor.TryEnter gate) then j.Run(0, 0)
         else
             try
-                hand j (mid n) n
-                try j.Run(0, mid n) finally join ()
+                worker.Force() |> ignore
+                job <- j
+                Volatile.Write(&state, 1)
+                wake.Release() |> ignore
+                j.Run(0, 0)
+                // withdraw the offer if the worker never took it; else wait for it to finish its last piece
+                if Interlocked.CompareExchange(&state, 0, 1) <> 1 then finished.Wait()
+                job <- null
             finally
                 Monitor.Exit gate
 
+    /// Runs `j` over [0, n): below the threshold in one piece here; above, in chunks of `chunk` elements that this
+    /// thread and the worker take in turn.
+    let run (j: RangeJob) (n: int) =
+        if n < threshold then j.Run(0, n)
+        else
+            let c = ChunkJob.Current
+            c.Inner <- j
+            c.N <- n
+            c.Size <- chunk
+            c.Next <- 0
+            share c
+            c.Inner <- null
+
     /// Runs `step i` for every parameter index i (`sizes.[i]` its element count): the parameters of `threshold`
-    /// elements or more one after another here, each kernel split by `run`; then the smaller ones on both threads,
-    /// which take them in turn, when they hold `threshold` elements together (else here). Returns when every step
-    /// has finished; the first exception a step threw is then rethrown here.
+    /// elements or more one after another here, each kernel shared by `run`; then the smaller ones, which this thread
+    /// and the worker take in turn when they hold `threshold` elements together (else all here). Returns when every
+    /// step has finished; the first exception a step threw is then rethrown here.
     let runEach (sizes: int[]) (step: Action<int>) =
         let mutable small = 0L
         for i in 0 .. sizes.Length - 1 do
             if sizes.[i] >= threshold then step.Invoke i else small <- small + int64 sizes.[i]
         if small > 0L then
-            if small < int64 threshold || not (tryTake ()) then
+            if small < int64 threshold then
                 for i in 0 .. sizes.Length - 1 do
                     if sizes.[i] < threshold then step.Invoke i
             else
@@ -157,11 +190,7 @@ module internal Split =
                 j.Step <- step
                 j.Next <- 0
                 j.Error <- null
-                try
-                    hand j 0 0
-                    try j.Run(0, 0) finally join ()
-                finally
-                    Monitor.Exit gate
+                share j
                 let error = j.Error
                 j.Sizes <- null
                 j.Step <- null
@@ -714,7 +743,7 @@ type internal Kernels =
             pOut.[i] <- p.[i] + negStep * ((dm + m0) / (MathF.Sqrt(dv + v0) + eps))
             i <- i + 1
 
-    /// SGD over whole buffers: SgdRange, split across two threads when large (see Split).
+    /// SGD over whole buffers: SgdRange, shared between two threads when large (see Split).
     static member Sgd
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, buf: ReadOnlySpan<float32>,
          pOut: Span<float32>, bufOut: Span<float32>,
@@ -732,7 +761,7 @@ type internal Kernels =
                   NegLr = negLr; Wd = wd; Mu = mu; Keep = keep; HasMomentum = hasMomentum; FirstStep = firstStep; Nesterov = nesterov; Maximize = maximize }
                 p.Length
 
-    /// Adam and AdamW over whole buffers: AdamRange, split across two threads when large (see Split).
+    /// Adam and AdamW over whole buffers: AdamRange, shared between two threads when large (see Split).
     static member Adam
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          vmax: ReadOnlySpan<float32>,
@@ -755,7 +784,7 @@ type internal Kernels =
                   Decay = decay; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Omb2 = omb2; Bc2Sqrt = bc2Sqrt; Eps = eps; NegStep = negStep; Amsgrad = amsgrad; Maximize = maximize }
                 p.Length
 
-    /// Adagrad over whole buffers: AdagradRange, split across two threads when large (see Split).
+    /// Adagrad over whole buffers: AdagradRange, shared between two threads when large (see Split).
     static member Adagrad
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sum: ReadOnlySpan<float32>,
          pOut: Span<float32>, sumOut: Span<float32>,
@@ -772,7 +801,7 @@ type internal Kernels =
                   NegClr = negClr; Wd = wd; Eps = eps; Maximize = maximize }
                 p.Length
 
-    /// RMSprop over whole buffers: RmspropRange, split across two threads when large (see Split).
+    /// RMSprop over whole buffers: RmspropRange, shared between two threads when large (see Split).
     static member Rmsprop
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sq: ReadOnlySpan<float32>, ga: ReadOnlySpan<float32>, buf: ReadOnlySpan<float32>,
          pOut: Span<float32>, sqOut: Span<float32>, gaOut: Span<float32>, bufOut: Span<float32>,
@@ -794,7 +823,7 @@ type internal Kernels =
                   NegLr = negLr; Wd = wd; Alpha = alpha; OmAlpha = omAlpha; Eps = eps; Mu = mu; Centered = centered; HasMomentum = hasMomentum; Maximize = maximize }
                 p.Length
 
-    /// Adadelta over whole buffers: AdadeltaRange, split across two threads when large (see Split).
+    /// Adadelta over whole buffers: AdadeltaRange, shared between two threads when large (see Split).
     static member Adadelta
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, sq: ReadOnlySpan<float32>, acc: ReadOnlySpan<float32>,
          pOut: Span<float32>, sqOut: Span<float32>, accOut: Span<float32>,
@@ -813,7 +842,7 @@ type internal Kernels =
                   NegLr = negLr; Wd = wd; Rho = rho; OmRho = omRho; Eps = eps; Maximize = maximize }
                 p.Length
 
-    /// Adamax over whole buffers: AdamaxRange, split across two threads when large (see Split).
+    /// Adamax over whole buffers: AdamaxRange, shared between two threads when large (see Split).
     static member Adamax
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, w: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, wOut: Span<float32>,
@@ -832,7 +861,7 @@ type internal Kernels =
                   NegClr = negClr; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Eps = eps; Maximize = maximize }
                 p.Length
 
-    /// NAdam over whole buffers: NadamRange, split across two threads when large (see Split).
+    /// NAdam over whole buffers: NadamRange, shared between two threads when large (see Split).
     static member Nadam
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
@@ -852,7 +881,7 @@ type internal Kernels =
                   Decay = decay; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Omb2 = omb2; InvBc2 = invBc2; Eps = eps; C1 = c1; C2 = c2; Maximize = maximize }
                 p.Length
 
-    /// RAdam over whole buffers: RadamRange, split across two threads when large (see Split).
+    /// RAdam over whole buffers: RadamRange, shared between two threads when large (see Split).
     static member Radam
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, m: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>,
          pOut: Span<float32>, mOut: Span<float32>, vOut: Span<float32>,
@@ -872,7 +901,7 @@ type internal Kernels =
                   Decay = decay; Wd = wd; B1 = b1; Omb1 = omb1; B2 = b2; Omb2 = omb2; Eps = eps; NegStep = negStep; Rectified = rectified; Maximize = maximize }
                 p.Length
 
-    /// ASGD over whole buffers: AsgdRange, split across two threads when large (see Split).
+    /// ASGD over whole buffers: AsgdRange, shared between two threads when large (see Split).
     static member Asgd
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, ax: ReadOnlySpan<float32>,
          pOut: Span<float32>, axOut: Span<float32>,
@@ -889,7 +918,7 @@ type internal Kernels =
                   Decay = decay; NegEta = negEta; Wd = wd; Mu = mu; MuIsOne = muIsOne; Maximize = maximize }
                 p.Length
 
-    /// Rprop over whole buffers: RpropRange, split across two threads when large (see Split).
+    /// Rprop over whole buffers: RpropRange, shared between two threads when large (see Split).
     static member Rprop
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, prev: ReadOnlySpan<float32>, stepSize: ReadOnlySpan<float32>,
          pOut: Span<float32>, prevOut: Span<float32>, stepSizeOut: Span<float32>,
@@ -988,8 +1017,8 @@ type internal Kernels =
             pOut.[i] <- MathF.FusedMultiplyAdd(u, step, p.[i] * decay)
             i <- i + 1
 
-    /// AdafactorVectorSumsRange over whole buffers, split across two threads when large (see Split): the sums are
-    /// those of the two halves, added, whichever thread ran them.
+    /// AdafactorVectorSumsRange over whole buffers, shared between two threads when large (see Split): the sums are
+    /// those of the chunks, added in chunk order, whichever thread ran them.
     static member AdafactorVectorSums
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, vOut: Span<float32>,
          w: float32, eps1Sq: float32, maximize: bool) : struct (float * float) =
@@ -1001,10 +1030,19 @@ type internal Kernels =
             use vOutPin = fixed vOut
             let j = AdafactorSumsJob.Current
             j.Args <- { P = Split.addr pPin; G = Split.addr gPin; V = Split.addr vPin; VOut = Split.addr vOutPin; W = w; Eps1Sq = eps1Sq; Maximize = maximize }
+            let chunks = (p.Length + Split.chunk - 1) / Split.chunk
+            if isNull j.SumP || j.SumP.Length < chunks then
+                j.SumP <- Array.zeroCreate chunks
+                j.SumU <- Array.zeroCreate chunks
             Split.run j p.Length
-            struct (j.SumP0 + j.SumP1, j.SumU0 + j.SumU1)
+            let mutable sumP = 0.0
+            let mutable sumU = 0.0
+            for k in 0 .. chunks - 1 do
+                sumP <- sumP + j.SumP.[k]
+                sumU <- sumU + j.SumU.[k]
+            struct (sumP, sumU)
 
-    /// AdafactorVectorApplyRange over whole buffers, split across two threads when large (see Split).
+    /// AdafactorVectorApplyRange over whole buffers, shared between two threads when large (see Split).
     static member AdafactorVectorApply
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, pOut: Span<float32>,
          decay: float32, step: float32, eps1Sq: float32, maximize: bool) =
@@ -1253,8 +1291,8 @@ and [<Struct>] internal AdafactorApplyArgs =
 and [<Struct>] internal AdafactorSumsArgs =
     { P: nativeint; G: nativeint; V: nativeint; VOut: nativeint; W: float32; Eps1Sq: float32; Maximize: bool }
 
-/// AdafactorVectorSumsRange as a job for either thread: the sums of the lower half [0, mid) land in SumP0/SumU0,
-/// those of the upper half in SumP1/SumU1. One per thread, reused.
+/// AdafactorVectorSumsRange as a job for either thread, run chunk by chunk (see Split.run): chunk k's sums land in
+/// SumP.[k] and SumU.[k], which the caller adds in chunk order. One per thread, reused.
 and [<Sealed; AllowNullLiteral>] internal AdafactorSumsJob() =
     inherit RangeJob()
     [<ThreadStatic; DefaultValue>]
@@ -1263,17 +1301,11 @@ and [<Sealed; AllowNullLiteral>] internal AdafactorSumsJob() =
         if isNull AdafactorSumsJob.current then AdafactorSumsJob.current <- AdafactorSumsJob()
         AdafactorSumsJob.current
     [<DefaultValue>] val mutable Args: AdafactorSumsArgs
-    [<DefaultValue>] val mutable SumP0: float
-    [<DefaultValue>] val mutable SumU0: float
-    [<DefaultValue>] val mutable SumP1: float
-    [<DefaultValue>] val mutable SumU1: float
+    [<DefaultValue>] val mutable SumP: float[]
+    [<DefaultValue>] val mutable SumU: float[]
     override j.Run(lo, hi) =
         let a = j.Args
         let struct (sumP, sumU) =
             Kernels.AdafactorVectorSumsRange(Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.V lo hi, Split.span a.VOut lo hi, a.W, a.Eps1Sq, a.Maximize)
-        if lo = 0 then
-            j.SumP0 <- sumP
-            j.SumU0 <- sumU
-        else
-            j.SumP1 <- sumP
-            j.SumU1 <- sumU
+        j.SumP.[lo / Split.chunk] <- sumP
+        j.SumU.[lo / Split.chunk] <- sumU
