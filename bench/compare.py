@@ -43,7 +43,8 @@ for opt in args.optimizers:
         print(f"# {opt} x{t}: optim {ours['median_ms']} ms, torch {torch['median_ms']} ms", file=sys.stderr)
 
 print(f"numel = {args.numel:,} float32 params; median of {args.repeats} steps; PyTorch {args.threads} threads; Optim "
-      "splits a tensor of 2^20 elements or more across the caller and one worker thread")
+      "shares a step between the caller and one worker thread (a tensor of 2^20 elements or more in chunks, smaller "
+      "ones whole)")
 print(f"floor = bytes the kernel must move / copy bandwidth; copy: {rows[0][2]['copy_method']}, in the same process\n")
 print("| optimizer | tensors | copy GB/s | floor ms | Optim ms | Optim / floor | PyTorch 1.13 ms | PyTorch / Optim | Optim bytes allocated per step |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
