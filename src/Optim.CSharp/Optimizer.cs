@@ -9,7 +9,7 @@ internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalar
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
 /// state, and <see cref="Step"/> updates every parameter that has a gradient, in place, with one fused pass
-/// over memory per parameter and no allocation once the state exists.
+/// over memory per parameter (on two threads) and no allocation once the state exists.
 /// </summary>
 /// <remarks>
 /// The training loop of PyTorch carries over line for line:
@@ -25,11 +25,16 @@ public abstract class Optimizer
     private readonly List<Parameter> _all = new();
     private readonly Defaults _defaults;
     private State _state;
+    // per parameter (in _all's order): its group's index and its element count, for the step loop
+    private int[] _groupOf = [];
+    private int[] _sizes = [];
+    private readonly Action<int> _stepOne;
 
     private protected Optimizer(IEnumerable<ParamGroup> groups, Defaults defaults)
     {
         ArgumentNullException.ThrowIfNull(groups);
         _defaults = defaults;
+        _stepOne = StepOne;
         _state = InitState([]);
         var list = groups.ToList();
         if (list.Count == 0) throw new ArgumentException("The optimizer got an empty parameter list.", nameof(groups));
@@ -82,20 +87,19 @@ public abstract class Optimizer
             if (p.Grad is not null && !AcceptsDenseGradients)
                 throw new InvalidOperationException($"{_defaults.Kind} does not support dense gradients, but {p} has one; please consider Adam instead.");
         }
-        int index = 0;
-        for (int g = 0; g < _groups.Count; g++)
-        {
-            var ps = _groups[g].Params;
-            for (int k = 0; k < ps.Count; k++, index++)
-            {
-                var p = ps[k];
-                if (!p.RequiresGrad) continue;
-                if (p.Grad is { } grad) StepParam(g, _state, index, p.Data, grad);
-                else if (p.HasSparseGrad) StepSparseParam(g, _state, index, p);
-            }
-        }
+        // the parameters' steps are independent: the core runs them on its two kernel threads
+        Fused.forEachParameter(_sizes, _stepOne);
         StepCount++;
         return loss;
+    }
+
+    /// <summary>Steps parameter <paramref name="index"/> (in the order of the groups) if it has a gradient; may run on the kernels' worker thread.</summary>
+    private void StepOne(int index)
+    {
+        var p = _all[index];
+        if (!p.RequiresGrad) return;
+        if (p.Grad is { } grad) StepParam(_groupOf[index], _state, index, p.Data, grad);
+        else if (p.HasSparseGrad) StepSparseParam(_groupOf[index], _state, index, p);
     }
 
     /// <summary>
@@ -134,6 +138,8 @@ public abstract class Optimizer
         _state = StateModule.append(_state, InitGroupState(group, Tensors(group)));
         _groups.Add(group);
         _all.AddRange(group.Params);
+        _groupOf = [.. _groupOf, .. Enumerable.Repeat(_groups.Count - 1, group.Params.Count)];
+        _sizes = [.. _sizes, .. group.Params.Select(p => p.Numel)];
     }
 
     /// <summary>
@@ -176,7 +182,7 @@ public abstract class Optimizer
                 snapshot.Order.Add(key);
                 if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
                 else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
-                else if (value is HyperValue.Pair pair && Hyper.IsPair(key))
+                else if (value is HyperValue.Pair pair && IsPair(key))
                 {
                     Hyper.CheckPair(key, (pair.Item1, pair.Item2));
                     snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
@@ -212,10 +218,13 @@ public abstract class Optimizer
 
     private HyperValue ToValue(ParamGroup g, string key)
     {
-        if (Hyper.IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
+        if (IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
         if (Hyper.IsText(key)) return g.GetText(key) is { } text ? HyperValue.NewText(text) : HyperValue.Absent;
         return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
     }
+
+    /// <summary>Whether a key is a pair for this optimizer: a pair everywhere (<c>"betas"</c>, …) or one of its own (Adafactor's <c>"eps"</c>).</summary>
+    private bool IsPair(string key) => Hyper.IsPair(key) || Array.Exists(_defaults.Pairs, p => p.Key == key);
 
     private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
 

@@ -216,3 +216,23 @@ module Alias =
               Blocks.addWeightDecay o.WeightDecay
               Blocks.scaleByTrustRatio
               Blocks.scaleByLearningRate o.Lr ]
+
+    /// <summary>
+    /// Adafactor as <c>torch.optim.Adafactor</c> of PyTorch 2.x (Shazeer &amp; Stern, "Adafactor: Adaptive Learning Rates
+    /// with Sublinear Memory Cost", ICML 2018): at step <c>t</c>, <c>G = ±g</c>, <c>β̂₂ₜ = 1 - t^τ</c>,
+    /// <c>ρₜ = min(lr, 1/√t)</c>, <c>αₜ = max(ε₂, RMS(p))·ρₜ</c>; the second moment <c>V̂</c> factored into row and column
+    /// averages for parameters of two or more dimensions (over the last two), <c>U = G / max(√V̂, ε₁)</c>,
+    /// <c>Û = U / max(1, RMS(U)/d)</c>, <c>p' = p·(1 - lr·λ) - αₜ·Û</c>.
+    /// <c>chain [maximize?; scaleByFactoredRms τ ε₁; clipByBlockRms d; scaleByParamBlockRms ε₂; scaleByLearningRateSchedule ρ; decoupledWeightDecay lr λ]</c>.
+    /// </summary>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let adafactor (o: AdafactorOptions) : GradientTransformation =
+        let o = AdafactorOptions.validate o
+        Transform.chain
+            [ maybeMaximize o.Maximize
+              Blocks.scaleByFactoredRms o.Beta2Decay (AdafactorOptions.eps1 o)
+              Blocks.clipByBlockRms o.D
+              Blocks.scaleByParamBlockRms o.Eps2
+              Blocks.scaleByLearningRateSchedule (fun k -> min o.Lr (1.0 / sqrt (float k + 1.0)))
+              Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]

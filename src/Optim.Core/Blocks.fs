@@ -1,5 +1,7 @@
 namespace Optim
 
+open System
+
 /// <summary>
 /// The building blocks optimizers are made of. Each is a <see cref="T:Optim.GradientTransformation"/>;
 /// named optimizers (<see cref="T:Optim.Alias"/>) are chains of them. Scalars are computed in
@@ -141,16 +143,16 @@ module Blocks =
                 out, (if amsgrad then State.setBuffer "max_exp_avg_sq" vmax s else s) }
 
     /// Runs a per-parameter rule over the parameters that have an update. `rule step u p olds` gets the
-    /// parameter's completed steps, its update, its values and its buffers named `names` (null where not yet
+    /// parameter's completed steps, its update, the parameter and its buffers named `names` (null where not yet
     /// created), and returns the outgoing update and the parameter's new buffers; it must not write `olds`.
-    let private perParameter (names: string list) (rule: int64 -> float32[] -> float32[] -> float32[][] -> float32[] * float32[][]) =
+    let private perParameter (names: string list) (rule: int64 -> float32[] -> Tensor -> float32[][] -> float32[] * float32[][]) =
         fun (updates: float32[][]) (state: State) (ps: Tensor[]) ->
             let tables = names |> List.map (fun n -> Array.copy (State.buffer n state)) |> Array.ofList
             let out =
                 updates |> Array.mapi (fun i u ->
                     if isNull u then null
                     else
-                        let u', news = rule state.Steps.[i] u ps.[i].Data (tables |> Array.map (fun t -> t.[i]))
+                        let u', news = rule state.Steps.[i] u ps.[i] (tables |> Array.map (fun t -> t.[i]))
                         tables |> Array.iteri (fun k t -> t.[i] <- news.[k])
                         u')
             out, List.fold2 (fun s name table -> State.setBuffer name table s) state names (List.ofArray tables)
@@ -350,8 +352,8 @@ module Blocks =
                 let mu = if isNull olds.[0] then 1.0f else olds.[0].[0]
                 let ax0 = orFill u.Length 0.0f olds.[1]
                 let ax =
-                    if mu = 1.0f then Array.init u.Length (fun j -> p.[j] + u.[j])
-                    else Array.init u.Length (fun j -> ax0.[j] + (p.[j] + u.[j] - ax0.[j]) * mu)
+                    if mu = 1.0f then Array.init u.Length (fun j -> p.Data.[j] + u.[j])
+                    else Array.init u.Length (fun j -> ax0.[j] + (p.Data.[j] + u.[j] - ax0.[j]) * mu)
                 let next = float32 (1.0 / max 1.0 (float (step + 1L) - t0))
                 u, [| [| next |]; ax |]) }
 
@@ -412,3 +414,107 @@ module Blocks =
             let pn, un = norm ps.[i].Data, norm u
             let ratio = if pn > 0.0 && un > 0.0 then float32 (pn / un) else 1.0f
             u |> Array.map (fun x -> ratio * x))
+
+    /// `torch.lerp(start, end, w)` on float32 exactly as PyTorch's CPU kernel computes it: one fused multiply-add,
+    /// `start + w·(end - start)` for |w| &lt; 0.5, else `end - (end - start)·(1 - w)`.
+    let internal lerp (start: float32) (stop: float32) (w: float32) =
+        if MathF.Abs w < 0.5f then MathF.FusedMultiplyAdd(w, stop - start, start)
+        else MathF.FusedMultiplyAdd(start - stop, 1.0f - w, stop)
+
+    /// `t.norm(2).item()` as PyTorch computes it from a sum of squares: the root rounded to float32 (torch's norm
+    /// is a float32 tensor), then read back as a double.
+    let internal norm32 (sumOfSquares: float) = float (float32 (sqrt sumOfSquares))
+
+    let private norm (a: float32[]) =
+        let mutable s = 0.0
+        for x in a do s <- s + float x * float x
+        norm32 s
+
+    /// The mean of a squared norm over k elements, as PyTorch's `vector_norm(g, dim).square_().div_(k)`, in float32.
+    let internal meanSquare (sumOfSquares: float) (k: int) =
+        let r = float32 (sqrt sumOfSquares)
+        r * r / float32 k
+
+    /// <summary>
+    /// Adafactor's second-moment scaling (Shazeer &amp; Stern, "Adafactor: Adaptive Learning Rates with Sublinear
+    /// Memory Cost", ICML 2018), as <c>torch.optim.Adafactor</c> (PyTorch 2.x) computes it. With
+    /// <c>β̂₂ₜ = 1 - t^τ</c>, for a parameter of two or more dimensions (factored over its last two, <c>n</c> rows by
+    /// <c>m</c> columns): <c>R = β̂₂ₜR + (1-β̂₂ₜ)·mean_cols(u²)</c>, <c>C = β̂₂ₜC + (1-β̂₂ₜ)·mean_rows(u²)</c>,
+    /// <c>V̂ = R·C / max(mean(R), ε₁)</c>; for a vector or a scalar, <c>V̂ = β̂₂ₜV̂ + (1-β̂₂ₜ)·u²</c>; then
+    /// <c>u' = u / max(√V̂, ε₁)</c>. Buffers: <c>"row_var"</c> and <c>"col_var"</c> (layouts <c>Reduced -1</c> and
+    /// <c>Reduced -2</c>), or <c>"variance"</c>.
+    /// </summary>
+    /// <remarks>
+    /// <c>"row_var"</c> and <c>"col_var"</c> are created (as zeros) by <c>Init</c>, where PyTorch creates them at the first
+    /// step: their sizes carry the factorization, which an in-place step (given buffers, not shapes) needs; a parameter
+    /// is factored exactly when it has them.
+    /// <c>"variance"</c> is created at the first step. A parameter with no elements keeps its buffers (PyTorch fails on it).
+    /// </remarks>
+    /// <param name="beta2Decay">The decay rate <c>τ</c>, 0 or less.</param>
+    /// <param name="eps1">The floor <c>ε₁</c> of <c>√V̂</c> (and of <c>mean(R)</c>); PyTorch's default is float32's machine epsilon.</param>
+    let scaleByFactoredRms (beta2Decay: float) (eps1: float) : GradientTransformation =
+        let e1 = float32 eps1
+        let e1sq = float32 (eps1 * eps1)
+        let rows, cols = BufferLayout.Reduced -1, BufferLayout.Reduced -2
+        let zerosFor layout (ps: Tensor[]) =
+            ps |> Array.map (fun p -> match BufferLayout.shapeOf layout p.Shape with ValueSome s -> Array.zeroCreate (Tensor.numel s) | ValueNone -> null)
+        { Init =
+            fun ps ->
+                State.empty ps.Length
+                |> State.declareWith rows "row_var" |> State.declareWith cols "col_var" |> State.declare "variance"
+                |> State.setBuffer "row_var" (zerosFor rows ps) |> State.setBuffer "col_var" (zerosFor cols ps)
+          Update =
+            perParameter [ "row_var"; "col_var"; "variance" ] (fun step u _ olds ->
+                let n = u.Length
+                let w = float32 (float (step + 1L) ** beta2Decay)
+                if n = 0 then Array.empty, olds
+                elif not (isNull olds.[0] || isNull olds.[1]) then
+                    // the factors Init created carry the factorization (an in-place step sees buffers, not shapes):
+                    // batch·r row factors and batch·m column factors of n = batch·r·m elements
+                    let row0, col0 = olds.[0], olds.[1]
+                    let batch = int (int64 row0.Length * int64 col0.Length / int64 n)
+                    let r, m = row0.Length / batch, col0.Length / batch
+                    let sumSq (xs: seq<int>) = xs |> Seq.sumBy (fun j -> float u.[j] * float u.[j])
+                    let row = Array.init (batch * r) (fun br -> lerp row0.[br] (meanSquare (sumSq (seq { br * m .. br * m + m - 1 })) m) w)
+                    let col =
+                        Array.init (batch * m) (fun bc ->
+                            let b, c = bc / m, bc % m
+                            lerp col0.[bc] (meanSquare (sumSq (seq { for k in 0 .. r - 1 -> (b * r + k) * m + c })) r) w)
+                    let rowMean = Array.init batch (fun b -> MathF.Max(float32 (Seq.sumBy float row.[b * r .. b * r + r - 1]) / float32 r, e1))
+                    let out =
+                        Array.init n (fun j ->
+                            let br = j / m
+                            let v = row.[br] * col.[(br / r) * m + j % m] / rowMean.[br / r]
+                            1.0f / MathF.Sqrt(MathF.Max(v, e1sq)) * u.[j])
+                    out, [| row; col; olds.[2] |]
+                else
+                    let v0 = orFill n 0.0f olds.[2]
+                    let v = Array.init n (fun j -> lerp v0.[j] (u.[j] * u.[j]) w)
+                    Array.init n (fun j -> 1.0f / MathF.Sqrt(MathF.Max(v.[j], e1sq)) * u.[j]), [| olds.[0]; olds.[1]; v |]) }
+
+    /// <summary>
+    /// Clips each parameter's update to a root mean square of at most <c>d</c>, as <c>optax.clip_by_block_rms</c> and
+    /// Adafactor's update clipping (Shazeer &amp; Stern, 2018, §6): <c>u' = u / max(1, RMS(u)/d)</c>.
+    /// </summary>
+    /// <param name="threshold">The largest RMS <c>d</c>.</param>
+    let clipByBlockRms (threshold: float) : GradientTransformation =
+        stateless (fun _ u _ _ ->
+            if u.Length = 0 then u
+            else
+                let denom = max 1.0 (norm u / (sqrt (float u.Length) * threshold))
+                let c = float32 (1.0 / denom)
+                u |> Array.map (fun x -> c * x))
+
+    /// <summary>
+    /// Scales each parameter's update by the parameter's root mean square, floored at <c>ε₂</c>, as
+    /// <c>optax.scale_by_param_block_rms</c> and Adafactor's relative step size (Shazeer &amp; Stern, 2018, §8):
+    /// <c>u' = max(ε₂, RMS(p))·u</c>.
+    /// </summary>
+    /// <param name="minScale">The floor <c>ε₂</c>.</param>
+    let scaleByParamBlockRms (minScale: float) : GradientTransformation =
+        stateless (fun i u _ ps ->
+            let p = ps.[i].Data
+            if p.Length = 0 then u
+            else
+                let c = float32 (max minScale (norm p / sqrt (float p.Length)))
+                u |> Array.map (fun x -> c * x))

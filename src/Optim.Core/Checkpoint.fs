@@ -85,9 +85,22 @@ module Checkpoint =
                     w.WriteNumber("step", c.State.Steps.[i])
                     for KeyValue(name, b) in c.State.Buffers do
                         if not (isNull b.[i]) then
-                            w.WriteStartArray name
-                            for x in b.[i] do writeSingle w x
-                            w.WriteEndArray()
+                            let writeData (key: string) =
+                                w.WriteStartArray key
+                                for x in b.[i] do writeSingle w x
+                                w.WriteEndArray()
+                            // a buffer of another shape than its parameter's carries its shape, so a load can check it
+                            match State.layout name c.State with
+                            | BufferLayout.Reduced _ as layout ->
+                                w.WriteStartObject name
+                                w.WriteStartArray "shape"
+                                match BufferLayout.shapeOf layout c.Shapes.[i] with
+                                | ValueSome shape -> for d in shape do w.WriteNumberValue d
+                                | ValueNone -> w.WriteNumberValue b.[i].Length
+                                w.WriteEndArray()
+                                writeData "data"
+                                w.WriteEndObject()
+                            | _ -> writeData name
                     w.WriteEndObject()
             w.WriteEndObject()
             w.WriteStartArray "param_groups"
@@ -203,6 +216,8 @@ module Checkpoint =
                 { Hyper = hyper; Params = ps })
         let steps = Array.zeroCreate<int64> n
         let buffers = Collections.Generic.Dictionary<string, float32[][]>()
+        // per buffer name, the dimension a recorded shape reduces (when one does), and the entry that showed it
+        let reduced = Collections.Generic.Dictionary<string, struct (int * string)>()
         for entry in (let s = prop "the document" "state" root in (if s.ValueKind <> JsonValueKind.Object then fail "Malformed state dict: 'state' must be an object."); s.EnumerateObject()) do
             let i =
                 match Int32.TryParse entry.Name with
@@ -216,15 +231,42 @@ module Checkpoint =
                     if not (v >= 0.0 && v = Math.Floor v) then fail $"Malformed state dict: {where} must be a whole number of 0 or more, but is {v}."
                     steps.[i] <- int64 v
                 else
-                    let values = arrayOf where field.Value |> Array.map (readFloat where >> float32)
-                    let expected = Tensor.numel shapes.[i]
-                    // 1 element is a per-parameter scalar (ASGD's eta); conform checks which buffers may be one
-                    if values.Length <> expected && values.Length <> 1 then
-                        fail $"Malformed state dict: {where} has {values.Length} elements, but parameter {i} has shape {Tensor.formatShape shapes.[i]}."
+                    let values =
+                        if field.Value.ValueKind = JsonValueKind.Object then
+                            // a buffer that carries its shape: the parameter's shape with one dimension reduced to 1
+                            let shape = arrayOf $"{where}.shape" (prop where "shape" field.Value) |> Array.map (readInt $"{where}.shape")
+                            let values = arrayOf $"{where}.data" (prop where "data" field.Value) |> Array.map (readFloat where >> float32)
+                            let p = shapes.[i]
+                            if shape |> Array.exists (fun d -> d < 0) || values.Length <> Tensor.numel shape then
+                                fail $"Malformed state dict: {where} has {values.Length} elements, but its shape is {Tensor.formatShape shape}."
+                            let differing = [ for k in 0 .. p.Length - 1 do if k < shape.Length && shape.[k] <> p.[k] then k ]
+                            match differing with
+                            | _ when shape.Length <> p.Length || p.Length < 2 ->
+                                fail $"Malformed state dict: {where} has shape {Tensor.formatShape shape}, which is not parameter {i}'s shape {Tensor.formatShape p} with one dimension reduced to 1."
+                            | [] -> ()
+                            | [ k ] when shape.[k] = 1 ->
+                                let dim = k - p.Length
+                                match reduced.TryGetValue field.Name with
+                                | true, struct (other, seen) when other <> dim ->
+                                    fail $"Malformed state dict: {where} has shape {Tensor.formatShape shape}, which reduces another dimension than {seen}."
+                                | _ -> reduced.[field.Name] <- struct (dim, where)
+                            | _ ->
+                                fail $"Malformed state dict: {where} has shape {Tensor.formatShape shape}, which is not parameter {i}'s shape {Tensor.formatShape p} with one dimension reduced to 1."
+                            values
+                        else
+                            let values = arrayOf where field.Value |> Array.map (readFloat where >> float32)
+                            let expected = Tensor.numel shapes.[i]
+                            // 1 element is a per-parameter scalar (ASGD's eta); conform checks which buffers may be one
+                            if values.Length <> expected && values.Length <> 1 then
+                                fail $"Malformed state dict: {where} has {values.Length} elements, but parameter {i} has shape {Tensor.formatShape shapes.[i]}."
+                            values
                     if not (buffers.ContainsKey field.Name) then buffers.[field.Name] <- Array.zeroCreate n
                     buffers.[field.Name].[i] <- values
         { Kind = kind
-          State = { Steps = steps; Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq; ScalarBuffers = Set.empty }
+          State =
+            { Steps = steps
+              Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
+              Layouts = reduced |> Seq.map (fun kv -> let struct (dim, _) = kv.Value in kv.Key, BufferLayout.Reduced dim) |> Map.ofSeq }
           Groups = groups
           Names = names
           Shapes = shapes }
@@ -263,13 +305,29 @@ module Checkpoint =
                 let known = String.concat ", " (Map.keys template.Buffers)
                 fail $"The state dict holds a buffer '{name}' that a {kind} optimizer does not keep (it keeps: {known})."
         for KeyValue(name, b) in c.State.Buffers do
-            let scalar = template.ScalarBuffers.Contains name
+            let layout = State.layout name template
             for i in 0 .. b.Length - 1 do
                 let a = b.[i]
-                let expected = if scalar then 1 else Tensor.numel shapes.[i]
-                if not (isNull a) && a.Length <> expected then
-                    let what = if scalar then "one value per parameter" else $"one value per element of shape {Tensor.formatShape shapes.[i]}"
-                    fail $"The state dict's buffer '{name}' of parameter {i} has {a.Length} elements, but a {kind} optimizer keeps {what} there."
+                if not (isNull a) then
+                    match BufferLayout.shapeOf layout shapes.[i] with
+                    | ValueNone ->
+                        fail $"The state dict holds a buffer '{name}' for parameter {i}, but a {kind} optimizer keeps none for a parameter of shape {Tensor.formatShape shapes.[i]}."
+                    | ValueSome expected ->
+                        let what =
+                            match layout with
+                            | BufferLayout.Scalar -> "one value per parameter"
+                            | BufferLayout.Elementwise -> $"one value per element of shape {Tensor.formatShape shapes.[i]}"
+                            | BufferLayout.Reduced _ -> $"shape {Tensor.formatShape expected}"
+                        if a.Length <> Tensor.numel expected then
+                            fail $"The state dict's buffer '{name}' of parameter {i} has {a.Length} elements, but a {kind} optimizer keeps {what} there."
+                        // the shape the state dict recorded for the buffer, when it recorded a reduced one
+                        match layout, c.State.Layouts.TryFind name with
+                        | BufferLayout.Reduced _, Some recordedLayout ->
+                            match BufferLayout.shapeOf recordedLayout shapes.[i] with
+                            | ValueSome recorded when recorded <> expected ->
+                                fail $"The state dict's buffer '{name}' of parameter {i} has shape {Tensor.formatShape recorded}, but a {kind} optimizer keeps {what} there."
+                            | _ -> ()
+                        | _ -> ()
         { template with
             Steps = Array.copy c.State.Steps
             Buffers =

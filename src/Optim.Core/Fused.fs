@@ -106,6 +106,25 @@ module Fused =
             float32 (sqrt bc2), float32 o.Eps, float32 (-(o.Lr / bc1)), o.Amsgrad, o.Maximize)
 
     /// <summary>
+    /// Runs the in-place steps of many parameters (<c>step.Invoke i</c> for every parameter index <c>i</c>, typically one
+    /// <c>Fused.*InPlace</c> call) on the two threads the kernels use: each parameter of 2²⁰ elements or more on the
+    /// calling thread, its kernel split across both; the smaller ones shared between the calling thread and the kernels'
+    /// worker thread, which take them in turn. A parameter's numbers do not depend on the thread that steps it, so they
+    /// are those of a loop over the indices. Allocates nothing.
+    /// </summary>
+    /// <remarks>Steps of different parameters run at the same time: each must write only its own parameter and state
+    /// entries (the <c>Fused.*InPlace</c> steps of distinct indices of one state do).</remarks>
+    /// <param name="sizes">Per parameter index, its number of elements.</param>
+    /// <param name="step">One parameter's step; it may run on the worker thread.</param>
+    /// <exception cref="T:System.Exception">The first exception a step threw, rethrown here once every started step has
+    /// finished; the other thread starts no more steps after it.</exception>
+    /// <example><c>Fused.forEachParameter([| p0.Length; p1.Length |], Action&lt;int&gt;(fun i -> Fused.adamInPlace(o, state, i, Span ps.[i], ReadOnlySpan gs.[i])))</c></example>
+    let forEachParameter (sizes: int[], step: Action<int>) : unit =
+        if isNull sizes then nullArg (nameof sizes)
+        if isNull step then nullArg (nameof step)
+        Split.runEach sizes step
+
+    /// <summary>
     /// One in-place SGD step of parameter <paramref name="index"/>: overwrites <paramref name="param"/> and its
     /// state buffers, and counts the step. Allocates only the momentum buffer, on the parameter's first step.
     /// </summary>
@@ -417,6 +436,61 @@ module Fused =
     let rprop (o: RpropOptions) : Optimizer =
         let o = RpropOptions.validate o
         pureStep (Alias.rprop o).Init (ParamStep(fun src dst i p g pOut -> rpropParam o src dst i p g pOut))
+
+    let private adafactorParam (o: AdafactorOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
+        let n = p.Length
+        let t = float (src.Steps.[index] + 1L)
+        let w = float32 (Math.Pow(t, o.Beta2Decay))
+        let rho = min o.Lr (1.0 / sqrt t)
+        let eps1 = AdafactorOptions.eps1 o
+        let eps1Sq = float32 (eps1 * eps1)
+        let decay = if o.WeightDecay <> 0.0 then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
+        let rows = (State.buffer "row_var" src).[index]
+        let cols = (State.buffer "col_var" src).[index]
+        // an empty parameter only counts its step (PyTorch fails on it: its RMS divides by 0)
+        if n > 0 then
+            if not (isNull rows || isNull cols) then
+                // Init created the factors, so their sizes carry the factorization: batch·r rows and batch·c columns of n = batch·r·c
+                let struct (rIn, rOut, _) = slot src dst "row_var" index rows.Length
+                let struct (cIn, cOut, _) = slot src dst "col_var" index cols.Length
+                let batch = int (int64 rows.Length * int64 cols.Length / int64 n)
+                Kernels.AdafactorFactored(
+                    p, g, ReadOnlySpan rIn, ReadOnlySpan cIn, pOut, Span rOut, Span cOut,
+                    batch, rows.Length / batch, cols.Length / batch, w, float32 eps1, eps1Sq, rho, o.Eps2, o.D, decay, o.Maximize)
+            else
+                let struct (vIn, vOut, _) = slot src dst "variance" index n
+                let struct (sumP, sumU) = Kernels.AdafactorVectorSums(p, g, ReadOnlySpan vIn, Span vOut, w, eps1Sq, o.Maximize)
+                let step = Kernels.AdafactorStepSize(sumP, sumU, n, rho, o.Eps2, o.D)
+                Kernels.AdafactorVectorApply(p, g, ReadOnlySpan vOut, pOut, decay, step, eps1Sq, o.Maximize)
+
+    /// <summary>
+    /// One in-place Adafactor step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>. Whether the parameter
+    /// is factored, and how, comes from the state: <c>Init</c> creates <c>"row_var"</c> and <c>"col_var"</c> for the
+    /// parameters of two or more dimensions.
+    /// </summary>
+    /// <param name="o">The options (validated here).</param>
+    /// <param name="state">The optimizer state, from <c>(Fused.adafactor o).Init</c>; written in place.</param>
+    /// <param name="index">The parameter's index in the state.</param>
+    /// <param name="param">The parameter's buffer, row-major; written in place.</param>
+    /// <param name="grad">Its gradient, of the same length.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
+    let adafactorInPlace (o: AdafactorOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
+        AdafactorOptions.validate o |> ignore
+        checkParam state index param.Length grad.Length
+        adafactorParam o state state index (Span.op_Implicit param) grad param
+        state.Steps.[index] <- state.Steps.[index] + 1L
+
+    /// <summary>
+    /// Adafactor as fused kernels; equals <c>Alias.adafactor o</c> and PyTorch 2.x's <c>torch.optim.Adafactor</c>. Its
+    /// relative step size and update clipping need the RMS of the whole parameter and of its whole update before any
+    /// element moves, so it takes two passes over a vector (sums and the second moment, then the update) and three over
+    /// a factored parameter; each is one SIMD loop, and a large vector's passes are split across two threads.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    let adafactor (o: AdafactorOptions) : Optimizer =
+        let o = AdafactorOptions.validate o
+        pureStep (Alias.adafactor o).Init (ParamStep(fun src dst i p g pOut -> adafactorParam o src dst i p g pOut))
 
     /// Like `slot`, for a buffer updated row by row: a pure output starts as a copy of the input, so that the
     /// rows a step does not touch keep their values.

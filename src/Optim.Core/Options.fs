@@ -510,3 +510,63 @@ module SparseAdamOptions =
         Validate.unitInterval "betas" "betas[0]" o.Beta1
         Validate.unitInterval "betas" "betas[1]" o.Beta2
         o
+
+/// <summary>
+/// Hyperparameters of Adafactor, with PyTorch 2.x's names, meaning and defaults (<c>torch.optim.Adafactor</c>; 1.13
+/// has none). A struct.
+/// </summary>
+[<Struct>]
+type AdafactorOptions =
+    { /// <summary>
+      /// The largest relative step size and the weight decay's scale (<c>lr</c>, default 1e-2): step <c>t</c> uses
+      /// <c>ρₜ = min(lr, 1/√t)</c>.
+      /// </summary>
+      Lr: float
+      /// <summary>The decay rate <c>τ</c> of the second moment (<c>beta2_decay</c>, default -0.8): <c>β₂ₜ = 1 - t^τ</c>.</summary>
+      Beta2Decay: float
+      /// <summary>
+      /// The floor of the variance estimate's square root (<c>eps[0]</c>, default <c>ValueNone</c>: PyTorch's <c>None</c>,
+      /// which is <c>torch.finfo(float32).eps</c> = 2⁻²³ for float32 parameters).
+      /// </summary>
+      Eps1: float voption
+      /// <summary>The floor of the parameter's RMS in the step size (<c>eps[1]</c>, default 1e-3).</summary>
+      Eps2: float
+      /// <summary>The clipping threshold <c>d</c> of the update's RMS (<c>d</c>, default 1.0).</summary>
+      D: float
+      /// <summary>Decoupled weight decay: the parameter is multiplied by <c>1 - lr·λ</c> (<c>weight_decay</c>, default 0).</summary>
+      WeightDecay: float
+      /// <summary>Maximise the objective (<c>maximize</c>, default false).</summary>
+      Maximize: bool }
+
+/// <summary>Defaults and validation for <see cref="T:Optim.AdafactorOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module AdafactorOptions =
+
+    /// <summary>torch.optim.Adafactor's defaults (PyTorch 2.x).</summary>
+    let defaults : AdafactorOptions =
+        { Lr = 1e-2; Beta2Decay = -0.8; Eps1 = ValueNone; Eps2 = 1e-3; D = 1.0; WeightDecay = 0.0; Maximize = false }
+
+    /// <summary><c>torch.finfo(torch.float32).eps</c> = 2⁻²³: what <c>eps[0] = None</c> stands for with float32 parameters.</summary>
+    let float32Eps : float = 1.1920928955078125e-07
+
+    /// The value of eps[0] in use: the given one, or float32Eps.
+    let internal eps1 (o: AdafactorOptions) : float = ValueOption.defaultValue float32Eps o.Eps1
+
+    /// <summary>
+    /// Checks the options as <c>torch.optim.Adafactor</c> does (<c>lr ≥ 0</c>, <c>beta2_decay ≤ 0</c>, <c>eps[0] ≥ 0</c> when
+    /// set, <c>eps[1] ≥ 0</c>, <c>d ≥ 1</c>, <c>weight_decay ≥ 0</c>; and rejects NaN and infinities), and returns them.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: AdafactorOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        if not (o.Beta2Decay <= 0.0 && Double.IsFinite o.Beta2Decay) then
+            raise (ArgumentOutOfRangeException("beta2Decay", o.Beta2Decay, $"Invalid beta2_decay value: {o.Beta2Decay}; it must be a finite number, 0 or less."))
+        match o.Eps1 with
+        | ValueSome e -> Validate.nonNegative "eps" "eps[0]" e
+        | ValueNone -> ()
+        Validate.nonNegative "eps" "eps[1]" o.Eps2
+        if not (o.D >= 1.0 && Double.IsFinite o.D) then
+            raise (ArgumentOutOfRangeException("d", o.D, $"Invalid d value: {o.D}; it must be a finite number, 1 or more."))
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        o

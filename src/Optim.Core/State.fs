@@ -1,5 +1,41 @@
 namespace Optim
 
+/// <summary>How the shape of a state buffer follows the shape of its parameter.</summary>
+[<RequireQualifiedAccess>]
+type BufferLayout =
+    /// <summary>One value per element, in the parameter's shape (<c>"exp_avg"</c>, <c>"momentum_buffer"</c>, …).</summary>
+    | Elementwise
+    /// <summary>
+    /// One value per parameter: PyTorch's 0-dimensional state tensors (ASGD's <c>"eta"</c> and <c>"mu"</c>,
+    /// NAdam's <c>"mu_product"</c>).
+    /// </summary>
+    | Scalar
+    /// <summary>
+    /// The parameter's shape with dimension <c>dim</c>, counted from the end (-1 is the last), reduced to 1: a
+    /// factored second moment (Adafactor's <c>"row_var"</c> is <c>Reduced -1</c>, <c>"col_var"</c> is
+    /// <c>Reduced -2</c>). Only parameters of two or more dimensions have such a buffer.
+    /// </summary>
+    | Reduced of dim: int
+
+/// <summary>Functions over <see cref="T:Optim.BufferLayout"/>.</summary>
+[<RequireQualifiedAccess>]
+module BufferLayout =
+
+    /// <summary>The shape a buffer of this layout has for a parameter of the given shape.</summary>
+    /// <param name="layout">The buffer's layout.</param>
+    /// <param name="paramShape">The parameter's shape.</param>
+    /// <returns>The buffer's shape (<c>[||]</c> for a scalar), or <c>ValueNone</c> when a parameter of that shape has no
+    /// such buffer (a <c>Reduced</c> layout on a parameter of fewer than two dimensions, or of fewer than <c>-dim</c>).</returns>
+    /// <example><c>BufferLayout.shapeOf (BufferLayout.Reduced -2) [| 2; 3; 4 |]</c> is <c>ValueSome [| 2; 1; 4 |]</c>.</example>
+    let shapeOf (layout: BufferLayout) (paramShape: int[]) : int[] voption =
+        match layout with
+        | BufferLayout.Elementwise -> ValueSome(Array.copy paramShape)
+        | BufferLayout.Scalar -> ValueSome [||]
+        | BufferLayout.Reduced dim ->
+            let k = paramShape.Length + dim
+            if paramShape.Length < 2 || dim >= 0 || k < 0 then ValueNone
+            else ValueSome(Array.init paramShape.Length (fun j -> if j = k then 1 else paramShape.[j]))
+
 /// <summary>
 /// What an optimizer keeps between steps, laid out as PyTorch's <c>optimizer.state</c>: for parameter
 /// <c>i</c>, <c>Steps.[i]</c> is the number of updates it has received (PyTorch's <c>state[p]["step"]</c>)
@@ -20,10 +56,10 @@ type State =
       /// <summary>Per buffer name: one array per parameter, <c>null</c> where not yet created.</summary>
       Buffers: Map<string, float32[][]>
       /// <summary>
-      /// The names of the buffers that hold one value per parameter (PyTorch's 0-dimensional state tensors:
-      /// ASGD's <c>"eta"</c> and <c>"mu"</c>, NAdam's <c>"mu_product"</c>) instead of one per element.
+      /// The layouts of the buffers whose shape is not their parameter's (<see cref="T:Optim.BufferLayout"/>); a
+      /// declared buffer not named here is <c>BufferLayout.Elementwise</c>.
       /// </summary>
-      ScalarBuffers: Set<string> }
+      Layouts: Map<string, BufferLayout> }
 
 /// <summary>Functions over <see cref="T:Optim.State"/>.</summary>
 [<RequireQualifiedAccess>]
@@ -33,7 +69,7 @@ module State =
     /// <param name="count">The number of parameters.</param>
     let empty (count: int) : State =
         if count < 0 then invalidArg (nameof count) $"The parameter count must be zero or more, but was {count}."
-        { Steps = Array.zeroCreate count; Buffers = Map.empty; ScalarBuffers = Set.empty }
+        { Steps = Array.zeroCreate count; Buffers = Map.empty; Layouts = Map.empty }
 
     /// <summary>The number of parameters the state covers.</summary>
     /// <param name="state">The state.</param>
@@ -48,16 +84,32 @@ module State =
             invalidArg (nameof name) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
         { state with Buffers = state.Buffers.Add(name, Array.zeroCreate state.Steps.Length) }
 
+    /// <summary>Declares a buffer slot whose shape follows its parameter's as <paramref name="layout"/> says. Used by blocks' <c>Init</c>.</summary>
+    /// <param name="layout">How the buffer's shape follows its parameter's.</param>
+    /// <param name="name">The buffer's name, PyTorch's key.</param>
+    /// <param name="state">The state to extend.</param>
+    /// <exception cref="T:System.ArgumentException">A buffer of that name is already declared.</exception>
+    let declareWith (layout: BufferLayout) (name: string) (state: State) : State =
+        let s = declare name state
+        if layout = BufferLayout.Elementwise then s else { s with Layouts = s.Layouts.Add(name, layout) }
+
     /// <summary>
     /// Declares a buffer slot that holds one value per parameter (a 1-element array), as PyTorch keeps some
-    /// per-parameter scalars as 0-dimensional tensors. Used by blocks' <c>Init</c>.
+    /// per-parameter scalars as 0-dimensional tensors: <c>declareWith BufferLayout.Scalar</c>.
     /// </summary>
     /// <param name="name">The buffer's name, PyTorch's key.</param>
     /// <param name="state">The state to extend.</param>
     /// <exception cref="T:System.ArgumentException">A buffer of that name is already declared.</exception>
-    let declareScalar (name: string) (state: State) : State =
-        let s = declare name state
-        { s with ScalarBuffers = s.ScalarBuffers.Add name }
+    let declareScalar (name: string) (state: State) : State = declareWith BufferLayout.Scalar name state
+
+    /// <summary>The layout of a buffer: how its shape follows its parameter's.</summary>
+    /// <param name="name">The buffer's name.</param>
+    /// <param name="state">The state.</param>
+    /// <returns>The declared layout; <c>BufferLayout.Elementwise</c> for a buffer declared without one.</returns>
+    let layout (name: string) (state: State) : BufferLayout =
+        match state.Layouts.TryFind name with
+        | Some l -> l
+        | None -> BufferLayout.Elementwise
 
     /// <summary>Merges the buffer declarations of two states over the same parameters (the chain's init).</summary>
     /// <param name="a">The first state.</param>
@@ -69,7 +121,9 @@ module State =
         b.Buffers |> Map.fold (fun (s: State) name v ->
             if s.Buffers.ContainsKey name then
                 invalidArg (nameof b) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
-            { s with Buffers = s.Buffers.Add(name, v); ScalarBuffers = (if b.ScalarBuffers.Contains name then s.ScalarBuffers.Add name else s.ScalarBuffers) }) a
+            { s with
+                Buffers = s.Buffers.Add(name, v)
+                Layouts = (match b.Layouts.TryFind name with Some l -> s.Layouts.Add(name, l) | None -> s.Layouts) }) a
 
     /// <summary>The per-parameter arrays of a declared buffer.</summary>
     /// <param name="name">The buffer's name.</param>

@@ -4,7 +4,7 @@ using Xunit;
 namespace Optim.CSharp.Tests;
 
 /// <summary>
-/// The facade of Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD and Rprop: validation of every
+/// The facade of Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and Adafactor: validation of every
 /// hyperparameter, pair-valued group keys, state-dict round trips, and allocation-free steps.
 /// </summary>
 public sealed class AllOptimizersFacadeTests
@@ -23,6 +23,7 @@ public sealed class AllOptimizersFacadeTests
             ps => new RAdam(ps, weightDecay: 0.01),
             ps => new ASGD(ps, t0: 1, weightDecay: 0.01),
             ps => new Rprop(ps, maximize: true),
+            ps => new Adafactor(ps, weightDecay: 0.01, maximize: true),
         }.Select(make => new object[] { make });
 
     public static IEnumerable<object[]> Invalid() =>
@@ -51,6 +52,12 @@ public sealed class AllOptimizersFacadeTests
             ("etas", () => new Rprop(Params(), etas: (0.5, 1.0))),
             ("stepSizes", () => new Rprop(Params(), stepSizes: (-1e-6, 50))),
             ("stepSizes", () => new Rprop(Params(), stepSizes: (1, 0.5))),
+            ("lr", () => new Adafactor(Params(), lr: -1e-2)),
+            ("beta2Decay", () => new Adafactor(Params(), beta2Decay: 0.8)),
+            ("eps", () => new Adafactor(Params(), eps: (-1e-30, 1e-3))),
+            ("eps", () => new Adafactor(Params(), eps: (null, -1e-3))),
+            ("d", () => new Adafactor(Params(), d: 0.5)),
+            ("weightDecay", () => new Adafactor(Params(), weightDecay: -0.1)),
         }.Select(c => new object[] { c.Name, c.Build });
 
     [Theory]
@@ -117,6 +124,26 @@ public sealed class AllOptimizersFacadeTests
         }
         for (int i = 0; i < a.Length; i++) Assert.Equal(a[i].Data, b[i].Data);
         Assert.Equal(oa.StateDict().ToJson(), ob.StateDict().ToJson());
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Many_parameters_stepped_on_two_threads_get_the_numbers_each_gets_alone(Func<IEnumerable<Parameter>, Optimizer> make)
+    {
+        // 1.2M elements together, so one optimizer shares them between its two threads; alone, each runs on one
+        Parameter[] Many() => Enumerable.Range(0, 300).Select(k => new Parameter(Enumerable.Range(0, 4000).Select(i => (float)Math.Sin(k * 4000 + i)).ToArray())).ToArray();
+        var together = Many();
+        var alone = Many();
+        var shared = make(together);
+        var single = alone.Select(p => make([p])).ToArray();
+        for (int step = 0; step < 3; step++)
+        {
+            foreach (var ps in new[] { together, alone })
+                foreach (var p in ps) p.Grad = p.Data.Select((x, i) => (float)Math.Cos(x * 3 + i + step)).ToArray();
+            shared.Step();
+            foreach (var o in single) o.Step();
+        }
+        for (int k = 0; k < together.Length; k++) Assert.Equal(alone[k].Data, together[k].Data);
     }
 
     [Theory]

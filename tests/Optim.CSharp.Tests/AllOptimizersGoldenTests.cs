@@ -6,13 +6,14 @@ namespace Optim.CSharp.Tests;
 
 /// <summary>
 /// Replays PyTorch's trajectories for Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and
-/// SparseAdam (tests/golden/generate_optimizers.py) through the C# facade: constructor defaults, param groups,
+/// SparseAdam (tests/golden/generate_optimizers.py), and PyTorch 2.x's for Adafactor (generate_adafactor.py), through
+/// the C# facade: constructor defaults, param groups,
 /// add_param_group, hyperparameter changes mid-run, state-dict round trips through JSON, missing and zero
 /// gradients; then compares the final state dict with PyTorch's.
 /// </summary>
 public sealed class AllOptimizersGoldenTests
 {
-    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam"];
+    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam", "adafactor"];
 
     public static IEnumerable<object[]> Cases() =>
         Files.SelectMany(file => Load(file).RootElement.GetProperty("cases").EnumerateArray()
@@ -25,6 +26,13 @@ public sealed class AllOptimizersGoldenTests
     private static bool B(JsonElement e, string key) => e.GetProperty(key).GetBoolean();
     private static (double, double) P(JsonElement e, string key) =>
         (e.GetProperty(key)[0].GetDouble(), e.GetProperty(key)[1].GetDouble());
+
+    /// <summary>A pair whose first element may be PyTorch's None (Adafactor's eps), as the constructor takes it.</summary>
+    private static (double?, double) OptionalFirst(JsonElement pair) =>
+        (pair[0].ValueKind == JsonValueKind.Null ? null : pair[0].GetDouble(), pair[1].GetDouble());
+
+    /// <summary>float32's machine epsilon, torch.finfo(torch.float32).eps: what a group holds for Adafactor's eps[0] = None.</summary>
+    private static readonly double Float32Eps = MathF.BitIncrement(1f) - 1f;
 
     /// <summary>The facade optimizer of a fixture's kind, built with the fixture's constructor arguments.</summary>
     private static Optimizer Make(string kind, IEnumerable<ParamGroup> groups, JsonElement d) => kind switch
@@ -45,6 +53,8 @@ public sealed class AllOptimizersGoldenTests
             weightDecay: D(d, "weight_decay"), maximize: B(d, "maximize")),
         "Rprop" => new Rprop(groups, lr: D(d, "lr"), etas: P(d, "etas"), stepSizes: P(d, "step_sizes"), maximize: B(d, "maximize")),
         "SparseAdam" => new SparseAdam(groups, lr: D(d, "lr"), betas: P(d, "betas"), eps: D(d, "eps"), maximize: B(d, "maximize")),
+        "Adafactor" => new Adafactor(groups, lr: D(d, "lr"), beta2Decay: D(d, "beta2_decay"), eps: OptionalFirst(d.GetProperty("eps")), d: D(d, "d"),
+            weightDecay: D(d, "weight_decay"), maximize: B(d, "maximize")),
         _ => throw new ArgumentException($"No facade optimizer for fixture kind {kind}", nameof(kind)),
     };
 
@@ -53,7 +63,7 @@ public sealed class AllOptimizersGoldenTests
     {
         switch (v.ValueKind)
         {
-            case JsonValueKind.Array: g.SetPair(key, (v[0].GetDouble(), v[1].GetDouble())); break;
+            case JsonValueKind.Array: g.SetPair(key, (OptionalFirst(v).Item1 ?? Float32Eps, v[1].GetDouble())); break;
             case JsonValueKind.True: g[key] = 1; break;
             case JsonValueKind.False: g[key] = 0; break;
             default: g[key] = v.GetDouble(); break;
@@ -158,6 +168,8 @@ public sealed class AllOptimizersGoldenTests
             foreach (var field in entry.Value.EnumerateObject())
             {
                 var actual = mine.GetProperty(field.Name);
+                // a buffer of another shape than its parameter's (Adafactor's factors) is written with its shape
+                if (actual.ValueKind == JsonValueKind.Object) actual = actual.GetProperty("data");
                 if (field.Name == "step") Assert.Equal(field.Value.GetDouble(), actual.GetDouble());
                 else Within($"{name} state {entry.Name}.{field.Name}",
                     field.Value.EnumerateArray().Select(x => x.GetSingle()).ToArray(),

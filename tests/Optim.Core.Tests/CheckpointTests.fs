@@ -95,3 +95,68 @@ let ``a parameter the checkpoint holds no state for starts from the optimizer's 
     Assert.Equal<int64[]>([| 4L; 0L |], s.Steps)
     Assert.Equal<float32[]>([| 1.0f; 2.0f |], (State.buffer "sum" s).[0])
     Assert.Equal<float32[]>([| 0.25f; 0.25f; 0.25f |], (State.buffer "sum" s).[1])
+
+/// A state over a 2×3 matrix and a vector whose matrix has factored buffers: "rows" of shape [2, 1] and "cols" of [1, 3].
+let private factored () =
+    let s =
+        State.empty 2
+        |> State.declareWith (BufferLayout.Reduced -1) "rows" |> State.declareWith (BufferLayout.Reduced -2) "cols" |> State.declare "v"
+        |> State.setBuffer "rows" [| [| 1.0f; 2.0f |]; null |]
+        |> State.setBuffer "cols" [| [| 3.0f; 4.0f; 5.0f |]; null |]
+        |> State.setBuffer "v" [| null; [| 6.0f; 7.0f |] |]
+    { s with Steps = [| 1L; 1L |] }
+
+let private factoredShapes = [| [| 2; 3 |]; [| 2 |] |]
+
+let private factoredJson (rows: string) (cols: string) =
+    $"""{{"optimizer":"F","state":{{"0":{{"step":1,"rows":{rows},"cols":{cols}}},"1":{{"step":1,"v":[6,7]}}}},"param_groups":[{{"params":[0,1]}}],"param_names":[null,null],"param_shapes":[[2,3],[2]]}}"""
+
+[<Fact>]
+let ``a reduced buffer's shape follows its parameter's, and parameters of fewer than two dimensions have none`` () =
+    Assert.Equal<int[]>([| 2; 1; 4 |], (BufferLayout.shapeOf (BufferLayout.Reduced -2) [| 2; 3; 4 |] |> ValueOption.get))
+    Assert.Equal<int[]>([| 2; 3; 1 |], (BufferLayout.shapeOf (BufferLayout.Reduced -1) [| 2; 3; 4 |] |> ValueOption.get))
+    Assert.Equal<int[]>([||], (BufferLayout.shapeOf BufferLayout.Scalar [| 2; 3 |] |> ValueOption.get))
+    Assert.Equal<int[]>([| 2; 3 |], (BufferLayout.shapeOf BufferLayout.Elementwise [| 2; 3 |] |> ValueOption.get))
+    Assert.True(BufferLayout.shapeOf (BufferLayout.Reduced -1) [| 5 |] |> ValueOption.isNone)
+    Assert.True(BufferLayout.shapeOf (BufferLayout.Reduced -3) [| 2; 3 |] |> ValueOption.isNone)
+
+[<Fact>]
+let ``a buffer of another shape than its parameter's is written with its shape and read back exactly`` () =
+    let s = factored ()
+    let json = Checkpoint.toJson { Kind = "F"; State = s; Groups = [||]; Names = [| null; null |]; Shapes = factoredShapes }
+    Assert.Contains("\"rows\":{\"shape\":[2,1],\"data\":[1,2]}", json)
+    Assert.Contains("\"cols\":{\"shape\":[1,3],\"data\":[3,4,5]}", json)
+    Assert.Contains("\"v\":[6,7]", json)
+    let back = Checkpoint.conform "F" (State.copy s) factoredShapes [| null; null |] [||] (Checkpoint.ofJson json)
+    Assert.Equal<float32[]>([| 3.0f; 4.0f; 5.0f |], (State.buffer "cols" back).[0])
+    Assert.Equal(BufferLayout.Reduced -2, State.layout "cols" back)
+
+[<Fact>]
+let ``a reduced buffer with another shape, another size or no shape is rejected, naming it`` () =
+    let template = factored ()
+    let load json = Checkpoint.conform "F" template factoredShapes [| null; null |] [| 2 |] (Checkpoint.ofJson json) |> ignore
+    load (factoredJson """{"shape":[2,1],"data":[1,2]}""" """{"shape":[1,3],"data":[3,4,5]}""")
+    // the shapes swapped: each buffer records a shape, but not the one this optimizer keeps there
+    fails (fun () -> load (factoredJson """{"shape":[1,3],"data":[1,2,3]}""" """{"shape":[2,1],"data":[3,4]}""")) "'cols' of parameter 0 has 2 elements"
+    fails (fun () -> load (factoredJson """{"shape":[2,1],"data":[1,2,3]}""" """{"shape":[1,3],"data":[3,4,5]}""")) "its shape is [2, 1]"
+    fails (fun () -> load (factoredJson """{"shape":[2,3,1],"data":[1,2,3,4,5,6]}""" """{"shape":[1,3],"data":[3,4,5]}""")) "not parameter 0's shape [2, 3]"
+    fails (fun () -> load (factoredJson """{"shape":[1,1],"data":[1]}""" """{"shape":[1,3],"data":[3,4,5]}""")) "not parameter 0's shape [2, 3]"
+    fails (fun () -> load (factoredJson "[1,2]" """{"shape":[1,3],"data":[3,4,5]}""")) "state[0].rows has 2 elements"
+    fails (fun () -> load (factoredJson """{"data":[1,2]}""" """{"shape":[1,3],"data":[3,4,5]}""")) "has no 'shape'"
+
+[<Fact>]
+let ``a square parameter's reduced buffers with each other's shapes are rejected by shape`` () =
+    let shapes = [| [| 2; 2 |] |]
+    let template =
+        State.empty 1 |> State.declareWith (BufferLayout.Reduced -1) "rows" |> State.declareWith (BufferLayout.Reduced -2) "cols"
+    let json (rows: string) (cols: string) =
+        $"""{{"optimizer":"F","state":{{"0":{{"step":1,"rows":{rows},"cols":{cols}}}}},"param_groups":[{{"params":[0]}}],"param_names":[null],"param_shapes":[[2,2]]}}"""
+    let load j = Checkpoint.conform "F" template shapes [| null |] [| 1 |] (Checkpoint.ofJson j) |> ignore
+    load (json """{"shape":[2,1],"data":[1,2]}""" """{"shape":[1,2],"data":[3,4]}""")
+    fails (fun () -> load (json """{"shape":[1,2],"data":[1,2]}""" """{"shape":[2,1],"data":[3,4]}""")) "'cols' of parameter 0 has shape [2, 1], but a F optimizer keeps shape [1, 2] there"
+    // a reduced buffer for a parameter that cannot have one
+    let vector = State.empty 1 |> State.declareWith (BufferLayout.Reduced -1) "rows"
+    fails (fun () ->
+        Checkpoint.conform "F" vector [| [| 2 |] |] [| null |] [| 1 |]
+            (Checkpoint.ofJson """{"optimizer":"F","state":{"0":{"step":1,"rows":[1]}},"param_groups":[{"params":[0]}],"param_names":[null],"param_shapes":[[2]]}""")
+        |> ignore) "keeps none for a parameter of shape [2]"

@@ -18,11 +18,16 @@ let private makeAdam (o: AdamOptions) (ps: Parameter[]) : CSharp.Optimizer =
 let private makeAdamW (o: AdamOptions) (ps: Parameter[]) : CSharp.Optimizer =
     AdamW(ps, o.Lr, System.Nullable<struct (float * float)>(struct (o.Beta1, o.Beta2)), o.Eps, o.WeightDecay, o.Amsgrad, o.Maximize)
 
+let private makeAdafactor (o: AdafactorOptions) (ps: Parameter[]) : CSharp.Optimizer =
+    let eps1 = match o.Eps1 with ValueSome e -> System.Nullable e | ValueNone -> System.Nullable()
+    Adafactor(ps, o.Lr, o.Beta2Decay, System.Nullable<struct (System.Nullable<float> * float)>(struct (eps1, o.Eps2)), o.D, o.WeightDecay, o.Maximize)
+
 /// Per kind: a generator of (facade factory, matching pure core optimizer).
 let kinds : (string * Gen<(Parameter[] -> CSharp.Optimizer) * Optim.Optimizer>) list =
     [ "SGD", Gen.sgdOptions |> Gen.map (fun o -> makeSgd o, Fused.sgd o)
       "Adam", Gen.adamOptions |> Gen.map (fun o -> makeAdam o, Fused.adam o)
-      "AdamW", Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Fused.adamw o) ]
+      "AdamW", Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Fused.adamw o)
+      "Adafactor", Gen.adafactorOptions |> Gen.map (fun o -> makeAdafactor o, Fused.adafactor o) ]
 
 type Kinds =
     static member Names() : seq<obj[]> = kinds |> Seq.map (fun (n, _) -> [| box n |])

@@ -191,6 +191,20 @@ let lambOptions : Gen<LambOptions> =
         return { Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; Maximize = maximize }
     }
 
+/// Adafactor options covering every flag. ε₁ is never below 1e-6: PyTorch's update of an element whose second
+/// moment is 0 (a first gradient of 0) is 0·rsqrt(max(0, ε₁²)), NaN once ε₁² rounds to 0 in float32.
+let adafactorOptions : Gen<AdafactorOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! decay = Gen.elements [ 0.0; -0.5; -0.8; -1.0 ]
+        let! eps1 = Gen.elements [ ValueNone; ValueSome 1e-6; ValueSome 1e-3 ]
+        let! eps2 = Gen.elements [ 0.0; 1e-3; 0.1 ]
+        let! d = Gen.elements [ 1.0; 1.5; 10.0 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! maximize = Gen.elements [ true; false ]
+        return { Lr = lr; Beta2Decay = decay; Eps1 = eps1; Eps2 = eps2; D = d; WeightDecay = wd; Maximize = maximize }
+    }
+
 /// Runs a property with FsCheck's QuickThrowOnFailure config and a fixed number of cases.
 let check (maxTests: int) (property: Arbitrary<'a>) (test: 'a -> bool) =
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTests), Prop.forAll property test)

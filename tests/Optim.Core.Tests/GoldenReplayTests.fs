@@ -62,6 +62,12 @@ let optimizerFor (kind: string) (fused: bool) (get: string -> JsonElement) : Opt
         let lo, hi = pair "step_sizes"
         pick fused Fused.rprop Alias.rprop
             { Lr = f "lr"; EtaMinus = etaMinus; EtaPlus = etaPlus; StepSizeMin = lo; StepSizeMax = hi; Maximize = b "maximize" }
+    | "Adafactor" ->
+        let eps = get "eps"
+        pick fused Fused.adafactor Alias.adafactor
+            { Lr = f "lr"; Beta2Decay = f "beta2_decay"
+              Eps1 = (if eps.[0].ValueKind = JsonValueKind.Null then ValueNone else ValueSome(eps.[0].GetDouble()))
+              Eps2 = eps.[1].GetDouble(); D = f "d"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
     | other -> failwith $"No core optimizer for fixture kind {other}"
 
 [<NoComparison; NoEquality>]
@@ -192,3 +198,9 @@ let ``fused Rprop follows PyTorch's trajectory`` (name: string) = run "rprop" na
 
 [<Theory; MemberData("Names", "rprop", MemberType = typeof<Fixtures>)>]
 let ``Rprop as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "rprop" name false
+
+[<Theory; MemberData("Names", "adafactor", MemberType = typeof<Fixtures>)>]
+let ``fused Adafactor follows PyTorch 2.x's trajectory`` (name: string) = run "adafactor" name true
+
+[<Theory; MemberData("Names", "adafactor", MemberType = typeof<Fixtures>)>]
+let ``Adafactor as a chain of blocks follows PyTorch 2.x's trajectory`` (name: string) = run "adafactor" name false

@@ -1,4 +1,4 @@
-/// The fused kernels split large tensors across two threads; the split must not change a single bit.
+/// The fused kernels share large tensors, and many small ones, between two threads; that must not change a single bit.
 module Optim.Tests.KernelTests
 
 open System
@@ -15,38 +15,131 @@ let private big (seed: int) (scale: float32) =
     let rng = Random seed
     Array.init n (fun _ -> (float32 (rng.NextDouble()) - 0.5f) * scale)
 
-let private inputs = Gen.choose (0, 1000) |> Gen.map (fun seed -> big seed 2.0f, big (seed + 1) 1.0f, big (seed + 2) 0.1f, Array.map abs (big (seed + 3) 0.01f))
+/// The buffers a kernel reads and writes in place: p, g and three state buffers (the last two non-negative, as
+/// second moments are).
+let private buffers (seed: int) =
+    [| big seed 2.0f; big (seed + 1) 1.0f; big (seed + 2) 0.1f; Array.map abs (big (seed + 3) 0.01f); Array.map abs (big (seed + 4) 0.01f) |]
 
-[<Fact>]
-let ``a split SGD kernel gives exactly the numbers of one unsplit pass`` () =
-    let arb = Gen.zip Gen.sgdOptions inputs |> Arb.fromGen
-    Gen.check 5 arb (fun (o, (p, g, b, _)) ->
+/// A kernel under test: `run split flags bs` runs it on the buffers `bs` (in place), either split (the wrapper) or
+/// as one pass of its Range loop, with boolean options `flags`.
+[<NoComparison; NoEquality>]
+type KernelCase = { Name: string; Run: bool -> bool[] -> float32[][] -> unit }
+
+let private ro (a: float32[]) = ReadOnlySpan a
+let private rw (a: float32[]) = Span a
+
+let kernels : KernelCase list =
+    [ { Name = "SGD"
+        Run =
+          fun split f b ->
+              if split then Kernels.Sgd(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], -0.1f, 0.01f, 0.9f, 0.8f, f.[0], f.[1], f.[2], f.[3])
+              else Kernels.SgdRange(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], -0.1f, 0.01f, 0.9f, 0.8f, f.[0], f.[1], f.[2], f.[3]) }
+      { Name = "Adam"
+        Run =
+          fun split f b ->
+              let decay = if f.[2] then 0.999f else 1.0f
+              if split then
+                  Kernels.Adam(ro b.[0], ro b.[1], ro b.[2], ro b.[3], ro b.[4], rw b.[0], rw b.[2], rw b.[3], rw b.[4],
+                               decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 0.5f, 1e-8f, -1e-3f, f.[0], f.[1])
+              else
+                  Kernels.AdamRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], ro b.[4], rw b.[0], rw b.[2], rw b.[3], rw b.[4],
+                                    decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 0.5f, 1e-8f, -1e-3f, f.[0], f.[1]) }
+      { Name = "Adagrad"
+        Run =
+          fun split f b ->
+              if split then Kernels.Adagrad(ro b.[0], ro b.[1], ro b.[3], rw b.[0], rw b.[3], -0.01f, 0.01f, 1e-10f, f.[0])
+              else Kernels.AdagradRange(ro b.[0], ro b.[1], ro b.[3], rw b.[0], rw b.[3], -0.01f, 0.01f, 1e-10f, f.[0]) }
+      { Name = "RMSprop"
+        Run =
+          fun split f b ->
+              if split then
+                  Kernels.Rmsprop(ro b.[0], ro b.[1], ro b.[3], ro b.[2], ro b.[4], rw b.[0], rw b.[3], rw b.[2], rw b.[4],
+                                  -0.01f, 0.01f, 0.99f, 0.01f, 1e-8f, 0.9f, f.[0], f.[1], f.[2])
+              else
+                  Kernels.RmspropRange(ro b.[0], ro b.[1], ro b.[3], ro b.[2], ro b.[4], rw b.[0], rw b.[3], rw b.[2], rw b.[4],
+                                       -0.01f, 0.01f, 0.99f, 0.01f, 1e-8f, 0.9f, f.[0], f.[1], f.[2]) }
+      { Name = "Adadelta"
+        Run =
+          fun split f b ->
+              if split then Kernels.Adadelta(ro b.[0], ro b.[1], ro b.[3], ro b.[4], rw b.[0], rw b.[3], rw b.[4], -1.0f, 0.01f, 0.9f, 0.1f, 1e-6f, f.[0])
+              else Kernels.AdadeltaRange(ro b.[0], ro b.[1], ro b.[3], ro b.[4], rw b.[0], rw b.[3], rw b.[4], -1.0f, 0.01f, 0.9f, 0.1f, 1e-6f, f.[0]) }
+      { Name = "Adamax"
+        Run =
+          fun split f b ->
+              if split then Kernels.Adamax(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], -2e-3f, 0.01f, 0.9f, 0.1f, 0.999f, 1e-8f, f.[0])
+              else Kernels.AdamaxRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], -2e-3f, 0.01f, 0.9f, 0.1f, 0.999f, 1e-8f, f.[0]) }
+      { Name = "NAdam"
+        Run =
+          fun split f b ->
+              let decay = if f.[1] then 0.999f else 1.0f
+              if split then
+                  Kernels.Nadam(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
+                                decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1000.0f, 1e-8f, -1e-3f, -0.5f, f.[0])
+              else
+                  Kernels.NadamRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
+                                     decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1000.0f, 1e-8f, -1e-3f, -0.5f, f.[0]) }
+      { Name = "RAdam"
+        Run =
+          fun split f b ->
+              if split then
+                  Kernels.Radam(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
+                                0.999f, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, -1e-3f, f.[0], f.[1])
+              else
+                  Kernels.RadamRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
+                                     0.999f, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, -1e-3f, f.[0], f.[1]) }
+      { Name = "ASGD"
+        Run =
+          fun split f b ->
+              if split then Kernels.Asgd(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], 0.999f, -0.01f, 0.01f, 0.25f, f.[0], f.[1])
+              else Kernels.AsgdRange(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], 0.999f, -0.01f, 0.01f, 0.25f, f.[0], f.[1]) }
+      { Name = "Rprop"
+        Run =
+          fun split f b ->
+              if split then Kernels.Rprop(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1])
+              else Kernels.RpropRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1]) }
+      { Name = "Adafactor (update pass)"
+        Run =
+          fun split f b ->
+              let decay = if f.[1] then 0.999f else 1.0f
+              if split then Kernels.AdafactorVectorApply(ro b.[0], ro b.[1], ro b.[3], rw b.[0], decay, -0.01f, 1e-14f, f.[0])
+              else Kernels.AdafactorVectorApplyRange(ro b.[0], ro b.[1], ro b.[3], rw b.[0], decay, -0.01f, 1e-14f, f.[0]) } ]
+
+type Table =
+    static member Kernels() : seq<obj[]> = kernels |> Seq.map (fun k -> [| box k.Name |])
+
+let private bits (a: float32[]) = a |> Array.map BitConverter.SingleToInt32Bits
+
+[<Theory; MemberData("Kernels", MemberType = typeof<Table>)>]
+let ``a split kernel gives exactly the numbers of one unsplit pass, in place`` (name: string) =
+    let k = kernels |> List.find (fun k -> k.Name = name)
+    let arb = Gen.zip (Gen.choose (0, 1000)) (Gen.arrayOfLength 4 (Gen.elements [ true; false ])) |> Arb.fromGen
+    Gen.check 4 arb (fun (seed, flags) ->
         let run split =
-            let pOut, bOut = Array.zeroCreate n, Array.zeroCreate n
-            let args = (float32 -o.Lr, float32 o.WeightDecay, float32 o.Momentum, float32 (1.0 - o.Dampening))
-            let negLr, wd, mu, keep = args
-            if split then
-                Kernels.Sgd(ReadOnlySpan p, ReadOnlySpan g, ReadOnlySpan b, Span pOut, Span bOut, negLr, wd, mu, keep, true, false, o.Nesterov, o.Maximize)
-            else
-                Kernels.SgdRange(ReadOnlySpan p, ReadOnlySpan g, ReadOnlySpan b, Span pOut, Span bOut, negLr, wd, mu, keep, true, false, o.Nesterov, o.Maximize)
-            pOut, bOut
+            let bs = buffers seed
+            k.Run split flags bs
+            bs |> Array.map bits
         run true = run false)
 
 [<Fact>]
-let ``a split Adam kernel gives exactly the numbers of one unsplit pass, in place too`` () =
-    let arb = Gen.zip Gen.adamOptions inputs |> Arb.fromGen
-    Gen.check 5 arb (fun (o, (p, g, m, v)) ->
-        let run split =
-            let p', m', v', x' = Array.copy p, Array.copy m, Array.copy v, Array.copy v
-            let f32 = float32
-            if split then
-                Kernels.Adam(ReadOnlySpan p', ReadOnlySpan g, ReadOnlySpan m', ReadOnlySpan v', ReadOnlySpan x', Span p', Span m', Span v', Span x',
-                             0.999f, f32 o.WeightDecay, f32 o.Beta1, f32 (1.0 - o.Beta1), f32 o.Beta2, f32 (1.0 - o.Beta2), 0.5f, f32 o.Eps, f32 -o.Lr, o.Amsgrad, o.Maximize)
-            else
-                Kernels.AdamRange(ReadOnlySpan p', ReadOnlySpan g, ReadOnlySpan m', ReadOnlySpan v', ReadOnlySpan x', Span p', Span m', Span v', Span x',
-                                  0.999f, f32 o.WeightDecay, f32 o.Beta1, f32 (1.0 - o.Beta1), f32 o.Beta2, f32 (1.0 - o.Beta2), 0.5f, f32 o.Eps, f32 -o.Lr, o.Amsgrad, o.Maximize)
-            p', m', v', x'
-        run true = run false)
+let ``Adafactor's shared sums are the sums of the same chunks in order, and its second moment is the unshared one`` () =
+    let arb = Gen.zip (Gen.choose (0, 1000)) (Gen.elements [ true; false ]) |> Arb.fromGen
+    Gen.check 4 arb (fun (seed, maximize) ->
+        let b = buffers seed
+        for w in [ 1.0f; 0.574f; 0.3f ] do
+            let vShared, vChunks = Array.copy b.[3], Array.copy b.[3]
+            let struct (sp, su) = Kernels.AdafactorVectorSums(ro b.[0], ro b.[1], ro vShared, rw vShared, w, 1e-14f, maximize)
+            let mutable sumP, sumU = 0.0, 0.0
+            for lo in 0 .. Split.chunk .. n - 1 do
+                let len = min Split.chunk (n - lo)
+                let struct (p, u) =
+                    Kernels.AdafactorVectorSumsRange(
+                        ro(b.[0]).Slice(lo, len), ro(b.[1]).Slice(lo, len), ro(vChunks).Slice(lo, len), rw(vChunks).Slice(lo, len), w, 1e-14f, maximize)
+                sumP <- sumP + p
+                sumU <- sumU + u
+            Assert.Equal(sumP, sp)
+            Assert.Equal(sumU, su)
+            Assert.Equal<int[]>(bits vChunks, bits vShared)
+        true)
 
 [<Fact>]
 let ``fused optimizers on a tensor large enough to split still equal their chains`` () =
@@ -55,8 +148,51 @@ let ``fused optimizers on a tensor large enough to split still equal their chain
     for fused, chain in
         [ Fused.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true }, Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true }
           Fused.adam AdamOptions.adam, Alias.adam AdamOptions.adam
-          Fused.adamw AdamOptions.adamw, Alias.adamw AdamOptions.adamw ] do
+          Fused.adamw AdamOptions.adamw, Alias.adamw AdamOptions.adamw
+          Fused.adagrad AdagradOptions.defaults, Alias.adagrad AdagradOptions.defaults
+          Fused.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.9 }, Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.9 }
+          Fused.adadelta AdadeltaOptions.defaults, Alias.adadelta AdadeltaOptions.defaults
+          Fused.adamax AdamaxOptions.defaults, Alias.adamax AdamaxOptions.defaults
+          Fused.nadam NadamOptions.defaults, Alias.nadam NadamOptions.defaults
+          Fused.radam RadamOptions.defaults, Alias.radam RadamOptions.defaults
+          Fused.asgd { AsgdOptions.defaults with T0 = 1.0 }, Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
+          Fused.rprop RpropOptions.defaults, Alias.rprop RpropOptions.defaults
+          Fused.adafactor { AdafactorOptions.defaults with WeightDecay = 0.1 }, Alias.adafactor { AdafactorOptions.defaults with WeightDecay = 0.1 } ] do
         let c = Optimizer.ofTransform chain
         let pf, _ = grads |> List.fold (fun (ps, s) g -> fused.Step ps g s) (ps, fused.Init ps)
         let pc, _ = grads |> List.fold (fun (ps, s) g -> c.Step ps g s) (ps, c.Init ps)
         Assert.True(Gen.close 1e-6 1e-5 pf.[0].Data pc.[0].Data)
+
+/// 300 parameters of 5,000 elements (1.5M together: shared between the threads) and one of Split.threshold + 5 (split).
+let private many () =
+    Array.init 301 (fun k -> if k = 150 then big 7 2.0f else Array.init 5000 (fun j -> float32 (Math.Sin(float (k * 5000 + j)))))
+
+[<Fact>]
+let ``many parameters' steps shared between two threads give the numbers of a loop over them`` () =
+    let o = { AdamOptions.adam with Lr = 0.01; Amsgrad = true }
+    let run (shared: bool) =
+        let ps = many ()
+        let gs = ps |> Array.map (Array.map (fun x -> 0.5f - x * x))
+        let state = (Fused.adam o).Init(ps |> Array.map Tensor.ofArray)
+        let step = Action<int>(fun i -> Fused.adamInPlace (o, state, i, Span ps.[i], ReadOnlySpan gs.[i]))
+        for _ in 1 .. 3 do
+            if shared then Fused.forEachParameter (ps |> Array.map Array.length, step)
+            else for i in 0 .. ps.Length - 1 do step.Invoke i
+        ps |> Array.map bits, (State.buffer "max_exp_avg_sq" state) |> Array.map bits, state.Steps
+    Assert.Equal(run false, run true)
+
+[<Fact>]
+let ``an exception in one parameter's step reaches the caller once every started step has finished`` () =
+    let sizes = Array.create 400 5000
+    let finished = ref 0
+    let step =
+        Action<int>(fun i ->
+            if i = 123 then invalidOp "parameter 123 failed"
+            Threading.Thread.SpinWait 20000
+            Threading.Interlocked.Increment finished |> ignore)
+    let e = Assert.Throws<InvalidOperationException>(fun () -> Fused.forEachParameter (sizes, step))
+    Assert.Equal("parameter 123 failed", e.Message)
+    let seen = finished.Value
+    Threading.Thread.Sleep 50
+    Assert.Equal(seen, finished.Value)
+    Assert.True(seen < 399)

@@ -76,6 +76,11 @@ let optimizers : Entry list =
         Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Fused.rprop Alias.rprop { o with Maximize = mx })
         Tuned = both Fused.rprop Alias.rprop RpropOptions.defaults
         Steps = 200 }
+      { Name = "Adafactor"
+        Fused = true
+        Make = Gen.adafactorOptions |> Gen.map (fun o mx -> both Fused.adafactor Alias.adafactor { o with Maximize = mx })
+        Tuned = both Fused.adafactor Alias.adafactor { AdafactorOptions.defaults with Lr = 0.1 }
+        Steps = 400 }
       // Lion's and LAMB's steps have a fixed length (lr per element; lr·‖p‖), so with a constant learning rate
       // they circle the minimum at that distance; they converge with a decaying one, as they are used
       { Name = "Lion"

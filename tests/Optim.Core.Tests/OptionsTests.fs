@@ -16,6 +16,7 @@ let private cases : (string * (unit -> obj) * (unit -> obj)) list =
     let radam (o: RadamOptions) = (fun () -> box (Alias.radam o)), (fun () -> box (Fused.radam o))
     let asgd (o: AsgdOptions) = (fun () -> box (Alias.asgd o)), (fun () -> box (Fused.asgd o))
     let rprop (o: RpropOptions) = (fun () -> box (Alias.rprop o)), (fun () -> box (Fused.rprop o))
+    let adafactor (o: AdafactorOptions) = (fun () -> box (Alias.adafactor o)), (fun () -> box (Fused.adafactor o))
     let lion (o: LionOptions) = (fun () -> box (Alias.lion o)), (fun () -> box (Alias.lion o))
     let lamb (o: LambOptions) = (fun () -> box (Alias.lamb o)), (fun () -> box (Alias.lamb o))
     [ "lr", adagrad { AdagradOptions.defaults with Lr = -1.0 }
@@ -62,6 +63,16 @@ let private cases : (string * (unit -> obj) * (unit -> obj)) list =
       "stepSizes", rprop { RpropOptions.defaults with StepSizeMin = -1e-6 }
       "stepSizes", rprop { RpropOptions.defaults with StepSizeMax = nan }
       "stepSizes", rprop { RpropOptions.defaults with StepSizeMin = 1.0; StepSizeMax = 0.5 }
+      "lr", adafactor { AdafactorOptions.defaults with Lr = -1.0 }
+      "lr", adafactor { AdafactorOptions.defaults with Lr = nan }
+      "beta2Decay", adafactor { AdafactorOptions.defaults with Beta2Decay = 0.5 }
+      "beta2Decay", adafactor { AdafactorOptions.defaults with Beta2Decay = -infinity }
+      "eps", adafactor { AdafactorOptions.defaults with Eps1 = ValueSome -1e-30 }
+      "eps", adafactor { AdafactorOptions.defaults with Eps1 = ValueSome nan }
+      "eps", adafactor { AdafactorOptions.defaults with Eps2 = -1e-3 }
+      "d", adafactor { AdafactorOptions.defaults with D = 0.999 }
+      "d", adafactor { AdafactorOptions.defaults with D = infinity }
+      "weightDecay", adafactor { AdafactorOptions.defaults with WeightDecay = -1e-2 }
       "lr", lion { LionOptions.defaults with Lr = -1.0 }
       "betas", lion { LionOptions.defaults with Beta1 = 1.5 }
       "betas", lion { LionOptions.defaults with Beta2 = 1.0 }
@@ -90,6 +101,7 @@ let ``PyTorch's defaults are valid and are the documented values`` () =
     RadamOptions.validate RadamOptions.defaults |> ignore
     AsgdOptions.validate AsgdOptions.defaults |> ignore
     RpropOptions.validate RpropOptions.defaults |> ignore
+    AdafactorOptions.validate AdafactorOptions.defaults |> ignore
     Assert.Equal(1e-10, AdagradOptions.defaults.Eps)
     Assert.Equal(0.99, RmspropOptions.defaults.Alpha)
     Assert.Equal(1.0, AdadeltaOptions.defaults.Lr)
@@ -98,3 +110,10 @@ let ``PyTorch's defaults are valid and are the documented values`` () =
     Assert.Equal(1e-3, RadamOptions.defaults.Lr)
     Assert.Equal(1e6, AsgdOptions.defaults.T0)
     Assert.Equal(50.0, RpropOptions.defaults.StepSizeMax)
+    Assert.Equal(1e-2, AdafactorOptions.defaults.Lr)
+    Assert.Equal(-0.8, AdafactorOptions.defaults.Beta2Decay)
+    Assert.Equal(ValueNone, AdafactorOptions.defaults.Eps1)
+    Assert.Equal(1e-3, AdafactorOptions.defaults.Eps2)
+    Assert.Equal(1.0, AdafactorOptions.defaults.D)
+    // torch.finfo(float32).eps: the gap between 1 and the next float32
+    Assert.Equal(float (MathF.BitIncrement 1.0f - 1.0f), AdafactorOptions.float32Eps)
