@@ -214,6 +214,28 @@ public class SchedulerTests
     }
 
     [Fact]
+    public void ANegativeRateFromPyTorchsChainableCosineIsRejectedWhereItArisesAndChangesNothing()
+    {
+        // PyTorch 1.13: ChainedScheduler([StepLR(1, 0.1), CosineAnnealingLR(T_max=2, eta_min=0.05)]) on lr 0.1 sets
+        // 0.03, 0.05, 0.03, then -0.044 (past T_max the chainable cosine scales lr − eta_min up while lr < eta_min),
+        // and PyTorch's SGD would then climb the gradient. Optim stops at that step instead (docs/schedulers.md).
+        var optimizer = new SGD([new Parameter([1f])], lr: 0.1);
+        var scheduler = new ChainedScheduler([new StepLR(optimizer, 1, 0.1), new CosineAnnealingLR(optimizer, tMax: 2, etaMin: 0.05)]);
+        double[] pytorch = [0.030000000000000002, 0.05, 0.03];
+        foreach (var expected in pytorch)
+        {
+            optimizer.Step();
+            scheduler.Step();
+            Assert.Equal(expected, optimizer.ParamGroups[0].Lr, 1e-15);
+        }
+        optimizer.Step();
+        var e = Assert.Throws<InvalidOperationException>(() => scheduler.Step());
+        Assert.Contains("CosineAnnealingLR computed a learning rate of -0.044", e.Message);
+        Assert.Contains("param group 0", e.Message);
+        Assert.Equal(0.03, optimizer.ParamGroups[0].Lr, 1e-15);
+    }
+
+    [Fact]
     public void AGroupAddedLaterGetsItsInitialLrAndJoinsTheScheduleAtTheNextStep()
     {
         var optimizer = Sgd();
