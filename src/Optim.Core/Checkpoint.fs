@@ -56,13 +56,15 @@ module Checkpoint =
 
     let private fail msg = raise (CheckpointException msg)
 
-    let private writeFloat (w: Utf8JsonWriter) (x: float) =
+    /// Writes a double as a JSON number, or as PyTorch's strings "NaN", "Infinity" and "-Infinity" (also LbfgsCheckpoint's).
+    let internal writeFloat (w: Utf8JsonWriter) (x: float) =
         if Double.IsFinite x then w.WriteNumberValue x
         elif Double.IsNaN x then w.WriteStringValue "NaN"
         elif x > 0.0 then w.WriteStringValue "Infinity"
         else w.WriteStringValue "-Infinity"
 
-    let private writeSingle (w: Utf8JsonWriter) (x: float32) =
+    /// Writes a float32 as writeFloat does, from its exact value.
+    let internal writeSingle (w: Utf8JsonWriter) (x: float32) =
         if Single.IsFinite x then w.WriteNumberValue x else writeFloat w (float x)
 
     /// <summary>Whether parameter <paramref name="i"/> has any state (PyTorch omits those that have none).</summary>
@@ -132,7 +134,8 @@ module Checkpoint =
         )
         Encoding.UTF8.GetString(ms.ToArray())
 
-    let private readFloat (where: string) (e: JsonElement) =
+    /// Reads what writeFloat wrote; `where` names the place in error messages.
+    let internal readFloat (where: string) (e: JsonElement) =
         match e.ValueKind with
         | JsonValueKind.Number -> e.GetDouble()
         | JsonValueKind.String ->

@@ -680,18 +680,9 @@ module LbfgsCheckpoint =
 
     let private fail msg = raise (CheckpointException msg)
 
-    let private writeNumber (w: Utf8JsonWriter) (x: float) =
-        if Double.IsFinite x then w.WriteNumberValue x
-        elif Double.IsNaN x then w.WriteStringValue "NaN"
-        elif x > 0.0 then w.WriteStringValue "Infinity"
-        else w.WriteStringValue "-Infinity"
-
-    let private writeSingle (w: Utf8JsonWriter) (x: float32) =
-        if Single.IsFinite x then w.WriteNumberValue x else writeNumber w (float x)
-
     let private writeVector (w: Utf8JsonWriter) (v: float32[]) =
         w.WriteStartArray()
-        for x in v do writeSingle w x
+        for x in v do Checkpoint.writeSingle w x
         w.WriteEndArray()
 
     let private stateJson (s: LbfgsState) =
@@ -706,7 +697,7 @@ module LbfgsCheckpoint =
                 match s.Memory with
                 | Some m ->
                     w.WritePropertyName "d"; writeVector w m.D
-                    w.WritePropertyName "t"; writeNumber w m.T
+                    w.WritePropertyName "t"; Checkpoint.writeFloat w m.T
                     w.WriteStartArray "old_dirs"
                     for v in m.OldDirs do writeVector w v
                     w.WriteEndArray()
@@ -714,9 +705,9 @@ module LbfgsCheckpoint =
                     for v in m.OldStps do writeVector w v
                     w.WriteEndArray()
                     w.WritePropertyName "ro"; writeVector w m.Ro
-                    w.WritePropertyName "H_diag"; writeSingle w m.HDiag
+                    w.WritePropertyName "H_diag"; Checkpoint.writeSingle w m.HDiag
                     w.WritePropertyName "prev_flat_grad"; writeVector w m.PrevFlatGrad
-                    w.WritePropertyName "prev_loss"; writeNumber w m.PrevLoss
+                    w.WritePropertyName "prev_loss"; Checkpoint.writeFloat w m.PrevLoss
                 | None -> ()
                 w.WriteEndObject()
             w.WriteEndObject()
@@ -732,25 +723,14 @@ module LbfgsCheckpoint =
         root.["state"] <- JsonNode.Parse(stateJson c.Lbfgs)
         root.ToJsonString()
 
-    let private readNumber (where: string) (e: JsonElement) =
-        match e.ValueKind with
-        | JsonValueKind.Number -> e.GetDouble()
-        | JsonValueKind.String ->
-            match e.GetString() with
-            | "NaN" -> nan
-            | "Infinity" -> infinity
-            | "-Infinity" -> -infinity
-            | s -> fail $"Malformed state dict: {where} holds the string '{s}' where a number belongs."
-        | k -> fail $"Malformed state dict: {where} holds a {k} where a number belongs."
-
     let private readCount (where: string) (e: JsonElement) =
-        let v = readNumber where e
+        let v = Checkpoint.readFloat where e
         if not (v >= 0.0 && v = Math.Floor v && v < 9e18) then fail $"Malformed state dict: {where} must be a whole number of 0 or more, but is {e.GetRawText()}."
         int64 v
 
     let private readVector (where: string) (n: int) (e: JsonElement) =
         if e.ValueKind <> JsonValueKind.Array then fail $"Malformed state dict: {where} must be an array."
-        let v = [| for x in e.EnumerateArray() -> float32 (readNumber where x) |]
+        let v = [| for x in e.EnumerateArray() -> float32 (Checkpoint.readFloat where x) |]
         if v.Length <> n then fail $"Malformed state dict: {where} has {v.Length} elements, but the parameters have {n} in all."
         v
 
@@ -793,18 +773,18 @@ module LbfgsCheckpoint =
                     let ro =
                         let r = required "ro"
                         if r.ValueKind <> JsonValueKind.Array then fail "Malformed state dict: state[0].ro must be an array."
-                        [| for x in r.EnumerateArray() -> float32 (readNumber "state[0].ro" x) |]
+                        [| for x in r.EnumerateArray() -> float32 (Checkpoint.readFloat "state[0].ro" x) |]
                     if oldDirs.Length <> oldStps.Length || oldDirs.Length <> ro.Length then
                         fail $"Malformed state dict: state[0] holds {oldDirs.Length} old_dirs, {oldStps.Length} old_stps and {ro.Length} ro; they must be as many."
                     Some
                         { D = readVector "state[0].d" n (required "d")
-                          T = readNumber "state[0].t" (required "t")
+                          T = Checkpoint.readFloat "state[0].t" (required "t")
                           OldDirs = oldDirs
                           OldStps = oldStps
                           Ro = ro
-                          HDiag = float32 (readNumber "state[0].H_diag" (required "H_diag"))
+                          HDiag = float32 (Checkpoint.readFloat "state[0].H_diag" (required "H_diag"))
                           PrevFlatGrad = readVector "state[0].prev_flat_grad" n (required "prev_flat_grad")
-                          PrevLoss = readNumber "state[0].prev_loss" (required "prev_loss") }
+                          PrevLoss = Checkpoint.readFloat "state[0].prev_loss" (required "prev_loss") }
             let funcEvals = readCount "state[0].func_evals" (required "func_evals")
             let nIter = readCount "state[0].n_iter" (required "n_iter")
             if nIter > 0L && memory.IsNone then
