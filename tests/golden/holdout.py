@@ -14,8 +14,9 @@
 # generates a holdout set into out/holdout and runs the golden replay tests on
 # it: the check that Optim matches PyTorch on trajectories it was never tuned on.
 # Each file keeps the committed cases and adds the drawn ones; files the
-# holdout does not draw (seeds.json, the sparse and 2.x-only ones) are copied
-# from tests/golden, so the suites find every file and case they read.
+# holdout does not draw (seeds.json, nn.json) are copied from tests/golden, so
+# the suites find every file and case they read.  Adafactor, which PyTorch
+# 1.13 lacks, is drawn through generate_adafactor.py's transcription of 2.x.
 
 import argparse
 import json
@@ -30,6 +31,7 @@ sys.path.insert(0, HERE)
 
 import generate  # noqa: E402
 import generate_optimizers  # noqa: E402,F401  (registers the other optimizer classes)
+import generate_adafactor  # noqa: E402,F401  (registers the transcription of PyTorch 2.x's Adafactor)
 import generate_lbfgs as gl  # noqa: E402
 import generate_schedulers as gs  # noqa: E402
 from generate import Case, build  # noqa: E402
@@ -52,10 +54,10 @@ def maybe(p, value, otherwise=0.0):
     return value if R.random() < p else otherwise
 
 
-def shapes():
+def shapes(kind=None):
     out = []
     for _ in range(R.randint(1, 4)):
-        rank = R.randint(1, 3)
+        rank = R.randint(0 if kind == "Adafactor" else 1, 3)
         out.append([R.randint(1, 9) for _ in range(rank)])
     return out
 
@@ -99,17 +101,23 @@ HYPER = {
                          maximize=R.random() < 0.3),
     "Rprop": lambda: dict(lr=logu(1e-3, 0.1), etas=[R.uniform(0.2, 0.9), R.uniform(1.05, 1.5)],
                           step_sizes=[logu(1e-7, 1e-4), R.uniform(0.5, 50)], maximize=R.random() < 0.3),
+    "SparseAdam": lambda: dict(lr=logu(1e-4, 0.1), betas=betas(), eps=logu(1e-10, 1e-4), maximize=R.random() < 0.3),
+    "Adafactor": lambda: dict(lr=logu(1e-3, 0.1), beta2_decay=-R.uniform(0.3, 1.0),
+                              eps=[R.choice([None, logu(1e-6, 1e-2)]), logu(1e-4, 1e-2)], d=R.uniform(1.0, 2.0),
+                              weight_decay=maybe(0.5, logu(1e-4, 0.1)), maximize=R.random() < 0.3),
 }
 
 # The keys that may differ between groups, or change mid-run (scalars only; betas too where the kind has them).
 GROUP_KEYS = {"SGD": ["lr", "momentum", "weight_decay"], "Adam": ["lr", "eps", "weight_decay", "betas"],
               "AdamW": ["lr", "weight_decay", "betas"], "Adagrad": ["lr", "lr_decay", "weight_decay"],
               "RMSprop": ["lr", "alpha", "weight_decay"], "Adadelta": ["lr", "rho"], "Adamax": ["lr", "betas"],
-              "NAdam": ["lr", "betas"], "RAdam": ["lr", "betas"], "ASGD": ["lr"], "Rprop": ["lr"]}
+              "NAdam": ["lr", "betas"], "RAdam": ["lr", "betas"], "ASGD": ["lr"], "Rprop": ["lr"],
+              "SparseAdam": ["lr", "betas"], "Adafactor": ["lr", "weight_decay", "d"]}
 
 FILES = {"SGD": "sgd.json", "Adam": "adam.json", "AdamW": "adamw.json", "Adagrad": "adagrad.json",
          "RMSprop": "rmsprop.json", "Adadelta": "adadelta.json", "Adamax": "adamax.json", "NAdam": "nadam.json",
-         "RAdam": "radam.json", "ASGD": "asgd.json", "Rprop": "rprop.json"}
+         "RAdam": "radam.json", "ASGD": "asgd.json", "Rprop": "rprop.json", "SparseAdam": "sparse_adam.json",
+         "Adafactor": "adafactor.json"}
 
 
 def group_value(kind, key, ctor):
@@ -119,6 +127,8 @@ def group_value(kind, key, ctor):
     base = ctor.get(key, 0.0)
     if key in ("alpha", "rho"):
         return R.uniform(0.6, 0.99)
+    if key == "d":
+        return R.uniform(1.0, 2.0)
     if key == "momentum":
         return R.uniform(0.1, 0.95) if base > 0 else 0.0
     if base == 0.0:
@@ -132,9 +142,9 @@ def random_case(kind, k):
         keys = ["lr", "weight_decay"]       # a group's momentum must stay > 0 with nesterov
     else:
         keys = GROUP_KEYS[kind]
-    groups = [(shapes(), {})]
+    groups = [(shapes(kind), {})]
     if R.random() < 0.5:
-        groups.append((shapes(), {key: group_value(kind, key, ctor) for key in R.sample(keys, R.randint(1, len(keys)))}))
+        groups.append((shapes(kind), {key: group_value(kind, key, ctor) for key in R.sample(keys, R.randint(1, len(keys)))}))
     nparams = sum(len(s) for s, _ in groups)
     events = {}
     for _ in range(R.randint(0, 3)):
@@ -147,7 +157,7 @@ def random_case(kind, k):
             events.setdefault(step, []).append(("roundtrip",))
         elif not any(e[0] == "add" for es in events.values() for e in es):
             key = R.choice(keys)
-            events.setdefault(step, []).append(("add", shapes(), {key: group_value(kind, key, ctor)}))
+            events.setdefault(step, []).append(("add", shapes(kind), {key: group_value(kind, key, ctor)}))
     late = {i: R.randint(1, 6) for i in range(nparams) if R.random() < 0.25}
     never = tuple(i for i in range(nparams) if R.random() < 0.08)
     return Case("holdout_%s_%d_seed%d" % (kind.lower(), k, seed), kind, groups, ctor, R.randrange(1, 10**6),
@@ -262,7 +272,8 @@ for name in os.listdir(HERE):
         shutil.copy(os.path.join(HERE, name), os.path.join(args.out, name))
 generate.HERE = args.out
 for kind, fname in FILES.items():
-    generate.write(fname, committed(fname) + [build(random_case(kind, k)) for k in range(args.cases)])
+    make = generate_optimizers.build_sparse if kind == "SparseAdam" else build
+    generate.write(fname, committed(fname) + [make(random_case(kind, k)) for k in range(args.cases)])
 with open(os.path.join(HERE, "lbfgs.json")) as f:
     lbfgs = json.load(f)
 lbfgs["cases"] += [gl.build(lbfgs_case(k)) for k in range(args.cases)]
