@@ -73,7 +73,7 @@ module Alias =
     /// RMSprop as <c>torch.optim.RMSprop</c> (Hinton, 2012; centered: Graves, 2013): <c>d = ±g + λp</c>,
     /// <c>v = αv + (1-α)d²</c>, <c>a = √v + ε</c> (centered: <c>√(v - ḡ²) + ε</c>); with momentum <c>b = μb + d/a</c>,
     /// <c>p' = p - lr·b</c>, else <c>p' = p - lr·d/a</c>.
-    /// <c>chain [maximize?; addWeightDecay λ; scaleByRms α ε centered; trace μ 0 false; scaleByLearningRate lr]</c>.
+    /// <c>chain [maximize?; addWeightDecay λ; scaleByRms α ε centered; traceFromZeros μ; scaleByLearningRate lr]</c>.
     /// </summary>
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
@@ -83,7 +83,7 @@ module Alias =
             [ maybeMaximize o.Maximize
               Blocks.addWeightDecay o.WeightDecay
               Blocks.scaleByRms o.Alpha o.Eps o.Centered
-              Blocks.trace o.Momentum 0.0 false
+              Blocks.traceFromZeros o.Momentum
               Blocks.scaleByLearningRate o.Lr ]
 
     /// <summary>
@@ -156,9 +156,9 @@ module Alias =
 
     /// <summary>
     /// ASGD as <c>torch.optim.ASGD</c> (Polyak &amp; Juditsky, 1992): <c>d = ±g + λ_wd·p</c>,
-    /// <c>p' = p·(1 - λη) - η·d = p - η·(d + λp)</c>, with <c>η</c> decaying as <c>lr / (1 + λ·lr·t)^α</c> and the
+    /// <c>p' = p·(1 - λη) - η·d</c>, with <c>η</c> decaying as <c>lr / (1 + λ·lr·t)^α</c> and the
     /// average of the iterates kept in <c>"ax"</c>.
-    /// <c>chain [maximize?; addWeightDecay λ_wd; addWeightDecay λ; scaleByAsgdLearningRate lr λ α; averageIterates t₀]</c>.
+    /// <c>chain [maximize?; addWeightDecay λ_wd; scaleByAsgdLearningRate lr λ α; averageIterates t₀]</c>.
     /// </summary>
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
@@ -167,7 +167,6 @@ module Alias =
         Transform.chain
             [ maybeMaximize o.Maximize
               Blocks.addWeightDecay o.WeightDecay
-              Blocks.addWeightDecay o.Lambd
               Blocks.scaleByAsgdLearningRate o.Lr o.Lambd o.Alpha
               Blocks.averageIterates o.T0 ]
 

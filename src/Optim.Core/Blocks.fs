@@ -10,39 +10,40 @@ open System
 [<RequireQualifiedAccess>]
 module Blocks =
 
-    let private stateless (f: int -> float32[] -> State -> Tensor[] -> float32[]) : GradientTransformation =
-        { Init = fun ps -> State.empty ps.Length
-          Update = fun updates state ps -> updates |> Array.mapi (fun i u -> if isNull u then null else f i u state ps), state }
+    let private stateless (name: string) (f: int -> float32[] -> State -> Tensor[] -> float32[]) : GradientTransformation =
+        Transform.create name (fun ps -> State.empty ps.Length) (fun updates state ps ->
+            updates |> Array.mapi (fun i u -> if isNull u then null else f i u state ps), state)
 
     /// <summary>Multiplies updates by a constant: <c>u' = c·u</c>.</summary>
     /// <param name="factor">The constant <c>c</c>.</param>
     let scale (factor: float) : GradientTransformation =
-        let c = float32 factor
-        stateless (fun _ u _ _ -> u |> Array.map (fun x -> c * x))
+        Stages.ofOp (ScaleOp($"scale({factor})", (fun _ -> factor), []))
 
     /// <summary>
     /// Turns descent into ascent: <c>u' = -u</c>. Placed first in a chain, it is PyTorch's
     /// <c>maximize=True</c>, which negates the gradient before everything else.
     /// </summary>
-    let maximize : GradientTransformation = stateless (fun _ u _ _ -> u |> Array.map (fun x -> -x))
+    let maximize : GradientTransformation = Stages.ofOp (ScaleOp("maximize", (fun _ -> -1.0), []))
 
     /// <summary>Multiplies updates by a schedule of the step count: <c>u' = s(t)·u</c>, <c>t</c> the parameter's completed steps.</summary>
     /// <param name="schedule">The schedule.</param>
     let scaleBySchedule (schedule: Schedule) : GradientTransformation =
-        stateless (fun i u state _ ->
-            let c = float32 (schedule state.Steps.[i])
-            u |> Array.map (fun x -> c * x))
+        if isNull (box schedule) then nullArg (nameof schedule)
+        Stages.ofOp (ScaleOp("scaleBySchedule", schedule, []))
 
     /// <summary>
     /// Scales by the negated learning rate from a schedule: <c>u' = -lr(t)·u</c>. This block carries the
     /// library's one sign flip (updates are added to parameters).
     /// </summary>
     /// <param name="lr">The learning-rate schedule.</param>
-    let scaleByLearningRateSchedule (lr: Schedule) : GradientTransformation = scaleBySchedule (fun t -> -(lr t))
+    let scaleByLearningRateSchedule (lr: Schedule) : GradientTransformation =
+        if isNull (box lr) then nullArg (nameof lr)
+        Stages.ofOp (ScaleOp("scaleByLearningRateSchedule", (fun t -> -(lr t)), []))
 
     /// <summary>Scales by the negated constant learning rate: <c>u' = -lr·u</c>.</summary>
     /// <param name="lr">The learning rate.</param>
-    let scaleByLearningRate (lr: float) : GradientTransformation = scale -lr
+    let scaleByLearningRate (lr: float) : GradientTransformation =
+        Stages.ofOp (ScaleOp($"scaleByLearningRate({lr})", (fun _ -> -lr), []))
 
     /// <summary>
     /// Adds weight times parameter: <c>u' = u + λ·p</c>. Before the moment estimates it is coupled L2
@@ -50,9 +51,7 @@ module Blocks =
     /// </summary>
     /// <param name="weightDecay">The coefficient <c>λ</c>; 0 makes the block the identity.</param>
     let addWeightDecay (weightDecay: float) : GradientTransformation =
-        let wd = float32 weightDecay
-        if weightDecay = 0.0 then stateless (fun _ u _ _ -> u)
-        else stateless (fun i u _ ps -> let p = ps.[i].Data in Array.init u.Length (fun j -> u.[j] + wd * p.[j]))
+        Stages.ofOp (Ops.AddWeightDecay(Cell.Const weightDecay))
 
     /// <summary>
     /// Decoupled weight decay (Loshchilov &amp; Hutter, "Decoupled Weight Decay Regularization", 2019):
@@ -62,9 +61,7 @@ module Blocks =
     /// <param name="lr">The learning rate the decay is scaled by.</param>
     /// <param name="weightDecay">The coefficient <c>λ</c>.</param>
     let decoupledWeightDecay (lr: float) (weightDecay: float) : GradientTransformation =
-        let c = float32 (-(lr * weightDecay))
-        if weightDecay = 0.0 then stateless (fun _ u _ _ -> u)
-        else stateless (fun i u _ ps -> let p = ps.[i].Data in Array.init u.Length (fun j -> u.[j] + c * p.[j]))
+        Stages.ofOp (Ops.DecoupledWeightDecay(Cell.Const lr, Cell.Const weightDecay))
 
     /// <summary>
     /// Momentum exactly as <c>torch.optim.SGD</c>: on a parameter's first update <c>b = u</c>, then
@@ -75,23 +72,15 @@ module Blocks =
     /// <param name="dampening">The dampening <c>τ</c>.</param>
     /// <param name="nesterov">Whether to use Nesterov momentum (Sutskever et al., 2013).</param>
     let trace (momentum: float) (dampening: float) (nesterov: bool) : GradientTransformation =
-        let mu = float32 momentum
-        let keep = float32 (1.0 - dampening)
-        { Init = fun ps -> State.empty ps.Length |> State.declare "momentum_buffer"
-          Update =
-            fun updates state _ ->
-                if momentum = 0.0 then updates, state
-                else
-                    let bufs = Array.copy (State.buffer "momentum_buffer" state)
-                    let out =
-                        updates |> Array.mapi (fun i u ->
-                            if isNull u then null
-                            else
-                                let old = bufs.[i]
-                                let b = if isNull old then Array.copy u else Array.init u.Length (fun j -> old.[j] * mu + keep * u.[j])
-                                bufs.[i] <- b
-                                if nesterov then Array.init u.Length (fun j -> u.[j] + mu * b.[j]) else Array.copy b)
-                    out, State.setBuffer "momentum_buffer" bufs state }
+        Stages.ofOp (Ops.Trace(Cell.Const momentum, Cell.Const dampening, nesterov, false))
+
+    /// <summary>
+    /// Momentum exactly as <c>torch.optim.RMSprop</c> keeps it: <c>b = μ·b + u</c> from a buffer of zeros; the output is
+    /// <c>b</c>. Buffer: <c>"momentum_buffer"</c>. With <c>μ = 0</c> the block passes updates through and creates no buffer.
+    /// </summary>
+    /// <param name="momentum">The momentum <c>μ</c>.</param>
+    let traceFromZeros (momentum: float) : GradientTransformation =
+        Stages.ofOp (Ops.Trace(Cell.Const momentum, Cell.Const 0.0, false, true))
 
     /// <summary>
     /// Adam's moment scaling with bias correction (Kingma &amp; Ba, "Adam", 2015), and AMSGrad
@@ -105,48 +94,13 @@ module Blocks =
     /// <param name="eps">The denominator's <c>ε</c>.</param>
     /// <param name="amsgrad">Whether to normalise by the running maximum of <c>v</c>.</param>
     let scaleByAdam (beta1: float) (beta2: float) (eps: float) (amsgrad: bool) : GradientTransformation =
-        let b1, b2 = float32 beta1, float32 beta2
-        let omb1, omb2 = float32 (1.0 - beta1), float32 (1.0 - beta2)
-        let epsf = float32 eps
-        { Init =
-            fun ps ->
-                let s = State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_avg_sq"
-                if amsgrad then State.declare "max_exp_avg_sq" s else s
-          Update =
-            fun updates state _ ->
-                let ms = Array.copy (State.buffer "exp_avg" state)
-                let vs = Array.copy (State.buffer "exp_avg_sq" state)
-                let vmax = if amsgrad then Array.copy (State.buffer "max_exp_avg_sq" state) else [||]
-                let out =
-                    updates |> Array.mapi (fun i u ->
-                        if isNull u then null
-                        else
-                            let n = u.Length
-                            let orZeros (a: float32[]) = if isNull a then Array.zeroCreate n else a
-                            let m0, v0 = orZeros ms.[i], orZeros vs.[i]
-                            let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
-                            let v = Array.init n (fun j -> v0.[j] * b2 + omb2 * u.[j] * u.[j])
-                            ms.[i] <- m
-                            vs.[i] <- v
-                            let vhat =
-                                if amsgrad then
-                                    let old = orZeros vmax.[i]
-                                    let mx = Array.init n (fun j -> max old.[j] v.[j])
-                                    vmax.[i] <- mx
-                                    mx
-                                else v
-                            let t = float (state.Steps.[i] + 1L)
-                            let corr1 = float32 (1.0 / (1.0 - beta1 ** t))
-                            let sqrtBc2 = float32 (sqrt (1.0 - beta2 ** t))
-                            Array.init n (fun j -> (corr1 * m.[j]) / (sqrt vhat.[j] / sqrtBc2 + epsf)))
-                let s = state |> State.setBuffer "exp_avg" ms |> State.setBuffer "exp_avg_sq" vs
-                out, (if amsgrad then State.setBuffer "max_exp_avg_sq" vmax s else s) }
+        Stages.ofOp (Ops.Adam(Cell.Const beta1, Cell.Const beta2, Cell.Const eps, amsgrad))
 
     /// Runs a per-parameter rule over the parameters that have an update. `rule step u p olds` gets the
     /// parameter's completed steps, its update, the parameter and its buffers named `names` (null where not yet
     /// created), and returns the outgoing update and the parameter's new buffers; it must not write `olds`.
-    let private perParameter (names: string list) (rule: int64 -> float32[] -> Tensor -> float32[][] -> float32[] * float32[][]) =
-        fun (updates: float32[][]) (state: State) (ps: Tensor[]) ->
+    let private perParameter (name: string) (names: string list) (init: Tensor[] -> State) (rule: int64 -> float32[] -> Tensor -> float32[][] -> float32[] * float32[][]) =
+        Transform.create name init (fun (updates: float32[][]) (state: State) (ps: Tensor[]) ->
             let tables = names |> List.map (fun n -> Array.copy (State.buffer n state)) |> Array.ofList
             let out =
                 updates |> Array.mapi (fun i u ->
@@ -155,7 +109,7 @@ module Blocks =
                         let u', news = rule state.Steps.[i] u ps.[i] (tables |> Array.map (fun t -> t.[i]))
                         tables |> Array.iteri (fun k t -> t.[i] <- news.[k])
                         u')
-            out, List.fold2 (fun s name table -> State.setBuffer name table s) state names (List.ofArray tables)
+            out, List.fold2 (fun s name table -> State.setBuffer name table s) state names (List.ofArray tables))
 
     let private orFill (n: int) (value: float32) (a: float32[]) = if isNull a then Array.create n value else a
 
@@ -168,17 +122,7 @@ module Blocks =
     /// <param name="initialAccumulatorValue">The starting value of <c>s</c>.</param>
     /// <param name="eps">The denominator's <c>ε</c>.</param>
     let scaleByRss (initialAccumulatorValue: float) (eps: float) : GradientTransformation =
-        let s0 = float32 initialAccumulatorValue
-        let e = float32 eps
-        { Init =
-            fun ps ->
-                State.empty ps.Length |> State.declare "sum"
-                |> State.setBuffer "sum" (ps |> Array.map (fun p -> Array.create p.Data.Length s0))
-          Update =
-            perParameter [ "sum" ] (fun _ u _ olds ->
-                let old = orFill u.Length s0 olds.[0]
-                let s = Array.init u.Length (fun j -> old.[j] + u.[j] * u.[j])
-                Array.init u.Length (fun j -> u.[j] / (sqrt s.[j] + e)), [| s |]) }
+        Stages.ofOp (Ops.Rss(Cell.Const initialAccumulatorValue, Cell.Const eps))
 
     /// <summary>
     /// RMSprop's scaling (Hinton, Lecture 6e of "Neural Networks for Machine Learning", 2012; centered:
@@ -190,21 +134,7 @@ module Blocks =
     /// <param name="eps">The denominator's <c>ε</c>.</param>
     /// <param name="centered">Whether to subtract the squared mean gradient.</param>
     let scaleByRms (alpha: float) (eps: float) (centered: bool) : GradientTransformation =
-        let a, oma, e = float32 alpha, float32 (1.0 - alpha), float32 eps
-        { Init =
-            fun ps ->
-                let s = State.empty ps.Length |> State.declare "square_avg"
-                if centered then State.declare "grad_avg" s else s
-          Update =
-            perParameter (if centered then [ "square_avg"; "grad_avg" ] else [ "square_avg" ]) (fun _ u _ olds ->
-                let n = u.Length
-                let v0 = orFill n 0.0f olds.[0]
-                let v = Array.init n (fun j -> v0.[j] * a + oma * u.[j] * u.[j])
-                if centered then
-                    let m0 = orFill n 0.0f olds.[1]
-                    let m = Array.init n (fun j -> m0.[j] * a + oma * u.[j])
-                    Array.init n (fun j -> u.[j] / (sqrt (v.[j] - m.[j] * m.[j]) + e)), [| v; m |]
-                else Array.init n (fun j -> u.[j] / (sqrt v.[j] + e)), [| v |]) }
+        Stages.ofOp (Ops.Rms(Cell.Const alpha, Cell.Const eps, centered))
 
     /// <summary>
     /// Adadelta's scaling (Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012), as
@@ -214,16 +144,7 @@ module Blocks =
     /// <param name="rho">The decay <c>ρ</c> of both running averages.</param>
     /// <param name="eps">The <c>ε</c> inside both square roots.</param>
     let scaleByAdadelta (rho: float) (eps: float) : GradientTransformation =
-        let r, omr, e = float32 rho, float32 (1.0 - rho), float32 eps
-        { Init = fun ps -> State.empty ps.Length |> State.declare "square_avg" |> State.declare "acc_delta"
-          Update =
-            perParameter [ "square_avg"; "acc_delta" ] (fun _ u _ olds ->
-                let n = u.Length
-                let v0, a0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
-                let v = Array.init n (fun j -> v0.[j] * r + omr * u.[j] * u.[j])
-                let delta = Array.init n (fun j -> sqrt (a0.[j] + e) / sqrt (v.[j] + e) * u.[j])
-                let a = Array.init n (fun j -> a0.[j] * r + omr * delta.[j] * delta.[j])
-                delta, [| v; a |]) }
+        Stages.ofOp (Ops.Adadelta(Cell.Const rho, Cell.Const eps))
 
     /// <summary>
     /// Adamax's scaling, the infinity-norm variant of Adam (Kingma &amp; Ba, "Adam", 2015, §7), as
@@ -234,19 +155,10 @@ module Blocks =
     /// <param name="beta2">The infinity-norm decay <c>β₂</c>.</param>
     /// <param name="eps">The <c>ε</c> added to the gradient's magnitude.</param>
     let scaleByAdamax (beta1: float) (beta2: float) (eps: float) : GradientTransformation =
-        let b1, omb1, b2, e = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 eps
-        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_inf"
-          Update =
-            perParameter [ "exp_avg"; "exp_inf" ] (fun step u _ olds ->
-                let n = u.Length
-                let m0, w0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
-                let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
-                let w = Array.init n (fun j -> max (w0.[j] * b2) (abs u.[j] + e))
-                let corr1 = float32 (1.0 / (1.0 - beta1 ** float (step + 1L)))
-                Array.init n (fun j -> (corr1 * m.[j]) / w.[j]), [| m; w |]) }
+        Stages.ofOp (Ops.Adamax(Cell.Const beta1, Cell.Const beta2, Cell.Const eps))
 
     /// The momentum schedule of NAdam: μₜ = β₁(1 - ½·0.96^(t·ψ)).
-    let internal nadamMu (beta1: float) (momentumDecay: float) (t: float) = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentumDecay)))
+    let internal nadamMu (beta1: float) (momentumDecay: float) (t: float) = Ops.nadamMu beta1 momentumDecay t
 
     /// <summary>
     /// NAdam's scaling (Dozat, "Incorporating Nesterov Momentum into Adam", 2016), as <c>torch.optim.NAdam</c>:
@@ -260,35 +172,10 @@ module Blocks =
     /// <param name="eps">The denominator's <c>ε</c>.</param>
     /// <param name="momentumDecay">The momentum decay <c>ψ</c>.</param>
     let scaleByNadam (beta1: float) (beta2: float) (eps: float) (momentumDecay: float) : GradientTransformation =
-        let b1, omb1, b2, omb2, e = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2), float32 eps
-        { Init =
-            fun ps ->
-                State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_avg_sq" |> State.declareScalar "mu_product"
-          Update =
-            perParameter [ "exp_avg"; "exp_avg_sq"; "mu_product" ] (fun step u _ olds ->
-                let n = u.Length
-                let t = float (step + 1L)
-                let mu, muNext = nadamMu beta1 momentumDecay t, nadamMu beta1 momentumDecay (t + 1.0)
-                let product = (if isNull olds.[2] then 1.0f else olds.[2].[0]) * float32 mu
-                let productNext = product * float32 mu * float32 muNext
-                let m0, v0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
-                let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
-                let v = Array.init n (fun j -> v0.[j] * b2 + omb2 * u.[j] * u.[j])
-                let bc2 = float32 (1.0 - beta2 ** t)
-                let c1 = float32 ((1.0 - mu) / (1.0 - float product))
-                let c2 = float32 (muNext / (1.0 - float productNext))
-                let out =
-                    Array.init n (fun j ->
-                        let d = sqrt (v.[j] / bc2) + e
-                        (c1 * u.[j]) / d + (c2 * m.[j]) / d)
-                out, [| m; v; [| product |] |]) }
+        Stages.ofOp (Ops.Nadam(Cell.Const beta1, Cell.Const beta2, Cell.Const eps, Cell.Const momentumDecay))
 
     /// The rectification of RAdam at step t: Some r when the variance is tractable (ρₜ &gt; 5), else None.
-    let internal radamRectification (beta2: float) (t: float) =
-        let rhoInf = 2.0 / (1.0 - beta2) - 1.0
-        let rhoT = rhoInf - 2.0 * t * (beta2 ** t) / (1.0 - beta2 ** t)
-        if rhoT > 5.0 then ValueSome(sqrt ((rhoT - 4.0) * (rhoT - 2.0) * rhoInf / ((rhoInf - 4.0) * (rhoInf - 2.0) * rhoT)))
-        else ValueNone
+    let internal radamRectification (beta2: float) (t: float) = Ops.radamRectification beta2 t
 
     /// <summary>
     /// RAdam's scaling (Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", ICLR 2020), as
@@ -301,42 +188,21 @@ module Blocks =
     /// <param name="beta2">The second-moment decay <c>β₂</c>.</param>
     /// <param name="eps">The denominator's <c>ε</c>.</param>
     let scaleByRadam (beta1: float) (beta2: float) (eps: float) : GradientTransformation =
-        let b1, omb1, b2, omb2, e = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2), float32 eps
-        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg" |> State.declare "exp_avg_sq"
-          Update =
-            perParameter [ "exp_avg"; "exp_avg_sq" ] (fun step u _ olds ->
-                let n = u.Length
-                let t = float (step + 1L)
-                let m0, v0 = orFill n 0.0f olds.[0], orFill n 0.0f olds.[1]
-                let m = Array.init n (fun j -> m0.[j] * b1 + omb1 * u.[j])
-                let v = Array.init n (fun j -> v0.[j] * b2 + omb2 * u.[j] * u.[j])
-                let bc1 = 1.0 - beta1 ** t
-                let out =
-                    match radamRectification beta2 t with
-                    | ValueSome r ->
-                        let c = float32 (sqrt (1.0 - beta2 ** t) * r / bc1)
-                        Array.init n (fun j -> (c * m.[j]) / (sqrt v.[j] + e))
-                    | ValueNone ->
-                        let c = float32 (1.0 / bc1)
-                        Array.init n (fun j -> c * m.[j])
-                out, [| m; v |]) }
+        Stages.ofOp (Ops.Radam(Cell.Const beta1, Cell.Const beta2, Cell.Const eps))
 
     /// <summary>
     /// ASGD's decaying learning rate (Polyak &amp; Juditsky, "Acceleration of Stochastic Approximation by
-    /// Averaging", 1992), as <c>torch.optim.ASGD</c>: <c>u' = -η·u</c>, where <c>η</c> starts at <c>lr</c> and
+    /// Averaging", 1992), as <c>torch.optim.ASGD</c>: <c>u' = -η·u - λη·p</c>, where <c>η</c> starts at <c>lr</c> and
     /// after step <c>t</c> becomes <c>lr / (1 + λ·lr·t)^α</c> (kept in float32, as PyTorch does). Like
-    /// <c>scaleByLearningRate</c>, it carries the sign flip. Buffer: <c>"eta"</c> (one value per parameter).
+    /// <c>scaleByLearningRate</c>, it carries the sign flip. At the end of a chain (before <c>averageIterates</c>) an
+    /// optimizer applies the decay as PyTorch does, <c>p' = p·(1 - λη) - η·u</c>. Buffer: <c>"eta"</c> (one value per
+    /// parameter).
     /// </summary>
     /// <param name="lr">The learning rate.</param>
     /// <param name="lambd">The decay term <c>λ</c>.</param>
     /// <param name="alpha">The decay power <c>α</c>.</param>
     let scaleByAsgdLearningRate (lr: float) (lambd: float) (alpha: float) : GradientTransformation =
-        { Init = fun ps -> State.empty ps.Length |> State.declareScalar "eta"
-          Update =
-            perParameter [ "eta" ] (fun step u _ olds ->
-                let negEta = -(if isNull olds.[0] then float32 lr else olds.[0].[0])
-                let next = float32 (lr / ((1.0 + lambd * lr * float (step + 1L)) ** alpha))
-                Array.map (fun x -> negEta * x) u, [| [| next |] |]) }
+        Stages.ofOp (Ops.AsgdRate(Cell.Const lr, Cell.Const lambd, Cell.Const alpha))
 
     /// <summary>
     /// Polyak–Ruppert averaging of the iterates, as <c>torch.optim.ASGD</c> keeps it: passes the updates through
@@ -346,16 +212,7 @@ module Blocks =
     /// </summary>
     /// <param name="t0">The step <c>t₀</c> after which averaging starts.</param>
     let averageIterates (t0: float) : GradientTransformation =
-        { Init = fun ps -> State.empty ps.Length |> State.declareScalar "mu" |> State.declare "ax"
-          Update =
-            perParameter [ "mu"; "ax" ] (fun step u p olds ->
-                let mu = if isNull olds.[0] then 1.0f else olds.[0].[0]
-                let ax0 = orFill u.Length 0.0f olds.[1]
-                let ax =
-                    if mu = 1.0f then Array.init u.Length (fun j -> p.Data.[j] + u.[j])
-                    else Array.init u.Length (fun j -> ax0.[j] + (p.Data.[j] + u.[j] - ax0.[j]) * mu)
-                let next = float32 (1.0 / max 1.0 (float (step + 1L) - t0))
-                u, [| [| next |]; ax |]) }
+        Stages.ofOp (Ops.AverageIterates(Cell.Const t0))
 
     /// <summary>
     /// Rprop's step sizes (Riedmiller &amp; Braun, "A Direct Adaptive Method for Faster Backpropagation
@@ -371,18 +228,7 @@ module Blocks =
     /// <param name="stepSizeMin">The smallest step size.</param>
     /// <param name="stepSizeMax">The largest step size.</param>
     let scaleByRprop (lr: float) (etaMinus: float) (etaPlus: float) (stepSizeMin: float) (stepSizeMax: float) : GradientTransformation =
-        let em, ep, lo, hi = float32 etaMinus, float32 etaPlus, float32 stepSizeMin, float32 stepSizeMax
-        { Init = fun ps -> State.empty ps.Length |> State.declare "prev" |> State.declare "step_size"
-          Update =
-            perParameter [ "prev"; "step_size" ] (fun _ u _ olds ->
-                let n = u.Length
-                let prev0, s0 = orFill n 0.0f olds.[0], orFill n (float32 lr) olds.[1]
-                let prod = Array.init n (fun j -> u.[j] * prev0.[j])
-                let s = Array.init n (fun j ->
-                    let f = if prod.[j] > 0.0f then ep elif prod.[j] < 0.0f then em else 1.0f
-                    min (max (s0.[j] * f) lo) hi)
-                let kept = Array.init n (fun j -> if prod.[j] < 0.0f then 0.0f else u.[j])
-                Array.init n (fun j -> if kept.[j] > 0.0f then s.[j] elif kept.[j] < 0.0f then -s.[j] else 0.0f), [| kept; s |]) }
+        Stages.ofOp (Ops.Rprop(Cell.Const lr, Cell.Const etaMinus, Cell.Const etaPlus, Cell.Const stepSizeMin, Cell.Const stepSizeMax))
 
     /// <summary>
     /// Lion's update direction (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023):
@@ -391,17 +237,18 @@ module Blocks =
     /// <param name="beta1">The interpolation <c>β₁</c> that forms the direction.</param>
     /// <param name="beta2">The decay <c>β₂</c> of the momentum.</param>
     let scaleByLion (beta1: float) (beta2: float) : GradientTransformation =
-        let b1, omb1, b2, omb2 = float32 beta1, float32 (1.0 - beta1), float32 beta2, float32 (1.0 - beta2)
-        { Init = fun ps -> State.empty ps.Length |> State.declare "exp_avg"
-          Update =
-            perParameter [ "exp_avg" ] (fun _ u _ olds ->
-                let n = u.Length
-                let m0 = orFill n 0.0f olds.[0]
-                let direction =
-                    Array.init n (fun j ->
-                        let c = m0.[j] * b1 + omb1 * u.[j]
-                        if c > 0.0f then 1.0f elif c < 0.0f then -1.0f else 0.0f)
-                direction, [| Array.init n (fun j -> m0.[j] * b2 + omb2 * u.[j]) |]) }
+        Stages.ofOp (Ops.Lion(Cell.Const beta1, Cell.Const beta2))
+
+    /// <summary>Clips every element of the updates to <c>[-c, c]</c>, as <c>optax.clip</c> and PyTorch's
+    /// <c>clip_grad_value_</c> (placed first in a chain).</summary>
+    /// <param name="maxDelta">The bound <c>c</c>, 0 or more.</param>
+    /// <exception cref="T:System.ArgumentException"><paramref name="maxDelta"/> is negative or NaN.</exception>
+    let clipByValue (maxDelta: float) : GradientTransformation =
+        if not (maxDelta >= 0.0) then invalidArg (nameof maxDelta) $"The clip value must be 0 or more, but was {maxDelta}."
+        Stages.ofOp (Ops.ClipByValue(Cell.Const maxDelta))
+
+    /// <summary>Replaces every NaN of the updates by 0, as <c>optax.zero_nans</c>.</summary>
+    let zeroNans : GradientTransformation = Stages.ofOp (Ops.ZeroNans())
 
     /// <summary>
     /// Scales each parameter's update by the trust ratio <c>‖p‖ / ‖u‖</c> (1 when either norm is 0), as LAMB
@@ -409,7 +256,7 @@ module Blocks =
     /// <c>optax.scale_by_trust_ratio</c> do. The norms are computed in double.
     /// </summary>
     let scaleByTrustRatio : GradientTransformation =
-        stateless (fun i u _ ps ->
+        stateless "scaleByTrustRatio" (fun i u _ ps ->
             let norm (a: float32[]) = sqrt (Array.sumBy (fun (x: float32) -> float x * float x) a)
             let pn, un = norm ps.[i].Data, norm u
             let ratio = if pn > 0.0 && un > 0.0 then float32 (pn / un) else 1.0f
@@ -458,39 +305,37 @@ module Blocks =
         let rows, cols = BufferLayout.Reduced -1, BufferLayout.Reduced -2
         let zerosFor layout (ps: Tensor[]) =
             ps |> Array.map (fun p -> match BufferLayout.shapeOf layout p.Shape with ValueSome s -> Array.zeroCreate (Tensor.numel s) | ValueNone -> null)
-        { Init =
-            fun ps ->
-                State.empty ps.Length
-                |> State.declareWith rows "row_var" |> State.declareWith cols "col_var" |> State.declare "variance"
-                |> State.setBuffer "row_var" (zerosFor rows ps) |> State.setBuffer "col_var" (zerosFor cols ps)
-          Update =
-            perParameter [ "row_var"; "col_var"; "variance" ] (fun step u _ olds ->
-                let n = u.Length
-                let w = float32 (float (step + 1L) ** beta2Decay)
-                if n = 0 then Array.empty, olds
-                elif not (isNull olds.[0] || isNull olds.[1]) then
-                    // the factors Init created carry the factorization (an in-place step sees buffers, not shapes):
-                    // batch·r row factors and batch·m column factors of n = batch·r·m elements
-                    let row0, col0 = olds.[0], olds.[1]
-                    let batch = int (int64 row0.Length * int64 col0.Length / int64 n)
-                    let r, m = row0.Length / batch, col0.Length / batch
-                    let sumSq (xs: seq<int>) = xs |> Seq.sumBy (fun j -> float u.[j] * float u.[j])
-                    let row = Array.init (batch * r) (fun br -> lerp row0.[br] (meanSquare (sumSq (seq { br * m .. br * m + m - 1 })) m) w)
-                    let col =
-                        Array.init (batch * m) (fun bc ->
-                            let b, c = bc / m, bc % m
-                            lerp col0.[bc] (meanSquare (sumSq (seq { for k in 0 .. r - 1 -> (b * r + k) * m + c })) r) w)
-                    let rowMean = Array.init batch (fun b -> MathF.Max(float32 (Seq.sumBy float row.[b * r .. b * r + r - 1]) / float32 r, e1))
-                    let out =
-                        Array.init n (fun j ->
-                            let br = j / m
-                            let v = row.[br] * col.[(br / r) * m + j % m] / rowMean.[br / r]
-                            1.0f / MathF.Sqrt(MathF.Max(v, e1sq)) * u.[j])
-                    out, [| row; col; olds.[2] |]
-                else
-                    let v0 = orFill n 0.0f olds.[2]
-                    let v = Array.init n (fun j -> lerp v0.[j] (u.[j] * u.[j]) w)
-                    Array.init n (fun j -> 1.0f / MathF.Sqrt(MathF.Max(v.[j], e1sq)) * u.[j]), [| olds.[0]; olds.[1]; v |]) }
+        let init (ps: Tensor[]) =
+            State.empty ps.Length
+            |> State.declareWith rows "row_var" |> State.declareWith cols "col_var" |> State.declare "variance"
+            |> State.setBuffer "row_var" (zerosFor rows ps) |> State.setBuffer "col_var" (zerosFor cols ps)
+        perParameter $"scaleByFactoredRms({beta2Decay}, {eps1})" [ "row_var"; "col_var"; "variance" ] init (fun step u _ olds ->
+            let n = u.Length
+            let w = float32 (float (step + 1L) ** beta2Decay)
+            if n = 0 then Array.empty, olds
+            elif not (isNull olds.[0] || isNull olds.[1]) then
+                // the factors Init created carry the factorization (an in-place step sees buffers, not shapes):
+                // batch·r row factors and batch·m column factors of n = batch·r·m elements
+                let row0, col0 = olds.[0], olds.[1]
+                let batch = int (int64 row0.Length * int64 col0.Length / int64 n)
+                let r, m = row0.Length / batch, col0.Length / batch
+                let sumSq (xs: seq<int>) = xs |> Seq.sumBy (fun j -> float u.[j] * float u.[j])
+                let row = Array.init (batch * r) (fun br -> lerp row0.[br] (meanSquare (sumSq (seq { br * m .. br * m + m - 1 })) m) w)
+                let col =
+                    Array.init (batch * m) (fun bc ->
+                        let b, c = bc / m, bc % m
+                        lerp col0.[bc] (meanSquare (sumSq (seq { for k in 0 .. r - 1 -> (b * r + k) * m + c })) r) w)
+                let rowMean = Array.init batch (fun b -> MathF.Max(float32 (Seq.sumBy float row.[b * r .. b * r + r - 1]) / float32 r, e1))
+                let out =
+                    Array.init n (fun j ->
+                        let br = j / m
+                        let v = row.[br] * col.[(br / r) * m + j % m] / rowMean.[br / r]
+                        1.0f / MathF.Sqrt(MathF.Max(v, e1sq)) * u.[j])
+                out, [| row; col; olds.[2] |]
+            else
+                let v0 = orFill n 0.0f olds.[2]
+                let v = Array.init n (fun j -> lerp v0.[j] (u.[j] * u.[j]) w)
+                Array.init n (fun j -> 1.0f / MathF.Sqrt(MathF.Max(v.[j], e1sq)) * u.[j]), [| olds.[0]; olds.[1]; v |])
 
     /// <summary>
     /// Clips each parameter's update to a root mean square of at most <c>d</c>, as <c>optax.clip_by_block_rms</c> and
@@ -498,7 +343,7 @@ module Blocks =
     /// </summary>
     /// <param name="threshold">The largest RMS <c>d</c>.</param>
     let clipByBlockRms (threshold: float) : GradientTransformation =
-        stateless (fun _ u _ _ ->
+        stateless $"clipByBlockRms({threshold})" (fun _ u _ _ ->
             if u.Length = 0 then u
             else
                 let denom = max 1.0 (norm u / (sqrt (float u.Length) * threshold))
@@ -512,7 +357,7 @@ module Blocks =
     /// </summary>
     /// <param name="minScale">The floor <c>ε₂</c>.</param>
     let scaleByParamBlockRms (minScale: float) : GradientTransformation =
-        stateless (fun i u _ ps ->
+        stateless $"scaleByParamBlockRms({minScale})" (fun i u _ ps ->
             let p = ps.[i].Data
             if p.Length = 0 then u
             else

@@ -1,5 +1,7 @@
 namespace Optim
 
+open System
+
 /// <summary>
 /// An optimizer: the whole <c>(params, grads, state) → (params', state')</c> transition, in two modes
 /// that give the same numbers. <c>Step</c> is pure; <c>StepInPlace</c> writes the new values into the
@@ -18,30 +20,117 @@ type Optimizer =
       /// </summary>
       StepInPlace: float32[][] -> float32[][] -> State -> State }
 
+/// The in-place driver of a plan: the state it last ran on (bound once, reused while the caller keeps stepping the same
+/// state), the parameters' sizes and the per-parameter step as a delegate, so that a step allocates nothing.
+[<Sealed>]
+type internal FusedRunner(plan: Plan) =
+    let gate = obj ()
+    let mutable bound : Bound = null
+    let mutable ps : float32[][] = null
+    let mutable gs : float32[][] = null
+    let mutable sizes : int[] = [||]
+    let mutable stepOne : Action<int> = null
+    do
+        stepOne <-
+            Action<int>(fun i ->
+                let g = gs.[i]
+                if not (isNull g) then
+                    Fusion.Step(bound, i, ps.[i], g, ps.[i], Mode.Apply)
+                    bound.Src.Steps.[i] <- bound.Src.Steps.[i] + 1L)
+
+    /// One in-place step of every parameter with a gradient, on the kernel threads.
+    member _.Step(parameters: float32[][], grads: float32[][], state: State) =
+        lock gate (fun () ->
+            if isNull bound || not (obj.ReferenceEquals(bound.Src, state)) then bound <- Bound(plan, state, state)
+            bound.Refresh()
+            if sizes.Length <> parameters.Length then sizes <- Array.zeroCreate parameters.Length
+            for i in 0 .. parameters.Length - 1 do sizes.[i] <- parameters.[i].Length
+            ps <- parameters
+            gs <- grads
+            try Split.runEach sizes stepOne
+            finally
+                ps <- null
+                gs <- null)
+
 /// <summary>Building <see cref="T:Optim.Optimizer"/> values.</summary>
 [<RequireQualifiedAccess>]
 module Optimizer =
 
+    let private check (ps: int[]) (grads: float32[][]) (state: State) =
+        if grads.Length <> ps.Length then
+            invalidArg "grads" $"Expected {ps.Length} gradients (one per parameter), got {grads.Length}."
+        if state.Steps.Length <> ps.Length then
+            invalidArg "state" $"The state covers {state.Steps.Length} parameters, but {ps.Length} were given."
+        for i in 0 .. grads.Length - 1 do
+            let g = grads.[i]
+            if not (isNull g) && g.Length <> ps.[i] then
+                invalidArg "grads" $"Gradient {i} has {g.Length} elements, but its parameter has {ps.[i]}."
+
+    /// The pure step of a plan fed with incoming updates: new parameters into fresh buffers, and a new state.
+    let private applyPlan (plan: Plan) (ps: Tensor[]) (updates: float32[][]) (state: State) =
+        let dst = Stages.fresh state
+        let bound = Bound(plan, state, dst)
+        bound.Refresh()
+        let out =
+            ps |> Array.mapi (fun i p ->
+                let u = updates.[i]
+                if isNull u then p
+                else
+                    let o = Array.zeroCreate p.Data.Length
+                    Fusion.Step(bound, i, p.Data, u, o, Mode.Apply)
+                    dst.Steps.[i] <- dst.Steps.[i] + 1L
+                    { Shape = p.Shape; Data = o })
+        out, dst
+
     /// <summary>
-    /// The optimizer a gradient transformation defines: <c>p' = p + u</c>. Its in-place mode runs the pure
-    /// update and copies the result into the caller's buffers (it allocates; the fused optimizers in
-    /// <see cref="T:Optim.Fused"/> do not).
+    /// The optimizer a gradient transformation defines: <c>p' = p + u</c>, with the parameter decay of decoupled weight
+    /// decay applied as PyTorch applies it (<c>p' = p·(1 - lr·λ) + u</c>). A chain of elementwise blocks runs as one
+    /// fused pass over memory per parameter, on two threads: its pure step writes fresh buffers and allocates nothing
+    /// else, its in-place step writes the caller's buffers and allocates nothing once the state exists, and the two give
+    /// the same numbers bit for bit. Blocks that are not elementwise (reductions, your own <c>Transform.create</c>) run
+    /// as written between the fused passes; their steps allocate.
     /// </summary>
     /// <param name="transform">The transformation.</param>
+    /// <example><c>let adam = Optimizer.ofTransform (Alias.adam AdamOptions.adam)</c></example>
     let ofTransform (transform: GradientTransformation) : Optimizer =
-        let step ps grads state =
-            let u, s = Transform.update transform grads state ps
-            Transform.applyUpdates ps u, s
-        { Init = transform.Init
-          Step = step
-          StepInPlace =
-            fun ps grads state ->
-                let tensors = ps |> Array.map Tensor.ofArray
-                let newPs, s = step tensors grads state
-                for i in 0 .. ps.Length - 1 do
-                    if not (obj.ReferenceEquals(newPs.[i], tensors.[i])) then
-                        newPs.[i].Data.CopyTo(ps.[i], 0)
-                s }
+        let stages = transform.Stages
+        match List.tryLast stages with
+        | Some(Fused plan) ->
+            let before = stages |> List.take (stages.Length - 1) |> List.map (function Fused p -> Stages.ofPlan "" p | Opaque t -> t)
+            let runner = FusedRunner plan
+            let sizesOf (ps: Tensor[]) = ps |> Array.map (fun p -> p.Data.Length)
+            let upstream grads state ps = before |> List.fold (fun (u, s) (t: GradientTransformation) -> t.Update u s ps) (grads, state)
+            { Init = transform.Init
+              Step =
+                fun ps grads state ->
+                    check (sizesOf ps) grads state
+                    let u, s = upstream grads state ps
+                    applyPlan plan ps u s
+              StepInPlace =
+                fun ps grads state ->
+                    check (ps |> Array.map (fun p -> p.Length)) grads state
+                    if before.IsEmpty then
+                        runner.Step(ps, grads, state)
+                        state
+                    else
+                        let tensors = ps |> Array.map Tensor.ofArray
+                        let u, s = upstream grads state tensors
+                        runner.Step(ps, u, s)
+                        s }
+        | _ ->
+            let step ps grads state =
+                let u, s = Transform.update transform grads state ps
+                Transform.applyUpdates ps u, s
+            { Init = transform.Init
+              Step = step
+              StepInPlace =
+                fun ps grads state ->
+                    let tensors = ps |> Array.map Tensor.ofArray
+                    let newPs, s = step tensors grads state
+                    for i in 0 .. ps.Length - 1 do
+                        if not (obj.ReferenceEquals(newPs.[i], tensors.[i])) then
+                            newPs.[i].Data.CopyTo(ps.[i], 0)
+                    s }
 
     /// <summary>Runs <paramref name="steps"/> pure steps with gradients from <paramref name="gradFn"/>, returning the final parameters and state.</summary>
     /// <param name="optimizer">The optimizer.</param>

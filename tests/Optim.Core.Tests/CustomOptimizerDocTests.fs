@@ -7,6 +7,7 @@ open Xunit
 
 module Snippet =
     // snippet:start
+    open System
     open Optim
 
     // Lion, composed the way Alias.lion composes it: a direction block, the learning rate (the one sign
@@ -17,17 +18,17 @@ module Snippet =
               Blocks.scaleByLearningRate lr
               Blocks.decoupledWeightDecay lr weightDecay ]
 
-    // A block of your own is a pair of pure functions. This one keeps no state and clips every element
-    // of the incoming updates to [-c, c]; a null update (no gradient) passes through untouched.
-    let clipByValue (c: float32) : GradientTransformation =
-        { Init = fun ps -> State.empty ps.Length
-          Update =
-            fun updates state _ ->
-                let clip (u: float32[]) = if isNull u then null else Array.map (fun x -> max -c (min c x)) u
-                Array.map clip updates, state }
+    // A block of your own is a pair of pure functions, made a transformation by Transform.create. This one
+    // keeps no state and rounds every update to a multiple of q; a null update (no gradient) passes through.
+    let quantize (q: float32) : GradientTransformation =
+        Transform.create "quantize"
+            (fun ps -> State.empty ps.Length)
+            (fun updates state _ ->
+                let round (u: float32[]) = if isNull u then null else Array.map (fun x -> q * MathF.Round(x / q)) u
+                Array.map round updates, state)
 
     // Compose it like any built-in block, then run it on f(x) = Σ x², whose gradient is 2x.
-    let clippedLion = Transform.chain [ clipByValue 1.0f; lion 0.05 (0.9, 0.99) 0.01 ]
+    let clippedLion = Transform.chain [ Blocks.clipByValue 1.0; lion 0.05 (0.9, 0.99) 0.01; quantize 1e-4f ]
     let optimizer = Optimizer.ofTransform clippedLion
     let start = [| Tensor.ofArray [| 1.0f; -2.0f; 3.0f |] |]
     let gradient (ps: Tensor[]) = ps |> Array.map (fun p -> p.Data |> Array.map (fun x -> 2.0f * x))
@@ -61,9 +62,9 @@ let ``the documented clipped Lion minimises the quadratic and keeps its momentum
     Assert.NotNull((Optim.State.buffer "exp_avg" Snippet.state).[0])
 
 [<Fact>]
-let ``the documented clipping block clips and passes missing gradients through`` () =
+let ``the documented quantizing block rounds and passes missing gradients through`` () =
     let ps = [| Optim.Tensor.ofArray [| 0.0f; 0.0f; 0.0f |]; Optim.Tensor.ofArray [| 0.0f |] |]
-    let block = Snippet.clipByValue 1.0f
-    let u, _ = Optim.Transform.update block [| [| -3.0f; 0.5f; 2.0f |]; null |] (block.Init ps) ps
-    Assert.Equal<float32[]>([| -1.0f; 0.5f; 1.0f |], u.[0])
+    let block = Snippet.quantize 0.5f
+    let u, _ = Optim.Transform.update block [| [| -3.2f; 0.7f; 2.0f |]; null |] (block.Init ps) ps
+    Assert.Equal<float32[]>([| -3.0f; 0.5f; 2.0f |], u.[0])
     Assert.Null(u.[1])

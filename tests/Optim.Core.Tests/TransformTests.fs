@@ -34,10 +34,18 @@ let ``a chain of one block is that block`` () =
     Assert.Equal<float32[]>((State.buffer "exp_avg" s1).[0], (State.buffer "exp_avg" s2).[0])
 
 [<Fact>]
-let ``two blocks that claim the same buffer name are rejected when the chain is initialised`` () =
+let ``two blocks of a chain that claim the same buffer name each keep their own, the later one under name@position`` () =
     let c = Transform.chain [ Blocks.trace 0.9 0.0 false; Blocks.trace 0.5 0.0 false ]
-    let e = Assert.ThrowsAny<ArgumentException>(fun () -> c.Init [| t [ 1.0f ] |] |> ignore)
-    Assert.Contains("momentum_buffer", e.Message)
+    let ps = [| t [ 1.0f ] |]
+    let s0 = c.Init ps
+    Assert.Equal<string list>([ "momentum_buffer"; "momentum_buffer@1" ], s0.Buffers |> Map.keys |> List.ofSeq)
+    let u1, s1 = Transform.update c [| [| 1.0f |] |] s0 ps
+    let u2, s2 = Transform.update c [| [| 1.0f |] |] s1 ps
+    // first trace: b = 1, then 0.9 + 1; the second traces the first's output: 1, then 0.5 + 1.9
+    Assert.Equal<float32[]>([| 1.0f |], u1.[0])
+    Assert.Equal<float32[]>([| 1.9f |], (State.buffer "momentum_buffer" s2).[0])
+    Assert.Equal<float32[]>([| 0.5f * 1.0f + 1.9f |], u2.[0])
+    Assert.Equal<float32[]>([| 0.5f * 1.0f + 1.9f |], (State.buffer "momentum_buffer@1" s2).[0])
 
 [<Fact>]
 let ``update rejects a gradient whose length is not its parameter's`` () =

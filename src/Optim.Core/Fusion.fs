@@ -1,0 +1,432 @@
+namespace Optim
+
+open System
+open System.Runtime.CompilerServices
+
+/// A hyperparameter an elementwise op reads at every step. A block built with a number holds it in a cell no one
+/// else sees, so the block is a pure value; the facade builds its chains over cells it refreshes from a param group
+/// before each step, so that a scheduler's change takes effect at the next step without rebuilding the chain.
+[<Sealed; AllowNullLiteral>]
+type internal Cell(key: string, value: float) =
+    /// The PyTorch key the facade fills this cell from (<c>"lr"</c>, <c>"betas"</c>, …); null for a constant.
+    member _.Key = key
+    /// For a pair (<c>"betas"</c>), which of its two values: 0 or 1.
+    member val Index = 0 with get, set
+    /// The current value.
+    member val Value = value with get, set
+    /// A cell no one refreshes.
+    static member Const(value: float) = Cell(null, value)
+
+/// A state buffer an elementwise op owns: its name (PyTorch's key) and the value it starts filled with.
+[<Struct; NoComparison; NoEquality>]
+type internal BufferDecl =
+    { Name: string
+      Initial: float32
+      /// Created (filled) by Init for every parameter, as Adagrad's "sum"; otherwise at a parameter's first update.
+      AtInit: bool
+      /// Where the starting value comes from when it is a hyperparameter (Rprop's lr); null: <c>Initial</c>.
+      InitialCell: Cell }
+    /// The value a new buffer starts filled with.
+    member d.Start = if isNull d.InitialCell then d.Initial else float32 d.InitialCell.Value
+    /// A buffer created at a parameter's first update, filled with a constant.
+    static member Lazy(name: string, initial: float32) = { Name = name; Initial = initial; AtInit = false; InitialCell = null }
+
+/// One op's view of one chunk of one parameter: the updates (read and written), the parameter, the op's scalars for
+/// this step, and its elementwise buffers over the chunk (read `In k`, write `Out k`: the same memory in place).
+[<Struct; IsByRefLike>]
+type internal Chunk =
+    val U: Span<float32>
+    val P: ReadOnlySpan<float32>
+    val Scalars: ReadOnlySpan<float32>
+    val private ins: float32[][]
+    val private outs: float32[][]
+    val private slot: int
+    val private lo: int
+    new(u, p, scalars, ins, outs, slot, lo) = { U = u; P = p; Scalars = scalars; ins = ins; outs = outs; slot = slot; lo = lo }
+    /// The old values of the op's buffer k over this chunk.
+    member c.In(k: int) = ReadOnlySpan<float32>(c.ins.[c.slot + k], c.lo, c.U.Length)
+    /// Where the new values of the op's buffer k over this chunk go.
+    member c.Out(k: int) = Span<float32>(c.outs.[c.slot + k], c.lo, c.U.Length)
+
+/// What an op's `Prepare` sees for one parameter at one step.
+[<Struct; IsByRefLike>]
+type internal Prep =
+    /// Updates the parameter completed before this one.
+    val Step: int64
+    /// The product of the scale ops this op absorbed (1 when none), in double.
+    val Scale: float
+    /// Whether the op's elementwise buffers were created for this update (its first).
+    val First: bool
+    /// Whether the op's parameter decay (if it has one) is applied by the apply stage (`p' = p·decay + u`) rather
+    /// than added to the updates by its own kernel.
+    val DeferDecay: bool
+    /// The old values of the op's one-value-per-parameter buffers.
+    val ScalarIn: ReadOnlySpan<float32>
+    /// Where their new values go.
+    val ScalarOut: Span<float32>
+    /// Where the op's scalars for its kernel go (float32, computed in double).
+    val Scalars: Span<float32>
+    new(step, scale, first, deferDecay, scalarIn, scalarOut, scalars) =
+        { Step = step; Scale = scale; First = first; DeferDecay = deferDecay; ScalarIn = scalarIn; ScalarOut = scalarOut; Scalars = scalars }
+
+/// <summary>
+/// An elementwise block, written once: the buffers it owns, its per-parameter per-step scalars (computed once, in
+/// double), and a SIMD span kernel over a chunk of elements. A chain of such ops runs as one pass over memory, in
+/// place or into fresh buffers, with the same arithmetic either way.
+/// </summary>
+[<AbstractClass>]
+type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: BufferDecl[], scalarCount: int) =
+    /// A short description, e.g. <c>scaleByAdam(0.9, 0.999, 1e-08)</c>.
+    member _.Name = name
+    /// Its buffers of one value per element.
+    member _.Buffers = buffers
+    /// Its buffers of one value per parameter (PyTorch's 0-dimensional state tensors).
+    member _.ScalarBuffers = scalarBuffers
+    /// How many float32 scalars `Prepare` writes for the kernel.
+    member _.ScalarCount = scalarCount
+    /// Whether a following scale op is folded into this op's own scalars, where PyTorch's rounding puts it
+    /// (Adam's `(-(lr/bc1)·m) / (√v/√bc2 + ε)`).
+    abstract Folds: bool
+    default _.Folds = false
+    /// Whether the op reads the parameter after the update (an average of the iterates), rather than before it.
+    abstract ReadsNewParameter: bool
+    default _.ReadsNewParameter = false
+    /// Whether the op does anything this step with its current hyperparameters (SGD's momentum 0 does not, and keeps
+    /// no buffer). An inactive op is skipped: no pass, no buffer.
+    abstract IsActive: unit -> bool
+    default _.IsActive() = true
+    /// The hyperparameters it reads.
+    abstract Cells: Cell list
+    default _.Cells = []
+    /// Computes this step's scalars and new per-parameter values; returns the parameter decay to defer to the apply
+    /// stage (1 for none; an op that has a decay returns it only when `DeferDecay`, else its kernel adds it).
+    abstract Prepare: prep: byref<Prep> -> float32
+    /// The kernel over one chunk.
+    abstract Run: chunk: byref<Chunk> -> unit
+
+/// An op that multiplies the updates by a factor of the step count: scale, learning rate, schedule.
+[<Sealed>]
+type internal ScaleOp(name: string, factor: int64 -> float, cells: Cell list) =
+    inherit ElementwiseOp(name, [||], [||], 1)
+    /// The factor at a step (completed steps before this one), in double.
+    member _.Factor(step: int64) = factor step
+    override _.Cells = cells
+    override _.Prepare(prep) =
+        prep.Scalars.[0] <- float32 (factor prep.Step)
+        1.0f
+    override _.Run(c) =
+        let s = c.Scalars.[0]
+        if s <> 1.0f then
+            let u = c.U
+            let mutable i = 0
+            if Numerics.Vector.IsHardwareAccelerated then
+                let vu = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> u
+                let vs = Numerics.Vector<float32> s
+                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vu.[k]
+                i <- vu.Length * Numerics.Vector<float32>.Count
+            while i < u.Length do
+                u.[i] <- s * u.[i]
+                i <- i + 1
+
+/// A run of elementwise ops compiled for execution: each op's buffer slots (under the names the state holds them
+/// by: a name an earlier op of the run already owns gets `@k`, k the op's position), scalar slots and roles.
+[<Sealed>]
+type internal Plan(ops: ElementwiseOp[]) =
+    let bufBase = Array.zeroCreate ops.Length
+    let sbufBase = Array.zeroCreate ops.Length
+    let scalarBase = Array.zeroCreate ops.Length
+    let names = Collections.Generic.List<string>()
+    let decls = Collections.Generic.List<BufferDecl>()
+    let snames = Collections.Generic.List<string>()
+    let sdecls = Collections.Generic.List<BufferDecl>()
+    let mutable scalars = 0
+    do
+        let taken = Collections.Generic.HashSet<string>()
+        let claim k (n: string) = if taken.Add n then n else (let q = $"{n}@{k}" in taken.Add q |> ignore; q)
+        ops |> Array.iteri (fun k op ->
+            bufBase.[k] <- names.Count
+            sbufBase.[k] <- snames.Count
+            scalarBase.[k] <- scalars
+            for d in op.Buffers do
+                names.Add(claim k d.Name)
+                decls.Add d
+            for d in op.ScalarBuffers do
+                snames.Add(claim k d.Name)
+                sdecls.Add d
+            scalars <- scalars + op.ScalarCount)
+    member _.Ops = ops
+    member _.BufBase = bufBase
+    member _.ScalarBufBase = sbufBase
+    member _.ScalarBase = scalarBase
+    /// The state's names of the elementwise buffer slots, and their declarations.
+    member val Names = names.ToArray()
+    member val Decls = decls.ToArray()
+    /// The state's names of the one-value-per-parameter buffer slots, and their declarations.
+    member val ScalarNames = snames.ToArray()
+    member val ScalarDecls = sdecls.ToArray()
+    member _.ScalarCount = scalars
+    /// Every hyperparameter cell the ops read.
+    member _.Cells = ops |> Seq.collect (fun op -> op.Cells) |> Seq.distinct |> List.ofSeq
+
+    /// Declares the plan's buffers in a state for these parameters, creating those made at init.
+    member p.Init(ps: Tensor[]) : State =
+        let mutable s = State.empty ps.Length
+        p.Names |> Array.iteri (fun j n ->
+            s <- State.declare n s
+            let d = p.Decls.[j]
+            if d.AtInit then s <- State.setBuffer n (ps |> Array.map (fun t -> Array.create t.Data.Length d.Start)) s)
+        for n in p.ScalarNames do s <- State.declareScalar n s
+        s
+
+/// How a pass ends: write the new parameters, or the updates (the pure `Transform.update`).
+type internal Mode =
+    | Apply = 0
+    | Updates = 1
+
+/// A plan bound to the state tables of one step (`src` read, `dst` written; the same state in place), with the ops'
+/// roles for the hyperparameters of this step: which are active, which scale ops are folded into the op before them,
+/// whose parameter decay the apply stage takes, and where the ops that read the new parameter start.
+[<Sealed; AllowNullLiteral>]
+type internal Bound(plan: Plan, src: State, dst: State) =
+    let n = plan.Ops.Length
+    member val Src = src
+    member val Dst = dst
+    member val SrcTables = plan.Names |> Array.map (fun name -> State.buffer name src)
+    member val DstTables = if obj.ReferenceEquals(src, dst) then null else plan.Names |> Array.map (fun name -> State.buffer name dst)
+    member val SrcScalars = plan.ScalarNames |> Array.map (fun name -> State.buffer name src)
+    member val DstScalars = if obj.ReferenceEquals(src, dst) then null else plan.ScalarNames |> Array.map (fun name -> State.buffer name dst)
+    member _.Plan = plan
+    member val Active : bool[] = Array.zeroCreate n
+    /// Per op: absorbed into the folding op before it.
+    member val Absorbed : bool[] = Array.zeroCreate n
+    /// Per folding op: the end (exclusive) of the ops after it whose scale it absorbs.
+    member val FoldEnd : int[] = Array.zeroCreate n
+    member val DeferDecay : bool[] = Array.zeroCreate n
+    /// The first op of the tail that reads the new parameter (after the apply).
+    member val TailStart = n with get, set
+    member val InPlace = obj.ReferenceEquals(src, dst)
+
+    /// Reads the ops' activity for the current hyperparameters. Called at the start of each step.
+    member b.Refresh() =
+        let ops = plan.Ops
+        for k in 0 .. n - 1 do
+            b.Active.[k] <- ops.[k].IsActive()
+            b.Absorbed.[k] <- false
+        for k in 0 .. n - 1 do
+            b.FoldEnd.[k] <- k + 1
+            if b.Active.[k] && not b.Absorbed.[k] && ops.[k].Folds then
+                let mutable j = k + 1
+                let mutable go = true
+                while go && j < n do
+                    if not b.Active.[j] then j <- j + 1
+                    elif ops.[j] :? ScaleOp then
+                        b.Absorbed.[j] <- true
+                        j <- j + 1
+                    else go <- false
+                b.FoldEnd.[k] <- j
+        // the tail: the ops after the last active pre-update op that read the new parameter
+        let mutable last = -1
+        for k in 0 .. n - 1 do
+            if b.Active.[k] && not b.Absorbed.[k] && not ops.[k].ReadsNewParameter then last <- k
+        b.TailStart <- last + 1
+        for k in 0 .. n - 1 do b.DeferDecay.[k] <- k >= last
+
+/// A per-thread scratch of float32 chunks, reused.
+[<Sealed>]
+type internal ChunkScratch() =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private u: float32[]
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private t: float32[]
+    /// The chunk size of a fused pass: its buffers' chunks stay in the core's caches from one op to the next.
+    static member Size = 2048
+    static member U =
+        if isNull ChunkScratch.u then ChunkScratch.u <- Array.zeroCreate ChunkScratch.Size
+        ChunkScratch.u
+    static member T =
+        if isNull ChunkScratch.t then ChunkScratch.t <- Array.zeroCreate ChunkScratch.Size
+        ChunkScratch.t
+
+/// One parameter's fused pass, as a job either kernel thread can run over a range of its elements: the resolved
+/// buffers and scalars of every op, and the chunk loop. One per thread, reused.
+[<Sealed; AllowNullLiteral>]
+type internal Frame() =
+    inherit RangeJob()
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private current: Frame
+    static member Current : Frame =
+        if isNull Frame.current then Frame.current <- Frame()
+        Frame.current
+    member val Ins : float32[][] = Array.zeroCreate 16 with get, set
+    member val Outs : float32[][] = Array.zeroCreate 16 with get, set
+    member val Scalars : float32[] = Array.zeroCreate 64 with get, set
+    member val ScalarIn : float32[] = Array.zeroCreate 16 with get, set
+    member val ScalarOut : float32[] = Array.zeroCreate 16 with get, set
+    member val Bound : Bound = null with get, set
+    member val P : float32[] = null with get, set
+    member val G : float32[] = null with get, set
+    member val Out : float32[] = null with get, set
+    member val Decay = 1.0f with get, set
+    member val Mode = Mode.Apply with get, set
+    member f.Ensure(slots: int, sslots: int, scalars: int) =
+        if f.Ins.Length < slots then
+            f.Ins <- Array.zeroCreate slots
+            f.Outs <- Array.zeroCreate slots
+        if f.ScalarIn.Length < sslots then
+            f.ScalarIn <- Array.zeroCreate sslots
+            f.ScalarOut <- Array.zeroCreate sslots
+        if f.Scalars.Length < scalars then f.Scalars <- Array.zeroCreate scalars
+    member f.Clear() =
+        f.Bound <- null
+        f.P <- null
+        f.G <- null
+        f.Out <- null
+        Array.Clear f.Ins
+        Array.Clear f.Outs
+    override f.Run(lo, hi) =
+        let b = f.Bound
+        let plan = b.Plan
+        let ops = plan.Ops
+        let us = ChunkScratch.U
+        let ts = ChunkScratch.T
+        let decay = f.Decay
+        let mutable a = lo
+        while a < hi do
+            let len = min ChunkScratch.Size (hi - a)
+            let u = Span<float32>(us, 0, len)
+            ReadOnlySpan<float32>(f.G, a, len).CopyTo u
+            let p = ReadOnlySpan<float32>(f.P, a, len)
+            for k in 0 .. b.TailStart - 1 do
+                if b.Active.[k] && not b.Absorbed.[k] then
+                    let op = ops.[k]
+                    let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
+                    if op.ReadsNewParameter then
+                        // in the middle of a chain, the new parameter is what the updates so far make of it
+                        let t = Span<float32>(ts, 0, len)
+                        Fusion.Apply(p, Span.op_Implicit u, 1.0f, t)
+                        let mutable c = Chunk(u, Span.op_Implicit t, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        op.Run &c
+                    else
+                        let mutable c = Chunk(u, p, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        op.Run &c
+            let pNew =
+                if f.Mode = Mode.Apply then
+                    let o = Span<float32>(f.Out, a, len)
+                    Fusion.Apply(p, Span.op_Implicit u, decay, o)
+                    Span.op_Implicit o
+                else
+                    let o = Span<float32>(f.Out, a, len)
+                    if decay = 1.0f then
+                        u.CopyTo o
+                        if b.TailStart < ops.Length then
+                            let t = Span<float32>(ts, 0, len)
+                            Fusion.Apply(p, Span.op_Implicit u, 1.0f, t)
+                            Span.op_Implicit t
+                        else ReadOnlySpan<float32>.Empty
+                    else
+                        let t = Span<float32>(ts, 0, len)
+                        Fusion.Apply(p, Span.op_Implicit u, decay, t)
+                        Fusion.Difference(Span.op_Implicit t, p, o)
+                        Span.op_Implicit t
+            for k in b.TailStart .. ops.Length - 1 do
+                if b.Active.[k] && not b.Absorbed.[k] then
+                    let op = ops.[k]
+                    let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
+                    let mutable c = Chunk(u, pNew, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                    op.Run &c
+            a <- a + len
+
+/// The apply stage and the per-parameter driver of a fused pass.
+and [<AbstractClass; Sealed>] internal Fusion =
+
+    /// `out = p·decay + u` (`p + u` when decay is 1), elementwise, as PyTorch's `p.mul_(decay)` then `p.add_(u)`.
+    static member Apply(p: ReadOnlySpan<float32>, u: ReadOnlySpan<float32>, decay: float32, out: Span<float32>) =
+        let mutable i = 0
+        if Numerics.Vector.IsHardwareAccelerated then
+            let vp = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> p
+            let vu = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> u
+            let vo = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> out
+            if decay = 1.0f then
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vu.[k]
+            else
+                let vd = Numerics.Vector<float32> decay
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vu.[k]
+            i <- vp.Length * Numerics.Vector<float32>.Count
+        if decay = 1.0f then
+            while i < p.Length do
+                out.[i] <- p.[i] + u.[i]
+                i <- i + 1
+        else
+            while i < p.Length do
+                out.[i] <- p.[i] * decay + u.[i]
+                i <- i + 1
+
+    /// `out = a - b`, elementwise: the updates that take `b` to `a`.
+    static member Difference(a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, out: Span<float32>) =
+        for i in 0 .. a.Length - 1 do out.[i] <- a.[i] - b.[i]
+
+    /// Runs the bound plan on parameter `i`: resolves (and, on its first update, creates) its buffers, computes every
+    /// op's scalars, and runs the chunk loop over its elements on the kernel threads (the caller counts the step). `out` receives
+    /// the new parameter (Mode.Apply; `p` itself in place) or the updates (Mode.Updates).
+    static member Step(b: Bound, i: int, p: float32[], g: float32[], out: float32[], mode: Mode) =
+        let plan = b.Plan
+        let ops = plan.Ops
+        let n = p.Length
+        let f = Frame.Current
+        f.Ensure(plan.Names.Length, plan.ScalarNames.Length, plan.ScalarCount)
+        let step = b.Src.Steps.[i]
+        let mutable decay = 1.0f
+        for k in 0 .. ops.Length - 1 do
+            if b.Active.[k] && not b.Absorbed.[k] then
+                let op = ops.[k]
+                let bb = plan.BufBase.[k]
+                let mutable first = false
+                for j in 0 .. op.Buffers.Length - 1 do
+                    let s = bb + j
+                    let old = b.SrcTables.[s].[i]
+                    let init = plan.Decls.[s].Start
+                    if b.InPlace then
+                        let a =
+                            if isNull old then
+                                first <- true
+                                let a = Array.create n init
+                                b.SrcTables.[s].[i] <- a
+                                a
+                            else old
+                        f.Ins.[s] <- a
+                        f.Outs.[s] <- a
+                    else
+                        let o = Array.zeroCreate n
+                        b.DstTables.[s].[i] <- o
+                        if isNull old then
+                            first <- true
+                            if init <> 0.0f then Array.Fill(o, init)
+                            f.Ins.[s] <- o
+                        else f.Ins.[s] <- old
+                        f.Outs.[s] <- o
+                let sb = plan.ScalarBufBase.[k]
+                for j in 0 .. op.ScalarBuffers.Length - 1 do
+                    let old = b.SrcScalars.[sb + j].[i]
+                    f.ScalarIn.[sb + j] <- if isNull old then plan.ScalarDecls.[sb + j].Start else old.[0]
+                let mutable scale = 1.0
+                for j in k + 1 .. b.FoldEnd.[k] - 1 do
+                    if b.Absorbed.[j] then scale <- scale * (ops.[j] :?> ScaleOp).Factor step
+                let mutable prep =
+                    Prep(step, scale, first, b.DeferDecay.[k],
+                         ReadOnlySpan<float32>(f.ScalarIn, sb, op.ScalarBuffers.Length),
+                         Span<float32>(f.ScalarOut, sb, op.ScalarBuffers.Length),
+                         Span<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount))
+                decay <- decay * op.Prepare &prep
+                for j in 0 .. op.ScalarBuffers.Length - 1 do
+                    let s = sb + j
+                    let old = b.SrcScalars.[s].[i]
+                    if b.InPlace && not (isNull old) then old.[0] <- f.ScalarOut.[s]
+                    else (if b.InPlace then b.SrcScalars else b.DstScalars).[s].[i] <- [| f.ScalarOut.[s] |]
+        f.Bound <- b
+        f.P <- p
+        f.G <- g
+        f.Out <- out
+        f.Decay <- decay
+        f.Mode <- mode
+        try Split.run f n
+        finally f.Clear()

@@ -1,0 +1,735 @@
+namespace Optim
+
+open System
+open System.Numerics
+open System.Runtime.InteropServices
+
+/// The elementwise blocks' arithmetic: each rule's element expression is one inline function, used by the SIMD loop
+/// and by its scalar tail alike, so the two cannot drift apart. Scalars arrive as float32, computed in double by
+/// `Prepare`, as PyTorch computes them. The order of every operation is PyTorch's (and the reference kernels'), so
+/// that a chain of these ops gives PyTorch 1.13's numbers to the last bit its CPU kernels give.
+module internal Ops =
+
+    let inline private vec (s: Span<float32>) = MemoryMarshal.Cast<float32, Vector<float32>> s
+    let inline private vro (s: ReadOnlySpan<float32>) = MemoryMarshal.Cast<float32, Vector<float32>> s
+    let inline private simd () = Vector.IsHardwareAccelerated
+    let inline private lanes () = Vector<float32>.Count
+    let inline private sqrtV (x: Vector<float32>) = Vector.SquareRoot x
+    let inline private sqrtS (x: float32) = MathF.Sqrt x
+    let inline private maxV (a: Vector<float32>) (b: Vector<float32>) = Vector.Max(a, b)
+    let inline private maxS (a: float32) (b: float32) = MathF.Max(a, b)
+
+    /// The momentum schedule of NAdam: μₜ = β₁(1 - ½·0.96^(t·ψ)).
+    let nadamMu (beta1: float) (momentumDecay: float) (t: float) = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentumDecay)))
+
+    /// The rectification of RAdam at step t: Some r when the variance is tractable (ρₜ &gt; 5), else None.
+    let radamRectification (beta2: float) (t: float) =
+        let rhoInf = 2.0 / (1.0 - beta2) - 1.0
+        let rhoT = rhoInf - 2.0 * t * (beta2 ** t) / (1.0 - beta2 ** t)
+        if rhoT > 5.0 then ValueSome(sqrt ((rhoT - 4.0) * (rhoT - 2.0) * rhoInf / ((rhoInf - 4.0) * (rhoInf - 2.0) * rhoT)))
+        else ValueNone
+
+    /// `u + c·p` over a chunk (coupled weight decay; a decoupled decay the apply stage does not take).
+    let private addScaledParam (u: Span<float32>) (p: ReadOnlySpan<float32>) (c: float32) =
+        let mutable i = 0
+        if simd () then
+            let vu = vec u
+            let vp = vro p
+            let vc = Vector<float32> c
+            for k in 0 .. vu.Length - 1 do vu.[k] <- vu.[k] + vc * vp.[k]
+            i <- vu.Length * lanes ()
+        while i < u.Length do
+            u.[i] <- u.[i] + c * p.[i]
+            i <- i + 1
+
+    /// Coupled weight decay `u + λ·p` (PyTorch's `d_p = d_p.add(p, alpha=λ)`); inactive when λ is 0.
+    [<Sealed>]
+    type AddWeightDecay(wd: Cell) =
+        inherit ElementwiseOp("addWeightDecay", [||], [||], 1)
+        override _.Cells = [ wd ]
+        override _.IsActive() = wd.Value <> 0.0
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 wd.Value
+            1.0f
+        override _.Run(c) = addScaledParam c.U c.P c.Scalars.[0]
+
+    /// Decoupled weight decay: the parameter shrinks by `1 - lr·λ` before the update is added (PyTorch's AdamW
+    /// `p.mul_(1 - lr·λ)`), which the apply stage does when nothing but ops on the new parameter follow; elsewhere
+    /// in a chain it adds `-lr·λ·p` to the updates.
+    [<Sealed>]
+    type DecoupledWeightDecay(lr: Cell, wd: Cell) =
+        inherit ElementwiseOp("decoupledWeightDecay", [||], [||], 1)
+        override _.Cells = [ lr; wd ]
+        override _.IsActive() = wd.Value <> 0.0
+        override _.Prepare(prep) =
+            if prep.DeferDecay then
+                prep.Scalars.[0] <- 0.0f
+                float32 (1.0 - lr.Value * wd.Value)
+            else
+                prep.Scalars.[0] <- float32 (-(lr.Value * wd.Value))
+                1.0f
+        override _.Run(c) =
+            let s = c.Scalars.[0]
+            if s <> 0.0f then addScaledParam c.U c.P s
+
+    let inline private traceStep (b0: ^T) (u: ^T) (mu: ^T) (keep: ^T) (first: bool) (nesterov: bool) =
+        let b = if first then u else b0 * mu + keep * u
+        struct (b, (if nesterov then u + mu * b else b))
+
+    /// SGD's momentum (`b = u` at first, then `μb + (1-τ)u`; out `b`, or `u + μb` with Nesterov), or, `fromZero`,
+    /// RMSprop's (`b = μb + u` from a zero buffer). Inactive when μ is 0: no buffer is created.
+    [<Sealed>]
+    type Trace(momentum: Cell, dampening: Cell, nesterov: bool, fromZero: bool) =
+        inherit ElementwiseOp((if fromZero then "traceFromZeros" else "trace"), [| BufferDecl.Lazy("momentum_buffer", 0.0f) |], [||], 3)
+        override _.Cells = [ momentum; dampening ]
+        override _.IsActive() = momentum.Value <> 0.0
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 momentum.Value
+            prep.Scalars.[1] <- float32 (1.0 - dampening.Value)
+            prep.Scalars.[2] <- if prep.First && not fromZero then 1.0f else 0.0f
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let b0 = c.In 0
+            let bo = c.Out 0
+            let mu = c.Scalars.[0]
+            let keep = c.Scalars.[1]
+            let first = c.Scalars.[2] = 1.0f
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vb = vro b0
+                let vbo = vec bo
+                let vmu = Vector<float32> mu
+                let vkeep = Vector<float32> keep
+                for k in 0 .. vu.Length - 1 do
+                    let struct (b, o) = traceStep vb.[k] vu.[k] vmu vkeep first nesterov
+                    vbo.[k] <- b
+                    vu.[k] <- o
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let struct (b, o) = traceStep b0.[i] u.[i] mu keep first nesterov
+                bo.[i] <- b
+                u.[i] <- o
+                i <- i + 1
+
+    let inline private moments (m0: ^T) (v0: ^T) (d: ^T) (b1: ^T) (omb1: ^T) (b2: ^T) (omb2: ^T) =
+        struct (m0 * b1 + omb1 * d, v0 * b2 + omb2 * d * d)
+
+    /// Adam's moments and bias correction, AMSGrad optional: `u' = (c·m) / (√v̂ / √(1-β₂ᵗ) + ε)` with `c` the folded
+    /// scale over `1-β₁ᵗ` (PyTorch's `-(lr / bc1)`).
+    [<Sealed>]
+    type Adam(beta1: Cell, beta2: Cell, eps: Cell, amsgrad: bool) =
+        inherit ElementwiseOp(
+            "scaleByAdam",
+            [| yield BufferDecl.Lazy("exp_avg", 0.0f); yield BufferDecl.Lazy("exp_avg_sq", 0.0f)
+               if amsgrad then yield BufferDecl.Lazy("max_exp_avg_sq", 0.0f) |], [||], 7)
+        override _.Cells = [ beta1; beta2; eps ]
+        override _.Folds = true
+        override _.Prepare(prep) =
+            let t = float (prep.Step + 1L)
+            let s = prep.Scalars
+            s.[0] <- float32 beta1.Value
+            s.[1] <- float32 (1.0 - beta1.Value)
+            s.[2] <- float32 beta2.Value
+            s.[3] <- float32 (1.0 - beta2.Value)
+            s.[4] <- float32 (sqrt (1.0 - Math.Pow(beta2.Value, t)))
+            s.[5] <- float32 eps.Value
+            s.[6] <- float32 (prep.Scale / (1.0 - Math.Pow(beta1.Value, t)))
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let m0 = c.In 0
+            let v0 = c.In 1
+            let mo = c.Out 0
+            let vo = c.Out 1
+            let s = c.Scalars
+            let b1 = s.[0]
+            let omb1 = s.[1]
+            let b2 = s.[2]
+            let omb2 = s.[3]
+            let bc2 = s.[4]
+            let e = s.[5]
+            let step = s.[6]
+            let x0 = (if amsgrad then c.In 2 else ReadOnlySpan.Empty)
+            let xo = (if amsgrad then c.Out 2 else Span.Empty)
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vm = vro m0
+                let vv = vro v0
+                let vmo = vec mo
+                let vvo = vec vo
+                let vx = vro x0
+                let vxo = vec xo
+                let vb1 = Vector<float32> b1
+                let vomb1 = Vector<float32> omb1
+                let vb2 = Vector<float32> b2
+                let vomb2 = Vector<float32> omb2
+                let vbc2 = Vector<float32> bc2
+                let ve = Vector<float32> e
+                let vstep = Vector<float32> step
+                for k in 0 .. vu.Length - 1 do
+                    let struct (m, v) = moments vm.[k] vv.[k] vu.[k] vb1 vomb1 vb2 vomb2
+                    vmo.[k] <- m
+                    vvo.[k] <- v
+                    let h = if amsgrad then (let h = maxV vx.[k] v in vxo.[k] <- h; h) else v
+                    vu.[k] <- (vstep * m) / (sqrtV h / vbc2 + ve)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let struct (m, v) = moments m0.[i] v0.[i] u.[i] b1 omb1 b2 omb2
+                mo.[i] <- m
+                vo.[i] <- v
+                let h = if amsgrad then (let h = maxS x0.[i] v in xo.[i] <- h; h) else v
+                u.[i] <- (step * m) / (sqrtS h / bc2 + e)
+                i <- i + 1
+
+    /// Adagrad's sum of squares: `s = s + u²`, `u' = (c·u) / (√s + ε)`, `c` the folded scale (PyTorch's `-clr`).
+    [<Sealed>]
+    type Rss(initial: Cell, eps: Cell) =
+        inherit ElementwiseOp("scaleByRss", [| { Name = "sum"; Initial = 0.0f; AtInit = true; InitialCell = initial } |], [||], 2)
+        override _.Cells = [ initial; eps ]
+        override _.Folds = true
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 eps.Value
+            prep.Scalars.[1] <- float32 prep.Scale
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let s0 = c.In 0
+            let so = c.Out 0
+            let e = c.Scalars.[0]
+            let sc = c.Scalars.[1]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vs = vro s0
+                let vso = vec so
+                let ve = Vector<float32> e
+                let vc = Vector<float32> sc
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let s = vs.[k] + d * d
+                    vso.[k] <- s
+                    vu.[k] <- (vc * d) / (sqrtV s + ve)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let s = s0.[i] + d * d
+                so.[i] <- s
+                u.[i] <- (sc * d) / (sqrtS s + e)
+                i <- i + 1
+
+    /// RMSprop's running mean square (centered: minus the squared running mean): `u' = (c·u) / (√v + ε)`.
+    [<Sealed>]
+    type Rms(alpha: Cell, eps: Cell, centered: bool) =
+        inherit ElementwiseOp(
+            "scaleByRms",
+            [| yield BufferDecl.Lazy("square_avg", 0.0f)
+               if centered then yield BufferDecl.Lazy("grad_avg", 0.0f) |], [||], 4)
+        override _.Cells = [ alpha; eps ]
+        override _.Folds = true
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 alpha.Value
+            prep.Scalars.[1] <- float32 (1.0 - alpha.Value)
+            prep.Scalars.[2] <- float32 eps.Value
+            prep.Scalars.[3] <- float32 prep.Scale
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let v0 = c.In 0
+            let vo = c.Out 0
+            let g0 = (if centered then c.In 1 else ReadOnlySpan.Empty)
+            let go = (if centered then c.Out 1 else Span.Empty)
+            let a = c.Scalars.[0]
+            let oma = c.Scalars.[1]
+            let e = c.Scalars.[2]
+            let sc = c.Scalars.[3]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vv = vro v0
+                let vvo = vec vo
+                let vg = vro g0
+                let vgo = vec go
+                let va = Vector<float32> a
+                let voma = Vector<float32> oma
+                let ve = Vector<float32> e
+                let vc = Vector<float32> sc
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let v = vv.[k] * va + voma * d * d
+                    vvo.[k] <- v
+                    let den =
+                        if centered then
+                            let m = vg.[k] * va + voma * d
+                            vgo.[k] <- m
+                            sqrtV (v - m * m) + ve
+                        else sqrtV v + ve
+                    vu.[k] <- (vc * d) / den
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let v = v0.[i] * a + oma * d * d
+                vo.[i] <- v
+                let den =
+                    if centered then
+                        let m = g0.[i] * a + oma * d
+                        go.[i] <- m
+                        sqrtS (v - m * m) + e
+                    else sqrtS v + e
+                u.[i] <- (sc * d) / den
+                i <- i + 1
+
+    /// Adadelta: `v = ρv + (1-ρ)u²`, `u' = √(a + ε)/√(v + ε)·u`, `a = ρa + (1-ρ)u'²`.
+    [<Sealed>]
+    type Adadelta(rho: Cell, eps: Cell) =
+        inherit ElementwiseOp("scaleByAdadelta", [| BufferDecl.Lazy("square_avg", 0.0f); BufferDecl.Lazy("acc_delta", 0.0f) |], [||], 3)
+        override _.Cells = [ rho; eps ]
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 rho.Value
+            prep.Scalars.[1] <- float32 (1.0 - rho.Value)
+            prep.Scalars.[2] <- float32 eps.Value
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let v0 = c.In 0
+            let a0 = c.In 1
+            let vo = c.Out 0
+            let ao = c.Out 1
+            let r = c.Scalars.[0]
+            let omr = c.Scalars.[1]
+            let e = c.Scalars.[2]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vv = vro v0
+                let va = vro a0
+                let vvo = vec vo
+                let vao = vec ao
+                let vr = Vector<float32> r
+                let vomr = Vector<float32> omr
+                let ve = Vector<float32> e
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let v = vv.[k] * vr + vomr * d * d
+                    vvo.[k] <- v
+                    let a = va.[k]
+                    let delta = sqrtV (a + ve) / sqrtV (v + ve) * d
+                    vao.[k] <- a * vr + vomr * delta * delta
+                    vu.[k] <- delta
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let v = v0.[i] * r + omr * d * d
+                vo.[i] <- v
+                let a = a0.[i]
+                let delta = sqrtS (a + e) / sqrtS (v + e) * d
+                ao.[i] <- a * r + omr * delta * delta
+                u.[i] <- delta
+                i <- i + 1
+
+    /// Adamax: `m = β₁m + (1-β₁)u`, `w = max(β₂w, |u| + ε)`, `u' = (c·m) / w`, `c` the folded scale over `1-β₁ᵗ`.
+    [<Sealed>]
+    type Adamax(beta1: Cell, beta2: Cell, eps: Cell) =
+        inherit ElementwiseOp("scaleByAdamax", [| BufferDecl.Lazy("exp_avg", 0.0f); BufferDecl.Lazy("exp_inf", 0.0f) |], [||], 5)
+        override _.Cells = [ beta1; beta2; eps ]
+        override _.Folds = true
+        override _.Prepare(prep) =
+            let t = float (prep.Step + 1L)
+            prep.Scalars.[0] <- float32 beta1.Value
+            prep.Scalars.[1] <- float32 (1.0 - beta1.Value)
+            prep.Scalars.[2] <- float32 beta2.Value
+            prep.Scalars.[3] <- float32 eps.Value
+            prep.Scalars.[4] <- float32 (prep.Scale / (1.0 - Math.Pow(beta1.Value, t)))
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let m0 = c.In 0
+            let w0 = c.In 1
+            let mo = c.Out 0
+            let wo = c.Out 1
+            let b1 = c.Scalars.[0]
+            let omb1 = c.Scalars.[1]
+            let b2 = c.Scalars.[2]
+            let e = c.Scalars.[3]
+            let sc = c.Scalars.[4]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vm = vro m0
+                let vw = vro w0
+                let vmo = vec mo
+                let vwo = vec wo
+                let vb1 = Vector<float32> b1
+                let vomb1 = Vector<float32> omb1
+                let vb2 = Vector<float32> b2
+                let ve = Vector<float32> e
+                let vc = Vector<float32> sc
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let m = vm.[k] * vb1 + vomb1 * d
+                    let w = maxV (vw.[k] * vb2) (Vector.Abs d + ve)
+                    vmo.[k] <- m
+                    vwo.[k] <- w
+                    vu.[k] <- (vc * m) / w
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let m = m0.[i] * b1 + omb1 * d
+                let w = maxS (w0.[i] * b2) (MathF.Abs d + e)
+                mo.[i] <- m
+                wo.[i] <- w
+                u.[i] <- (sc * m) / w
+                i <- i + 1
+
+    /// NAdam: Adam's moments, `u' = (c₁·u + c₂·m) / (√(v / (1-β₂ᵗ)) + ε)` with the momentum schedule in `c₁`, `c₂`
+    /// (and the folded scale), and the product of the μ kept in float32 in `"mu_product"`, as PyTorch keeps it.
+    [<Sealed>]
+    type Nadam(beta1: Cell, beta2: Cell, eps: Cell, momentumDecay: Cell) =
+        inherit ElementwiseOp(
+            "scaleByNadam", [| BufferDecl.Lazy("exp_avg", 0.0f); BufferDecl.Lazy("exp_avg_sq", 0.0f) |],
+            [| BufferDecl.Lazy("mu_product", 1.0f) |], 8)
+        override _.Cells = [ beta1; beta2; eps; momentumDecay ]
+        override _.Folds = true
+        override _.Prepare(prep) =
+            let t = float (prep.Step + 1L)
+            let mu = nadamMu beta1.Value momentumDecay.Value t
+            let muNext = nadamMu beta1.Value momentumDecay.Value (t + 1.0)
+            let product = prep.ScalarIn.[0] * float32 mu
+            let productNext = product * float32 mu * float32 muNext
+            prep.ScalarOut.[0] <- product
+            let s = prep.Scalars
+            s.[0] <- float32 beta1.Value
+            s.[1] <- float32 (1.0 - beta1.Value)
+            s.[2] <- float32 beta2.Value
+            s.[3] <- float32 (1.0 - beta2.Value)
+            s.[4] <- float32 (1.0 / (1.0 - Math.Pow(beta2.Value, t)))
+            s.[5] <- float32 eps.Value
+            s.[6] <- float32 (prep.Scale * (1.0 - mu) / (1.0 - float product))
+            s.[7] <- float32 (prep.Scale * muNext / (1.0 - float productNext))
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let m0 = c.In 0
+            let v0 = c.In 1
+            let mo = c.Out 0
+            let vo = c.Out 1
+            let s = c.Scalars
+            let b1 = s.[0]
+            let omb1 = s.[1]
+            let b2 = s.[2]
+            let omb2 = s.[3]
+            let ib2 = s.[4]
+            let e = s.[5]
+            let c1 = s.[6]
+            let c2 = s.[7]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vm = vro m0
+                let vv = vro v0
+                let vmo = vec mo
+                let vvo = vec vo
+                let vb1 = Vector<float32> b1
+                let vomb1 = Vector<float32> omb1
+                let vb2 = Vector<float32> b2
+                let vomb2 = Vector<float32> omb2
+                let vib2 = Vector<float32> ib2
+                let ve = Vector<float32> e
+                let vc1 = Vector<float32> c1
+                let vc2 = Vector<float32> c2
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let struct (m, v) = moments vm.[k] vv.[k] d vb1 vomb1 vb2 vomb2
+                    vmo.[k] <- m
+                    vvo.[k] <- v
+                    vu.[k] <- (vc1 * d + vc2 * m) / (sqrtV (v * vib2) + ve)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let struct (m, v) = moments m0.[i] v0.[i] d b1 omb1 b2 omb2
+                mo.[i] <- m
+                vo.[i] <- v
+                u.[i] <- (c1 * d + c2 * m) / (sqrtS (v * ib2) + e)
+                i <- i + 1
+
+    /// RAdam: Adam's moments; rectified, `u' = (c·m) / (√v + ε)`, else `u' = c·m`, with the rectification and the
+    /// folded scale in `c`.
+    [<Sealed>]
+    type Radam(beta1: Cell, beta2: Cell, eps: Cell) =
+        inherit ElementwiseOp("scaleByRadam", [| BufferDecl.Lazy("exp_avg", 0.0f); BufferDecl.Lazy("exp_avg_sq", 0.0f) |], [||], 7)
+        override _.Cells = [ beta1; beta2; eps ]
+        override _.Folds = true
+        override _.Prepare(prep) =
+            let t = float (prep.Step + 1L)
+            let bc1 = 1.0 - Math.Pow(beta1.Value, t)
+            let rect = radamRectification beta2.Value t
+            let s = prep.Scalars
+            s.[0] <- float32 beta1.Value
+            s.[1] <- float32 (1.0 - beta1.Value)
+            s.[2] <- float32 beta2.Value
+            s.[3] <- float32 (1.0 - beta2.Value)
+            s.[4] <- float32 eps.Value
+            s.[5] <-
+                match rect with
+                | ValueSome r -> float32 (prep.Scale * sqrt (1.0 - Math.Pow(beta2.Value, t)) * r / bc1)
+                | ValueNone -> float32 (prep.Scale / bc1)
+            s.[6] <- if rect.IsSome then 1.0f else 0.0f
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let m0 = c.In 0
+            let v0 = c.In 1
+            let mo = c.Out 0
+            let vo = c.Out 1
+            let s = c.Scalars
+            let b1 = s.[0]
+            let omb1 = s.[1]
+            let b2 = s.[2]
+            let omb2 = s.[3]
+            let e = s.[4]
+            let step = s.[5]
+            let rectified = s.[6] = 1.0f
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vm = vro m0
+                let vv = vro v0
+                let vmo = vec mo
+                let vvo = vec vo
+                let vb1 = Vector<float32> b1
+                let vomb1 = Vector<float32> omb1
+                let vb2 = Vector<float32> b2
+                let vomb2 = Vector<float32> omb2
+                let ve = Vector<float32> e
+                let vstep = Vector<float32> step
+                for k in 0 .. vu.Length - 1 do
+                    let struct (m, v) = moments vm.[k] vv.[k] vu.[k] vb1 vomb1 vb2 vomb2
+                    vmo.[k] <- m
+                    vvo.[k] <- v
+                    vu.[k] <- if rectified then (vstep * m) / (sqrtV v + ve) else vstep * m
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let struct (m, v) = moments m0.[i] v0.[i] u.[i] b1 omb1 b2 omb2
+                mo.[i] <- m
+                vo.[i] <- v
+                u.[i] <- if rectified then (step * m) / (sqrtS v + e) else step * m
+                i <- i + 1
+
+    /// ASGD's decaying rate: `u' = -η·u`, with the parameter shrinking by `1 - λη` (PyTorch's
+    /// `p.mul_(1 - λ·η)`), deferred to the apply stage where it can be; `η` starts at `lr` and after step `t` becomes
+    /// `lr / (1 + λ·lr·t)^α`, kept in float32 in `"eta"`.
+    [<Sealed>]
+    type AsgdRate(lr: Cell, lambd: Cell, alpha: Cell) =
+        inherit ElementwiseOp("scaleByAsgdLearningRate", [||], [| { Name = "eta"; Initial = 0.0f; AtInit = false; InitialCell = lr } |], 2)
+        override _.Cells = [ lr; lambd; alpha ]
+        override _.Prepare(prep) =
+            let eta = prep.ScalarIn.[0]
+            let t = float (prep.Step + 1L)
+            prep.ScalarOut.[0] <- float32 (lr.Value / Math.Pow(1.0 + lambd.Value * lr.Value * t, alpha.Value))
+            prep.Scalars.[0] <- -eta
+            if prep.DeferDecay then
+                prep.Scalars.[1] <- 0.0f
+                float32 (1.0 - lambd.Value * float eta)
+            else
+                prep.Scalars.[1] <- float32 (-(lambd.Value * float eta))
+                1.0f
+        override _.Run(c) =
+            let u = c.U
+            let s = c.Scalars.[0]
+            let decay = c.Scalars.[1]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vs = Vector<float32> s
+                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vu.[k]
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                u.[i] <- s * u.[i]
+                i <- i + 1
+            if decay <> 0.0f then addScaledParam u c.P decay
+
+    /// Polyak–Ruppert averaging of the new parameters, as ASGD keeps it: `x̄ = p'` while `μ = 1`, then
+    /// `x̄ + (p' - x̄)·μ`, with `μ = 1 / max(1, t - t₀)` after step `t` (`"mu"`).
+    [<Sealed>]
+    type AverageIterates(t0: Cell) =
+        inherit ElementwiseOp("averageIterates", [| BufferDecl.Lazy("ax", 0.0f) |], [| BufferDecl.Lazy("mu", 1.0f) |], 2)
+        override _.Cells = [ t0 ]
+        override _.ReadsNewParameter = true
+        override _.Prepare(prep) =
+            let mu = prep.ScalarIn.[0]
+            prep.ScalarOut.[0] <- float32 (1.0 / Math.Max(1.0, float (prep.Step + 1L) - t0.Value))
+            prep.Scalars.[0] <- mu
+            prep.Scalars.[1] <- if mu = 1.0f then 1.0f else 0.0f
+            1.0f
+        override _.Run(c) =
+            let p = c.P
+            let a0 = c.In 0
+            let ao = c.Out 0
+            let mu = c.Scalars.[0]
+            let one = c.Scalars.[1] = 1.0f
+            if one then p.CopyTo ao
+            else
+                let mutable i = 0
+                if simd () then
+                    let vp = vro p
+                    let va = vro a0
+                    let vao = vec ao
+                    let vmu = Vector<float32> mu
+                    for k in 0 .. vp.Length - 1 do
+                        let a = va.[k]
+                        vao.[k] <- a + (vp.[k] - a) * vmu
+                    i <- vp.Length * lanes ()
+                while i < p.Length do
+                    let a = a0.[i]
+                    ao.[i] <- a + (p.[i] - a) * mu
+                    i <- i + 1
+
+    /// Rprop's step sizes: grown by η₊ while the sign holds, shrunk by η₋ when it flips (that element then does not
+    /// move and forgets its gradient), clamped to [s_min, s_max]; `u' = sign(u)·s`.
+    [<Sealed>]
+    type Rprop(lr: Cell, etaMinus: Cell, etaPlus: Cell, stepSizeMin: Cell, stepSizeMax: Cell) =
+        inherit ElementwiseOp(
+            "scaleByRprop",
+            [| BufferDecl.Lazy("prev", 0.0f); { Name = "step_size"; Initial = 0.0f; AtInit = false; InitialCell = lr } |], [||], 4)
+        override _.Cells = [ lr; etaMinus; etaPlus; stepSizeMin; stepSizeMax ]
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 etaMinus.Value
+            prep.Scalars.[1] <- float32 etaPlus.Value
+            prep.Scalars.[2] <- float32 stepSizeMin.Value
+            prep.Scalars.[3] <- float32 stepSizeMax.Value
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let prev0 = c.In 0
+            let s0 = c.In 1
+            let prevo = c.Out 0
+            let so = c.Out 1
+            let em = c.Scalars.[0]
+            let ep = c.Scalars.[1]
+            let lo = c.Scalars.[2]
+            let hi = c.Scalars.[3]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vprev = vro prev0
+                let vs = vro s0
+                let vprevo = vec prevo
+                let vso = vec so
+                let vem = Vector<float32> em
+                let vep = Vector<float32> ep
+                let vlo = Vector<float32> lo
+                let vhi = Vector<float32> hi
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let q = d * vprev.[k]
+                    let up = Vector.GreaterThan(q, Vector<float32>.Zero)
+                    let down = Vector.LessThan(q, Vector<float32>.Zero)
+                    let factor = Vector.ConditionalSelect(up, vep, Vector.ConditionalSelect(down, vem, Vector<float32>.One))
+                    let s = Vector.Min(Vector.Max(vs.[k] * factor, vlo), vhi)
+                    let kept = Vector.ConditionalSelect(down, Vector<float32>.Zero, d)
+                    vso.[k] <- s
+                    vprevo.[k] <- kept
+                    vu.[k] <-
+                        Vector.ConditionalSelect(
+                            Vector.GreaterThan(kept, Vector<float32>.Zero), s,
+                            Vector.ConditionalSelect(Vector.LessThan(kept, Vector<float32>.Zero), -s, Vector<float32>.Zero))
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let q = d * prev0.[i]
+                let factor = if q > 0.0f then ep elif q < 0.0f then em else 1.0f
+                let s = MathF.Min(MathF.Max(s0.[i] * factor, lo), hi)
+                let kept = if q < 0.0f then 0.0f else d
+                so.[i] <- s
+                prevo.[i] <- kept
+                u.[i] <- if kept > 0.0f then s elif kept < 0.0f then -s else 0.0f
+                i <- i + 1
+
+    /// Lion's direction: `u' = sign(β₁m + (1-β₁)u)`, then `m = β₂m + (1-β₂)u`.
+    [<Sealed>]
+    type Lion(beta1: Cell, beta2: Cell) =
+        inherit ElementwiseOp("scaleByLion", [| BufferDecl.Lazy("exp_avg", 0.0f) |], [||], 4)
+        override _.Cells = [ beta1; beta2 ]
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 beta1.Value
+            prep.Scalars.[1] <- float32 (1.0 - beta1.Value)
+            prep.Scalars.[2] <- float32 beta2.Value
+            prep.Scalars.[3] <- float32 (1.0 - beta2.Value)
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let m0 = c.In 0
+            let mo = c.Out 0
+            let b1 = c.Scalars.[0]
+            let omb1 = c.Scalars.[1]
+            let b2 = c.Scalars.[2]
+            let omb2 = c.Scalars.[3]
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vm = vro m0
+                let vmo = vec mo
+                let vb1 = Vector<float32> b1
+                let vomb1 = Vector<float32> omb1
+                let vb2 = Vector<float32> b2
+                let vomb2 = Vector<float32> omb2
+                for k in 0 .. vu.Length - 1 do
+                    let d = vu.[k]
+                    let m = vm.[k]
+                    let x = m * vb1 + vomb1 * d
+                    vmo.[k] <- m * vb2 + vomb2 * d
+                    vu.[k] <-
+                        Vector.ConditionalSelect(
+                            Vector.GreaterThan(x, Vector<float32>.Zero), Vector<float32>.One,
+                            Vector.ConditionalSelect(Vector.LessThan(x, Vector<float32>.Zero), -Vector<float32>.One, Vector<float32>.Zero))
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let d = u.[i]
+                let m = m0.[i]
+                let x = m * b1 + omb1 * d
+                mo.[i] <- m * b2 + omb2 * d
+                u.[i] <- if x > 0.0f then 1.0f elif x < 0.0f then -1.0f else 0.0f
+                i <- i + 1
+
+    /// `u' = clamp(u, -c, c)`.
+    [<Sealed>]
+    type ClipByValue(clip: Cell) =
+        inherit ElementwiseOp("clipByValue", [||], [||], 1)
+        override _.Cells = [ clip ]
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 clip.Value
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let hi = c.Scalars.[0]
+            let lo = -hi
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vlo = Vector<float32> lo
+                let vhi = Vector<float32> hi
+                for k in 0 .. vu.Length - 1 do vu.[k] <- Vector.Min(Vector.Max(vu.[k], vlo), vhi)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                u.[i] <- MathF.Min(MathF.Max(u.[i], lo), hi)
+                i <- i + 1
+
+    /// Replaces every NaN in the updates by 0 (`optax.zero_nans`).
+    [<Sealed>]
+    type ZeroNans() =
+        inherit ElementwiseOp("zeroNans", [||], [||], 0)
+        override _.Prepare(_) = 1.0f
+        override _.Run(c) =
+            let u = c.U
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                for k in 0 .. vu.Length - 1 do
+                    let x = vu.[k]
+                    vu.[k] <- Vector.ConditionalSelect(Vector.Equals(x, x), x, Vector<float32>.Zero)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                if Single.IsNaN u.[i] then u.[i] <- 0.0f
+                i <- i + 1
