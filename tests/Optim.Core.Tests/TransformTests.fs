@@ -34,7 +34,7 @@ let ``a chain of one block is that block`` () =
     Assert.Equal<float32[]>((State.buffer "exp_avg" s1).[0], (State.buffer "exp_avg" s2).[0])
 
 [<Fact>]
-let ``two blocks of a chain that claim the same buffer name each keep their own, the later one under name@position`` () =
+let ``two blocks of a chain that claim the same buffer name each keep their own, the later one renamed with its position`` () =
     let c = Transform.chain [ Blocks.trace 0.9 0.0 false; Blocks.trace 0.5 0.0 false ]
     let ps = [| t [ 1.0f ] |]
     let s0 = c.Init ps
