@@ -35,14 +35,20 @@ type internal BufferDecl =
 /// this step, and its elementwise buffers over the chunk (read `In k`, write `Out k`: the same memory in place).
 [<Struct; IsByRefLike>]
 type internal Chunk =
+    /// The incoming updates (the gradient, for the first op of a pass). Read element i before writing U's element i.
+    val Src: ReadOnlySpan<float32>
+    /// Where the op writes its outgoing updates; the same memory as Src but for the first op of a pass.
     val U: Span<float32>
+    /// Whether Src and U are the same memory.
+    val Aliased: bool
     val P: ReadOnlySpan<float32>
     val Scalars: ReadOnlySpan<float32>
     val private ins: float32[][]
     val private outs: float32[][]
     val private slot: int
     val private lo: int
-    new(u, p, scalars, ins, outs, slot, lo) = { U = u; P = p; Scalars = scalars; ins = ins; outs = outs; slot = slot; lo = lo }
+    new(src, u, aliased, p, scalars, ins, outs, slot, lo) =
+        { Src = src; U = u; Aliased = aliased; P = p; Scalars = scalars; ins = ins; outs = outs; slot = slot; lo = lo }
     /// The old values of the op's buffer k over this chunk.
     member c.In(k: int) = ReadOnlySpan<float32>(c.ins.[c.slot + k], c.lo, c.U.Length)
     /// Where the new values of the op's buffer k over this chunk go.
@@ -118,15 +124,18 @@ type internal ScaleOp(name: string, factor: int64 -> float, cells: Cell list) =
         let s = c.Scalars.[0]
         if s <> 1.0f then
             let u = c.U
+            let src = c.Src
             let mutable i = 0
             if Numerics.Vector.IsHardwareAccelerated then
                 let vu = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> u
+                let vsrc = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> src
                 let vs = Numerics.Vector<float32> s
-                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vu.[k]
+                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vsrc.[k]
                 i <- vu.Length * Numerics.Vector<float32>.Count
             while i < u.Length do
-                u.[i] <- s * u.[i]
+                u.[i] <- s * src.[i]
                 i <- i + 1
+        elif not c.Aliased then c.Src.CopyTo c.U
 
 /// A run of elementwise ops compiled for execution: each op's buffer slots (under the names the state holds them
 /// by: a name an earlier op of the run already owns gets `@k`, k the op's position), scalar slots and roles.
@@ -204,6 +213,9 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     member val DeferDecay : bool[] = Array.zeroCreate n
     /// The first op of the tail that reads the new parameter (after the apply).
     member val TailStart = n with get, set
+    /// The scale op, last before the apply, whose factor the apply stage multiplies in (`p' = p·decay + s·u`, as
+    /// PyTorch's `p.add_(u, alpha=-lr)`), or -1.
+    member val ApplyScale = -1 with get, set
     member val InPlace = obj.ReferenceEquals(src, dst)
 
     /// Reads the ops' activity for the current hyperparameters. Called at the start of each step.
@@ -229,6 +241,7 @@ type internal Bound(plan: Plan, src: State, dst: State) =
         for k in 0 .. n - 1 do
             if b.Active.[k] && not b.Absorbed.[k] && not ops.[k].ReadsNewParameter then last <- k
         b.TailStart <- last + 1
+        b.ApplyScale <- if last >= 0 && (ops.[last] :? ScaleOp) then last else -1
         for k in 0 .. n - 1 do b.DeferDecay.[k] <- k >= last
 
 /// A per-thread scratch of float32 chunks, reused.
@@ -239,7 +252,7 @@ type internal ChunkScratch() =
     [<ThreadStatic; DefaultValue>]
     static val mutable private t: float32[]
     /// The chunk size of a fused pass: its buffers' chunks stay in the core's caches from one op to the next.
-    static member Size = 2048
+    static member val Size = (match System.Environment.GetEnvironmentVariable "OPTIM_CHUNK" with null -> 8192 | v -> int v)
     static member U =
         if isNull ChunkScratch.u then ChunkScratch.u <- Array.zeroCreate ChunkScratch.Size
         ChunkScratch.u
@@ -294,25 +307,33 @@ type internal Frame() =
         while a < hi do
             let len = min ChunkScratch.Size (hi - a)
             let u = Span<float32>(us, 0, len)
-            ReadOnlySpan<float32>(f.G, a, len).CopyTo u
+            let g = ReadOnlySpan<float32>(f.G, a, len)
             let p = ReadOnlySpan<float32>(f.P, a, len)
+            // the first op of the pass reads the gradient where it lies; the others read and write the chunk's updates
+            let mutable filled = false
             for k in 0 .. b.TailStart - 1 do
-                if b.Active.[k] && not b.Absorbed.[k] then
+                if b.Active.[k] && not b.Absorbed.[k] && not (k = b.ApplyScale && f.Mode = Mode.Apply) then
                     let op = ops.[k]
                     let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
                     if op.ReadsNewParameter then
+                        if not filled then
+                            g.CopyTo u
+                            filled <- true
                         // in the middle of a chain, the new parameter is what the updates so far make of it
                         let t = Span<float32>(ts, 0, len)
-                        Fusion.Apply(p, Span.op_Implicit u, 1.0f, t)
-                        let mutable c = Chunk(u, Span.op_Implicit t, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        Fusion.Apply(p, Span.op_Implicit u, 1.0f, 1.0f, t)
+                        let mutable c = Chunk(Span.op_Implicit u, u, true, Span.op_Implicit t, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
                         op.Run &c
                     else
-                        let mutable c = Chunk(u, p, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        let mutable c = Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
                         op.Run &c
+                        filled <- true
+            if not filled then g.CopyTo u
             let pNew =
                 if f.Mode = Mode.Apply then
                     let o = Span<float32>(f.Out, a, len)
-                    Fusion.Apply(p, Span.op_Implicit u, decay, o)
+                    let scale = if b.ApplyScale >= 0 then f.Scalars.[plan.ScalarBase.[b.ApplyScale]] else 1.0f
+                    Fusion.Apply(p, Span.op_Implicit u, decay, scale, o)
                     Span.op_Implicit o
                 else
                     let o = Span<float32>(f.Out, a, len)
@@ -320,46 +341,48 @@ type internal Frame() =
                         u.CopyTo o
                         if b.TailStart < ops.Length then
                             let t = Span<float32>(ts, 0, len)
-                            Fusion.Apply(p, Span.op_Implicit u, 1.0f, t)
+                            Fusion.Apply(p, Span.op_Implicit u, 1.0f, 1.0f, t)
                             Span.op_Implicit t
                         else ReadOnlySpan<float32>.Empty
                     else
                         let t = Span<float32>(ts, 0, len)
-                        Fusion.Apply(p, Span.op_Implicit u, decay, t)
+                        Fusion.Apply(p, Span.op_Implicit u, decay, 1.0f, t)
                         Fusion.Difference(Span.op_Implicit t, p, o)
                         Span.op_Implicit t
             for k in b.TailStart .. ops.Length - 1 do
                 if b.Active.[k] && not b.Absorbed.[k] then
                     let op = ops.[k]
                     let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
-                    let mutable c = Chunk(u, pNew, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                    let mutable c = Chunk(Span.op_Implicit u, u, true, pNew, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
                     op.Run &c
             a <- a + len
 
 /// The apply stage and the per-parameter driver of a fused pass.
 and [<AbstractClass; Sealed>] internal Fusion =
 
-    /// `out = p·decay + u` (`p + u` when decay is 1), elementwise, as PyTorch's `p.mul_(decay)` then `p.add_(u)`.
-    static member Apply(p: ReadOnlySpan<float32>, u: ReadOnlySpan<float32>, decay: float32, out: Span<float32>) =
+    /// `out = p·decay + s·u` (`p + u` when both are 1), elementwise, as PyTorch's `p.mul_(decay)` then
+    /// `p.add_(u, alpha=s)`.
+    static member Apply(p: ReadOnlySpan<float32>, u: ReadOnlySpan<float32>, decay: float32, s: float32, out: Span<float32>) =
         let mutable i = 0
         if Numerics.Vector.IsHardwareAccelerated then
             let vp = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> p
             let vu = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> u
             let vo = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> out
-            if decay = 1.0f then
+            let vd = Numerics.Vector<float32> decay
+            let vs = Numerics.Vector<float32> s
+            if decay = 1.0f && s = 1.0f then
                 for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vu.[k]
-            else
-                let vd = Numerics.Vector<float32> decay
+            elif decay = 1.0f then
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vs * vu.[k]
+            elif s = 1.0f then
                 for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vu.[k]
+            else
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vs * vu.[k]
             i <- vp.Length * Numerics.Vector<float32>.Count
-        if decay = 1.0f then
-            while i < p.Length do
-                out.[i] <- p.[i] + u.[i]
-                i <- i + 1
-        else
-            while i < p.Length do
-                out.[i] <- p.[i] * decay + u.[i]
-                i <- i + 1
+        while i < p.Length do
+            let x = if decay = 1.0f then p.[i] else p.[i] * decay
+            out.[i] <- if s = 1.0f then x + u.[i] else x + s * u.[i]
+            i <- i + 1
 
     /// `out = a - b`, elementwise: the updates that take `b` to `a`.
     static member Difference(a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, out: Span<float32>) =

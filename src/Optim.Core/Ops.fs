@@ -29,17 +29,18 @@ module internal Ops =
         if rhoT > 5.0 then ValueSome(sqrt ((rhoT - 4.0) * (rhoT - 2.0) * rhoInf / ((rhoInf - 4.0) * (rhoInf - 2.0) * rhoT)))
         else ValueNone
 
-    /// `u + c·p` over a chunk (coupled weight decay; a decoupled decay the apply stage does not take).
-    let private addScaledParam (u: Span<float32>) (p: ReadOnlySpan<float32>) (c: float32) =
+    /// `u = src + c·p` over a chunk (coupled weight decay; a decoupled decay the apply stage does not take).
+    let private addScaledParam (src: ReadOnlySpan<float32>) (u: Span<float32>) (p: ReadOnlySpan<float32>) (c: float32) =
         let mutable i = 0
         if simd () then
+            let vsrc = vro src
             let vu = vec u
             let vp = vro p
             let vc = Vector<float32> c
-            for k in 0 .. vu.Length - 1 do vu.[k] <- vu.[k] + vc * vp.[k]
+            for k in 0 .. vu.Length - 1 do vu.[k] <- vsrc.[k] + vc * vp.[k]
             i <- vu.Length * lanes ()
         while i < u.Length do
-            u.[i] <- u.[i] + c * p.[i]
+            u.[i] <- src.[i] + c * p.[i]
             i <- i + 1
 
     /// Coupled weight decay `u + λ·p` (PyTorch's `d_p = d_p.add(p, alpha=λ)`); inactive when λ is 0.
@@ -51,7 +52,7 @@ module internal Ops =
         override _.Prepare(prep) =
             prep.Scalars.[0] <- float32 wd.Value
             1.0f
-        override _.Run(c) = addScaledParam c.U c.P c.Scalars.[0]
+        override _.Run(c) = addScaledParam c.Src c.U c.P c.Scalars.[0]
 
     /// Decoupled weight decay: the parameter shrinks by `1 - lr·λ` before the update is added (PyTorch's AdamW
     /// `p.mul_(1 - lr·λ)`), which the apply stage does when nothing but ops on the new parameter follow; elsewhere
@@ -70,7 +71,8 @@ module internal Ops =
                 1.0f
         override _.Run(c) =
             let s = c.Scalars.[0]
-            if s <> 0.0f then addScaledParam c.U c.P s
+            if s <> 0.0f then addScaledParam c.Src c.U c.P s
+            elif not c.Aliased then c.Src.CopyTo c.U
 
     let inline private traceStep (b0: ^T) (u: ^T) (mu: ^T) (keep: ^T) (first: bool) (nesterov: bool) =
         let b = if first then u else b0 * mu + keep * u
@@ -90,6 +92,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let b0 = c.In 0
             let bo = c.Out 0
             let mu = c.Scalars.[0]
@@ -98,17 +101,18 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vb = vro b0
                 let vbo = vec bo
                 let vmu = Vector<float32> mu
                 let vkeep = Vector<float32> keep
                 for k in 0 .. vu.Length - 1 do
-                    let struct (b, o) = traceStep vb.[k] vu.[k] vmu vkeep first nesterov
+                    let struct (b, o) = traceStep vb.[k] vsrc.[k] vmu vkeep first nesterov
                     vbo.[k] <- b
                     vu.[k] <- o
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let struct (b, o) = traceStep b0.[i] u.[i] mu keep first nesterov
+                let struct (b, o) = traceStep b0.[i] src.[i] mu keep first nesterov
                 bo.[i] <- b
                 u.[i] <- o
                 i <- i + 1
@@ -139,6 +143,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let m0 = c.In 0
             let v0 = c.In 1
             let mo = c.Out 0
@@ -156,6 +161,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vm = vro m0
                 let vv = vro v0
                 let vmo = vec mo
@@ -170,14 +176,14 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vstep = Vector<float32> step
                 for k in 0 .. vu.Length - 1 do
-                    let struct (m, v) = moments vm.[k] vv.[k] vu.[k] vb1 vomb1 vb2 vomb2
+                    let struct (m, v) = moments vm.[k] vv.[k] vsrc.[k] vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
                     let h = if amsgrad then (let h = maxV vx.[k] v in vxo.[k] <- h; h) else v
                     vu.[k] <- (vstep * m) / (sqrtV h / vbc2 + ve)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let struct (m, v) = moments m0.[i] v0.[i] u.[i] b1 omb1 b2 omb2
+                let struct (m, v) = moments m0.[i] v0.[i] src.[i] b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
                 let h = if amsgrad then (let h = maxS x0.[i] v in xo.[i] <- h; h) else v
@@ -196,6 +202,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let s0 = c.In 0
             let so = c.Out 0
             let e = c.Scalars.[0]
@@ -203,18 +210,19 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vs = vro s0
                 let vso = vec so
                 let ve = Vector<float32> e
                 let vc = Vector<float32> sc
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let s = vs.[k] + d * d
                     vso.[k] <- s
                     vu.[k] <- (vc * d) / (sqrtV s + ve)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let s = s0.[i] + d * d
                 so.[i] <- s
                 u.[i] <- (sc * d) / (sqrtS s + e)
@@ -237,6 +245,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let v0 = c.In 0
             let vo = c.Out 0
             let g0 = (if centered then c.In 1 else ReadOnlySpan.Empty)
@@ -248,6 +257,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vv = vro v0
                 let vvo = vec vo
                 let vg = vro g0
@@ -257,7 +267,7 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vc = Vector<float32> sc
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let v = vv.[k] * va + voma * d * d
                     vvo.[k] <- v
                     let den =
@@ -269,7 +279,7 @@ module internal Ops =
                     vu.[k] <- (vc * d) / den
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let v = v0.[i] * a + oma * d * d
                 vo.[i] <- v
                 let den =
@@ -293,6 +303,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let v0 = c.In 0
             let a0 = c.In 1
             let vo = c.Out 0
@@ -303,6 +314,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vv = vro v0
                 let va = vro a0
                 let vvo = vec vo
@@ -311,7 +323,7 @@ module internal Ops =
                 let vomr = Vector<float32> omr
                 let ve = Vector<float32> e
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let v = vv.[k] * vr + vomr * d * d
                     vvo.[k] <- v
                     let a = va.[k]
@@ -320,7 +332,7 @@ module internal Ops =
                     vu.[k] <- delta
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let v = v0.[i] * r + omr * d * d
                 vo.[i] <- v
                 let a = a0.[i]
@@ -345,6 +357,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let m0 = c.In 0
             let w0 = c.In 1
             let mo = c.Out 0
@@ -357,6 +370,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vm = vro m0
                 let vw = vro w0
                 let vmo = vec mo
@@ -367,7 +381,7 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vc = Vector<float32> sc
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let m = vm.[k] * vb1 + vomb1 * d
                     let w = maxV (vw.[k] * vb2) (Vector.Abs d + ve)
                     vmo.[k] <- m
@@ -375,7 +389,7 @@ module internal Ops =
                     vu.[k] <- (vc * m) / w
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let m = m0.[i] * b1 + omb1 * d
                 let w = maxS (w0.[i] * b2) (MathF.Abs d + e)
                 mo.[i] <- m
@@ -411,6 +425,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let m0 = c.In 0
             let v0 = c.In 1
             let mo = c.Out 0
@@ -427,6 +442,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vm = vro m0
                 let vv = vro v0
                 let vmo = vec mo
@@ -440,14 +456,14 @@ module internal Ops =
                 let vc1 = Vector<float32> c1
                 let vc2 = Vector<float32> c2
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let struct (m, v) = moments vm.[k] vv.[k] d vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
                     vu.[k] <- (vc1 * d + vc2 * m) / (sqrtV (v * vib2) + ve)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let struct (m, v) = moments m0.[i] v0.[i] d b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
@@ -479,6 +495,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let m0 = c.In 0
             let v0 = c.In 1
             let mo = c.Out 0
@@ -494,6 +511,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vm = vro m0
                 let vv = vro v0
                 let vmo = vec mo
@@ -505,13 +523,13 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vstep = Vector<float32> step
                 for k in 0 .. vu.Length - 1 do
-                    let struct (m, v) = moments vm.[k] vv.[k] vu.[k] vb1 vomb1 vb2 vomb2
+                    let struct (m, v) = moments vm.[k] vv.[k] vsrc.[k] vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
                     vu.[k] <- if rectified then (vstep * m) / (sqrtV v + ve) else vstep * m
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let struct (m, v) = moments m0.[i] v0.[i] u.[i] b1 omb1 b2 omb2
+                let struct (m, v) = moments m0.[i] v0.[i] src.[i] b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
                 u.[i] <- if rectified then (step * m) / (sqrtS v + e) else step * m
@@ -537,18 +555,20 @@ module internal Ops =
                 1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let s = c.Scalars.[0]
             let decay = c.Scalars.[1]
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vs = Vector<float32> s
-                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vu.[k]
+                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vsrc.[k]
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                u.[i] <- s * u.[i]
+                u.[i] <- s * src.[i]
                 i <- i + 1
-            if decay <> 0.0f then addScaledParam u c.P decay
+            if decay <> 0.0f then addScaledParam (Span.op_Implicit u) u c.P decay
 
     /// Polyak–Ruppert averaging of the new parameters, as ASGD keeps it: `x̄ = p'` while `μ = 1`, then
     /// `x̄ + (p' - x̄)·μ`, with `μ = 1 / max(1, t - t₀)` after step `t` (`"mu"`).
@@ -602,6 +622,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let prev0 = c.In 0
             let s0 = c.In 1
             let prevo = c.Out 0
@@ -613,6 +634,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vprev = vro prev0
                 let vs = vro s0
                 let vprevo = vec prevo
@@ -622,7 +644,7 @@ module internal Ops =
                 let vlo = Vector<float32> lo
                 let vhi = Vector<float32> hi
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let q = d * vprev.[k]
                     let up = Vector.GreaterThan(q, Vector<float32>.Zero)
                     let down = Vector.LessThan(q, Vector<float32>.Zero)
@@ -637,7 +659,7 @@ module internal Ops =
                             Vector.ConditionalSelect(Vector.LessThan(kept, Vector<float32>.Zero), -s, Vector<float32>.Zero))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let q = d * prev0.[i]
                 let factor = if q > 0.0f then ep elif q < 0.0f then em else 1.0f
                 let s = MathF.Min(MathF.Max(s0.[i] * factor, lo), hi)
@@ -660,6 +682,7 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let m0 = c.In 0
             let mo = c.Out 0
             let b1 = c.Scalars.[0]
@@ -669,6 +692,7 @@ module internal Ops =
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vm = vro m0
                 let vmo = vec mo
                 let vb1 = Vector<float32> b1
@@ -676,7 +700,7 @@ module internal Ops =
                 let vb2 = Vector<float32> b2
                 let vomb2 = Vector<float32> omb2
                 for k in 0 .. vu.Length - 1 do
-                    let d = vu.[k]
+                    let d = vsrc.[k]
                     let m = vm.[k]
                     let x = m * vb1 + vomb1 * d
                     vmo.[k] <- m * vb2 + vomb2 * d
@@ -686,7 +710,7 @@ module internal Ops =
                             Vector.ConditionalSelect(Vector.LessThan(x, Vector<float32>.Zero), -Vector<float32>.One, Vector<float32>.Zero))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = u.[i]
+                let d = src.[i]
                 let m = m0.[i]
                 let x = m * b1 + omb1 * d
                 mo.[i] <- m * b2 + omb2 * d
@@ -703,17 +727,19 @@ module internal Ops =
             1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let hi = c.Scalars.[0]
             let lo = -hi
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 let vlo = Vector<float32> lo
                 let vhi = Vector<float32> hi
-                for k in 0 .. vu.Length - 1 do vu.[k] <- Vector.Min(Vector.Max(vu.[k], vlo), vhi)
+                for k in 0 .. vu.Length - 1 do vu.[k] <- Vector.Min(Vector.Max(vsrc.[k], vlo), vhi)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                u.[i] <- MathF.Min(MathF.Max(u.[i], lo), hi)
+                u.[i] <- MathF.Min(MathF.Max(src.[i], lo), hi)
                 i <- i + 1
 
     /// Replaces every NaN in the updates by 0 (`optax.zero_nans`).
@@ -723,13 +749,15 @@ module internal Ops =
         override _.Prepare(_) = 1.0f
         override _.Run(c) =
             let u = c.U
+            let src = c.Src
             let mutable i = 0
             if simd () then
                 let vu = vec u
+                let vsrc = vro src
                 for k in 0 .. vu.Length - 1 do
-                    let x = vu.[k]
+                    let x = vsrc.[k]
                     vu.[k] <- Vector.ConditionalSelect(Vector.Equals(x, x), x, Vector<float32>.Zero)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                if Single.IsNaN u.[i] then u.[i] <- 0.0f
+                u.[i] <- if Single.IsNaN src.[i] then 0.0f else src.[i]
                 i <- i + 1

@@ -40,7 +40,8 @@ type internal FusedRunner(plan: Plan) =
 
     /// One in-place step of every parameter with a gradient, on the kernel threads.
     member _.Step(parameters: float32[][], grads: float32[][], state: State) =
-        lock gate (fun () ->
+        Threading.Monitor.Enter gate
+        try
             if isNull bound || not (obj.ReferenceEquals(bound.Src, state)) then bound <- Bound(plan, state, state)
             bound.Refresh()
             if sizes.Length <> parameters.Length then sizes <- Array.zeroCreate parameters.Length
@@ -50,21 +51,22 @@ type internal FusedRunner(plan: Plan) =
             try Split.runEach sizes stepOne
             finally
                 ps <- null
-                gs <- null)
+                gs <- null
+        finally Threading.Monitor.Exit gate
 
 /// <summary>Building <see cref="T:Optim.Optimizer"/> values.</summary>
 [<RequireQualifiedAccess>]
 module Optimizer =
 
-    let private check (ps: int[]) (grads: float32[][]) (state: State) =
-        if grads.Length <> ps.Length then
-            invalidArg "grads" $"Expected {ps.Length} gradients (one per parameter), got {grads.Length}."
-        if state.Steps.Length <> ps.Length then
-            invalidArg "state" $"The state covers {state.Steps.Length} parameters, but {ps.Length} were given."
-        for i in 0 .. grads.Length - 1 do
-            let g = grads.[i]
-            if not (isNull g) && g.Length <> ps.[i] then
-                invalidArg "grads" $"Gradient {i} has {g.Length} elements, but its parameter has {ps.[i]}."
+    let private checkCounts (count: int) (grads: float32[][]) (state: State) =
+        if grads.Length <> count then
+            invalidArg "grads" $"Expected {count} gradients (one per parameter), got {grads.Length}."
+        if state.Steps.Length <> count then
+            invalidArg "state" $"The state covers {state.Steps.Length} parameters, but {count} were given."
+
+    let private checkLength (i: int) (length: int) (g: float32[]) =
+        if not (isNull g) && g.Length <> length then
+            invalidArg "grads" $"Gradient {i} has {g.Length} elements, but its parameter has {length}."
 
     /// The pure step of a plan fed with incoming updates: new parameters into fresh buffers, and a new state.
     let private applyPlan (plan: Plan) (ps: Tensor[]) (updates: float32[][]) (state: State) =
@@ -98,17 +100,18 @@ module Optimizer =
         | Some(Fused plan) ->
             let before = stages |> List.take (stages.Length - 1) |> List.map (function Fused p -> Stages.ofPlan "" p | Opaque t -> t)
             let runner = FusedRunner plan
-            let sizesOf (ps: Tensor[]) = ps |> Array.map (fun p -> p.Data.Length)
             let upstream grads state ps = before |> List.fold (fun (u, s) (t: GradientTransformation) -> t.Update u s ps) (grads, state)
             { Init = transform.Init
               Step =
                 fun ps grads state ->
-                    check (sizesOf ps) grads state
+                    checkCounts ps.Length grads state
+                    for i in 0 .. ps.Length - 1 do checkLength i ps.[i].Data.Length grads.[i]
                     let u, s = upstream grads state ps
                     applyPlan plan ps u s
               StepInPlace =
                 fun ps grads state ->
-                    check (ps |> Array.map (fun p -> p.Length)) grads state
+                    checkCounts ps.Length grads state
+                    for i in 0 .. ps.Length - 1 do checkLength i ps.[i].Length grads.[i]
                     if before.IsEmpty then
                         runner.Step(ps, grads, state)
                         state
