@@ -105,6 +105,12 @@ module Checkpoint =
                             | _ -> writeData name
                     w.WriteEndObject()
             w.WriteEndObject()
+            if not c.State.Globals.IsEmpty then
+                w.WriteStartObject "global"
+                for KeyValue(name, v) in c.State.Globals do
+                    w.WritePropertyName name
+                    writeFloat w v
+                w.WriteEndObject()
             w.WriteStartArray "param_groups"
             for g in c.Groups do
                 w.WriteStartObject()
@@ -217,6 +223,15 @@ module Checkpoint =
                                  | _ -> Number(readFloat w p.Value)
                              yield p.Name, v |]
                 { Hyper = hyper; Params = ps })
+        let globals =
+            match root.TryGetProperty "global" with
+            | true, g ->
+                if g.ValueKind <> JsonValueKind.Object then fail "Malformed state dict: 'global' must be an object."
+                g.EnumerateObject() |> Seq.fold (fun (m: Map<string, float>) p ->
+                    if m.ContainsKey p.Name then fail $"Malformed state dict: global.{p.Name} appears twice."
+                    if p.Value.ValueKind <> JsonValueKind.Number then fail $"Malformed state dict: global.{p.Name} must be a number."
+                    m.Add(p.Name, readFloat $"global.{p.Name}" p.Value)) Map.empty
+            | _ -> Map.empty
         let steps = Array.zeroCreate<int64> n
         let buffers = Collections.Generic.Dictionary<string, float32[][]>()
         // per buffer name, the dimension a recorded shape reduces (when one does), and the entry that showed it
@@ -269,7 +284,8 @@ module Checkpoint =
           State =
             { Steps = steps
               Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
-              Layouts = reduced |> Seq.map (fun kv -> let struct (dim, _) = kv.Value in kv.Key, BufferLayout.Reduced dim) |> Map.ofSeq }
+              Layouts = reduced |> Seq.map (fun kv -> let struct (dim, _) = kv.Value in kv.Key, BufferLayout.Reduced dim) |> Map.ofSeq
+              Globals = globals }
           Groups = groups
           Names = names
           Shapes = shapes }
@@ -303,6 +319,13 @@ module Checkpoint =
                 fail $"Parameter {i} has shape {Tensor.formatShape shapes.[i]}, but the state dict's has shape {Tensor.formatShape c.Shapes.[i]}."
             if not (isNull names.[i]) && not (isNull c.Names.[i]) && names.[i] <> c.Names.[i] then
                 fail $"Parameter {i} is named '{names.[i]}', but the state dict's parameter {i} is '{c.Names.[i]}'."
+        for KeyValue(name, _) in c.State.Globals do
+            if not (template.Globals.ContainsKey name) then
+                let known = String.concat ", " (Map.keys template.Globals)
+                fail $"The state dict holds an optimizer-wide value '{name}' that this {kind} optimizer does not keep (it keeps: {known})."
+        for KeyValue(name, _) in template.Globals do
+            if not (c.State.Globals.ContainsKey name) then
+                fail $"The state dict lacks the optimizer-wide value '{name}' that this {kind} optimizer keeps."
         for KeyValue(name, _) in c.State.Buffers do
             if not (template.Buffers.ContainsKey name) then
                 let known = String.concat ", " (Map.keys template.Buffers)
@@ -333,6 +356,7 @@ module Checkpoint =
                         | _ -> ()
         { template with
             Steps = Array.copy c.State.Steps
+            Globals = c.State.Globals
             Buffers =
             // a parameter the checkpoint holds no buffer for keeps the template's (fresh) one, which is null
             // unless the optimizer creates its state eagerly, as Adagrad does

@@ -59,7 +59,12 @@ type State =
       /// The layouts of the buffers whose shape is not their parameter's (<see cref="T:Optim.BufferLayout"/>); a
       /// declared buffer not named here is <c>BufferLayout.Elementwise</c>.
       /// </summary>
-      Layouts: Map<string, BufferLayout> }
+      Layouts: Map<string, BufferLayout>
+      /// <summary>
+      /// Values that belong to the whole optimizer rather than to one parameter, by name: a combinator's counters
+      /// (<c>"multi_steps.mini_step"</c>, <c>"apply_if_finite.notfinite_count"</c>, …). Each owner declares its names.
+      /// </summary>
+      Globals: Map<string, float> }
 
 /// <summary>Functions over <see cref="T:Optim.State"/>.</summary>
 [<RequireQualifiedAccess>]
@@ -69,7 +74,7 @@ module State =
     /// <param name="count">The number of parameters.</param>
     let empty (count: int) : State =
         if count < 0 then invalidArg (nameof count) $"The parameter count must be zero or more, but was {count}."
-        { Steps = Array.zeroCreate count; Buffers = Map.empty; Layouts = Map.empty }
+        { Steps = Array.zeroCreate count; Buffers = Map.empty; Layouts = Map.empty; Globals = Map.empty }
 
     /// <summary>The number of parameters the state covers.</summary>
     /// <param name="state">The state.</param>
@@ -111,13 +116,45 @@ module State =
         | Some l -> l
         | None -> BufferLayout.Elementwise
 
+    /// <summary>Declares a value that belongs to the whole optimizer, with its starting value.</summary>
+    /// <param name="name">Its name, unique in the optimizer (prefix it with the owner's name).</param>
+    /// <param name="initial">Its starting value.</param>
+    /// <param name="state">The state to extend.</param>
+    /// <exception cref="T:System.ArgumentException">A value of that name is already declared.</exception>
+    let declareGlobal (name: string) (initial: float) (state: State) : State =
+        if state.Globals.ContainsKey name then
+            invalidArg (nameof name) $"Two blocks declare the optimizer-wide value '{name}'."
+        { state with Globals = state.Globals.Add(name, initial) }
+
+    /// <summary>A value that belongs to the whole optimizer.</summary>
+    /// <param name="name">Its name.</param>
+    /// <param name="state">The state.</param>
+    /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">No such value is declared.</exception>
+    let globalValue (name: string) (state: State) : float =
+        match state.Globals.TryFind name with
+        | Some v -> v
+        | None ->
+            let known = String.concat ", " (Map.keys state.Globals)
+            raise (System.Collections.Generic.KeyNotFoundException($"The state declares no optimizer-wide value '{name}' (it has: {known})."))
+
+    /// <summary>Replaces a value that belongs to the whole optimizer, returning a new state.</summary>
+    /// <param name="name">Its name.</param>
+    /// <param name="value">The new value.</param>
+    /// <param name="state">The state.</param>
+    let setGlobal (name: string) (value: float) (state: State) : State =
+        { state with Globals = state.Globals.Add(name, value) }
+
     /// <summary>Merges the buffer declarations of two states over the same parameters (the chain's init).</summary>
     /// <param name="a">The first state.</param>
     /// <param name="b">The second state.</param>
-    /// <exception cref="T:System.ArgumentException">Both declare a buffer of the same name, or they cover different parameter counts.</exception>
+    /// <exception cref="T:System.ArgumentException">Both declare a buffer or an optimizer-wide value of the same name, or they cover different parameter counts.</exception>
     let merge (a: State) (b: State) : State =
         if a.Steps.Length <> b.Steps.Length then
             invalidArg (nameof b) $"Cannot merge states over {a.Steps.Length} and {b.Steps.Length} parameters."
+        let a =
+            b.Globals |> Map.fold (fun (s: State) name v ->
+                if s.Globals.ContainsKey name then invalidArg (nameof b) $"Two blocks declare the optimizer-wide value '{name}'."
+                { s with Globals = s.Globals.Add(name, v) }) a
         b.Buffers |> Map.fold (fun (s: State) name v ->
             if s.Buffers.ContainsKey name then
                 invalidArg (nameof b) $"Two blocks declare the state buffer '{name}'; a chain's blocks must own distinct names."
@@ -163,11 +200,13 @@ module State =
     /// <remarks>The facade uses it when a param group is added; both must declare the same buffers.</remarks>
     /// <param name="first">The state of the earlier parameters.</param>
     /// <param name="second">The state of the later parameters.</param>
-    /// <exception cref="T:System.ArgumentException">The two declare different buffers.</exception>
+    /// <exception cref="T:System.ArgumentException">The two declare different buffers or optimizer-wide values.</exception>
     let append (first: State) (second: State) : State =
         let names (s: State) = s.Buffers |> Map.keys |> Set.ofSeq
         if names first <> names second then
             invalidArg (nameof second) "Cannot append states that declare different buffers."
+        if (first.Globals |> Map.keys |> Set.ofSeq) <> (second.Globals |> Map.keys |> Set.ofSeq) then
+            invalidArg (nameof second) "Cannot append states that declare different optimizer-wide values."
         { first with
             Steps = Array.append first.Steps second.Steps
             Buffers = first.Buffers |> Map.map (fun name b -> Array.append b second.Buffers.[name]) }
