@@ -11,6 +11,9 @@ module Alias =
 
     let private maybeMaximize maximize = if maximize then Blocks.maximize else Transform.identity
 
+    let private adamHypers (o: AdamOptions) =
+        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "amsgrad", o.Amsgrad; "maximize", o.Maximize ])
+
     /// <summary>
     /// SGD as <c>torch.optim.SGD</c>: <c>d = g + λp</c>; with momentum <c>b = μb + (1-τ)d</c> (<c>b = d</c> at first),
     /// <c>d = b</c> or <c>d + μb</c> (Nesterov); <c>p' = p - lr·d</c>.
@@ -20,11 +23,8 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let sgd (o: SgdOptions) : GradientTransformation =
         let o = SgdOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.trace o.Momentum o.Dampening o.Nesterov
-              Blocks.scaleByLearningRate o.Lr ]
+        Chains.sgd (FixedHypers([ "lr", o.Lr; "momentum", o.Momentum; "dampening", o.Dampening; "weight_decay", o.WeightDecay ], [],
+                                [ "nesterov", o.Nesterov; "maximize", o.Maximize ]))
 
     /// <summary>
     /// Adam as <c>torch.optim.Adam</c> (Kingma &amp; Ba, 2015), with coupled L2 weight decay and AMSGrad:
@@ -34,11 +34,7 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adam (o: AdamOptions) : GradientTransformation =
         let o = AdamOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps o.Amsgrad
-              Blocks.scaleByLearningRate o.Lr ]
+        Chains.adam false (adamHypers o)
 
     /// <summary>
     /// AdamW as <c>torch.optim.AdamW</c> (Loshchilov &amp; Hutter, 2019), with decoupled weight decay:
@@ -48,11 +44,7 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adamw (o: AdamOptions) : GradientTransformation =
         let o = AdamOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps o.Amsgrad
-              Blocks.scaleByLearningRate o.Lr
-              Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+        Chains.adam true (adamHypers o)
 
     /// <summary>
     /// Adagrad as <c>torch.optim.Adagrad</c> (Duchi et al., JMLR 2011): <c>d = ±g + λp</c>, <c>s = s + d²</c>,
@@ -63,11 +55,9 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adagrad (o: AdagradOptions) : GradientTransformation =
         let o = AdagradOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByRss o.InitialAccumulatorValue o.Eps
-              Blocks.scaleByLearningRateSchedule (fun t -> o.Lr / (1.0 + float t * o.LrDecay)) ]
+        Chains.adagrad (
+            FixedHypers([ "lr", o.Lr; "lr_decay", o.LrDecay; "weight_decay", o.WeightDecay; "initial_accumulator_value", o.InitialAccumulatorValue; "eps", o.Eps ],
+                        [], [ "maximize", o.Maximize ]))
 
     /// <summary>
     /// RMSprop as <c>torch.optim.RMSprop</c> (Hinton, 2012; centered: Graves, 2013): <c>d = ±g + λp</c>,
@@ -79,12 +69,9 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let rmsprop (o: RmspropOptions) : GradientTransformation =
         let o = RmspropOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByRms o.Alpha o.Eps o.Centered
-              Blocks.traceFromZeros o.Momentum
-              Blocks.scaleByLearningRate o.Lr ]
+        Chains.rmsprop (
+            FixedHypers([ "lr", o.Lr; "alpha", o.Alpha; "eps", o.Eps; "weight_decay", o.WeightDecay; "momentum", o.Momentum ], [],
+                        [ "centered", o.Centered; "maximize", o.Maximize ]))
 
     /// <summary>
     /// Adadelta as <c>torch.optim.Adadelta</c> (Zeiler, 2012): <c>d = ±g + λp</c>, <c>v = ρv + (1-ρ)d²</c>,
@@ -95,11 +82,7 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adadelta (o: AdadeltaOptions) : GradientTransformation =
         let o = AdadeltaOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByAdadelta o.Rho o.Eps
-              Blocks.scaleByLearningRate o.Lr ]
+        Chains.adadelta (FixedHypers([ "lr", o.Lr; "rho", o.Rho; "eps", o.Eps; "weight_decay", o.WeightDecay ], [], [ "maximize", o.Maximize ]))
 
     /// <summary>
     /// Adamax as <c>torch.optim.Adamax</c> (Kingma &amp; Ba, 2015, §7): <c>d = ±g + λp</c>, <c>m = β₁m + (1-β₁)d</c>,
@@ -110,11 +93,7 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adamax (o: AdamaxOptions) : GradientTransformation =
         let o = AdamaxOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByAdamax o.Beta1 o.Beta2 o.Eps
-              Blocks.scaleByLearningRate o.Lr ]
+        Chains.adamax (FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "maximize", o.Maximize ]))
 
     /// <summary>
     /// NAdam as <c>torch.optim.NAdam</c> (Dozat, 2016), with PyTorch 2.x's <c>maximize</c> and
@@ -126,14 +105,9 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let nadam (o: NadamOptions) : GradientTransformation =
         let o = NadamOptions.validate o
-        let coupled = if o.DecoupledWeightDecay then 0.0 else o.WeightDecay
-        let decoupled = if o.DecoupledWeightDecay then o.WeightDecay else 0.0
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay coupled
-              Blocks.scaleByNadam o.Beta1 o.Beta2 o.Eps o.MomentumDecay
-              Blocks.scaleByLearningRate o.Lr
-              Blocks.decoupledWeightDecay o.Lr decoupled ]
+        Chains.nadam (
+            FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay; "momentum_decay", o.MomentumDecay ], [ "betas", (o.Beta1, o.Beta2) ],
+                        [ "decoupled_weight_decay", o.DecoupledWeightDecay; "maximize", o.Maximize ]))
 
     /// <summary>
     /// RAdam as <c>torch.optim.RAdam</c> (Liu et al., ICLR 2020), with PyTorch 2.x's <c>maximize</c> and
@@ -145,14 +119,9 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let radam (o: RadamOptions) : GradientTransformation =
         let o = RadamOptions.validate o
-        let coupled = if o.DecoupledWeightDecay then 0.0 else o.WeightDecay
-        let decoupled = if o.DecoupledWeightDecay then o.WeightDecay else 0.0
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay coupled
-              Blocks.scaleByRadam o.Beta1 o.Beta2 o.Eps
-              Blocks.scaleByLearningRate o.Lr
-              Blocks.decoupledWeightDecay o.Lr decoupled ]
+        Chains.radam (
+            FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ],
+                        [ "decoupled_weight_decay", o.DecoupledWeightDecay; "maximize", o.Maximize ]))
 
     /// <summary>
     /// ASGD as <c>torch.optim.ASGD</c> (Polyak &amp; Juditsky, 1992): <c>d = ±g + λ_wd·p</c>,
@@ -164,11 +133,7 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let asgd (o: AsgdOptions) : GradientTransformation =
         let o = AsgdOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByAsgdLearningRate o.Lr o.Lambd o.Alpha
-              Blocks.averageIterates o.T0 ]
+        Chains.asgd (FixedHypers([ "lr", o.Lr; "lambd", o.Lambd; "alpha", o.Alpha; "t0", o.T0; "weight_decay", o.WeightDecay ], [], [ "maximize", o.Maximize ]))
 
     /// <summary>
     /// Rprop as <c>torch.optim.Rprop</c> (Riedmiller &amp; Braun, 1993), in its full-batch form: per element a step
@@ -179,10 +144,8 @@ module Alias =
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let rprop (o: RpropOptions) : GradientTransformation =
         let o = RpropOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.scaleByRprop o.Lr o.EtaMinus o.EtaPlus o.StepSizeMin o.StepSizeMax
-              Blocks.scale -1.0 ]
+        Chains.rprop (
+            FixedHypers([ "lr", o.Lr ], [ "etas", (o.EtaMinus, o.EtaPlus); "step_sizes", (o.StepSizeMin, o.StepSizeMax) ], [ "maximize", o.Maximize ]))
 
     /// <summary>
     /// Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023), built from blocks:
