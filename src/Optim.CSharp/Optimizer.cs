@@ -2,9 +2,12 @@ using Optim;
 
 namespace Optim.CSharp;
 
-/// <summary>The hyperparameters an optimizer kind fills into groups that do not set them (strings: null is None).</summary>
+/// <summary>
+/// The hyperparameters an optimizer kind fills into groups that do not set them (strings: null is None), and, for a
+/// subclass written outside the library, the elementwise state buffers it declares (null for the built-in kinds).
+/// </summary>
 internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags,
-                                (string Key, string? Value)[]? Texts = null);
+                                (string Key, string? Value)[]? Texts = null, string[]? StateNames = null);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -18,8 +21,10 @@ internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalar
 /// // forward, then backward: p.AccumulateGrad(...) for every parameter
 /// optimizer.Step();
 /// </code>
+/// An optimizer of your own subclasses it, as a <c>torch.optim.Optimizer</c> subclass: see the protected constructor
+/// and <see cref="StepParameter"/>.
 /// </remarks>
-public abstract class Optimizer
+public abstract partial class Optimizer
 {
     private readonly List<ParamGroup> _groups = new();
     private readonly List<Parameter> _all = new();
@@ -87,8 +92,10 @@ public abstract class Optimizer
             if (p.Grad is not null && !AcceptsDenseGradients)
                 throw new InvalidOperationException($"{_defaults.Kind} does not support dense gradients, but {p} has one; please consider Adam instead.");
         }
-        // the parameters' steps are independent: the core runs them on its two kernel threads
-        Fused.forEachParameter(_sizes, _stepOne);
+        // the parameters' steps are independent: the core runs them on its two kernel threads; a subclass's own
+        // StepParameter runs on the caller's thread, in order, as PyTorch's step() does
+        if (IsSubclass) for (int i = 0; i < _all.Count; i++) _stepOne(i);
+        else Fused.forEachParameter(_sizes, _stepOne);
         StepCount++;
         return loss;
     }
@@ -229,7 +236,7 @@ public abstract class Optimizer
     private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
 
     /// <summary>The core state for new parameters, declaring every buffer this kind may keep.</summary>
-    private protected abstract State InitState(Tensor[] parameters);
+    private protected virtual State InitState(Tensor[] parameters) => SubclassInitState(parameters);
 
     /// <summary>
     /// The core state for the parameters of a group being added (or reloaded). Optimizers whose state starts
@@ -238,13 +245,14 @@ public abstract class Optimizer
     private protected virtual State InitGroupState(ParamGroup group, Tensor[] parameters) => InitState(parameters);
 
     /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones.</summary>
-    private protected abstract void Validate(ParamGroup group);
+    private protected virtual void Validate(ParamGroup group) => SubclassValidate(group);
 
     /// <summary>Reads and validates group <paramref name="index"/>'s options into a per-group cache, before a step.</summary>
-    private protected abstract void Prepare(int index, ParamGroup group);
+    private protected virtual void Prepare(int index, ParamGroup group) => SubclassValidate(group);
 
     /// <summary>Steps one parameter in place with its group's prepared options.</summary>
-    private protected abstract void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad);
+    private protected virtual void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
+        SubclassStep(group, state, index, grad);
 
     /// <summary>Whether the optimizer takes dense gradients (<see cref="Parameter.Grad"/>); all but SparseAdam do.</summary>
     private protected virtual bool AcceptsDenseGradients => true;
