@@ -18,8 +18,6 @@ public sealed class ASGD : Optimizer
         return new("ASGD", [("lr", lr), ("lambd", lambd), ("alpha", alpha), ("t0", t0), ("weight_decay", weightDecay), ("maximize", maximize ? 1 : 0)], [], ["maximize"]);
     }
 
-    private AsgdOptions[] _options = [];
-
     /// <summary>ASGD over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -51,12 +49,10 @@ public sealed class ASGD : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new AsgdOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.asgdInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.asgd(hypers);
+
 }

@@ -15,8 +15,6 @@ public sealed class Adadelta : Optimizer
         return new("Adadelta", [("lr", lr), ("rho", rho), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize ? 1 : 0)], [], ["maximize"]);
     }
 
-    private AdadeltaOptions[] _options = [];
-
     /// <summary>Adadelta over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Coefficient that scales the step.</param>
@@ -46,12 +44,10 @@ public sealed class Adadelta : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new AdadeltaOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.adadeltaInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adadelta(hypers);
+
 }

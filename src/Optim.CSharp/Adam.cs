@@ -5,8 +5,6 @@ namespace Optim.CSharp;
 /// <summary>The shared machinery of <see cref="Adam"/> and <see cref="AdamW"/>.</summary>
 public abstract class AdamBase : Optimizer
 {
-    private AdamOptions[] _options = [];
-
     private protected AdamBase(IEnumerable<ParamGroup> groups, string kind, double lr, (double, double) betas, double eps,
                                double weightDecay, bool amsgrad, bool maximize)
         : base(groups, MakeDefaults(kind, lr, betas, eps, weightDecay, amsgrad, maximize)) { }
@@ -30,17 +28,11 @@ public abstract class AdamBase : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new AdamOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad)
-    {
-        if (Decoupled) Fused.adamwInPlace(_options[group], state, index, param, grad);
-        else Fused.adamInPlace(_options[group], state, index, param, grad);
-    }
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adam(Decoupled, hypers);
 
     private protected abstract bool Decoupled { get; }
 }

@@ -16,8 +16,6 @@ public sealed class Adamax : Optimizer
         return new("Adamax", [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize ? 1 : 0)], [("betas", betas)], ["maximize"]);
     }
 
-    private AdamaxOptions[] _options = [];
-
     /// <summary>Adamax over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -51,12 +49,10 @@ public sealed class Adamax : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new AdamaxOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.adamaxInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adamax(hypers);
+
 }

@@ -18,8 +18,6 @@ public sealed class NAdam : Optimizer
         return new("NAdam", [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("momentum_decay", momentumDecay), ("decoupled_weight_decay", decoupledWeightDecay ? 1 : 0), ("maximize", maximize ? 1 : 0)], [("betas", betas)], ["decoupled_weight_decay", "maximize"]);
     }
 
-    private NadamOptions[] _options = [];
-
     /// <summary>NAdam over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -57,12 +55,10 @@ public sealed class NAdam : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new NadamOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.nadamInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.nadam(hypers);
+
 }

@@ -7,7 +7,7 @@ namespace Optim.CSharp;
 /// subclass written outside the library, the elementwise state buffers it declares (null for the built-in kinds).
 /// </summary>
 internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags,
-                                (string Key, string? Value)[]? Texts = null, string[]? StateNames = null);
+                                (string Key, string? Value)[]? Texts = null, string[]? StateNames = null, Transformation? Chain = null);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -34,12 +34,14 @@ public abstract partial class Optimizer
     private int[] _groupOf = [];
     private int[] _sizes = [];
     private readonly Action<int> _stepOne;
+    private readonly Action<int> _stepChained;
 
     private protected Optimizer(IEnumerable<ParamGroup> groups, Defaults defaults)
     {
         ArgumentNullException.ThrowIfNull(groups);
         _defaults = defaults;
         _stepOne = StepOne;
+        _stepChained = StepChained;
         _state = InitState([]);
         var list = groups.ToList();
         if (list.Count == 0) throw new ArgumentException("The optimizer got an empty parameter list.", nameof(groups));
@@ -94,7 +96,12 @@ public abstract partial class Optimizer
         }
         // the parameters' steps are independent: the core runs them on its two kernel threads; a subclass's own
         // StepParameter runs on the caller's thread, in order, as PyTorch's step() does
-        if (IsSubclass) for (int i = 0; i < _all.Count; i++) _stepOne(i);
+        if (Chained)
+        {
+            PrepareChains();
+            Fused.forEachParameter(_sizes, _stepChained);
+        }
+        else if (IsSubclass) for (int i = 0; i < _all.Count; i++) _stepOne(i);
         else Fused.forEachParameter(_sizes, _stepOne);
         StepCount++;
         return loss;

@@ -19,8 +19,6 @@ public sealed class RAdam : Optimizer
         return new("RAdam", [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("decoupled_weight_decay", decoupledWeightDecay ? 1 : 0), ("maximize", maximize ? 1 : 0)], [("betas", betas)], ["decoupled_weight_decay", "maximize"]);
     }
 
-    private RadamOptions[] _options = [];
-
     /// <summary>RAdam over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -56,12 +54,10 @@ public sealed class RAdam : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new RadamOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.radamInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.radam(hypers);
+
 }

@@ -17,8 +17,6 @@ public sealed class RMSprop : Optimizer
         return new("RMSprop", [("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weightDecay), ("momentum", momentum), ("centered", centered ? 1 : 0), ("maximize", maximize ? 1 : 0)], [], ["centered", "maximize"]);
     }
 
-    private RmspropOptions[] _options = [];
-
     /// <summary>RMSprop over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -53,12 +51,10 @@ public sealed class RMSprop : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new RmspropOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.rmspropInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.rmsprop(hypers);
+
 }

@@ -17,8 +17,6 @@ public sealed class Rprop : Optimizer
         return new("Rprop", [("lr", lr), ("maximize", maximize ? 1 : 0)], [("etas", etas), ("step_sizes", stepSizes)], ["maximize"]);
     }
 
-    private RpropOptions[] _options = [];
-
     /// <summary>Rprop over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">The initial step size.</param>
@@ -51,12 +49,10 @@ public sealed class Rprop : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
-    private protected override void Prepare(int index, ParamGroup group)
-    {
-        if (_options.Length != ParamGroups.Count) _options = new RpropOptions[ParamGroups.Count];
-        _options[index] = Read(group);
-    }
+    private protected override void Prepare(int index, ParamGroup group) => Read(group);
 
-    private protected override void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>
-        Fused.rpropInPlace(_options[group], state, index, param, grad);
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.rprop(hypers);
+
 }

@@ -1,0 +1,64 @@
+using Optim;
+
+namespace Optim.CSharp;
+
+/// <summary>
+/// An optimizer built from a <see cref="Transformation"/>: one chain per param group, run with the facade's whole
+/// behaviour (<see cref="Optimizer.ZeroGrad"/>, <see cref="Optimizer.Step"/>, param groups and
+/// <see cref="Optimizer.AddParamGroup"/>, <see cref="Optimizer.StateDict"/>/<see cref="Optimizer.LoadStateDict"/>, and every
+/// learning-rate scheduler). The transformation's hyperparameters are the groups' keys with PyTorch's names; a group may set
+/// its own, and a scheduler's change to one takes effect at the next step.
+/// </summary>
+/// <remarks>A chain of elementwise blocks runs as one fused pass over memory per parameter, on two threads, allocating
+/// nothing per step: the same speed as the built-in class of the same chain. Its state dict records the transformation's
+/// <see cref="Transformation.Name"/>, so loading one saved by another chain fails.</remarks>
+/// <example>
+/// <code>
+/// var chain = Transformation.ClipByValue(1.0).Then(Transformation.Adam(lr: 1e-3));
+/// var optimizer = new ComposedOptimizer(model.Parameters(), chain);
+/// var scheduler = new OneCycleLR(optimizer, maxLr: 0.01, totalSteps: 1000);
+/// </code>
+/// </example>
+public sealed class ComposedOptimizer : Optimizer
+{
+    /// <summary>The transformation over one group of parameters.</summary>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="transformation">The transformation each group runs.</param>
+    /// <exception cref="ArgumentException">There are no parameters.</exception>
+    public ComposedOptimizer(IEnumerable<Parameter> parameters, Transformation transformation)
+        : this(Single(parameters), transformation) { }
+
+    /// <summary>The transformation over param groups; keys a group does not set take the transformation's values.</summary>
+    /// <param name="groups">The param groups.</param>
+    /// <param name="transformation">The transformation each group runs.</param>
+    /// <exception cref="ArgumentException">There are no groups, or a group's value is invalid.</exception>
+    public ComposedOptimizer(IEnumerable<ParamGroup> groups, Transformation transformation)
+        : base(groups, Describe(transformation)) { }
+
+    private static Defaults Describe(Transformation transformation)
+    {
+        ArgumentNullException.ThrowIfNull(transformation);
+        return new Defaults(transformation.Name, transformation.Scalars, transformation.Pairs, [], Chain: transformation);
+    }
+
+    /// <summary>The transformation each group runs.</summary>
+    public Transformation Transformation => ChainOf!;
+
+    private protected override State InitState(Tensor[] parameters) =>
+        ChainOf!.Build(new DefaultHypers(ChainOf)).Init.Invoke(parameters);
+
+    private protected override State InitGroupState(ParamGroup group, Tensor[] parameters) =>
+        ChainOf!.Build(new GroupHypers(group)).Init.Invoke(parameters);
+
+    private protected override void Validate(ParamGroup group)
+    {
+        foreach (var (key, _) in ChainOf!.Scalars) Hyper.CheckScalar(key, group[key]);
+        foreach (var (key, _) in ChainOf.Pairs) Hyper.CheckPair(key, group.GetPair(key));
+    }
+
+    private protected override void Prepare(int index, ParamGroup group) => Validate(group);
+
+    private protected override bool Chained => true;
+
+    private protected override GradientTransformation BuildChain(Hypers hypers) => ChainOf!.Build(hypers);
+}

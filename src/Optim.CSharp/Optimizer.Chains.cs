@@ -1,0 +1,180 @@
+using Optim;
+
+namespace Optim.CSharp;
+
+/// <summary>
+/// A param group's hyperparameters as a chain reads them: structural flags when the chain is built, and cells that
+/// <see cref="Refresh"/> fills from the group before every step, so that a scheduler's change to <c>group.Lr</c> (or any
+/// other key) takes effect at the next step without rebuilding the chain.
+/// </summary>
+internal sealed class GroupHypers : Hypers
+{
+    private readonly ParamGroup _group;
+    private readonly List<Cell> _cells = [];
+    private readonly List<(string Key, bool Value)> _flags = [];
+
+    public GroupHypers(ParamGroup group) => _group = group;
+
+    public override bool Flag(string key)
+    {
+        bool value = _group[key] != 0;
+        _flags.Add((key, value));
+        return value;
+    }
+
+    public override Cell Cell(string key, int index)
+    {
+        var cell = new Cell(key, Read(key, index)) { Index = index };
+        _cells.Add(cell);
+        return cell;
+    }
+
+    private double Read(string key, int index)
+    {
+        if (Hyper.IsPair(key) || !_group.ContainsKey(key) || IsPairValued(key))
+        {
+            var (a, b) = _group.GetPair(key);
+            return index == 0 ? a : b;
+        }
+        return _group[key];
+    }
+
+    private bool IsPairValued(string key)
+    {
+        try { _ = _group[key]; return false; }
+        catch (KeyNotFoundException) { return true; }
+    }
+
+    /// <summary>Whether a flag the chain was built with has changed in the group (the chain must then be rebuilt).</summary>
+    public bool FlagsChanged()
+    {
+        foreach (var (key, value) in _flags)
+            if ((_group[key] != 0) != value) return true;
+        return false;
+    }
+
+    /// <summary>Copies the group's current values into the chain's cells.</summary>
+    public void Refresh()
+    {
+        foreach (var cell in _cells) cell.Value = Read(cell.Key, cell.Index);
+    }
+}
+
+/// <summary>One param group's compiled chain: the stages before its last fused pass, the pass, and its binding to the state.</summary>
+internal sealed class GroupChain
+{
+    public GroupChain(GroupHypers hypers, GradientTransformation chain)
+    {
+        Hypers = hypers;
+        var stages = chain.Stages;
+        var last = stages.IsEmpty ? null : stages[stages.Length - 1];
+        if (last is Stage.Fused fused)
+        {
+            Plan = fused.Item;
+            Upstream = stages.Take(stages.Length - 1).Select(StageTransformation).ToArray();
+        }
+        else
+        {
+            // a chain that ends in an opaque stage: its updates are added by a pass of no ops
+            Plan = new Plan([]);
+            Upstream = stages.Select(StageTransformation).ToArray();
+        }
+    }
+
+    private static GradientTransformation StageTransformation(Stage s) =>
+        s is Stage.Fused f ? Stages.ofPlan("", f.Item) : ((Stage.Opaque)s).Item;
+
+    public GroupHypers Hypers { get; }
+    public Plan Plan { get; }
+    /// <summary>The stages that run before the fused pass, as written (they allocate); empty for a chain of elementwise blocks.</summary>
+    public GradientTransformation[] Upstream { get; }
+    public Bound? Bound { get; set; }
+}
+
+public abstract partial class Optimizer
+{
+    private GroupChain?[] _chains = [];
+    // per parameter, the updates the stages before a group's fused pass made of its gradient (only for such groups)
+    private float[]?[] _upstream = [];
+
+    /// <summary>
+    /// The chain of blocks that steps a group, built over its hyperparameters: the built-in elementwise optimizers and
+    /// <see cref="ComposedOptimizer"/> give one; null steps the group through <see cref="StepParam"/>.
+    /// </summary>
+    private protected virtual GradientTransformation? BuildChain(Hypers hypers) => null;
+
+    /// <summary>The transformation of a <see cref="ComposedOptimizer"/> (null for the other kinds).</summary>
+    private protected Transformation? ChainOf => _defaults.Chain;
+
+    /// <summary>Whether this optimizer steps its groups through the chains <see cref="BuildChain"/> gives.</summary>
+    private protected virtual bool Chained => false;
+
+    /// <summary>Builds (or rebuilds, when a structural flag changed) every group's chain, refreshes its cells, runs the
+    /// stages before its fused pass, and binds the pass to the current state.</summary>
+    private void PrepareChains()
+    {
+        if (_chains.Length != _groups.Count) Array.Resize(ref _chains, _groups.Count);
+        bool upstream = false;
+        for (int g = 0; g < _groups.Count; g++)
+        {
+            var c = _chains[g];
+            if (c is null || c.Hypers.FlagsChanged())
+            {
+                var hypers = new GroupHypers(_groups[g]);
+                var chain = BuildChain(hypers) ?? throw new InvalidOperationException($"{_defaults.Kind} gave no chain for param group {g}.");
+                _chains[g] = c = new GroupChain(hypers, chain);
+            }
+            c.Hypers.Refresh();
+            upstream |= c.Upstream.Length > 0;
+        }
+        if (upstream) RunUpstream();
+        foreach (var c in _chains)
+        {
+            if (c!.Bound is null || !ReferenceEquals(c.Bound.Src, _state)) c.Bound = new Bound(c.Plan, _state, _state);
+            c.Bound.Refresh();
+        }
+    }
+
+    /// <summary>The stages before the fused passes, group by group, over the whole state: a group's stages see the other
+    /// groups' parameters as having no gradient.</summary>
+    private void RunUpstream()
+    {
+        if (_upstream.Length != _all.Count) _upstream = new float[]?[_all.Count];
+        Array.Clear(_upstream);
+        var tensors = _all.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+        var state = _state;
+        int offset = 0;
+        for (int g = 0; g < _groups.Count; g++)
+        {
+            var c = _chains[g]!;
+            int count = _groups[g].Params.Count;
+            if (c.Upstream.Length > 0)
+            {
+                var u = new float[]?[_all.Count];
+                for (int i = offset; i < offset + count; i++)
+                    if (_all[i].RequiresGrad) u[i] = _all[i].Grad;
+                foreach (var t in c.Upstream)
+                {
+                    var r = t.Update.Invoke(u).Invoke(state).Invoke(tensors);
+                    u = r.Item1;
+                    state = r.Item2;
+                }
+                for (int i = offset; i < offset + count; i++) _upstream[i] = u[i];
+            }
+            offset += count;
+        }
+        _state = state;
+    }
+
+    /// <summary>Steps parameter <paramref name="index"/> through its group's fused pass; may run on the kernels' worker thread.</summary>
+    private void StepChained(int index)
+    {
+        var p = _all[index];
+        if (!p.RequiresGrad) return;
+        var c = _chains[_groupOf[index]]!;
+        var g = c.Upstream.Length > 0 ? _upstream[index] : p.Grad;
+        if (g is null) return;
+        Fusion.Step(c.Bound!, index, p.Data, g, p.Data, Mode.Apply);
+        _state.Steps[index]++;
+    }
+}
