@@ -41,14 +41,23 @@ type internal Chunk =
     val U: Span<float32>
     /// Whether Src and U are the same memory.
     val Aliased: bool
+    /// For the last op of a pass: where the new parameter goes (`p·Decay + Scale·u`) instead of the updates; else empty.
+    val POut: Span<float32>
+    /// The apply stage's parameter decay, for the last op of a pass.
+    val Decay: float32
+    /// The apply stage's scale, for the last op of a pass.
+    val Scale: float32
     val P: ReadOnlySpan<float32>
     val Scalars: ReadOnlySpan<float32>
     val private ins: float32[][]
     val private outs: float32[][]
     val private slot: int
     val private lo: int
-    new(src, u, aliased, p, scalars, ins, outs, slot, lo) =
-        { Src = src; U = u; Aliased = aliased; P = p; Scalars = scalars; ins = ins; outs = outs; slot = slot; lo = lo }
+    new(src, u, aliased, p, scalars, pOut, decay, scale, ins, outs, slot, lo) =
+        { Src = src; U = u; Aliased = aliased; P = p; Scalars = scalars; POut = pOut; Decay = decay; Scale = scale
+          ins = ins; outs = outs; slot = slot; lo = lo }
+    /// Whether this op, the last of its pass, writes the new parameter instead of the updates.
+    member c.Applies = not c.POut.IsEmpty
     /// The old values of the op's buffer k over this chunk.
     member c.In(k: int) = ReadOnlySpan<float32>(c.ins.[c.slot + k], c.lo, c.U.Length)
     /// Where the new values of the op's buffer k over this chunk go.
@@ -110,6 +119,39 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// The kernel over one chunk.
     abstract Run: chunk: byref<Chunk> -> unit
 
+/// The apply stage of a fused pass: the new parameter from the updates.
+[<AbstractClass; Sealed>]
+type internal ApplyStage =
+
+    /// `out = p·decay + s·u` (`p + u` when both are 1), elementwise, as PyTorch's `p.mul_(decay)` then
+    /// `p.add_(u, alpha=s)`.
+    static member Apply(p: ReadOnlySpan<float32>, u: ReadOnlySpan<float32>, decay: float32, s: float32, out: Span<float32>) =
+        let mutable i = 0
+        if Numerics.Vector.IsHardwareAccelerated then
+            let vp = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> p
+            let vu = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> u
+            let vo = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> out
+            let vd = Numerics.Vector<float32> decay
+            let vs = Numerics.Vector<float32> s
+            if decay = 1.0f && s = 1.0f then
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vu.[k]
+            elif decay = 1.0f then
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vs * vu.[k]
+            elif s = 1.0f then
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vu.[k]
+            else
+                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vs * vu.[k]
+            i <- vp.Length * Numerics.Vector<float32>.Count
+        while i < p.Length do
+            let x = if decay = 1.0f then p.[i] else p.[i] * decay
+            out.[i] <- if s = 1.0f then x + u.[i] else x + s * u.[i]
+            i <- i + 1
+
+    /// `out = a - b`, elementwise: the updates that take `b` to `a`.
+    static member Difference(a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, out: Span<float32>) =
+        for i in 0 .. a.Length - 1 do out.[i] <- a.[i] - b.[i]
+
+
 /// An op that multiplies the updates by a factor of the step count: scale, learning rate, schedule.
 [<Sealed>]
 type internal ScaleOp(name: string, factor: int64 -> float, cells: Cell list) =
@@ -135,6 +177,8 @@ type internal ScaleOp(name: string, factor: int64 -> float, cells: Cell list) =
             while i < u.Length do
                 u.[i] <- s * src.[i]
                 i <- i + 1
+            if c.Applies then ApplyStage.Apply(c.P, Span.op_Implicit c.U, c.Decay, c.Scale, c.POut)
+        elif c.Applies then ApplyStage.Apply(c.P, c.Src, c.Decay, c.Scale, c.POut)
         elif not c.Aliased then c.Src.CopyTo c.U
 
 /// A run of elementwise ops compiled for execution: each op's buffer slots (under the names the state holds them
@@ -216,6 +260,9 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     /// The scale op, last before the apply, whose factor the apply stage multiplies in (`p' = p·decay + s·u`, as
     /// PyTorch's `p.add_(u, alpha=-lr)`), or -1.
     member val ApplyScale = -1 with get, set
+    /// The last op that runs before the apply stage, which then writes the new parameter itself (one loop over the
+    /// chunk, as a hand-fused kernel), or -1 when there is none (the apply stage then runs as its own loop).
+    member val LastPre = -1 with get, set
     member val InPlace = obj.ReferenceEquals(src, dst)
 
     /// Reads the ops' activity for the current hyperparameters. Called at the start of each step.
@@ -242,6 +289,10 @@ type internal Bound(plan: Plan, src: State, dst: State) =
             if b.Active.[k] && not b.Absorbed.[k] && not ops.[k].ReadsNewParameter then last <- k
         b.TailStart <- last + 1
         b.ApplyScale <- if last >= 0 && (ops.[last] :? ScaleOp) then last else -1
+        let mutable lastPre = -1
+        for k in 0 .. b.TailStart - 1 do
+            if b.Active.[k] && not b.Absorbed.[k] && k <> b.ApplyScale then lastPre <- k
+        b.LastPre <- if lastPre >= 0 && ops.[lastPre].ReadsNewParameter then -1 else lastPre
         for k in 0 .. n - 1 do b.DeferDecay.[k] <- k >= last
 
 /// A per-thread scratch of float32 chunks, reused.
@@ -251,8 +302,9 @@ type internal ChunkScratch() =
     static val mutable private u: float32[]
     [<ThreadStatic; DefaultValue>]
     static val mutable private t: float32[]
-    /// The chunk size of a fused pass: its buffers' chunks stay in the core's caches from one op to the next.
-    static member val Size = (match System.Environment.GetEnvironmentVariable "OPTIM_CHUNK" with null -> 8192 | v -> int v)
+    /// The chunk size of a fused pass: its buffers' chunks (128 KiB each) stay in the core's L2 cache from one op to the
+    /// next. Measured on the bench (16M parameters, 1 tensor): 8192 to 65536 elements are alike, smaller chunks slower.
+    static member Size = 32768
     static member U =
         if isNull ChunkScratch.u then ChunkScratch.u <- Array.zeroCreate ChunkScratch.Size
         ChunkScratch.u
@@ -309,10 +361,15 @@ type internal Frame() =
             let u = Span<float32>(us, 0, len)
             let g = ReadOnlySpan<float32>(f.G, a, len)
             let p = ReadOnlySpan<float32>(f.P, a, len)
+            let applying = f.Mode = Mode.Apply
+            let scale = if applying && b.ApplyScale >= 0 then f.Scalars.[plan.ScalarBase.[b.ApplyScale]] else 1.0f
+            // the last op writes the new parameter itself, so that a pass is one loop over the chunk
+            let applyIn = if applying then b.LastPre else -1
+            let o = Span<float32>(f.Out, a, len)
             // the first op of the pass reads the gradient where it lies; the others read and write the chunk's updates
             let mutable filled = false
             for k in 0 .. b.TailStart - 1 do
-                if b.Active.[k] && not b.Absorbed.[k] && not (k = b.ApplyScale && f.Mode = Mode.Apply) then
+                if b.Active.[k] && not b.Absorbed.[k] && not (k = b.ApplyScale && applying) then
                     let op = ops.[k]
                     let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
                     if op.ReadsNewParameter then
@@ -321,72 +378,42 @@ type internal Frame() =
                             filled <- true
                         // in the middle of a chain, the new parameter is what the updates so far make of it
                         let t = Span<float32>(ts, 0, len)
-                        Fusion.Apply(p, Span.op_Implicit u, 1.0f, 1.0f, t)
-                        let mutable c = Chunk(Span.op_Implicit u, u, true, Span.op_Implicit t, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        ApplyStage.Apply(p, Span.op_Implicit u, 1.0f, 1.0f, t)
+                        let mutable c = Chunk(Span.op_Implicit u, u, true, Span.op_Implicit t, scalars, Span.Empty, 1.0f, 1.0f, f.Ins, f.Outs, plan.BufBase.[k], a)
                         op.Run &c
                     else
-                        let mutable c = Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        let pOut = if k = applyIn then o else Span.Empty
+                        let mutable c = Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, pOut, decay, scale, f.Ins, f.Outs, plan.BufBase.[k], a)
                         op.Run &c
                         filled <- true
-            if not filled then g.CopyTo u
             let pNew =
-                if f.Mode = Mode.Apply then
-                    let o = Span<float32>(f.Out, a, len)
-                    let scale = if b.ApplyScale >= 0 then f.Scalars.[plan.ScalarBase.[b.ApplyScale]] else 1.0f
-                    Fusion.Apply(p, Span.op_Implicit u, decay, scale, o)
+                if applying then
+                    if applyIn < 0 then ApplyStage.Apply(p, (if filled then Span.op_Implicit u else g), decay, scale, o)
                     Span.op_Implicit o
                 else
-                    let o = Span<float32>(f.Out, a, len)
+                    if not filled then g.CopyTo u
                     if decay = 1.0f then
                         u.CopyTo o
                         if b.TailStart < ops.Length then
                             let t = Span<float32>(ts, 0, len)
-                            Fusion.Apply(p, Span.op_Implicit u, 1.0f, 1.0f, t)
+                            ApplyStage.Apply(p, Span.op_Implicit u, 1.0f, 1.0f, t)
                             Span.op_Implicit t
                         else ReadOnlySpan<float32>.Empty
                     else
                         let t = Span<float32>(ts, 0, len)
-                        Fusion.Apply(p, Span.op_Implicit u, decay, 1.0f, t)
-                        Fusion.Difference(Span.op_Implicit t, p, o)
+                        ApplyStage.Apply(p, Span.op_Implicit u, decay, 1.0f, t)
+                        ApplyStage.Difference(Span.op_Implicit t, p, o)
                         Span.op_Implicit t
             for k in b.TailStart .. ops.Length - 1 do
                 if b.Active.[k] && not b.Absorbed.[k] then
                     let op = ops.[k]
                     let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
-                    let mutable c = Chunk(Span.op_Implicit u, u, true, pNew, scalars, f.Ins, f.Outs, plan.BufBase.[k], a)
+                    let mutable c = Chunk(Span.op_Implicit u, u, true, pNew, scalars, Span.Empty, 1.0f, 1.0f, f.Ins, f.Outs, plan.BufBase.[k], a)
                     op.Run &c
             a <- a + len
 
 /// The apply stage and the per-parameter driver of a fused pass.
 and [<AbstractClass; Sealed>] internal Fusion =
-
-    /// `out = p·decay + s·u` (`p + u` when both are 1), elementwise, as PyTorch's `p.mul_(decay)` then
-    /// `p.add_(u, alpha=s)`.
-    static member Apply(p: ReadOnlySpan<float32>, u: ReadOnlySpan<float32>, decay: float32, s: float32, out: Span<float32>) =
-        let mutable i = 0
-        if Numerics.Vector.IsHardwareAccelerated then
-            let vp = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> p
-            let vu = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> u
-            let vo = Runtime.InteropServices.MemoryMarshal.Cast<float32, Numerics.Vector<float32>> out
-            let vd = Numerics.Vector<float32> decay
-            let vs = Numerics.Vector<float32> s
-            if decay = 1.0f && s = 1.0f then
-                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vu.[k]
-            elif decay = 1.0f then
-                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] + vs * vu.[k]
-            elif s = 1.0f then
-                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vu.[k]
-            else
-                for k in 0 .. vp.Length - 1 do vo.[k] <- vp.[k] * vd + vs * vu.[k]
-            i <- vp.Length * Numerics.Vector<float32>.Count
-        while i < p.Length do
-            let x = if decay = 1.0f then p.[i] else p.[i] * decay
-            out.[i] <- if s = 1.0f then x + u.[i] else x + s * u.[i]
-            i <- i + 1
-
-    /// `out = a - b`, elementwise: the updates that take `b` to `a`.
-    static member Difference(a: ReadOnlySpan<float32>, b: ReadOnlySpan<float32>, out: Span<float32>) =
-        for i in 0 .. a.Length - 1 do out.[i] <- a.[i] - b.[i]
 
     /// Runs the bound plan on parameter `i`: resolves (and, on its first update, creates) its buffers, computes every
     /// op's scalars, and runs the chunk loop over its elements on the kernel threads (the caller counts the step). `out` receives

@@ -19,6 +19,15 @@ module internal Ops =
     let inline private maxV (a: Vector<float32>) (b: Vector<float32>) = Vector.Max(a, b)
     let inline private maxS (a: float32) (b: float32) = MathF.Max(a, b)
 
+    /// Stores an op's outgoing update of lanes k: into the chunk's updates, or, when the op is the last of a pass, as the
+    /// new parameter `p·decay + s·x` (the apply stage's arithmetic, bit for bit: `p·1` and `1·x` are exact).
+    let inline private putV (apply: bool) (vu: Span<Vector<float32>>) (vp: ReadOnlySpan<Vector<float32>>) (vpo: Span<Vector<float32>>) (vd: Vector<float32>) (vs: Vector<float32>) (k: int) (x: Vector<float32>) =
+        if apply then vpo.[k] <- vp.[k] * vd + vs * x else vu.[k] <- x
+
+    /// `putV` for one element of the scalar tail.
+    let inline private putS (apply: bool) (u: Span<float32>) (p: ReadOnlySpan<float32>) (po: Span<float32>) (d: float32) (s: float32) (i: int) (x: float32) =
+        if apply then po.[i] <- p.[i] * d + s * x else u.[i] <- x
+
     /// The momentum schedule of NAdam: μₜ = β₁(1 - ½·0.96^(t·ψ)).
     let nadamMu (beta1: float) (momentumDecay: float) (t: float) = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentumDecay)))
 
@@ -30,17 +39,29 @@ module internal Ops =
         else ValueNone
 
     /// `u = src + c·p` over a chunk (coupled weight decay; a decoupled decay the apply stage does not take).
-    let private addScaledParam (src: ReadOnlySpan<float32>) (u: Span<float32>) (p: ReadOnlySpan<float32>) (c: float32) =
+    let private addScaledParam (chunk: byref<Chunk>) (c: float32) =
+        let src = chunk.Src
+        let u = chunk.U
+        let p = chunk.P
+        let apply = chunk.Applies
+        let pA = chunk.P
+        let poA = chunk.POut
+        let dA = chunk.Decay
+        let sA = chunk.Scale
         let mutable i = 0
         if simd () then
             let vsrc = vro src
             let vu = vec u
             let vp = vro p
+            let vpA = vro pA
+            let vpoA = vec poA
+            let vdA = Vector<float32> dA
+            let vsA = Vector<float32> sA
             let vc = Vector<float32> c
-            for k in 0 .. vu.Length - 1 do vu.[k] <- vsrc.[k] + vc * vp.[k]
+            for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k (vsrc.[k] + vc * vp.[k])
             i <- vu.Length * lanes ()
         while i < u.Length do
-            u.[i] <- src.[i] + c * p.[i]
+            putS apply u pA poA dA sA i (src.[i] + c * p.[i])
             i <- i + 1
 
     /// Coupled weight decay `u + λ·p` (PyTorch's `d_p = d_p.add(p, alpha=λ)`); inactive when λ is 0.
@@ -52,7 +73,7 @@ module internal Ops =
         override _.Prepare(prep) =
             prep.Scalars.[0] <- float32 wd.Value
             1.0f
-        override _.Run(c) = addScaledParam c.Src c.U c.P c.Scalars.[0]
+        override _.Run(c) = addScaledParam &c c.Scalars.[0]
 
     /// Decoupled weight decay: the parameter shrinks by `1 - lr·λ` before the update is added (PyTorch's AdamW
     /// `p.mul_(1 - lr·λ)`), which the apply stage does when nothing but ops on the new parameter follow; elsewhere
@@ -71,7 +92,8 @@ module internal Ops =
                 1.0f
         override _.Run(c) =
             let s = c.Scalars.[0]
-            if s <> 0.0f then addScaledParam c.Src c.U c.P s
+            if s <> 0.0f then addScaledParam &c s
+            elif c.Applies then ApplyStage.Apply(c.P, c.Src, c.Decay, c.Scale, c.POut)
             elif not c.Aliased then c.Src.CopyTo c.U
 
     let inline private traceStep (b0: ^T) (u: ^T) (mu: ^T) (keep: ^T) (first: bool) (nesterov: bool) =
@@ -93,6 +115,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let b0 = c.In 0
             let bo = c.Out 0
             let mu = c.Scalars.[0]
@@ -102,6 +129,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vb = vro b0
                 let vbo = vec bo
                 let vmu = Vector<float32> mu
@@ -109,12 +140,12 @@ module internal Ops =
                 for k in 0 .. vu.Length - 1 do
                     let struct (b, o) = traceStep vb.[k] vsrc.[k] vmu vkeep first nesterov
                     vbo.[k] <- b
-                    vu.[k] <- o
+                    putV apply vu vpA vpoA vdA vsA k (o)
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let struct (b, o) = traceStep b0.[i] src.[i] mu keep first nesterov
                 bo.[i] <- b
-                u.[i] <- o
+                putS apply u pA poA dA sA i (o)
                 i <- i + 1
 
     let inline private moments (m0: ^T) (v0: ^T) (d: ^T) (b1: ^T) (omb1: ^T) (b2: ^T) (omb2: ^T) =
@@ -144,6 +175,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let m0 = c.In 0
             let v0 = c.In 1
             let mo = c.Out 0
@@ -162,6 +198,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vm = vro m0
                 let vv = vro v0
                 let vmo = vec mo
@@ -180,14 +220,14 @@ module internal Ops =
                     vmo.[k] <- m
                     vvo.[k] <- v
                     let h = if amsgrad then (let h = maxV vx.[k] v in vxo.[k] <- h; h) else v
-                    vu.[k] <- (vstep * m) / (sqrtV h / vbc2 + ve)
+                    putV apply vu vpA vpoA vdA vsA k ((vstep * m) / (sqrtV h / vbc2 + ve))
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let struct (m, v) = moments m0.[i] v0.[i] src.[i] b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
                 let h = if amsgrad then (let h = maxS x0.[i] v in xo.[i] <- h; h) else v
-                u.[i] <- (step * m) / (sqrtS h / bc2 + e)
+                putS apply u pA poA dA sA i ((step * m) / (sqrtS h / bc2 + e))
                 i <- i + 1
 
     /// Adagrad's sum of squares: `s = s + u²`, `u' = (c·u) / (√s + ε)`, `c` the folded scale (PyTorch's `-clr`).
@@ -203,6 +243,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let s0 = c.In 0
             let so = c.Out 0
             let e = c.Scalars.[0]
@@ -211,6 +256,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vs = vro s0
                 let vso = vec so
                 let ve = Vector<float32> e
@@ -219,13 +268,13 @@ module internal Ops =
                     let d = vsrc.[k]
                     let s = vs.[k] + d * d
                     vso.[k] <- s
-                    vu.[k] <- (vc * d) / (sqrtV s + ve)
+                    putV apply vu vpA vpoA vdA vsA k ((vc * d) / (sqrtV s + ve))
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
                 let s = s0.[i] + d * d
                 so.[i] <- s
-                u.[i] <- (sc * d) / (sqrtS s + e)
+                putS apply u pA poA dA sA i ((sc * d) / (sqrtS s + e))
                 i <- i + 1
 
     /// RMSprop's running mean square (centered: minus the squared running mean): `u' = (c·u) / (√v + ε)`.
@@ -246,6 +295,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let v0 = c.In 0
             let vo = c.Out 0
             let g0 = (if centered then c.In 1 else ReadOnlySpan.Empty)
@@ -258,6 +312,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vv = vro v0
                 let vvo = vec vo
                 let vg = vro g0
@@ -276,7 +334,7 @@ module internal Ops =
                             vgo.[k] <- m
                             sqrtV (v - m * m) + ve
                         else sqrtV v + ve
-                    vu.[k] <- (vc * d) / den
+                    putV apply vu vpA vpoA vdA vsA k ((vc * d) / den)
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
@@ -288,7 +346,7 @@ module internal Ops =
                         go.[i] <- m
                         sqrtS (v - m * m) + e
                     else sqrtS v + e
-                u.[i] <- (sc * d) / den
+                putS apply u pA poA dA sA i ((sc * d) / den)
                 i <- i + 1
 
     /// Adadelta: `v = ρv + (1-ρ)u²`, `u' = √(a + ε)/√(v + ε)·u`, `a = ρa + (1-ρ)u'²`.
@@ -304,6 +362,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let v0 = c.In 0
             let a0 = c.In 1
             let vo = c.Out 0
@@ -315,6 +378,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vv = vro v0
                 let va = vro a0
                 let vvo = vec vo
@@ -329,7 +396,7 @@ module internal Ops =
                     let a = va.[k]
                     let delta = sqrtV (a + ve) / sqrtV (v + ve) * d
                     vao.[k] <- a * vr + vomr * delta * delta
-                    vu.[k] <- delta
+                    putV apply vu vpA vpoA vdA vsA k (delta)
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
@@ -338,7 +405,7 @@ module internal Ops =
                 let a = a0.[i]
                 let delta = sqrtS (a + e) / sqrtS (v + e) * d
                 ao.[i] <- a * r + omr * delta * delta
-                u.[i] <- delta
+                putS apply u pA poA dA sA i (delta)
                 i <- i + 1
 
     /// Adamax: `m = β₁m + (1-β₁)u`, `w = max(β₂w, |u| + ε)`, `u' = (c·m) / w`, `c` the folded scale over `1-β₁ᵗ`.
@@ -358,6 +425,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let m0 = c.In 0
             let w0 = c.In 1
             let mo = c.Out 0
@@ -371,6 +443,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vm = vro m0
                 let vw = vro w0
                 let vmo = vec mo
@@ -386,7 +462,7 @@ module internal Ops =
                     let w = maxV (vw.[k] * vb2) (Vector.Abs d + ve)
                     vmo.[k] <- m
                     vwo.[k] <- w
-                    vu.[k] <- (vc * m) / w
+                    putV apply vu vpA vpoA vdA vsA k ((vc * m) / w)
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
@@ -394,7 +470,7 @@ module internal Ops =
                 let w = maxS (w0.[i] * b2) (MathF.Abs d + e)
                 mo.[i] <- m
                 wo.[i] <- w
-                u.[i] <- (sc * m) / w
+                putS apply u pA poA dA sA i ((sc * m) / w)
                 i <- i + 1
 
     /// NAdam: Adam's moments, `u' = (c₁·u + c₂·m) / (√(v / (1-β₂ᵗ)) + ε)` with the momentum schedule in `c₁`, `c₂`
@@ -426,6 +502,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let m0 = c.In 0
             let v0 = c.In 1
             let mo = c.Out 0
@@ -443,6 +524,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vm = vro m0
                 let vv = vro v0
                 let vmo = vec mo
@@ -460,14 +545,14 @@ module internal Ops =
                     let struct (m, v) = moments vm.[k] vv.[k] d vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
-                    vu.[k] <- (vc1 * d + vc2 * m) / (sqrtV (v * vib2) + ve)
+                    putV apply vu vpA vpoA vdA vsA k ((vc1 * d + vc2 * m) / (sqrtV (v * vib2) + ve))
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
                 let struct (m, v) = moments m0.[i] v0.[i] d b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
-                u.[i] <- (c1 * d + c2 * m) / (sqrtS (v * ib2) + e)
+                putS apply u pA poA dA sA i ((c1 * d + c2 * m) / (sqrtS (v * ib2) + e))
                 i <- i + 1
 
     /// RAdam: Adam's moments; rectified, `u' = (c·m) / (√v + ε)`, else `u' = c·m`, with the rectification and the
@@ -496,6 +581,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let m0 = c.In 0
             let v0 = c.In 1
             let mo = c.Out 0
@@ -512,6 +602,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vm = vro m0
                 let vv = vro v0
                 let vmo = vec mo
@@ -526,13 +620,13 @@ module internal Ops =
                     let struct (m, v) = moments vm.[k] vv.[k] vsrc.[k] vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
-                    vu.[k] <- if rectified then (vstep * m) / (sqrtV v + ve) else vstep * m
+                    putV apply vu vpA vpoA vdA vsA k (if rectified then (vstep * m) / (sqrtV v + ve) else vstep * m)
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let struct (m, v) = moments m0.[i] v0.[i] src.[i] b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
-                u.[i] <- if rectified then (step * m) / (sqrtS v + e) else step * m
+                putS apply u pA poA dA sA i (if rectified then (step * m) / (sqrtS v + e) else step * m)
                 i <- i + 1
 
     /// ASGD's decaying rate: `u' = -η·u`, with the parameter shrinking by `1 - λη` (PyTorch's
@@ -556,19 +650,31 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let s = c.Scalars.[0]
             let decay = c.Scalars.[1]
             let mutable i = 0
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vs = Vector<float32> s
-                for k in 0 .. vu.Length - 1 do vu.[k] <- vs * vsrc.[k]
+                for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k (vs * vsrc.[k])
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                u.[i] <- s * src.[i]
+                putS apply u pA poA dA sA i (s * src.[i])
                 i <- i + 1
-            if decay <> 0.0f then addScaledParam (Span.op_Implicit u) u c.P decay
+            if decay <> 0.0f then
+                // a decay that is not deferred comes before other ops, so this op is not the last of its pass
+                let mutable again = Chunk(Span.op_Implicit u, u, true, c.P, c.Scalars, Span.Empty, 1.0f, 1.0f, null, null, 0, 0)
+                addScaledParam &again decay
 
     /// Polyak–Ruppert averaging of the new parameters, as ASGD keeps it: `x̄ = p'` while `μ = 1`, then
     /// `x̄ + (p' - x̄)·μ`, with `μ = 1 / max(1, t - t₀)` after step `t` (`"mu"`).
@@ -623,6 +729,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let prev0 = c.In 0
             let s0 = c.In 1
             let prevo = c.Out 0
@@ -635,6 +746,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vprev = vro prev0
                 let vs = vro s0
                 let vprevo = vec prevo
@@ -653,10 +768,11 @@ module internal Ops =
                     let kept = Vector.ConditionalSelect(down, Vector<float32>.Zero, d)
                     vso.[k] <- s
                     vprevo.[k] <- kept
-                    vu.[k] <-
+                    let move =
                         Vector.ConditionalSelect(
                             Vector.GreaterThan(kept, Vector<float32>.Zero), s,
                             Vector.ConditionalSelect(Vector.LessThan(kept, Vector<float32>.Zero), -s, Vector<float32>.Zero))
+                    putV apply vu vpA vpoA vdA vsA k move
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
@@ -666,7 +782,7 @@ module internal Ops =
                 let kept = if q < 0.0f then 0.0f else d
                 so.[i] <- s
                 prevo.[i] <- kept
-                u.[i] <- if kept > 0.0f then s elif kept < 0.0f then -s else 0.0f
+                putS apply u pA poA dA sA i (if kept > 0.0f then s elif kept < 0.0f then -s else 0.0f)
                 i <- i + 1
 
     /// Lion's direction: `u' = sign(β₁m + (1-β₁)u)`, then `m = β₂m + (1-β₂)u`.
@@ -683,6 +799,11 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let m0 = c.In 0
             let mo = c.Out 0
             let b1 = c.Scalars.[0]
@@ -693,6 +814,10 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vm = vro m0
                 let vmo = vec mo
                 let vb1 = Vector<float32> b1
@@ -704,17 +829,18 @@ module internal Ops =
                     let m = vm.[k]
                     let x = m * vb1 + vomb1 * d
                     vmo.[k] <- m * vb2 + vomb2 * d
-                    vu.[k] <-
+                    let sign =
                         Vector.ConditionalSelect(
                             Vector.GreaterThan(x, Vector<float32>.Zero), Vector<float32>.One,
                             Vector.ConditionalSelect(Vector.LessThan(x, Vector<float32>.Zero), -Vector<float32>.One, Vector<float32>.Zero))
+                    putV apply vu vpA vpoA vdA vsA k sign
                 i <- vu.Length * lanes ()
             while i < u.Length do
                 let d = src.[i]
                 let m = m0.[i]
                 let x = m * b1 + omb1 * d
                 mo.[i] <- m * b2 + omb2 * d
-                u.[i] <- if x > 0.0f then 1.0f elif x < 0.0f then -1.0f else 0.0f
+                putS apply u pA poA dA sA i (if x > 0.0f then 1.0f elif x < 0.0f then -1.0f else 0.0f)
                 i <- i + 1
 
     /// `u' = clamp(u, -c, c)`.
@@ -728,18 +854,27 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let hi = c.Scalars.[0]
             let lo = -hi
             let mutable i = 0
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 let vlo = Vector<float32> lo
                 let vhi = Vector<float32> hi
-                for k in 0 .. vu.Length - 1 do vu.[k] <- Vector.Min(Vector.Max(vsrc.[k], vlo), vhi)
+                for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k (Vector.Min(Vector.Max(vsrc.[k], vlo), vhi))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                u.[i] <- MathF.Min(MathF.Max(src.[i], lo), hi)
+                putS apply u pA poA dA sA i (MathF.Min(MathF.Max(src.[i], lo), hi))
                 i <- i + 1
 
     /// Replaces every NaN in the updates by 0 (`optax.zero_nans`).
@@ -750,14 +885,23 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
             let mutable i = 0
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
                 for k in 0 .. vu.Length - 1 do
                     let x = vsrc.[k]
-                    vu.[k] <- Vector.ConditionalSelect(Vector.Equals(x, x), x, Vector<float32>.Zero)
+                    putV apply vu vpA vpoA vdA vsA k (Vector.ConditionalSelect(Vector.Equals(x, x), x, Vector<float32>.Zero))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                u.[i] <- if Single.IsNaN src.[i] then 0.0f else src.[i]
+                putS apply u pA poA dA sA i (if Single.IsNaN src.[i] then 0.0f else src.[i])
                 i <- i + 1

@@ -1,0 +1,110 @@
+// Times composed optimizers against the hand-fused kernels and the facade's classes, in one process, the variants of
+// one optimizer alternating step by step so that every median sees the same conditions of the machine, and prints one
+// JSON line per (optimizer, tensors, variant):
+//   dotnet run -c Release --project bench/Optim.CompositionBench -- --optimizer adam --numel 16000000 --tensors 1000
+// Variants: "fused" (the hand-fused kernel, Fused.* in place), "chain" (Optimizer.ofTransform of the Alias chain, in
+// place), "chain-pure" (its pure step, fresh buffers), "facade" (the built-in C# class), "composed" (ComposedOptimizer
+// of the same chain as a C# Transformation); for adamw also "user-chain" (clipByGlobalNorm → scaleByAdam →
+// scaleByLearningRate → decoupledWeightDecay) and "norm-pass" (the read of every gradient that its norm needs), and for
+// adam "multi-steps-4" (four calls of multiSteps 4 around Adam: three accumulations and one step) and "apply-if-finite".
+using System.Diagnostics;
+using System.Text.Json;
+using Optim;
+using Optim.CSharp;
+using OTensor = Optim.Tensor;
+
+var opts = new Dictionary<string, string>();
+for (int i = 0; i + 1 < args.Length; i += 2) opts[args[i].TrimStart('-')] = args[i + 1];
+string name = opts.GetValueOrDefault("optimizer", "adam");
+int numel = int.Parse(opts.GetValueOrDefault("numel", "16000000"));
+int tensors = int.Parse(opts.GetValueOrDefault("tensors", "1"));
+int repeats = int.Parse(opts.GetValueOrDefault("repeats", "15"));
+string[] only = opts.TryGetValue("variants", out var v) ? v.Split(',') : [];
+
+var rng = new Random(0);
+int[] sizes = Enumerable.Range(0, tensors).Select(t => numel / tensors + (t < numel % tensors ? 1 : 0)).ToArray();
+float[][] Fresh(float scale) => sizes.Select(n => { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() - 0.5) * scale; return a; }).ToArray();
+var grads = Fresh(1e-2f);
+
+// PyTorch's defaults, as bench/torch_step.py builds them (SGD: lr 0.01, momentum 0.9)
+var sgd = SgdOptionsModule.create(0.01);
+sgd = new SgdOptions(0.01, 0.9, sgd.Dampening, sgd.WeightDecay, sgd.Nesterov, sgd.Maximize);
+(Optim.Optimizer Fused, GradientTransformation Chain, Func<Parameter[], Optim.CSharp.Optimizer> Facade, Transformation Composed) kinds = name switch
+{
+    "sgd" => (Fused.sgd(sgd), Alias.sgd(sgd), ps => new SGD(ps, lr: 0.01, momentum: 0.9), Transformation.SGD(lr: 0.01, momentum: 0.9)),
+    "adam" => (Fused.adam(AdamOptionsModule.adam), Alias.adam(AdamOptionsModule.adam), ps => new Adam(ps), Transformation.Adam()),
+    "adamw" => (Fused.adamw(AdamOptionsModule.adamw), Alias.adamw(AdamOptionsModule.adamw), ps => new AdamW(ps), Transformation.AdamW()),
+    "rmsprop" => (Fused.rmsprop(RmspropOptionsModule.defaults), Alias.rmsprop(RmspropOptionsModule.defaults), ps => new RMSprop(ps), null!),
+    "adagrad" => (Fused.adagrad(AdagradOptionsModule.defaults), Alias.adagrad(AdagradOptionsModule.defaults), ps => new Adagrad(ps), null!),
+    "nadam" => (Fused.nadam(NadamOptionsModule.defaults), Alias.nadam(NadamOptionsModule.defaults), ps => new NAdam(ps), null!),
+    "radam" => (Fused.radam(RadamOptionsModule.defaults), Alias.radam(RadamOptionsModule.defaults), ps => new RAdam(ps), null!),
+    _ => throw new ArgumentException($"unknown optimizer {name}"),
+};
+
+var variants = new List<(string Name, Action Step)>();
+void Core(string variant, Optim.Optimizer o, bool pure)
+{
+    var ps = Fresh(1f);
+    var tensorsOf = ps.Select(p => new OTensor([p.Length], p)).ToArray();
+    var state = o.Init.Invoke(tensorsOf);
+    if (pure)
+    {
+        var current = tensorsOf;
+        variants.Add((variant, () => { var r = o.Step.Invoke(current).Invoke(grads).Invoke(state); current = r.Item1; state = r.Item2; }));
+    }
+    else variants.Add((variant, () => state = o.StepInPlace.Invoke(ps).Invoke(grads).Invoke(state)));
+}
+void Facade(string variant, Func<Parameter[], Optim.CSharp.Optimizer> make)
+{
+    var ps = Fresh(1f).Select((d, i) => new Parameter(d) { Grad = grads[i] }).ToArray();
+    var o = make(ps);
+    variants.Add((variant, () => o.Step()));
+}
+Core("fused", kinds.Fused, false);
+Core("chain", Optim.OptimizerModule.ofTransform(kinds.Chain), false);
+Core("chain-pure", Optim.OptimizerModule.ofTransform(kinds.Chain), true);
+Facade("facade", kinds.Facade);
+if (kinds.Composed is not null) Facade("composed", ps => new ComposedOptimizer(ps, kinds.Composed));
+Extra.Add(name, variants, Core, grads, sizes);
+if (only.Length > 0) variants.RemoveAll(x => !only.Contains(x.Name));
+
+static double Median(List<double> xs) { xs.Sort(); return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2; }
+
+// warm up at least two seconds, so that every kernel runs at its final JIT tier when timed
+var warm = Stopwatch.StartNew();
+while (warm.Elapsed.TotalSeconds < 2 + 0.5 * variants.Count) foreach (var x in variants) x.Step();
+var times = variants.Select(_ => new List<double>()).ToArray();
+var allocated = new long[variants.Count];
+for (int r = 0; r < repeats; r++)
+    for (int k = 0; k < variants.Count; k++)
+    {
+        // the pure step allocates its outputs: collect before timing, so that no variant pays another's garbage
+        if (variants[k].Name.EndsWith("-pure") || r == 0) GC.Collect();
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        long t0 = Stopwatch.GetTimestamp();
+        variants[k].Step();
+        long t1 = Stopwatch.GetTimestamp();
+        allocated[k] += GC.GetTotalAllocatedBytes(precise: true) - before;
+        times[k].Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+    }
+for (int k = 0; k < variants.Count; k++)
+    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["optimizer"] = name,
+        ["numel"] = numel,
+        ["tensors"] = tensors,
+        ["variant"] = variants[k].Name,
+        ["median_ms"] = Math.Round(Median(times[k]), 3),
+        ["min_ms"] = Math.Round(times[k].Min(), 3),
+        ["alloc_bytes_per_step"] = allocated[k] / repeats,
+    }));
+return 0;
+
+/// <summary>The variants that need the combinators.</summary>
+static partial class Extra
+{
+    public static void Add(string name, List<(string Name, Action Step)> variants, Action<string, Optim.Optimizer, bool> core, float[][] grads, int[] sizes)
+    {
+        _ = name; _ = variants; _ = core; _ = grads; _ = sizes;
+    }
+}
