@@ -109,7 +109,7 @@ module Checkpoint =
                 w.WriteStartObject "global"
                 for KeyValue(name, v) in c.State.Globals do
                     w.WritePropertyName name
-                    writeFloat w v
+                    writeFloat w v.[0]
                 w.WriteEndObject()
             w.WriteStartArray "param_groups"
             for g in c.Groups do
@@ -227,10 +227,10 @@ module Checkpoint =
             match root.TryGetProperty "global" with
             | true, g ->
                 if g.ValueKind <> JsonValueKind.Object then fail "Malformed state dict: 'global' must be an object."
-                g.EnumerateObject() |> Seq.fold (fun (m: Map<string, float>) p ->
+                g.EnumerateObject() |> Seq.fold (fun (m: Map<string, float[]>) p ->
                     if m.ContainsKey p.Name then fail $"Malformed state dict: global.{p.Name} appears twice."
                     if p.Value.ValueKind <> JsonValueKind.Number then fail $"Malformed state dict: global.{p.Name} must be a number."
-                    m.Add(p.Name, readFloat $"global.{p.Name}" p.Value)) Map.empty
+                    m.Add(p.Name, [| readFloat $"global.{p.Name}" p.Value |])) Map.empty
             | _ -> Map.empty
         let steps = Array.zeroCreate<int64> n
         let buffers = Collections.Generic.Dictionary<string, float32[][]>()
@@ -356,7 +356,7 @@ module Checkpoint =
                         | _ -> ()
         { template with
             Steps = Array.copy c.State.Steps
-            Globals = c.State.Globals
+            Globals = c.State.Globals |> Map.map (fun _ v -> Array.copy v)
             Buffers =
             // a parameter the checkpoint holds no buffer for keeps the template's (fresh) one, which is null
             // unless the optimizer creates its state eagerly, as Adagrad does

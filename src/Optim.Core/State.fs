@@ -62,9 +62,10 @@ type State =
       Layouts: Map<string, BufferLayout>
       /// <summary>
       /// Values that belong to the whole optimizer rather than to one parameter, by name: a combinator's counters
-      /// (<c>"multi_steps.mini_step"</c>, <c>"apply_if_finite.notfinite_count"</c>, …). Each owner declares its names.
+      /// (<c>"multi_steps.mini_step"</c>, <c>"apply_if_finite.notfinite_count"</c>, …), each a one-element array (written
+      /// in place by an in-place step, like the buffers; read them with <c>State.globalValue</c>). Each owner declares its names.
       /// </summary>
-      Globals: Map<string, float> }
+      Globals: Map<string, float[]> }
 
 /// <summary>Functions over <see cref="T:Optim.State"/>.</summary>
 [<RequireQualifiedAccess>]
@@ -124,7 +125,7 @@ module State =
     let declareGlobal (name: string) (initial: float) (state: State) : State =
         if state.Globals.ContainsKey name then
             invalidArg (nameof name) $"Two blocks declare the optimizer-wide value '{name}'."
-        { state with Globals = state.Globals.Add(name, initial) }
+        { state with Globals = state.Globals.Add(name, [| initial |]) }
 
     /// <summary>A value that belongs to the whole optimizer.</summary>
     /// <param name="name">Its name.</param>
@@ -132,17 +133,17 @@ module State =
     /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">No such value is declared.</exception>
     let globalValue (name: string) (state: State) : float =
         match state.Globals.TryFind name with
-        | Some v -> v
+        | Some v -> v.[0]
         | None ->
             let known = String.concat ", " (Map.keys state.Globals)
             raise (System.Collections.Generic.KeyNotFoundException($"The state declares no optimizer-wide value '{name}' (it has: {known})."))
 
-    /// <summary>Replaces a value that belongs to the whole optimizer, returning a new state.</summary>
+    /// <summary>Replaces a value that belongs to the whole optimizer, returning a new state (the given one is not changed).</summary>
     /// <param name="name">Its name.</param>
     /// <param name="value">The new value.</param>
     /// <param name="state">The state.</param>
     let setGlobal (name: string) (value: float) (state: State) : State =
-        { state with Globals = state.Globals.Add(name, value) }
+        { state with Globals = state.Globals.Add(name, [| value |]) }
 
     /// <summary>Merges the buffer declarations of two states over the same parameters (the chain's init).</summary>
     /// <param name="a">The first state.</param>
@@ -193,6 +194,7 @@ module State =
     /// <param name="state">The state.</param>
     let copy (state: State) : State =
         { state with
+            Globals = state.Globals |> Map.map (fun _ v -> Array.copy v)
             Steps = Array.copy state.Steps
             Buffers = state.Buffers |> Map.map (fun _ b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)) }
 

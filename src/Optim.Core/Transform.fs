@@ -39,7 +39,10 @@ module internal Stages =
 
     /// A copy of a state whose per-name tables may be written without touching the original's.
     let fresh (state: State) : State =
-        { state with Steps = Array.copy state.Steps; Buffers = state.Buffers |> Map.map (fun _ b -> Array.copy b) }
+        { state with
+            Steps = Array.copy state.Steps
+            Buffers = state.Buffers |> Map.map (fun _ b -> Array.copy b)
+            Globals = state.Globals |> Map.map (fun _ v -> Array.copy v) }
 
     /// The updates a plan makes of incoming updates, into fresh buffers; the state is not modified.
     let runUpdates (plan: Plan) (updates: float32[][]) (state: State) (ps: Tensor[]) : float32[][] * State =
