@@ -81,8 +81,11 @@ type internal Prep =
     val ScalarOut: Span<float32>
     /// Where the op's scalars for its kernel go (float32, computed in double).
     val Scalars: Span<float32>
-    new(step, scale, first, deferDecay, scalarIn, scalarOut, scalars) =
-        { Step = step; Scale = scale; First = first; DeferDecay = deferDecay; ScalarIn = scalarIn; ScalarOut = scalarOut; Scalars = scalars }
+    /// What the op's reduction over every parameter's incoming updates gave this step (NaN for an op without one).
+    val Reduced: float
+    new(step, scale, first, deferDecay, scalarIn, scalarOut, scalars, reduced) =
+        { Step = step; Scale = scale; First = first; DeferDecay = deferDecay; ScalarIn = scalarIn; ScalarOut = scalarOut
+          Scalars = scalars; Reduced = reduced }
 
 /// <summary>
 /// An elementwise block, written once: the buffers it owns, its per-parameter per-step scalars (computed once, in
@@ -113,6 +116,15 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// The hyperparameters it reads.
     abstract Cells: Cell list
     default _.Cells = []
+    /// Whether the op needs a reduction over every parameter's incoming updates before any parameter steps (a global
+    /// norm). Such an op starts its pass: a chain does not fuse it with the ops before it, so that its input is the
+    /// pass's input.
+    abstract Reduces: bool
+    default _.Reduces = false
+    /// The reduction, over the incoming updates of every parameter (null: no gradient); run once per step, before the
+    /// parameters' passes. It may share its work between the kernel threads, but its result must not depend on that.
+    abstract Reduce: inputs: float32[][] -> float
+    default _.Reduce(_) = nan
     /// Computes this step's scalars and new per-parameter values; returns the parameter decay to defer to the apply
     /// stage (1 for none; an op that has a decay returns it only when `DeferDecay`, else its kernel adds it).
     abstract Prepare: prep: byref<Prep> -> float32
@@ -264,6 +276,15 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     /// chunk, as a hand-fused kernel), or -1 when there is none (the apply stage then runs as its own loop).
     member val LastPre = -1 with get, set
     member val InPlace = obj.ReferenceEquals(src, dst)
+    /// Per op: its reduction's result this step (see `Reduce`).
+    member val Reduced : float[] = Array.create n nan
+
+    /// Runs the reductions of the active ops that have one, over the pass's incoming updates. Called once per step,
+    /// after `Refresh` and before any parameter's pass.
+    member b.Reduce(inputs: float32[][]) =
+        let ops = plan.Ops
+        for k in 0 .. n - 1 do
+            if b.Active.[k] && ops.[k].Reduces then b.Reduced.[k] <- ops.[k].Reduce inputs
 
     /// Reads the ops' activity for the current hyperparameters. Called at the start of each step.
     member b.Refresh() =
@@ -465,7 +486,7 @@ and [<AbstractClass; Sealed>] internal Fusion =
                     Prep(step, scale, first, b.DeferDecay.[k],
                          ReadOnlySpan<float32>(f.ScalarIn, sb, op.ScalarBuffers.Length),
                          Span<float32>(f.ScalarOut, sb, op.ScalarBuffers.Length),
-                         Span<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount))
+                         Span<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount), b.Reduced.[k])
                 decay <- decay * op.Prepare &prep
                 for j in 0 .. op.ScalarBuffers.Length - 1 do
                     let s = sb + j

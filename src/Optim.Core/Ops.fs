@@ -905,3 +905,120 @@ module internal Ops =
             while i < u.Length do
                 putS apply u pA poA dA sA i (if Single.IsNaN src.[i] then 0.0f else src.[i])
                 i <- i + 1
+
+    /// The partial sums of squares of one buffer, per chunk of `Split.chunk` elements: `Σ float(x·x)` over the chunk
+    /// in order. As a job, either kernel thread may compute any chunk's; one per thread, reused.
+    [<Sealed; AllowNullLiteral>]
+    type SquaresJob() =
+        inherit RangeJob()
+        [<ThreadStatic; DefaultValue>]
+        static val mutable private current: SquaresJob
+        static member Current : SquaresJob =
+            if isNull SquaresJob.current then SquaresJob.current <- SquaresJob()
+            SquaresJob.current
+        member val Data : float32[] = null with get, set
+        member val Partials : float[] = Array.zeroCreate 64 with get, set
+        override j.Run(lo, hi) =
+            let data = j.Data
+            let mutable c = lo / Split.chunk
+            while c * Split.chunk < hi do
+                let a = max lo (c * Split.chunk)
+                let b = min hi ((c + 1) * Split.chunk)
+                let mutable s = 0.0
+                for i in a .. b - 1 do
+                    let x = data.[i]
+                    s <- s + float (x * x)
+                j.Partials.[c] <- s
+                c <- c + 1
+
+    /// `torch.norm(t)` (the 2-norm) of a float32 buffer, as PyTorch 1.13 computes it on the CPU up to the order of its
+    /// sum: the squares in float32 (so they underflow and overflow where PyTorch's do), added in double per chunk of
+    /// 2¹⁶ elements and the chunks in order, the sum rounded to float32 and its float32 square root. Large buffers are
+    /// shared between the kernel threads; the result does not depend on it.
+    let torchNorm (xs: float32[]) : float32 =
+        let j = SquaresJob.Current
+        let chunks = (xs.Length + Split.chunk - 1) / Split.chunk
+        if j.Partials.Length < chunks then j.Partials <- Array.zeroCreate chunks
+        j.Data <- xs
+        try Split.run j xs.Length
+        finally j.Data <- null
+        let mutable s = 0.0
+        for c in 0 .. chunks - 1 do s <- s + j.Partials.[c]
+        MathF.Sqrt(float32 s)
+
+    let private normsOf (inputs: float32[][]) (norms: float32[]) =
+        let mutable s = 0.0
+        let mutable any = false
+        for i in 0 .. inputs.Length - 1 do
+            if not (isNull inputs.[i]) then
+                any <- true
+                let n = norms.[i]
+                s <- s + float (n * n)
+        if any then ValueSome(MathF.Sqrt(float32 s)) else ValueNone
+
+    /// The coefficient of `torch.nn.utils.clip_grad_norm_` for a global norm `N = √(Σ nᵢ²)` of the buffers' norms
+    /// (squares in float32, the sum in double in order, rounded to float32): `c = min(1, (1 / (N + 10⁻⁶))·maxNorm)` in
+    /// float32, as PyTorch evaluates `max_norm / t`; a NaN coefficient stays NaN.
+    let clipCoefficient (maxNorm: float32) (total: float32) =
+        let c = (1.0f / (total + 1e-6f)) * maxNorm
+        if c > 1.0f then 1.0f else c
+
+    /// The coefficient `clipCoefficient maxNorm N` of the global norm of some updates (1 when all are null), computed
+    /// with the norms of the parameters shared between the kernel threads.
+    let globalClip (maxNorm: float32) (inputs: float32[][]) (norms: float32[]) (sizes: int[]) (step: Action<int>) =
+        for i in 0 .. inputs.Length - 1 do sizes.[i] <- if isNull inputs.[i] then 0 else inputs.[i].Length
+        Split.runEach sizes step
+        match normsOf inputs norms with
+        | ValueSome total -> float (clipCoefficient maxNorm total)
+        // no parameter has an update: no pass runs, the coefficient is not used
+        | ValueNone -> 1.0
+
+    /// `clip_grad_norm_`: all updates scaled by one coefficient so that their global 2-norm is at most `maxNorm`. It
+    /// reduces over every parameter's incoming updates, so it starts its pass.
+    [<Sealed>]
+    type ClipByGlobalNorm(maxNorm: Cell) =
+        inherit ElementwiseOp("clipByGlobalNorm", [||], [||], 1)
+        let gate = obj ()
+        let mutable inputs : float32[][] = [||]
+        let mutable norms : float32[] = [||]
+        let mutable sizes : int[] = [||]
+        let step = Action<int>(fun i -> let u = inputs.[i] in if not (isNull u) then norms.[i] <- torchNorm u)
+        override _.Cells = [ maxNorm ]
+        override _.Reduces = true
+        override _.Reduce(updates) =
+            lock gate (fun () ->
+                if norms.Length <> updates.Length then
+                    norms <- Array.zeroCreate updates.Length
+                    sizes <- Array.zeroCreate updates.Length
+                inputs <- updates
+                try globalClip (float32 maxNorm.Value) updates norms sizes step
+                finally inputs <- [||])
+        override _.Prepare(prep) =
+            prep.Scalars.[0] <- float32 prep.Reduced
+            1.0f
+        override _.Run(c) =
+            let coef = c.Scalars.[0]
+            let u = c.U
+            let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
+                let vc = Vector<float32> coef
+                if coef = 1.0f then
+                    for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k vsrc.[k]
+                else
+                    for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k (vsrc.[k] * vc)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                putS apply u pA poA dA sA i (if coef = 1.0f then src.[i] else src.[i] * coef)
+                i <- i + 1

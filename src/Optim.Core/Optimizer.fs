@@ -44,6 +44,7 @@ type internal FusedRunner(plan: Plan) =
         try
             if isNull bound || not (obj.ReferenceEquals(bound.Src, state)) then bound <- Bound(plan, state, state)
             bound.Refresh()
+            bound.Reduce grads
             if sizes.Length <> parameters.Length then sizes <- Array.zeroCreate parameters.Length
             for i in 0 .. parameters.Length - 1 do sizes.[i] <- parameters.[i].Length
             ps <- parameters
@@ -73,6 +74,7 @@ module Optimizer =
         let dst = Stages.fresh state
         let bound = Bound(plan, state, dst)
         bound.Refresh()
+        bound.Reduce updates
         let out =
             ps |> Array.mapi (fun i p ->
                 let u = updates.[i]

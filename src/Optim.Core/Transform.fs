@@ -49,6 +49,7 @@ module internal Stages =
         let dst = fresh state
         let bound = Bound(plan, state, dst)
         bound.Refresh()
+        bound.Reduce updates
         let out =
             updates |> Array.mapi (fun i u ->
                 if isNull u then null
@@ -90,7 +91,7 @@ module Transform =
             let stages =
                 transforms |> List.collect (fun t -> t.Stages) |> List.fold (fun acc stage ->
                     match stage, acc with
-                    | Fused b, Fused a :: rest -> Fused(Plan(Array.append a.Ops b.Ops)) :: rest
+                    | Fused b, Fused a :: rest when not (b.Ops.Length > 0 && b.Ops.[0].Reduces) -> Fused(Plan(Array.append a.Ops b.Ops)) :: rest
                     | _ -> stage :: acc) [] |> List.rev
             let name = "chain(" + System.String.Join(", ", transforms |> List.map (fun t -> t.Name)) + ")"
             match stages with
