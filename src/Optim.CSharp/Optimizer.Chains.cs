@@ -79,6 +79,7 @@ internal sealed class GroupChain
             Plan = new Plan([]);
             Upstream = stages.Select(StageTransformation).ToArray();
         }
+        Reduces = Plan.Ops.Any(op => op.Reduces);
     }
 
     private static GradientTransformation StageTransformation(Stage s) =>
@@ -89,6 +90,10 @@ internal sealed class GroupChain
     /// <summary>The stages that run before the fused pass, as written (they allocate); empty for a chain of elementwise blocks.</summary>
     public GradientTransformation[] Upstream { get; }
     public Bound? Bound { get; set; }
+    /// <summary>Whether the fused pass starts with a reduction over the group's incoming updates (a global norm).</summary>
+    public bool Reduces { get; }
+    /// <summary>Per parameter of the optimizer, the pass's input for the reduction (null outside the group), reused.</summary>
+    public float[]?[] Inputs { get; set; } = [];
 }
 
 public abstract partial class Optimizer
@@ -128,10 +133,22 @@ public abstract partial class Optimizer
             upstream |= c.Upstream.Length > 0;
         }
         if (upstream) RunUpstream();
-        foreach (var c in _chains)
+        int offset = 0;
+        for (int g = 0; g < _groups.Count; g++)
         {
-            if (c!.Bound is null || !ReferenceEquals(c.Bound.Src, _state)) c.Bound = new Bound(c.Plan, _state, _state);
+            var c = _chains[g]!;
+            if (c.Bound is null || !ReferenceEquals(c.Bound.Src, _state)) c.Bound = new Bound(c.Plan, _state, _state);
             c.Bound.Refresh();
+            int count = _groups[g].Params.Count;
+            if (c.Reduces)
+            {
+                if (c.Inputs.Length != _all.Count) c.Inputs = new float[]?[_all.Count];
+                Array.Clear(c.Inputs);
+                for (int i = offset; i < offset + count; i++)
+                    if (_all[i].RequiresGrad) c.Inputs[i] = c.Upstream.Length > 0 ? _upstream[i] : _all[i].Grad;
+                c.Bound.Reduce(c.Inputs);
+            }
+            offset += count;
         }
     }
 

@@ -240,6 +240,21 @@ public sealed class Transformation
         return Make("clipByValue", h => Op(new Ops.ClipByValue(h.Cell("clip_value", 0))), ("clip_value", clipValue));
     }
 
+    /// <summary>
+    /// Scales all updates by one coefficient so that their global 2-norm is at most <paramref name="maxNorm"/>, as
+    /// <c>torch.nn.utils.clip_grad_norm_</c> computes it (coefficient <c>maxNorm / (norm + 1e-6)</c>, clamped to 1) over a
+    /// param group's parameters. First in a chain, where the updates are the gradients, it costs one read of the
+    /// gradients before the fused pass. Key <c>"max_norm"</c>.
+    /// </summary>
+    /// <param name="maxNorm">The largest norm, 0 or more.</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxNorm"/> is negative, NaN or infinite.</exception>
+    public static Transformation ClipByGlobalNorm(double maxNorm)
+    {
+        NonNegative(nameof(maxNorm), maxNorm);
+        return Make("clipByGlobalNorm", h => Op(new Ops.ClipByGlobalNorm(h.Cell("max_norm", 0))), ("max_norm", maxNorm));
+    }
+
     /// <summary>Replaces every NaN of the updates by 0 (<c>optax.zero_nans</c>).</summary>
     /// <returns>The block.</returns>
     public static Transformation ZeroNans() => Make("zeroNans", _ => Blocks.zeroNans);

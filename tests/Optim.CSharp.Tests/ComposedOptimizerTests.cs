@@ -180,3 +180,43 @@ public sealed class ComposedOptimizerTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
+
+/// <summary>ClipByGlobalNorm in a composed chain: one read of the gradients before the fused pass.</summary>
+public sealed class ComposedClipTests
+{
+    [Fact]
+    public void ClipByGlobalNormThenAdamWEqualsClipGradNormThenTheBuiltInAdamWWithinPyTorchsTolerance()
+    {
+        var rng = new Random(11);
+        Parameter[] Make() => [new Parameter(Enumerable.Range(0, 300).Select(_ => (float)rng.NextDouble()).ToArray()),
+                               new Parameter(Enumerable.Range(0, 7).Select(_ => (float)rng.NextDouble()).ToArray())];
+        var a = Make();
+        var b = a.Select(p => new Parameter((float[])p.Data.Clone())).ToArray();
+        var composed = new ComposedOptimizer(a, Transformation.ClipByGlobalNorm(0.5).Then(Transformation.AdamW(lr: 0.01)));
+        var builtIn = new AdamW(b, lr: 0.01);
+        for (int t = 0; t < 20; t++)
+        {
+            foreach (var (ps, opt) in new[] { (a, (Optimizer)composed), (b, builtIn) })
+            {
+                opt.ZeroGrad();
+                foreach (var p in ps) p.AccumulateGrad(p.Data.Select(x => 4 * x - 1).ToArray());
+                if (opt == builtIn) ClipGrad.ClipGradNorm(b, 0.5);
+                opt.Step();
+            }
+        }
+        for (int i = 0; i < a.Length; i++)
+            for (int j = 0; j < a[i].Numel; j++)
+                Assert.True(Math.Abs(a[i].Data[j] - b[i].Data[j]) <= 1e-5 + 1e-4 * Math.Abs(b[i].Data[j]), $"{a[i].Data[j]} vs {b[i].Data[j]}");
+    }
+
+    [Fact]
+    public void AStepOfClipByGlobalNormAndAdamWAllocatesNothing()
+    {
+        var ps = Enumerable.Range(0, 20).Select(i => new Parameter(new float[1000 + i]) { Grad = Enumerable.Repeat(1f, 1000 + i).ToArray() }).ToArray();
+        var opt = new ComposedOptimizer(ps, Transformation.ClipByGlobalNorm(1.0).Then(Transformation.AdamW()));
+        for (int t = 0; t < 5; t++) opt.Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int t = 0; t < 10; t++) opt.Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
