@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Microsoft.FSharp.Collections;
 using Xunit;
 
 namespace Optim.CSharp.Tests;
@@ -7,29 +6,32 @@ namespace Optim.CSharp.Tests;
 /// <summary>docs/custom-optimizers.md: its C# snippet is the body of <see cref="Snippet"/>, verbatim, and it works.</summary>
 public sealed class CustomOptimizerDocTests
 {
-    private static (Optim.Tensor[] Start, Optim.Tensor[] Final) Snippet()
+    private static (Parameter W, ComposedOptimizer Optimizer, Transformation ClippedAdamW) Snippet()
     {
         // snippet:start
-        // LAMB, composed from the core's blocks in C#: an F# list of blocks, chained.
-        var lamb = Transform.chain(ListModule.OfSeq(new[]
-        {
-            Blocks.scaleByAdam(0.9, 0.999, 1e-6, false),
-            Blocks.addWeightDecay(0.01),
-            Blocks.scaleByTrustRatio,
-            Blocks.scaleByLearningRate(0.02),
-        }));
-        var optimizer = OptimizerModule.ofTransform(lamb);
+        // LAMB, composed from blocks: Adam's direction, weight decay, the trust ratio, the learning rate.
+        var lamb = Transformation.Chain(
+            Transformation.ScaleByAdam(betas: (0.9, 0.999), eps: 1e-6),
+            Transformation.AddWeightDecay(0.01),
+            Transformation.ScaleByTrustRatio(),
+            Transformation.ScaleByLearningRate(0.05));
 
-        // The pure API: each step returns new parameters and a new state; f(x) = Σ x², its gradient 2x.
-        Tensor[] parameters = [TensorModule.ofArray([1f, -2f, 3f])];
-        var state = optimizer.Init.Invoke(parameters);
+        // It runs as any optimizer of the facade: f(w) = Σ w², whose gradient is 2w.
+        var w = new Parameter([1f, -2f, 3f]) { Name = "w" };
+        var optimizer = new ComposedOptimizer([w], lamb);
+        var scheduler = new StepLR(optimizer, stepSize: 100, gamma: 0.5);
         for (int step = 0; step < 200; step++)
         {
-            float[][] grads = parameters.Select(p => p.Data.Select(x => 2 * x).ToArray()).ToArray();
-            (parameters, state) = optimizer.Step.Invoke(parameters).Invoke(grads).Invoke(state);
+            optimizer.ZeroGrad();
+            w.AccumulateGrad(w.Data.Select(x => 2 * x).ToArray());
+            optimizer.Step();
+            scheduler.Step();
         }
+
+        // A chain of elementwise blocks runs as one fused pass: clip every gradient element, then AdamW.
+        var clippedAdamW = Transformation.ClipByValue(1.0).Then(Transformation.AdamW(lr: 1e-3));
         // snippet:end
-        return ([TensorModule.ofArray([1f, -2f, 3f])], parameters);
+        return (w, optimizer, clippedAdamW);
     }
 
     private static string[] Between(string[] lines, int indent)
@@ -56,10 +58,12 @@ public sealed class CustomOptimizerDocTests
     }
 
     [Fact]
-    public void The_documented_LAMB_minimises_the_quadratic()
+    public void The_documented_LAMB_minimises_the_quadratic_under_its_scheduler_and_keeps_Adams_state()
     {
-        var (start, final) = Snippet();
-        static float F(Optim.Tensor[] ps) => ps.Sum(p => p.Data.Sum(x => x * x));
-        Assert.True(F(final) < 0.01f * F(start), $"f = {F(final)}");
+        var (w, optimizer, clippedAdamW) = Snippet();
+        Assert.True(w.Data.Sum(x => x * x) < 0.01f * 14f, $"f = {w.Data.Sum(x => x * x)}");
+        Assert.Equal(0.05 * Math.Pow(0.5, 2), optimizer.ParamGroups[0].Lr, 12);
+        Assert.Contains("\"exp_avg\"", optimizer.StateDict().ToJson());
+        Assert.Equal("chain(clipByValue, adamw)", clippedAdamW.Name);
     }
 }
