@@ -57,7 +57,10 @@ match target with
 | "demo" ->
     runOrFail "dotnet" ([ "run"; "-c"; "Release"; "--project"; "samples/Optim.Demo"; "--" ] @ List.ofArray extra)
 | "bench" ->
-    runOrFail "/usr/bin/python3" ([ "bench/compare.py" ] @ List.ofArray extra)
+    // `bench -- --composition [options]`: composed optimizers against the hand-fused kernels (bench/composition.py)
+    if Array.contains "--composition" extra then
+        runOrFail "/usr/bin/python3" ([ "bench/composition.py" ] @ (extra |> Array.filter (fun a -> a <> "--composition") |> List.ofArray))
+    else runOrFail "/usr/bin/python3" ([ "bench/compare.py" ] @ List.ofArray extra)
 | "pack" ->
     for project in [ "src/Optim.Core"; "src/Optim.CSharp"; "src/Optim.NN" ] do
         runOrFail "dotnet" [ "pack"; project; "-c"; "Release"; "-nologo"; "-v"; "q"; "-o"; "out/packages" ]

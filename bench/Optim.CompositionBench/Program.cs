@@ -100,11 +100,42 @@ for (int k = 0; k < variants.Count; k++)
     }));
 return 0;
 
-/// <summary>The variants that need the combinators.</summary>
+/// <summary>The variants of one optimizer beyond the common ones.</summary>
 static partial class Extra
 {
     public static void Add(string name, List<(string Name, Action Step)> variants, Action<string, Optim.Optimizer, bool> core, float[][] grads, int[] sizes)
     {
-        _ = name; _ = variants; _ = core; _ = grads; _ = sizes;
+        _ = core;
+        if (name != "adamw") return;
+        // a user chain: clipByGlobalNorm (one read of every gradient, then a coefficient) before a fused AdamW
+        var rng = new Random(1);
+        var ps = sizes.Select((n, i) => new Parameter(Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray()) { Grad = grads[i] }).ToArray();
+        var user = new ComposedOptimizer(ps, Transformation.Chain(
+            Transformation.ClipByGlobalNorm(1e9), Transformation.ScaleByAdam(), Transformation.ScaleByLearningRate(1e-3),
+            Transformation.DecoupledWeightDecay(1e-2, lr: 1e-3)));
+        variants.Add(("user-chain", () => user.Step()));
+        // the least a norm costs: Σx² over every gradient, parameters shared between two threads as the kernels share them
+        variants.Add(("norm-pass", () => NormPass(grads)));
+    }
+
+    private static double NormPass(float[][] grads)
+    {
+        double total = 0;
+        var sums = new double[grads.Length];
+        System.Threading.Tasks.Parallel.For(0, 2, half =>
+        {
+            for (int i = 0; i < grads.Length; i++)
+            {
+                var g = grads[i];
+                int mid = g.Length / 2;
+                int lo = half == 0 ? 0 : mid, hi = half == 0 ? mid : g.Length;
+                var v = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(g.AsSpan(lo, hi - lo));
+                System.Numerics.Vector<float> a = default, b = default;
+                for (int k = 0; k + 1 < v.Length; k += 2) { a += v[k] * v[k]; b += v[k + 1] * v[k + 1]; }
+                double s = System.Numerics.Vector.Sum(a) + System.Numerics.Vector.Sum(b);
+                if (half == 0) sums[i] = s; else lock (sums) total += s;
+            }
+        });
+        return total + sums.Sum();
     }
 }

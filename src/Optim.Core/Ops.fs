@@ -906,8 +906,9 @@ module internal Ops =
                 putS apply u pA poA dA sA i (if Single.IsNaN src.[i] then 0.0f else src.[i])
                 i <- i + 1
 
-    /// The partial sums of squares of one buffer, per chunk of `Split.chunk` elements: `Σ float(x·x)` over the chunk
-    /// in order. As a job, either kernel thread may compute any chunk's; one per thread, reused.
+    /// The partial sums of squares of one buffer, per chunk of `Split.chunk` elements: the squares in float32, added
+    /// in double in a fixed order (per SIMD lane over the chunk, then the lanes in order, then the chunk's tail). As a
+    /// job, either kernel thread may compute any chunk's; one per thread, reused.
     [<Sealed; AllowNullLiteral>]
     type SquaresJob() =
         inherit RangeJob()
@@ -918,23 +919,41 @@ module internal Ops =
             SquaresJob.current
         member val Data : float32[] = null with get, set
         member val Partials : float[] = Array.zeroCreate 64 with get, set
+        /// Σ float(x·x) over a span, in the fixed order described above.
+        static member Sum(xs: ReadOnlySpan<float32>) =
+            let mutable s = 0.0
+            let mutable i = 0
+            if simd () then
+                let v = vro xs
+                let mutable lo = Vector<float>.Zero
+                let mutable hi = Vector<float>.Zero
+                for k in 0 .. v.Length - 1 do
+                    let x = v.[k]
+                    let mutable a = Vector<float>.Zero
+                    let mutable b = Vector<float>.Zero
+                    Vector.Widen(x * x, &a, &b)
+                    lo <- lo + a
+                    hi <- hi + b
+                for l in 0 .. Vector<float>.Count - 1 do s <- s + lo.[l]
+                for l in 0 .. Vector<float>.Count - 1 do s <- s + hi.[l]
+                i <- v.Length * lanes ()
+            while i < xs.Length do
+                let x = xs.[i]
+                s <- s + float (x * x)
+                i <- i + 1
+            s
         override j.Run(lo, hi) =
-            let data = j.Data
             let mutable c = lo / Split.chunk
             while c * Split.chunk < hi do
                 let a = max lo (c * Split.chunk)
                 let b = min hi ((c + 1) * Split.chunk)
-                let mutable s = 0.0
-                for i in a .. b - 1 do
-                    let x = data.[i]
-                    s <- s + float (x * x)
-                j.Partials.[c] <- s
+                j.Partials.[c] <- SquaresJob.Sum(ReadOnlySpan<float32>(j.Data, a, b - a))
                 c <- c + 1
 
     /// `torch.norm(t)` (the 2-norm) of a float32 buffer, as PyTorch 1.13 computes it on the CPU up to the order of its
     /// sum: the squares in float32 (so they underflow and overflow where PyTorch's do), added in double per chunk of
-    /// 2¹⁶ elements and the chunks in order, the sum rounded to float32 and its float32 square root. Large buffers are
-    /// shared between the kernel threads; the result does not depend on it.
+    /// 2¹⁶ elements (see `SquaresJob`) and the chunks in order, the sum rounded to float32 and its float32 square root.
+    /// Large buffers are shared between the kernel threads; the result does not depend on it.
     let torchNorm (xs: float32[]) : float32 =
         let j = SquaresJob.Current
         let chunks = (xs.Length + Split.chunk - 1) / Split.chunk
