@@ -251,10 +251,12 @@ let ``changing the learning rate between steps keeps the state and needs no rebu
 
 /// A random convex quadratic f(x) = ½·Σ aᵢ(xᵢ - cᵢ)² with curvatures aᵢ in [0.5, 2], and a start 0.5 to 2 from
 /// the centre in every coordinate, on the side of 0: no coordinate has to cross 0, which LAMB (whose steps are
-/// proportional to ‖p‖) cannot do for a one-element parameter.
+/// proportional to ‖p‖) cannot do for a one-element parameter. Every start is at least 0.1 from 0, for the same reason: a
+/// one-element parameter drawn next to 0 would make LAMB's steps too small to arrive.
 let private quadratic =
     gen {
-        let! ps = Gen.parameters
+        let! drawn = Gen.parameters
+        let ps = drawn |> Array.map (fun p -> { p with Data = p.Data |> Array.map (fun x -> if x < 0.0f then x - 0.1f else x + 0.1f) })
         let coordinates (g: FsCheck.Gen<float32>) = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length g) |> Gen.sequenceToArray
         let! curvature = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
         let! offset = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
