@@ -35,6 +35,29 @@ public class DocExamples
     }
 
     [Fact]
+    public void TheReadmesCompositionExampleRunsAClippedAdamWUnderOneCycleLR()
+    {
+        var w = new Parameter(new float[] { 1f, -2f }) { Name = "w" };
+        var clippedAdamW = Transformation.Chain(
+            Transformation.ClipByGlobalNorm(1.0),
+            Transformation.ScaleByAdam(betas: (0.9, 0.999)),
+            Transformation.ScaleByLearningRate(1e-3),
+            Transformation.DecoupledWeightDecay(weightDecay: 1e-2, lr: 1e-3));
+        var composed = new ComposedOptimizer(new[] { w }, clippedAdamW);
+        var oneCycle = new OneCycleLR(composed, maxLr: 0.01, totalSteps: 100);
+
+        for (int step = 0; step < 100; step++)
+        {
+            composed.ZeroGrad();
+            w.AccumulateGrad(new[] { 2 * w.Data[0], 2 * w.Data[1] });
+            composed.Step();
+            oneCycle.Step();
+        }
+        Assert.True(Math.Abs(w.Data[0]) < 1f && Math.Abs(w.Data[1]) < 2f);
+        Assert.Equal(1e-2, composed.ParamGroups[0]["weight_decay"]);
+    }
+
+    [Fact]
     public void ThePackageReadmesExampleRuns()
     {
         var w = new Parameter(new float[] { 1f, -2f }) { Name = "w" };
