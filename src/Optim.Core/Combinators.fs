@@ -243,6 +243,9 @@ module Combinators =
     /// values, step counts and buffers), so the partition equals separate transformations on the subsets, bit for bit.
     /// </summary>
     /// <remarks>
+    /// <para>It equals separate optimizers (<c>Optimizer.ofTransform</c>) on the subsets bit for bit too, but for a
+    /// label whose chain ends in decoupled weight decay: an optimizer applies that as <c>p·(1 - lr·λ) + u</c>, PyTorch's
+    /// order, while a transformation's update is that minus <c>p</c>, which <c>p + u</c> rounds once more.</para>
     /// <para><b>State.</b> The parameters of two labels are disjoint, so a buffer name that several labels declare with
     /// the same layout (two Adams' <c>"exp_avg"</c>) is one buffer of the partition, each label holding the entries of its
     /// parameters, as in PyTorch's state dict. A buffer name declared with different layouts is kept apart as

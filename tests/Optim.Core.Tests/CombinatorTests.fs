@@ -328,6 +328,20 @@ let ``partition equals separate transformations on the subsets, bit for bit, two
             same (pick on pa) pb && pick on sa.Steps = sb.Steps
             && sb.Buffers |> Map.forall (fun name table -> tablesEqual table (pick on sa.Buffers.[name]))))
 
+[<Fact>]
+let ``partition equals separate optimizers on the subsets: bit for bit, and within rounding for a chain ending in decoupled weight decay`` () =
+    // a chain that ends in decoupled weight decay (AdamW, label "x") applies it, as an optimizer, as p·(1 - lr·λ) + u
+    // (PyTorch's order); as a transformation inside a partition its update is that minus p, which p + u rounds once more
+    Gen.check 200 partitionCase (fun (transforms, labels, ps, grads) ->
+        let steps (o: Optimizer) ps grads = grads |> List.fold (fun (ps, s) g -> o.Step ps g s) (ps, o.Init ps)
+        let pa, sa = steps (Optimizer.ofTransform (Combinators.partition (fun i _ -> labels.[i]) transforms)) ps grads
+        transforms |> List.forall (fun (label, inner) ->
+            let on = [| for i in 0 .. ps.Length - 1 do if labels.[i] = label then yield i |]
+            let pb, sb = steps (Optimizer.ofTransform inner) (pick on ps) (grads |> List.map (pick on))
+            pick on sa.Steps = sb.Steps
+            && if label = "x" then Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) (pick on pa) pb
+               else same (pick on pa) pb && sb.Buffers |> Map.forall (fun name table -> tablesEqual table (pick on sa.Buffers.[name]))))
+
 /// A transformation that declares "exp_avg" with another layout than Adam's, and keeps its own optimizer-wide count.
 let private counting =
     Transform.create "counting" (fun ps -> State.empty ps.Length |> State.declareScalar "exp_avg" |> State.declareGlobal "calls" 0.0) (fun u s _ ->
