@@ -205,6 +205,34 @@ let adafactorOptions : Gen<AdafactorOptions> =
         return { Lr = lr; Beta2Decay = decay; Eps1 = eps1; Eps2 = eps2; D = d; WeightDecay = wd; Maximize = maximize }
     }
 
+/// Schedule-free SGD options covering warmup, the polynomial weighting and the learning-rate weighting.
+let scheduleFreeSgdOptions : Gen<ScheduleFreeSgdOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-2; 0.1; 0.5 ]
+        let! momentum = Gen.elements [ 0.5; 0.9; 0.99 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! warmup = Gen.elements [ 0; 1; 3 ]
+        let! r = Gen.elements [ 0.0; 1.0; 2.0 ]
+        let! power = Gen.elements [ 0.0; 1.0; 2.0 ]
+        return { ScheduleFreeSgdOptions.defaults with Lr = lr; Momentum = momentum; WeightDecay = wd; WarmupSteps = warmup; R = r; WeightLrPower = power }
+    }
+
+/// Schedule-free AdamW options covering warmup, the polynomial weighting and the learning-rate weighting.
+let scheduleFreeAdamWOptions : Gen<ScheduleFreeAdamWOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-3; 1e-2; 0.1 ]
+        let! b1 = Gen.elements [ 0.5; 0.9 ]
+        let! b2 = Gen.elements [ 0.0; 0.9; 0.999 ]
+        let! eps = Gen.elements [ 1e-8; 1e-6; 1e-3 ]
+        let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
+        let! warmup = Gen.elements [ 0; 1; 3 ]
+        let! r = Gen.elements [ 0.0; 1.0 ]
+        let! power = Gen.elements [ 0.0; 2.0 ]
+        return
+            { ScheduleFreeAdamWOptions.defaults with
+                Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; WarmupSteps = warmup; R = r; WeightLrPower = power }
+    }
+
 /// Runs a property with FsCheck's QuickThrowOnFailure config and a fixed number of cases.
 let check (maxTests: int) (property: Arbitrary<'a>) (test: 'a -> bool) =
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTests), Prop.forAll property test)

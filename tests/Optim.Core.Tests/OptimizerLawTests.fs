@@ -20,6 +20,8 @@ let private chainOnly (makeChain: 'o -> GradientTransformation) (o: 'o) =
     let chain = Optimizer.ofTransform (makeChain o)
     chain, chain
 
+let private maybeMaximize mx = if mx then Blocks.maximize else Transform.identity
+
 let optimizers : Entry list =
     [ { Name = "SGD"
         Fused = true
@@ -98,6 +100,108 @@ let optimizers : Entry list =
                 [ Blocks.scaleByAdam 0.9 0.999 1e-6 false
                   Blocks.scaleByTrustRatio
                   Blocks.scaleByLearningRateSchedule (fun t -> 0.1 / (1.0 + float t / 10.0)) ]
+        Steps = 400 }
+      // Composed entries: combinators inside chains, around optimizers and over parts of the parameters. None has a
+      // hand-fused kernel; each runs every law.
+      { Name = "clipByGlobalNorm then AdamW's blocks"
+        Fused = false
+        Make =
+            gen {
+                let! o = Gen.adamOptions
+                let! maxNorm = Gen.elements [ 0.0; 0.1; 1.0; 10.0 ]
+                return fun mx ->
+                    chainOnly Transform.chain
+                        [ maybeMaximize mx
+                          Combinators.clipByGlobalNorm maxNorm
+                          Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps o.Amsgrad
+                          Blocks.scaleByLearningRate o.Lr
+                          Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+            }
+        Tuned =
+            chainOnly Transform.chain
+                [ Combinators.clipByGlobalNorm 1.0
+                  Blocks.scaleByAdam 0.9 0.999 1e-8 false
+                  Blocks.scaleByLearningRate 0.05
+                  Blocks.decoupledWeightDecay 0.05 0.0 ]
+        Steps = 400 }
+      { Name = "applyIfFinite around Adam"
+        Fused = false
+        Make =
+            gen {
+                let! o = Gen.adamOptions
+                let! errors = Gen.choose (0, 3)
+                return fun mx -> chainOnly (Combinators.applyIfFinite errors) (Alias.adam { o with Maximize = mx })
+            }
+        Tuned = chainOnly (Combinators.applyIfFinite 2) (Alias.adam { AdamOptions.adam with Lr = 0.05 })
+        Steps = 400 }
+      // 600 calls are 200 steps of SGD with momentum on the means of three gradients; maximize comes first, as
+      // PyTorch's negates the gradient before everything else, so that the accumulator holds -g in both runs
+      { Name = "multiSteps 3 around SGD with momentum"
+        Fused = false
+        Make =
+            Gen.sgdOptions |> Gen.map (fun o mx ->
+                chainOnly Transform.chain [ maybeMaximize mx; Combinators.multiSteps 3 (Alias.sgd { o with Maximize = false }) ])
+        Tuned = chainOnly (Combinators.multiSteps 3) (Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 })
+        Steps = 600 }
+      // the even parameters get Adam's direction, the odd ones their gradient; both then the learning rate
+      { Name = "masked Adam direction on even parameters, then the learning rate"
+        Fused = false
+        Make =
+            Gen.adamOptions |> Gen.map (fun o mx ->
+                chainOnly Transform.chain
+                    [ maybeMaximize mx
+                      Combinators.masked (fun i _ -> i % 2 = 0)
+                          (Transform.chain [ Blocks.addWeightDecay o.WeightDecay; Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps o.Amsgrad ])
+                      Blocks.scaleByLearningRate o.Lr ])
+        Tuned =
+            chainOnly Transform.chain
+                [ Combinators.masked (fun i _ -> i % 2 = 0) (Blocks.scaleByAdam 0.9 0.999 1e-8 false); Blocks.scaleByLearningRate 0.05 ]
+        Steps = 400 }
+      { Name = "partition: AdamW on even parameters, SGD on odd ones"
+        Fused = false
+        Make =
+            gen {
+                let! a = Gen.adamOptions
+                let! b = Gen.sgdOptions
+                return fun mx ->
+                    chainOnly (Combinators.partition (fun i _ -> if i % 2 = 0 then "adamw" else "sgd"))
+                        [ "adamw", Alias.adamw { a with Maximize = mx }; "sgd", Alias.sgd { b with Maximize = mx } ]
+            }
+        Tuned =
+            chainOnly (Combinators.partition (fun i _ -> if i % 2 = 0 then "adamw" else "sgd"))
+                [ "adamw", Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
+                  "sgd", Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 } ]
+        Steps = 400 }
+      { Name = "lookahead around Adam"
+        Fused = false
+        Make =
+            gen {
+                let! o = Gen.adamOptions
+                let! k = Gen.choose (1, 4)
+                let! alpha = Gen.elements [ 0.0; 0.5; 0.8; 1.0 ]
+                return fun mx -> chainOnly (Combinators.lookahead k alpha) (Alias.adam { o with Maximize = mx })
+            }
+        Tuned = chainOnly (Combinators.lookahead 5 0.5) (Alias.adam { AdamOptions.adam with Lr = 0.05 })
+        Steps = 400 }
+      { Name = "schedule-free AdamW"
+        Fused = false
+        Make = Gen.scheduleFreeAdamWOptions |> Gen.map (fun o mx -> chainOnly Transform.chain [ maybeMaximize mx; ScheduleFree.adamw o ])
+        Tuned = chainOnly ScheduleFree.adamw { ScheduleFreeAdamWOptions.defaults with Lr = 0.05 }
+        Steps = 400 }
+      { Name = "schedule-free SGD"
+        Fused = false
+        Make = Gen.scheduleFreeSgdOptions |> Gen.map (fun o mx -> chainOnly Transform.chain [ maybeMaximize mx; ScheduleFree.sgd o ])
+        Tuned = chainOnly ScheduleFree.sgd { ScheduleFreeSgdOptions.defaults with Lr = 0.2 }
+        Steps = 400 }
+      { Name = "EMA of the parameters at the end of Adam's chain"
+        Fused = false
+        Make =
+            gen {
+                let! o = Gen.adamOptions
+                let! decay = Gen.elements [ 0.0; 0.5; 0.9; 0.999; 1.0 ]
+                return fun mx -> chainOnly Transform.chain [ Alias.adam { o with Maximize = mx }; Combinators.ema decay ]
+            }
+        Tuned = chainOnly Transform.chain [ Alias.adam { AdamOptions.adam with Lr = 0.05 }; Combinators.ema 0.9 ]
         Steps = 400 } ]
 
 let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
@@ -127,6 +231,7 @@ let private runPure (o: Optimizer) (ps: Tensor[]) (grads: float32[][] list) =
 
 let private statesEqual (a: State) (b: State) =
     a.Steps = b.Steps
+    && a.Globals = b.Globals
     && Map.keys a.Buffers |> Seq.forall (fun k ->
         Array.forall2 (fun (x: float32[]) (y: float32[]) -> (isNull x && isNull y) || (not (isNull x) && not (isNull y) && x = y)) a.Buffers.[k] b.Buffers.[k])
 
