@@ -28,15 +28,6 @@ module Combinators =
     let private scatter (indices: int[]) (values: 'a[]) (into: 'a[]) =
         for j in 0 .. indices.Length - 1 do into.[indices.[j]] <- values.[j]
 
-    /// `torch.norm(t)` (the 2-norm) of a float32 tensor as PyTorch 1.13 computes it on the CPU: the squares in float32
-    /// (so they underflow to 0 and overflow to infinity where PyTorch's do), their sum rounded to float32 (infinity
-    /// past float32's range), and its float32 square root. The sum itself is exact here where PyTorch adds in float32,
-    /// a difference of a few units in the last place.
-    let internal torchNorm (xs: float32[]) : float32 =
-        let mutable s = 0.0
-        for x in xs do s <- s + float (x * x)
-        MathF.Sqrt(float32 s)
-
     /// <summary>
     /// Scales all updates by one coefficient so that their global 2-norm is at most <c>maxNorm</c>, exactly as PyTorch
     /// 1.13's <c>torch.nn.utils.clip_grad_norm_(parameters, max_norm)</c> (and <c>optax.clip_by_global_norm</c>, up to
@@ -44,28 +35,21 @@ module Combinators =
     /// <c>c = min(1, maxNorm / (N + 10⁻⁶))</c> and <c>u'ᵢ = c·uᵢ</c>.
     /// </summary>
     /// <remarks>
-    /// Every quantity is a float32 as in PyTorch: each <c>nᵢ</c> and <c>N</c> rounded to float32, squares that overflow
+    /// Every quantity is a float32 as in PyTorch: each <c>nᵢ</c> and <c>N</c> rounded to float32 (the squares added in
+    /// double, where PyTorch adds them in float32: a few units in the last place), squares that overflow
     /// making <c>N</c> infinite (so <c>c = 0</c>), <c>c</c> computed as PyTorch's <c>max_norm / t</c> is,
     /// <c>t.reciprocal() * max_norm</c>, and a NaN coefficient left NaN by the clamp. Updates whose norm is within the
     /// bound are returned as they are (PyTorch multiplies them by 1). Put it first in a chain, where the updates are the
-    /// gradients. It keeps no state.
+    /// gradients: there it costs one read of them, shared between the kernel threads, before the chain's fused pass. It
+    /// keeps no state.
     /// </remarks>
     /// <param name="maxNorm">The largest global norm, 0 or more.</param>
     /// <exception cref="T:System.ArgumentException"><paramref name="maxNorm"/> is negative or NaN.</exception>
     /// <example><c>Transform.chain [ Combinators.clipByGlobalNorm 1.0; Alias.adam AdamOptions.adam ]</c></example>
     let clipByGlobalNorm (maxNorm: float) : GradientTransformation =
         if not (maxNorm >= 0.0) then invalidArg (nameof maxNorm) $"The largest norm must be 0 or more, but was {maxNorm}."
-        let max32 = float32 maxNorm
-        Transform.create $"clipByGlobalNorm({maxNorm})" (fun ps -> State.empty ps.Length) (fun updates state _ ->
-            let norms = updates |> Array.choose (fun u -> if isNull u then None else Some(torchNorm u))
-            if norms.Length = 0 then updates, state
-            else
-                let total = torchNorm norms
-                let coef = (1.0f / (total + 1e-6f)) * max32
-                // torch.clamp(c, max=1): a NaN coefficient stays NaN
-                let coef = if coef > 1.0f then 1.0f else coef
-                if coef = 1.0f then updates, state
-                else updates |> Array.map (fun u -> if isNull u then null else Array.map (fun x -> x * coef) u), state)
+        // an op with a reduction: first in a chain it is one read of the gradients before the fused pass
+        Stages.ofOp (Ops.ClipByGlobalNorm(Cell.Const maxNorm))
 
     /// <summary>The name, in <see cref="P:Optim.State.Globals"/>, of <c>applyIfFinite</c>'s count of consecutive non-finite steps.</summary>
     [<Literal>]

@@ -75,7 +75,7 @@ let ``clipByGlobalNorm gives torch.nn.utils.clip_grad_norm_'s gradients and tota
         for i in 0 .. ps.Length - 1 do
             if isNull expected.[i] then Assert.True(isNull u.[i], $"{name}: parameter {i} has no gradient")
             else Assert.True(Gen.close 1e-5 1e-4 u.[i] expected.[i], $"{name}: parameter {i}: %A{u.[i]} vs %A{expected.[i]}")
-        let total = Combinators.torchNorm (grads |> Array.filter (isNull >> not) |> Array.map Combinators.torchNorm)
+        let total = Ops.torchNorm (grads |> Array.filter (isNull >> not) |> Array.map Ops.torchNorm)
         let t = single (c.GetProperty "total_norm")
         Assert.True(Gen.close 1e-5 1e-5 [| total |] [| t |] || (Single.IsPositiveInfinity total && Single.IsPositiveInfinity t), $"{name}: total norm {total} vs {t}")
 
