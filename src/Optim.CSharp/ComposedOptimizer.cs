@@ -44,6 +44,33 @@ public sealed class ComposedOptimizer : Optimizer
     /// <summary>The transformation each group runs.</summary>
     public Transformation Transformation => ChainOf!;
 
+    /// <summary>
+    /// The averaged weights of a transformation that ends in <see cref="Transformation.Ema"/>, one array per parameter (in
+    /// the order of the groups): PyTorch's <c>AveragedModel</c> parameters. A parameter not yet averaged reads as itself.
+    /// </summary>
+    /// <returns>Copies of the averaged weights.</returns>
+    /// <exception cref="InvalidOperationException">The transformation keeps no average.</exception>
+    public float[][] EmaParameters()
+    {
+        if (!CoreState.Buffers.ContainsKey(Combinators.EmaBuffer))
+            throw new InvalidOperationException($"The transformation {ChainOf!.Name} keeps no exponential moving average of the parameters.");
+        return Combinators.emaParameters(CoreState, CoreTensors()).Select(t => (float[])t.Data.Clone()).ToArray();
+    }
+
+    /// <summary>
+    /// The evaluation weights <c>x</c> of a schedule-free transformation (<see cref="Transformation.ScheduleFreeAdamW"/>,
+    /// <see cref="Transformation.ScheduleFreeSGD"/>), one array per parameter: the reference implementation's weights after
+    /// <c>optimizer.eval()</c>. The parameters themselves hold the training weights <c>y</c>.
+    /// </summary>
+    /// <returns>Copies of the evaluation weights.</returns>
+    /// <exception cref="InvalidOperationException">The transformation is not schedule-free.</exception>
+    public float[][] ScheduleFreeParameters()
+    {
+        if (ChainOf!.ScheduleFreeBeta is not { } beta)
+            throw new InvalidOperationException($"The transformation {ChainOf.Name} is not schedule-free.");
+        return ScheduleFree.evalParameters(beta, CoreState, CoreTensors()).Select(t => (float[])t.Data.Clone()).ToArray();
+    }
+
     private protected override State InitState(Tensor[] parameters) =>
         ChainOf!.Build(new DefaultHypers(ChainOf)).Init.Invoke(parameters);
 

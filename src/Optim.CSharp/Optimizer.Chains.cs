@@ -108,6 +108,12 @@ public abstract partial class Optimizer
     /// </summary>
     private protected virtual GradientTransformation? BuildChain(Hypers hypers) => null;
 
+    /// <summary>The core state (live).</summary>
+    private protected State CoreState => _state;
+
+    /// <summary>The parameters as core tensors over their live buffers, in the order of the groups.</summary>
+    private protected Tensor[] CoreTensors() => _all.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+
     /// <summary>The transformation of a <see cref="ComposedOptimizer"/> (null for the other kinds).</summary>
     private protected Transformation? ChainOf => _defaults.Chain;
 

@@ -263,6 +263,154 @@ public sealed class Transformation
     /// <returns>The block.</returns>
     public static Transformation ScaleByTrustRatio() => Make("scaleByTrustRatio", _ => Blocks.scaleByTrustRatio);
 
+    // ---- combinators ----
+
+    /// <summary>
+    /// Runs <paramref name="inner"/> only on steps whose gradients are all finite (<c>optax.apply_if_finite</c>): a step
+    /// with a NaN or an infinity changes no parameter and no state, and counts the skip; after
+    /// <paramref name="maxConsecutiveErrors"/> consecutive skips, it steps anyway. Counters are saved in the state dict.
+    /// </summary>
+    /// <param name="inner">The transformation to protect; its keys are the groups' keys.</param>
+    /// <param name="maxConsecutiveErrors">How many consecutive non-finite steps are skipped before one is taken; 0 or more.</param>
+    /// <returns>The combinator.</returns>
+    /// <exception cref="ArgumentException"><paramref name="maxConsecutiveErrors"/> is negative.</exception>
+    public static Transformation ApplyIfFinite(Transformation inner, int maxConsecutiveErrors = 0)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        if (maxConsecutiveErrors < 0)
+            throw new ArgumentOutOfRangeException(nameof(maxConsecutiveErrors), maxConsecutiveErrors, $"Invalid maxConsecutiveErrors value: {maxConsecutiveErrors}; it must be 0 or more.");
+        return new($"applyIfFinite({inner.Name})", h => Combinators.applyIfFinite(maxConsecutiveErrors, inner.Build(h)), inner.Scalars, inner.Pairs);
+    }
+
+    /// <summary>
+    /// Gradient accumulation inside the optimizer (<c>optax.MultiSteps</c>): every <see cref="Optimizer.Step"/> adds the
+    /// gradients into an accumulator, and every <paramref name="everyK"/>-th one steps <paramref name="inner"/> on their
+    /// mean; the others move no parameter. This is the seeds' <c>accumulation_steps</c> as a value.
+    /// </summary>
+    /// <param name="inner">The transformation that takes the real steps; its keys are the groups' keys.</param>
+    /// <param name="everyK">Micro-batches per real step, 1 or more.</param>
+    /// <returns>The combinator.</returns>
+    /// <exception cref="ArgumentException"><paramref name="everyK"/> is less than 1.</exception>
+    public static Transformation MultiSteps(Transformation inner, int everyK)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        if (everyK < 1) throw new ArgumentOutOfRangeException(nameof(everyK), everyK, $"Invalid everyK value: {everyK}; it must be 1 or more.");
+        return new($"multiSteps({everyK}, {inner.Name})", h => Combinators.multiSteps(everyK, inner.Build(h)), inner.Scalars, inner.Pairs);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="inner"/> to the parameters <paramref name="mask"/> selects (<c>optax.masked</c>); the others'
+    /// updates pass through unchanged and their state is untouched.
+    /// </summary>
+    /// <param name="inner">The transformation for the selected parameters; its keys are the groups' keys.</param>
+    /// <param name="mask">Given a parameter's index in the optimizer and its shape, whether <paramref name="inner"/> applies to it.</param>
+    /// <returns>The combinator.</returns>
+    public static Transformation Masked(Transformation inner, Func<int, int[], bool> mask)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(mask);
+        return new($"masked({inner.Name})", h => Combinators.masked(Microsoft.FSharp.Core.FuncConvert.FromFunc(mask), inner.Build(h)), inner.Scalars, inner.Pairs);
+    }
+
+    /// <summary>
+    /// A different transformation per label (<c>optax.multi_transform</c>): each parameter's label picks the transformation
+    /// it runs; equal to separate optimizers on the subsets. The parts' hyperparameters are the values given here (they are
+    /// not param-group keys, since two parts may give one key different values: for per-part values a scheduler drives, use
+    /// param groups instead).
+    /// </summary>
+    /// <param name="labelOf">Given a parameter's index in the optimizer and its shape, its label.</param>
+    /// <param name="parts">The transformation of each label.</param>
+    /// <returns>The combinator.</returns>
+    /// <exception cref="ArgumentException">Two parts have the same label.</exception>
+    public static Transformation Partition(Func<int, int[], string> labelOf, params (string Label, Transformation Transformation)[] parts)
+    {
+        ArgumentNullException.ThrowIfNull(labelOf);
+        ArgumentNullException.ThrowIfNull(parts);
+        var copy = ((string Label, Transformation Transformation)[])parts.Clone();
+        foreach (var (label, t) in copy)
+        {
+            ArgumentNullException.ThrowIfNull(label, nameof(parts));
+            ArgumentNullException.ThrowIfNull(t, nameof(parts));
+        }
+        if (copy.GroupBy(p => p.Label).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"The label '{twice.Key}' is given two transformations.", nameof(parts));
+        string name = "partition(" + string.Join(", ", copy.Select(p => $"{p.Label}: {p.Transformation.Name}")) + ")";
+        return new(name, _ => Combinators.partition(
+                Microsoft.FSharp.Core.FuncConvert.FromFunc(labelOf),
+                Microsoft.FSharp.Collections.ListModule.OfSeq(copy.Select(p => Tuple.Create(p.Label, p.Transformation.Build(new DefaultHypers(p.Transformation)))))),
+            [], []);
+    }
+
+    /// <summary>
+    /// An exponential moving average of the parameters, as <c>torch.optim.swa_utils.AveragedModel</c> with an EMA: put it
+    /// last in a chain; read the averaged weights with <see cref="ComposedOptimizer.EmaParameters"/>.
+    /// </summary>
+    /// <param name="decay">The decay, in [0, 1].</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentException"><paramref name="decay"/> is outside [0, 1].</exception>
+    public static Transformation Ema(double decay)
+    {
+        if (!(decay >= 0 && decay <= 1)) throw new ArgumentOutOfRangeException(nameof(decay), decay, $"Invalid decay value: {decay}; it must be in [0, 1].");
+        return Make($"ema({decay.ToString(System.Globalization.CultureInfo.InvariantCulture)})", _ => Combinators.ema(decay));
+    }
+
+    /// <summary>
+    /// Lookahead (Zhang et al., 2019, "Lookahead Optimizer: k steps forward, 1 step back"): the fast weights follow
+    /// <paramref name="inner"/>; every <paramref name="syncPeriod"/> steps the slow weights move by
+    /// <paramref name="alpha"/> toward them, and the fast weights start again from the slow ones.
+    /// </summary>
+    /// <param name="inner">The fast optimizer; its keys are the groups' keys.</param>
+    /// <param name="syncPeriod">Fast steps per slow step, 1 or more.</param>
+    /// <param name="alpha">The slow step size, in [0, 1].</param>
+    /// <returns>The combinator.</returns>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public static Transformation Lookahead(Transformation inner, int syncPeriod = 6, double alpha = 0.5)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        if (syncPeriod < 1) throw new ArgumentOutOfRangeException(nameof(syncPeriod), syncPeriod, $"Invalid syncPeriod value: {syncPeriod}; it must be 1 or more.");
+        if (!(alpha >= 0 && alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"Invalid alpha value: {alpha}; it must be in [0, 1].");
+        return new($"lookahead({syncPeriod}, {inner.Name})", h => Combinators.lookahead(syncPeriod, alpha, inner.Build(h)), inner.Scalars, inner.Pairs);
+    }
+
+    /// <summary>
+    /// Schedule-free AdamW (Defazio et al., 2024, "The Road Less Scheduled"), as the reference implementation's
+    /// <c>AdamWScheduleFree</c>; read the evaluation weights with <see cref="ComposedOptimizer.ScheduleFreeParameters"/>.
+    /// </summary>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="betas">The interpolation β₁ and the second-moment decay β₂; null: (0.9, 0.999).</param>
+    /// <param name="eps">Denominator term.</param>
+    /// <param name="weightDecay">Weight decay.</param>
+    /// <param name="warmupSteps">Steps of linear learning-rate warmup.</param>
+    /// <returns>The transformation.</returns>
+    /// <exception cref="ArgumentException">A value is out of range (the message names it and the value).</exception>
+    public static Transformation ScheduleFreeAdamW(double lr = 0.0025, (double, double)? betas = null, double eps = 1e-8, double weightDecay = 0, int warmupSteps = 0)
+    {
+        var (b1, b2) = betas ?? (0.9, 0.999);
+        var d = ScheduleFreeAdamWOptionsModule.defaults;
+        var o = ScheduleFreeAdamWOptionsModule.validate(new ScheduleFreeAdamWOptions(lr, b1, b2, eps, weightDecay, warmupSteps, d.R, d.WeightLrPower));
+        return new("scheduleFreeAdamW", _ => ScheduleFree.adamw(o), [], []) { ScheduleFreeBeta = b1 };
+    }
+
+    /// <summary>
+    /// Schedule-free SGD (Defazio et al., 2024), as the reference implementation's <c>SGDScheduleFree</c>; read the
+    /// evaluation weights with <see cref="ComposedOptimizer.ScheduleFreeParameters"/>.
+    /// </summary>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="momentum">The interpolation β, in (0, 1).</param>
+    /// <param name="weightDecay">Weight decay.</param>
+    /// <param name="warmupSteps">Steps of linear learning-rate warmup.</param>
+    /// <returns>The transformation.</returns>
+    /// <exception cref="ArgumentException">A value is out of range (the message names it and the value).</exception>
+    public static Transformation ScheduleFreeSGD(double lr = 1.0, double momentum = 0.9, double weightDecay = 0, int warmupSteps = 0)
+    {
+        var d = ScheduleFreeSgdOptionsModule.defaults;
+        var o = ScheduleFreeSgdOptionsModule.validate(new ScheduleFreeSgdOptions(lr, momentum, weightDecay, warmupSteps, d.R, d.WeightLrPower));
+        return new("scheduleFreeSgd", _ => ScheduleFree.sgd(o), [], []) { ScheduleFreeBeta = momentum };
+    }
+
+    /// <summary>For a schedule-free transformation, its interpolation β (the evaluation weights need it); else null.</summary>
+    internal double? ScheduleFreeBeta { get; private init; }
+
     // ---- named optimizers ----
 
     /// <summary>torch.optim.SGD as a chain: <c>maximize?; addWeightDecay; trace; scaleByLearningRate</c>.</summary>

@@ -220,3 +220,139 @@ public sealed class ComposedClipTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
+
+/// <summary>The combinators, composed in C# and run by <see cref="ComposedOptimizer"/>.</summary>
+public sealed class ComposedCombinatorTests
+{
+    private static Parameter[] Params() => [new Parameter([0.5f, -1f, 2f, 0.25f, 3f]), new Parameter([1f, -1f], 2)];
+
+    private static float[] Grad(Parameter p, int t) => p.Data.Select((x, j) => 2 * x + 0.1f * j - 0.05f * t).ToArray();
+
+    [Fact]
+    public void MultiStepsTakesOneAdamStepOnTheMeanOfFourMicroBatches()
+    {
+        var ps = Params();
+        var accumulated = new ComposedOptimizer(ps, Transformation.MultiSteps(Transformation.Adam(lr: 0.1), everyK: 4));
+        var reference = Params();
+        var adam = new Adam(reference, lr: 0.1);
+        var start = ps.Select(p => (float[])p.Data.Clone()).ToArray();
+        var sums = reference.Select(p => (float[]?)null).ToArray();
+        for (int t = 0; t < 4; t++)
+        {
+            accumulated.ZeroGrad();
+            for (int i = 0; i < ps.Length; i++)
+            {
+                var g = ps[i].Data.Select((x, j) => 2 * start[i][j] + 0.1f * j - 0.05f * t).ToArray();
+                ps[i].AccumulateGrad(g);
+                sums[i] = sums[i] is null ? g : sums[i]!.Zip(g, (a, b) => a + b).ToArray();
+            }
+            accumulated.Step();
+            if (t < 3) for (int i = 0; i < ps.Length; i++) Assert.Equal(start[i], ps[i].Data);
+        }
+        for (int i = 0; i < reference.Length; i++) reference[i].Grad = sums[i]!.Select(x => x / 4f).ToArray();
+        adam.Step();
+        for (int i = 0; i < ps.Length; i++) Assert.Equal(reference[i].Data, ps[i].Data);
+    }
+
+    [Fact]
+    public void ApplyIfFiniteSkipsAStepWithANaNAndChangesNothing()
+    {
+        var ps = Params();
+        var opt = new ComposedOptimizer(ps, Transformation.ApplyIfFinite(Transformation.Adam(lr: 0.1), maxConsecutiveErrors: 2));
+        foreach (var p in ps) p.Grad = Grad(p, 0);
+        opt.Step();
+        var before = opt.StateDict().ToJson();
+        var data = ps.Select(p => (float[])p.Data.Clone()).ToArray();
+        ps[1].Grad = [float.NaN, 1f];
+        opt.Step();
+        for (int i = 0; i < ps.Length; i++) Assert.Equal(data[i], ps[i].Data);
+        var after = System.Text.Json.Nodes.JsonNode.Parse(opt.StateDict().ToJson())!.AsObject();
+        Assert.Equal(1.0, (double)after["global"]!["apply_if_finite.notfinite_count"]!);
+        // everything but the counters is as it was: Adam's moments and step counts untouched
+        var was = System.Text.Json.Nodes.JsonNode.Parse(before)!.AsObject();
+        Assert.Equal(was["state"]!.ToJsonString(), after["state"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void PartitionEqualsSeparateOptimizersOnTheSubsets()
+    {
+        var ps = Params();
+        var opt = new ComposedOptimizer(ps, Transformation.Partition((i, _) => i == 0 ? "body" : "head",
+            ("body", Transformation.SGD(lr: 0.1, momentum: 0.9)), ("head", Transformation.Adam(lr: 0.05))));
+        var body = Params()[0];
+        var head = Params()[1];
+        var sgd = new SGD([body], lr: 0.1, momentum: 0.9);
+        var adam = new Adam([head], lr: 0.05);
+        for (int t = 0; t < 5; t++)
+        {
+            foreach (var p in ps) p.Grad = Grad(p, t);
+            body.Grad = Grad(body, t);
+            head.Grad = Grad(head, t);
+            opt.Step();
+            sgd.Step();
+            adam.Step();
+        }
+        Assert.Equal(body.Data, ps[0].Data);
+        Assert.Equal(head.Data, ps[1].Data);
+    }
+
+    [Fact]
+    public void EmaParametersStartAtTheParametersAndThenAverageThem()
+    {
+        var ps = Params();
+        var opt = new ComposedOptimizer(ps, Transformation.SGD(lr: 0.1).Then(Transformation.Ema(0.5)));
+        foreach (var p in ps) p.Grad = Grad(p, 0);
+        opt.Step();
+        var first = ps.Select(p => (float[])p.Data.Clone()).ToArray();
+        Assert.Equal(first[0], opt.EmaParameters()[0]);
+        foreach (var p in ps) p.Grad = Grad(p, 1);
+        opt.Step();
+        var ema = opt.EmaParameters();
+        for (int j = 0; j < first[0].Length; j++)
+            Assert.Equal(first[0][j] + (ps[0].Data[j] - first[0][j]) * 0.5f, ema[0][j], 6);
+        Assert.Throws<InvalidOperationException>(() => new ComposedOptimizer(Params(), Transformation.Adam()).EmaParameters());
+    }
+
+    [Fact]
+    public void ScheduleFreeAdamWConvergesOnAQuadraticAndReadsOutItsEvaluationWeights()
+    {
+        var ps = Params();
+        var opt = new ComposedOptimizer(ps, Transformation.ScheduleFreeAdamW(lr: 0.05));
+        for (int t = 0; t < 400; t++)
+        {
+            opt.ZeroGrad();
+            foreach (var p in ps) p.AccumulateGrad(p.Data.Select(x => 2 * (x - 1)).ToArray());
+            opt.Step();
+        }
+        var x = opt.ScheduleFreeParameters();
+        Assert.All(x.SelectMany(a => a), v => Assert.True(Math.Abs(v - 1) < 0.05, $"{v}"));
+        Assert.Throws<InvalidOperationException>(() => new ComposedOptimizer(Params(), Transformation.Adam()).ScheduleFreeParameters());
+    }
+
+    [Fact]
+    public void LookaheadWithAlphaOneEqualsItsInnerOptimizer()
+    {
+        var a = Params();
+        var b = Params();
+        var look = new ComposedOptimizer(a, Transformation.Lookahead(Transformation.SGD(lr: 0.1, momentum: 0.5), syncPeriod: 3, alpha: 1.0));
+        var plain = new ComposedOptimizer(b, Transformation.SGD(lr: 0.1, momentum: 0.5));
+        for (int t = 0; t < 7; t++)
+        {
+            foreach (var p in a) p.Grad = Grad(p, t);
+            foreach (var p in b) p.Grad = Grad(p, t);
+            look.Step();
+            plain.Step();
+        }
+        for (int i = 0; i < a.Length; i++)
+            for (int j = 0; j < a[i].Numel; j++) Assert.Equal(b[i].Data[j], a[i].Data[j], 5);
+    }
+
+    [Fact]
+    public void CombinatorsRejectBadArgumentsByName()
+    {
+        Assert.Equal("everyK", Assert.Throws<ArgumentOutOfRangeException>(() => Transformation.MultiSteps(Transformation.Adam(), 0)).ParamName);
+        Assert.Equal("maxConsecutiveErrors", Assert.Throws<ArgumentOutOfRangeException>(() => Transformation.ApplyIfFinite(Transformation.Adam(), -1)).ParamName);
+        Assert.Equal("decay", Assert.Throws<ArgumentOutOfRangeException>(() => Transformation.Ema(1.5)).ParamName);
+        Assert.Throws<ArgumentException>(() => Transformation.Partition((_, _) => "a", ("a", Transformation.Adam()), ("a", Transformation.SGD(0.1))));
+    }
+}
