@@ -196,7 +196,8 @@ public abstract partial class Optimizer
         if (!p.RequiresGrad) return;
         var c = _chains[_groupOf[index]]!;
         var g = c.Upstream.Length > 0 ? _upstream[index] : p.Grad;
-        if (g is null) return;
+        // a gate (applyIfFinite) may have rejected the group's step
+        if (g is null || !c.Bound!.Runs) return;
         Fusion.Step(c.Bound!, index, p.Data, g, p.Data, Mode.Apply);
         _state.Steps[index]++;
     }

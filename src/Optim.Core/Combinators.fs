@@ -53,7 +53,7 @@ module Combinators =
 
     /// <summary>The name, in <see cref="P:Optim.State.Globals"/>, of <c>applyIfFinite</c>'s count of consecutive non-finite steps.</summary>
     [<Literal>]
-    let NotFiniteCount = "apply_if_finite.notfinite_count"
+    let NotFiniteCount = "apply_if_finite.notfinite_count" // = Ops.FiniteGate.NotFiniteCount
 
     /// <summary>The name, in <see cref="P:Optim.State.Globals"/>, of <c>applyIfFinite</c>'s count of all non-finite steps.</summary>
     [<Literal>]
@@ -85,26 +85,31 @@ module Combinators =
         if maxConsecutiveErrors < 0 then
             invalidArg (nameof maxConsecutiveErrors) $"The number of consecutive errors must be 0 or more, but was {maxConsecutiveErrors}."
         if isNull (box inner) then nullArg (nameof inner)
-        let init (ps: Tensor[]) =
-            inner.Init ps
-            |> State.declareGlobal NotFiniteCount 0.0
-            |> State.declareGlobal TotalNotFinite 0.0
-            |> State.declareGlobal LastFinite 1.0
-        let update (updates: float32[][]) (state: State) (ps: Tensor[]) =
-            if allNull updates then updates, state
-            else
-                let finite = updates |> Array.forall (fun u -> isNull u || Array.forall Single.IsFinite u)
-                let count = if finite then 0.0 else State.globalValue NotFiniteCount state + 1.0
-                let total = State.globalValue TotalNotFinite state + (if finite then 0.0 else 1.0)
-                let out, s =
-                    if finite || count > float maxConsecutiveErrors then inner.Update updates state ps
-                    else Array.zeroCreate updates.Length, state
-                out,
-                s
-                |> State.setGlobal NotFiniteCount count
-                |> State.setGlobal TotalNotFinite total
-                |> State.setGlobal LastFinite (if finite then 1.0 else 0.0)
-        Transform.create $"applyIfFinite({maxConsecutiveErrors}, {inner.Name})" init update
+        match inner.Stages with
+        | [ Fused plan ] ->
+            // around a chain of elementwise blocks: a gate before its fused pass (one read of the gradients)
+            Stages.ofPlan $"applyIfFinite({maxConsecutiveErrors}, {inner.Name})" (Plan(Array.append [| Ops.FiniteGate maxConsecutiveErrors :> ElementwiseOp |] plan.Ops))
+        | _ ->
+            let init (ps: Tensor[]) =
+                inner.Init ps
+                |> State.declareGlobal NotFiniteCount 0.0
+                |> State.declareGlobal TotalNotFinite 0.0
+                |> State.declareGlobal LastFinite 1.0
+            let update (updates: float32[][]) (state: State) (ps: Tensor[]) =
+                if allNull updates then updates, state
+                else
+                    let finite = updates |> Array.forall (fun u -> isNull u || Array.forall Single.IsFinite u)
+                    let count = if finite then 0.0 else State.globalValue NotFiniteCount state + 1.0
+                    let total = State.globalValue TotalNotFinite state + (if finite then 0.0 else 1.0)
+                    let out, s =
+                        if finite || count > float maxConsecutiveErrors then inner.Update updates state ps
+                        else Array.zeroCreate updates.Length, state
+                    out,
+                    s
+                    |> State.setGlobal NotFiniteCount count
+                    |> State.setGlobal TotalNotFinite total
+                    |> State.setGlobal LastFinite (if finite then 1.0 else 0.0)
+            Transform.create $"applyIfFinite({maxConsecutiveErrors}, {inner.Name})" init update
 
     /// <summary>The name, in <see cref="P:Optim.State.Globals"/>, of <c>multiSteps</c>'s count of micro-batches accumulated since its last real step.</summary>
     [<Literal>]

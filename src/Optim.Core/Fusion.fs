@@ -125,6 +125,14 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// parameters' passes. It may share its work between the kernel threads, but its result must not depend on that.
     abstract Reduce: inputs: float32[][] -> float
     default _.Reduce(_) = nan
+    /// The optimizer-wide values the op keeps (name, starting value), in the state's Globals.
+    abstract Globals: (string * float) list
+    default _.Globals = []
+    /// For an op that gates its pass (applyIfFinite): whether this step runs at all, decided once per step from its
+    /// reduction; it writes its optimizer-wide values into `dst` (the state itself in place). A step that does not run
+    /// moves no parameter, changes no buffer and counts no step.
+    abstract Decide: reduced: float * src: State * dst: State -> bool
+    default _.Decide(_, _, _) = true
     /// Computes this step's scalars and new per-parameter values; returns the parameter decay to defer to the apply
     /// stage (1 for none; an op that has a decay returns it only when `DeferDecay`, else its kernel adds it).
     abstract Prepare: prep: byref<Prep> -> float32
@@ -241,6 +249,8 @@ type internal Plan(ops: ElementwiseOp[]) =
             let d = p.Decls.[j]
             if d.AtInit then s <- State.setBuffer n (ps |> Array.map (fun t -> Array.create t.Data.Length d.Start)) s)
         for n in p.ScalarNames do s <- State.declareScalar n s
+        for op in p.Ops do
+            for name, initial in op.Globals do s <- State.declareGlobal name initial s
         s
 
 /// How a pass ends: write the new parameters, or the updates (the pure `Transform.update`).
@@ -283,8 +293,16 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     /// after `Refresh` and before any parameter's pass.
     member b.Reduce(inputs: float32[][]) =
         let ops = plan.Ops
-        for k in 0 .. n - 1 do
-            if b.Active.[k] && ops.[k].Reduces then b.Reduced.[k] <- ops.[k].Reduce inputs
+        b.Runs <- true
+        let mutable k = 0
+        while b.Runs && k < n do
+            if b.Active.[k] && ops.[k].Reduces then
+                b.Reduced.[k] <- ops.[k].Reduce inputs
+                b.Runs <- ops.[k].Decide(b.Reduced.[k], src, (if b.InPlace then src else dst))
+            k <- k + 1
+
+    /// Whether this step's passes run: false when a gate (see `Decide`) rejected the step.
+    member val Runs = true with get, set
 
     /// Reads the ops' activity for the current hyperparameters. Called at the start of each step.
     member b.Refresh() =

@@ -1041,3 +1041,74 @@ module internal Ops =
             while i < u.Length do
                 putS apply u pA poA dA sA i (if coef = 1.0f then src.[i] else src.[i] * coef)
                 i <- i + 1
+
+    /// Whether every element of one buffer is finite, per chunk of `Split.chunk` elements (`Σ x·0` is NaN exactly when
+    /// some x is NaN or infinite). As a job, either kernel thread may check any chunk; one per thread, reused.
+    [<Sealed; AllowNullLiteral>]
+    type FiniteJob() =
+        inherit RangeJob()
+        [<ThreadStatic; DefaultValue>]
+        static val mutable private current: FiniteJob
+        static member Current : FiniteJob =
+            if isNull FiniteJob.current then FiniteJob.current <- FiniteJob()
+            FiniteJob.current
+        member val Data : float32[] = null with get, set
+        [<DefaultValue>] val mutable Bad: int
+        override j.Run(lo, hi) =
+            let xs = ReadOnlySpan<float32>(j.Data, lo, hi - lo)
+            let mutable i = 0
+            let mutable acc = 0.0f
+            if simd () then
+                let v = vro xs
+                let mutable a = Vector<float32>.Zero
+                for k in 0 .. v.Length - 1 do a <- a + v.[k] * Vector<float32>.Zero
+                acc <- Vector.Sum a
+                i <- v.Length * lanes ()
+            while i < xs.Length do
+                acc <- acc + xs.[i] * 0.0f
+                i <- i + 1
+            if not (Single.IsFinite acc) then Threading.Interlocked.Exchange(&j.Bad, 1) |> ignore
+
+    /// Whether every element of a buffer is finite; large buffers are shared between the kernel threads.
+    let allFinite (xs: float32[]) =
+        let j = FiniteJob.Current
+        j.Data <- xs
+        j.Bad <- 0
+        try Split.run j xs.Length
+        finally j.Data <- null
+        j.Bad = 0
+
+    /// `optax.apply_if_finite`'s gate, first in its pass: a step whose incoming updates hold a NaN or an infinity does not
+    /// run (no parameter moves, no state changes, no step is counted), unless `maxConsecutiveErrors` consecutive steps were
+    /// already rejected. Its counters are optimizer-wide values; its kernel passes the updates through.
+    [<Sealed>]
+    type FiniteGate(maxConsecutiveErrors: int) =
+        inherit ElementwiseOp("applyIfFinite", [||], [||], 0)
+        static member NotFiniteCount = "apply_if_finite.notfinite_count"
+        static member TotalNotFinite = "apply_if_finite.total_notfinite"
+        static member LastFinite = "apply_if_finite.last_finite"
+        override _.Globals = [ FiniteGate.NotFiniteCount, 0.0; FiniteGate.TotalNotFinite, 0.0; FiniteGate.LastFinite, 1.0 ]
+        override _.Reduces = true
+        // 1: every update finite; 0: some is not; NaN: no parameter has an update (nothing runs, nothing is counted)
+        override _.Reduce(inputs) =
+            let mutable any = false
+            let mutable finite = true
+            for u in inputs do
+                if not (isNull u) then
+                    any <- true
+                    if finite && not (allFinite u) then finite <- false
+            if not any then nan elif finite then 1.0 else 0.0
+        override _.Decide(reduced, src, dst) =
+            if Double.IsNaN reduced then true
+            else
+                let finite = reduced = 1.0
+                let count = if finite then 0.0 else State.globalValue FiniteGate.NotFiniteCount src + 1.0
+                let total = State.globalValue FiniteGate.TotalNotFinite src + (if finite then 0.0 else 1.0)
+                dst.Globals.[FiniteGate.NotFiniteCount].[0] <- count
+                dst.Globals.[FiniteGate.TotalNotFinite].[0] <- total
+                dst.Globals.[FiniteGate.LastFinite].[0] <- if finite then 1.0 else 0.0
+                finite || count > float maxConsecutiveErrors
+        override _.Prepare(_) = 1.0f
+        override _.Run(c) =
+            if c.Applies then ApplyStage.Apply(c.P, c.Src, c.Decay, c.Scale, c.POut)
+            elif not c.Aliased then c.Src.CopyTo c.U

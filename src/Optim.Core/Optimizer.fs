@@ -45,14 +45,15 @@ type internal FusedRunner(plan: Plan) =
             if isNull bound || not (obj.ReferenceEquals(bound.Src, state)) then bound <- Bound(plan, state, state)
             bound.Refresh()
             bound.Reduce grads
-            if sizes.Length <> parameters.Length then sizes <- Array.zeroCreate parameters.Length
-            for i in 0 .. parameters.Length - 1 do sizes.[i] <- parameters.[i].Length
-            ps <- parameters
-            gs <- grads
-            try Split.runEach sizes stepOne
-            finally
-                ps <- null
-                gs <- null
+            if bound.Runs then
+                if sizes.Length <> parameters.Length then sizes <- Array.zeroCreate parameters.Length
+                for i in 0 .. parameters.Length - 1 do sizes.[i] <- parameters.[i].Length
+                ps <- parameters
+                gs <- grads
+                try Split.runEach sizes stepOne
+                finally
+                    ps <- null
+                    gs <- null
         finally Threading.Monitor.Exit gate
 
 /// <summary>Building <see cref="T:Optim.Optimizer"/> values.</summary>
@@ -78,7 +79,7 @@ module Optimizer =
         let out =
             ps |> Array.mapi (fun i p ->
                 let u = updates.[i]
-                if isNull u then p
+                if isNull u || not bound.Runs then p
                 else
                     let o = Array.zeroCreate p.Data.Length
                     Fusion.Step(bound, i, p.Data, u, o, Mode.Apply)

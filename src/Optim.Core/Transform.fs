@@ -52,7 +52,7 @@ module internal Stages =
         bound.Reduce updates
         let out =
             updates |> Array.mapi (fun i u ->
-                if isNull u then null
+                if isNull u || not bound.Runs then null
                 else
                     let o = Array.zeroCreate u.Length
                     Fusion.Step(bound, i, ps.[i].Data, u, o, Mode.Updates)

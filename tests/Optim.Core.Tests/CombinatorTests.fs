@@ -195,6 +195,23 @@ let ``after maxConsecutiveErrors rejected steps applyIfFinite applies the next o
         && State.globalValue Combinators.NotFiniteCount s3 = 0.0 && State.globalValue Combinators.LastFinite s3 = 1.0)
 
 [<Fact>]
+let ``applyIfFinite around a chain of elementwise blocks (a gate before the fused pass) equals the same combinator around an opaque inner, bit for bit, in place too`` () =
+    Gen.check 100 finiteCase (fun (o, errors, ps, grads) ->
+        let inner = Alias.adam o
+        // at least one rejection allowed, so that the NaN steps are rejected (an applied NaN would compare unequal to itself)
+        let errors = max errors 1
+        let fused = Combinators.applyIfFinite errors inner
+        let opaque = Combinators.applyIfFinite errors (Transform.create "adam" inner.Init inner.Update)
+        // every other step holds a NaN
+        let grads = grads |> List.mapi (fun k g -> if k % 2 = 1 then withNaN g else g)
+        let pf, sf = run fused ps grads
+        let po, so = run opaque ps grads
+        let o = Optimizer.ofTransform fused
+        let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
+        let si = grads |> List.fold (fun s g -> o.StepInPlace buffers g s) (o.Init ps)
+        same pf po && statesEqual sf so && Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pf buffers && statesEqual sf si)
+
+[<Fact>]
 let ``applyIfFinite's counters travel through a JSON checkpoint`` () =
     Gen.check 100 finiteCase (fun (o, _, ps, grads) ->
         let t = Combinators.applyIfFinite 3 (Alias.adam o)
