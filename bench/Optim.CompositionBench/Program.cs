@@ -50,9 +50,9 @@ void Core(string variant, Optim.Optimizer o, bool pure)
     if (pure)
     {
         var current = tensorsOf;
-        variants.Add((variant, () => { var r = o.Step.Invoke(current).Invoke(grads).Invoke(state); current = r.Item1; state = r.Item2; }));
+        variants.Add((variant, () => { var r = Microsoft.FSharp.Core.FSharpFunc<OTensor[], float[][]>.InvokeFast(o.Step, current, grads, state); current = r.Item1; state = r.Item2; }));
     }
-    else variants.Add((variant, () => state = o.StepInPlace.Invoke(ps).Invoke(grads).Invoke(state)));
+    else variants.Add((variant, () => state = Microsoft.FSharp.Core.FSharpFunc<float[][], float[][]>.InvokeFast(o.StepInPlace, ps, grads, state)));
 }
 void Facade(string variant, Func<Parameter[], Optim.CSharp.Optimizer> make)
 {
@@ -105,7 +105,15 @@ static partial class Extra
 {
     public static void Add(string name, List<(string Name, Action Step)> variants, Action<string, Optim.Optimizer, bool> core, float[][] grads, int[] sizes)
     {
-        _ = core;
+        if (name == "adam")
+        {
+            // four calls of multiSteps 4 around Adam (three accumulations, one step on the mean), and applyIfFinite
+            var multi = Optim.OptimizerModule.ofTransform(Combinators.multiSteps(4, Alias.adam(AdamOptionsModule.adam)));
+            core("multi-steps-4", multi, false);
+            var last = variants[^1];
+            variants[^1] = (last.Name, () => { last.Step(); last.Step(); last.Step(); last.Step(); });
+            core("apply-if-finite", Optim.OptimizerModule.ofTransform(Combinators.applyIfFinite(0, Alias.adam(AdamOptionsModule.adam))), false);
+        }
         if (name != "adamw") return;
         // a user chain: clipByGlobalNorm (one read of every gradient, then a coefficient) before a fused AdamW
         var rng = new Random(1);

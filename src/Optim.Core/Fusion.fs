@@ -133,6 +133,9 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// moves no parameter, changes no buffer and counts no step.
     abstract Decide: reduced: float * src: State * dst: State -> bool
     default _.Decide(_, _, _) = true
+    /// Whether the op's kernel leaves the updates as they are (a gate's): the pass then skips it.
+    abstract PassesThrough: bool
+    default _.PassesThrough = false
     /// Computes this step's scalars and new per-parameter values; returns the parameter decay to defer to the apply
     /// stage (1 for none; an op that has a decay returns it only when `DeferDecay`, else its kernel adds it).
     abstract Prepare: prep: byref<Prep> -> float32
@@ -272,7 +275,7 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     member val DstScalars = if obj.ReferenceEquals(src, dst) then null else plan.ScalarNames |> Array.map (fun name -> State.buffer name dst)
     member _.Plan = plan
     member val Active : bool[] = Array.zeroCreate n
-    /// Per op: absorbed into the folding op before it.
+    /// Per op: no kernel of its own this step: absorbed into the folding op before it, or passing the updates through.
     member val Absorbed : bool[] = Array.zeroCreate n
     /// Per folding op: the end (exclusive) of the ops after it whose scale it absorbs.
     member val FoldEnd : int[] = Array.zeroCreate n
@@ -309,7 +312,7 @@ type internal Bound(plan: Plan, src: State, dst: State) =
         let ops = plan.Ops
         for k in 0 .. n - 1 do
             b.Active.[k] <- ops.[k].IsActive()
-            b.Absorbed.[k] <- false
+            b.Absorbed.[k] <- ops.[k].PassesThrough
         for k in 0 .. n - 1 do
             b.FoldEnd.[k] <- k + 1
             if b.Active.[k] && not b.Absorbed.[k] && ops.[k].Folds then
@@ -485,7 +488,8 @@ and [<AbstractClass; Sealed>] internal Fusion =
                         f.Ins.[s] <- a
                         f.Outs.[s] <- a
                     else
-                        let o = Array.zeroCreate n
+                        // the kernel writes every element of a buffer it is given; a new one must start filled
+                        let o = if isNull old then Array.zeroCreate n else GC.AllocateUninitializedArray<float32> n
                         b.DstTables.[s].[i] <- o
                         if isNull old then
                             first <- true

@@ -1108,6 +1108,7 @@ module internal Ops =
                 dst.Globals.[FiniteGate.TotalNotFinite].[0] <- total
                 dst.Globals.[FiniteGate.LastFinite].[0] <- if finite then 1.0 else 0.0
                 finite || count > float maxConsecutiveErrors
+        override _.PassesThrough = true
         override _.Prepare(_) = 1.0f
         override _.Run(c) =
             if c.Applies then ApplyStage.Apply(c.P, c.Src, c.Decay, c.Scale, c.POut)

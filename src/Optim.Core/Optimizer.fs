@@ -81,7 +81,7 @@ module Optimizer =
                 let u = updates.[i]
                 if isNull u || not bound.Runs then p
                 else
-                    let o = Array.zeroCreate p.Data.Length
+                    let o = System.GC.AllocateUninitializedArray<float32> p.Data.Length
                     Fusion.Step(bound, i, p.Data, u, o, Mode.Apply)
                     dst.Steps.[i] <- dst.Steps.[i] + 1L
                     { Shape = p.Shape; Data = o })

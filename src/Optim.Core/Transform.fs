@@ -54,7 +54,7 @@ module internal Stages =
             updates |> Array.mapi (fun i u ->
                 if isNull u || not bound.Runs then null
                 else
-                    let o = Array.zeroCreate u.Length
+                    let o = System.GC.AllocateUninitializedArray<float32> u.Length
                     Fusion.Step(bound, i, ps.[i].Data, u, o, Mode.Updates)
                     o)
         out, dst
