@@ -285,7 +285,7 @@ public sealed class Transformation
     /// <summary>
     /// Gradient accumulation inside the optimizer (<c>optax.MultiSteps</c>): every <see cref="Optimizer.Step"/> adds the
     /// gradients into an accumulator, and every <paramref name="everyK"/>-th one steps <paramref name="inner"/> on their
-    /// mean; the others move no parameter. This is the seeds' <c>accumulation_steps</c> as a value.
+    /// mean; the others move no parameter. It is the training loops' <c>accumulation_steps</c> as a value.
     /// </summary>
     /// <param name="inner">The transformation that takes the real steps; its keys are the groups' keys.</param>
     /// <param name="everyK">Micro-batches per real step, 1 or more.</param>

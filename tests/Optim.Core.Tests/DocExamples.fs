@@ -40,7 +40,7 @@ let ``the Optim.Core package README's example runs`` () =
 
 [<Fact>]
 let ``docs/schedulers.md's F# example schedules, steps and reduces on a plateau`` () =
-    // Seed 002's StepLR as a value, and warmup followed by cosine decay, built from combinators.
+    // StepLR as a value (lr 0.1, divided by 10 every 50 epochs), and warmup followed by cosine decay, built from combinators.
     let stepLr = Schedule.step 0.1 50L 0.1
     let warmupThenCosine = Schedule.join [ Schedule.linear 0.1 0.1 1.0 10L; Schedule.cosineAnnealing 0.1 90L 0.0 ] [ 10L ]
 
