@@ -100,6 +100,28 @@ public sealed class ComposedOptimizerTests
     }
 
     [Fact]
+    public void AParamGroupAddedLaterGetsItsOwnChainWithTheDefaultsAndEqualsTheBuiltInClass()
+    {
+        Parameter[] Two() => [new Parameter([1f, -2f, 0.5f]), new Parameter([3f, 0.25f])];
+        var a = Two();
+        var b = Two();
+        var composed = new ComposedOptimizer([a[0]], Transformation.Adam(lr: 0.01));
+        var builtIn = new Adam([b[0]], lr: 0.01);
+        composed.AddParamGroup(new ParamGroup([a[1]]) { Lr = 0.1 });
+        builtIn.AddParamGroup(new ParamGroup([b[1]]) { Lr = 0.1 });
+        Assert.Equal(1e-8, composed.ParamGroups[1]["eps"]);
+        for (int t = 0; t < 6; t++)
+            foreach (var (ps, opt) in new[] { (a, (Optimizer)composed), (b, builtIn) })
+            {
+                opt.ZeroGrad();
+                foreach (var p in ps) p.AccumulateGrad(p.Data.Select(x => 2 * x).ToArray());
+                opt.Step();
+            }
+        Assert.Equal(b[0].Data, a[0].Data);
+        Assert.Equal(b[1].Data, a[1].Data);
+    }
+
+    [Fact]
     public void TwoBlocksGivingOneKeyDifferentValuesAreRejected()
     {
         var e = Assert.Throws<ArgumentException>(() =>
