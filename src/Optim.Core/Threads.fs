@@ -44,7 +44,8 @@ type internal Scratch() =
         s
 
 /// A large kernel as one job for both threads: its elements in chunks of `Size`, which each thread takes in turn from
-/// a shared counter and runs with `Inner.Run(lo, hi)`. One per thread, reused.
+/// a shared counter and runs with `Inner.Run(lo, hi)`. The first exception a chunk throws is kept for the caller and
+/// stops the other chunks. One per thread, reused.
 [<Sealed; AllowNullLiteral>]
 type internal ChunkJob() =
     inherit RangeJob()
@@ -57,11 +58,16 @@ type internal ChunkJob() =
     [<DefaultValue>] val mutable N: int
     [<DefaultValue>] val mutable Size: int
     [<DefaultValue>] val mutable Next: int
+    [<DefaultValue>] val mutable Error: ExceptionDispatchInfo
     override j.Run(_, _) =
         let chunks = (j.N + j.Size - 1) / j.Size
         let mutable k = Interlocked.Increment(&j.Next) - 1
         while k < chunks do
-            j.Inner.Run(k * j.Size, min j.N ((k + 1) * j.Size))
+            try j.Inner.Run(k * j.Size, min j.N ((k + 1) * j.Size))
+            with e ->
+                // kept for the caller (the worker thread must not die of it), and no more chunks start
+                Interlocked.CompareExchange(&j.Error, ExceptionDispatchInfo.Capture e, null) |> ignore
+                Volatile.Write(&j.Next, chunks)
             k <- Interlocked.Increment(&j.Next) - 1
 
 /// Many parameters' steps as one job for both threads: each thread takes the next parameter index from a shared
@@ -166,8 +172,12 @@ module internal Split =
             c.N <- n
             c.Size <- chunk
             c.Next <- 0
+            c.Error <- null
             share c
             c.Inner <- null
+            let error = c.Error
+            c.Error <- null
+            if not (isNull error) then error.Throw()
 
     /// Runs `step i` for every parameter index i (`sizes.[i]` its element count): the parameters of `threshold`
     /// elements or more one after another here, each kernel shared by `run`; then the smaller ones, which this thread
