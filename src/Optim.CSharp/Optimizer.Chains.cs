@@ -10,7 +10,8 @@ namespace Optim.CSharp;
 internal sealed class GroupHypers : Hypers
 {
     private readonly ParamGroup _group;
-    private readonly List<Cell> _cells = [];
+    // each cell, and whether its key holds a pair in the group (decided once, when the chain is built)
+    private readonly List<(Cell Cell, bool Pair)> _cells = [];
     private readonly List<(string Key, bool Value)> _flags = [];
 
     public GroupHypers(ParamGroup group) => _group = group;
@@ -24,19 +25,17 @@ internal sealed class GroupHypers : Hypers
 
     public override Cell Cell(string key, int index)
     {
-        var cell = new Cell(key, Read(key, index)) { Index = index };
-        _cells.Add(cell);
+        bool pair = Hyper.IsPair(key) || !_group.ContainsKey(key) || IsPairValued(key);
+        var cell = new Cell(key, Read(key, index, pair)) { Index = index };
+        _cells.Add((cell, pair));
         return cell;
     }
 
-    private double Read(string key, int index)
+    private double Read(string key, int index, bool pair)
     {
-        if (Hyper.IsPair(key) || !_group.ContainsKey(key) || IsPairValued(key))
-        {
-            var (a, b) = _group.GetPair(key);
-            return index == 0 ? a : b;
-        }
-        return _group[key];
+        if (!pair) return _group[key];
+        var (a, b) = _group.GetPair(key);
+        return index == 0 ? a : b;
     }
 
     private bool IsPairValued(string key)
@@ -56,7 +55,7 @@ internal sealed class GroupHypers : Hypers
     /// <summary>Copies the group's current values into the chain's cells.</summary>
     public void Refresh()
     {
-        foreach (var cell in _cells) cell.Value = Read(cell.Key, cell.Index);
+        foreach (var (cell, pair) in _cells) cell.Value = Read(cell.Key, cell.Index, pair);
     }
 }
 

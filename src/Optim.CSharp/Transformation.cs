@@ -92,12 +92,6 @@ public sealed class Transformation
             throw new ArgumentOutOfRangeException(name, value, $"Invalid {name} value: {value}; it must be a finite number, 0 or more.");
     }
 
-    private static void Betas(string name, (double, double) betas)
-    {
-        Hyper.CheckPair("betas", betas);
-        _ = name;
-    }
-
     private static GradientTransformation Op(ElementwiseOp op) => Stages.ofOp(op);
 
     // ---- composition ----
@@ -223,7 +217,7 @@ public sealed class Transformation
     public static Transformation ScaleByAdam((double, double)? betas = null, double eps = 1e-8, bool amsgrad = false)
     {
         var b = betas ?? (0.9, 0.999);
-        Betas(nameof(betas), b);
+        Hyper.CheckPair("betas", b);
         NonNegative(nameof(eps), eps);
         return new(amsgrad ? "scaleByAdam(amsgrad)" : "scaleByAdam",
                    h => Op(new Ops.Adam(h.Cell("betas", 0), h.Cell("betas", 1), h.Cell("eps", 0), amsgrad)),
