@@ -8,9 +8,11 @@ type internal ParamStep =
     delegate of src: State * dst: State * index: int * p: ReadOnlySpan<float32> * g: ReadOnlySpan<float32> * pOut: Span<float32> -> unit
 
 /// <summary>
-/// Named optimizers as fused kernels: one pass over memory per parameter, SIMD, the same numbers as their
-/// chains in <see cref="T:Optim.Alias"/> and as PyTorch. Each exists as a pure <see cref="T:Optim.Optimizer"/>
-/// and as a per-parameter in-place step (<c>*InPlace</c>) that allocates nothing once the parameter's buffers exist.
+/// Named optimizers, each one pass over memory per parameter. The elementwise ones (SGD, Adam, AdamW, Adagrad,
+/// RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop) are their compiled chains of blocks,
+/// <c>Optimizer.ofTransform (Alias.* o)</c>: each optimizer's math is written once, as its blocks. Adafactor's factored
+/// second moment and SparseAdam's rows are kernels of their own, as a pure <see cref="T:Optim.Optimizer"/> and as a
+/// per-parameter in-place step (<c>*InPlace</c>) that allocates nothing once the parameter's buffers exist.
 /// The state is the chain's: <c>(Fused.adam o).Init = (Alias.adam o).Init</c>.
 /// </summary>
 [<RequireQualifiedAccess>]
@@ -33,14 +35,6 @@ module Fused =
     /// The input value and the output array of a one-value-per-parameter buffer of parameter `index`
     /// (`initial` before its first step). In place the output is the state's own array; pure, or on the
     /// first step, it is a fresh one stored in `dst`. The caller writes the new value into it.
-    let private scalarSlot (src: State) (dst: State) (name: string) (index: int) (initial: float32) : struct (float32 * float32[]) =
-        let old = (State.buffer name src).[index]
-        if obj.ReferenceEquals(src, dst) && not (isNull old) then struct (old.[0], old)
-        else
-            let out = Array.zeroCreate 1
-            (State.buffer name dst).[index] <- out
-            struct ((if isNull old then initial else old.[0]), out)
-
     let private checkParam (state: State) (index: int) (paramLength: int) (gradLength: int) =
         if index < 0 || index >= state.Steps.Length then
             raise (ArgumentOutOfRangeException("index", index, $"The state covers {state.Steps.Length} parameters."))
@@ -79,32 +73,6 @@ module Fused =
                         state.Steps.[i] <- state.Steps.[i] + 1L
                 state }
 
-    let private sgdParam (o: SgdOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let negLr = float32 -o.Lr
-        let wd = float32 o.WeightDecay
-        let mu = float32 o.Momentum
-        let keep = float32 (1.0 - o.Dampening)
-        if o.Momentum = 0.0 then
-            Kernels.Sgd(p, g, ReadOnlySpan.Empty, pOut, Span.Empty, negLr, wd, mu, keep, false, false, o.Nesterov, o.Maximize)
-        else
-            let struct (bIn, bOut, first) = slot src dst "momentum_buffer" index p.Length
-            Kernels.Sgd(p, g, ReadOnlySpan bIn, pOut, Span bOut, negLr, wd, mu, keep, true, first, o.Nesterov, o.Maximize)
-
-    let private adamParam (o: AdamOptions) (decoupled: bool) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let struct (mIn, mOut, _) = slot src dst "exp_avg" index n
-        let struct (vIn, vOut, _) = slot src dst "exp_avg_sq" index n
-        let struct (xIn, xOut, _) = if o.Amsgrad then slot src dst "max_exp_avg_sq" index n else struct (null, null, false)
-        let t = float (src.Steps.[index] + 1L)
-        let bc1 = 1.0 - Math.Pow(o.Beta1, t)
-        let bc2 = 1.0 - Math.Pow(o.Beta2, t)
-        let decay = if decoupled then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
-        let wd = if decoupled then 0.0f else float32 o.WeightDecay
-        Kernels.Adam(
-            p, g, ReadOnlySpan mIn, ReadOnlySpan vIn, ReadOnlySpan xIn, pOut, Span mOut, Span vOut, Span xOut,
-            decay, wd, float32 o.Beta1, float32 (1.0 - o.Beta1), float32 o.Beta2, float32 (1.0 - o.Beta2),
-            float32 (sqrt bc2), float32 o.Eps, float32 (-(o.Lr / bc1)), o.Amsgrad, o.Maximize)
-
     /// <summary>
     /// Runs the in-place steps of many parameters (<c>step.Invoke i</c> for every parameter index <c>i</c>, typically one
     /// <c>Fused.*InPlace</c> call) on the two threads the kernels use: each parameter of 2²⁰ elements or more on the
@@ -124,318 +92,60 @@ module Fused =
         if isNull step then nullArg (nameof step)
         Split.runEach sizes step
 
-    /// <summary>
-    /// One in-place SGD step of parameter <paramref name="index"/>: overwrites <paramref name="param"/> and its
-    /// state buffers, and counts the step. Allocates only the momentum buffer, on the parameter's first step.
-    /// </summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.sgd o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let sgdInPlace (o: SgdOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        SgdOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        sgdParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place Adam step of parameter <paramref name="index"/>; see <see cref="M:Optim.Fused.sgdInPlace(Optim.SgdOptions,Optim.State,System.Int32,System.Span{System.Single},System.ReadOnlySpan{System.Single})"/>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.adam o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let adamInPlace (o: AdamOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        AdamOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        adamParam o false state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place AdamW step of parameter <paramref name="index"/>; see <c>adamInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.adamw o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let adamwInPlace (o: AdamOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        AdamOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        adamParam o true state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>SGD as one fused kernel; equals <c>Alias.sgd o</c> and <c>torch.optim.SGD</c>.</summary>
+    /// <summary>SGD as its compiled chain, <c>Optimizer.ofTransform (Alias.sgd o)</c>: one fused pass per parameter; equals <c>torch.optim.SGD</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let sgd (o: SgdOptions) : Optimizer =
-        let o = SgdOptions.validate o
-        pureStep (Alias.sgd o).Init (ParamStep(fun src dst i p g pOut -> sgdParam o src dst i p g pOut))
+    let sgd (o: SgdOptions) : Optimizer = Optimizer.ofTransform (Alias.sgd o)
 
-    /// <summary>Adam as one fused kernel; equals <c>Alias.adam o</c> and <c>torch.optim.Adam</c>.</summary>
+    /// <summary>Adam as its compiled chain, <c>Optimizer.ofTransform (Alias.adam o)</c>: one fused pass per parameter; equals <c>torch.optim.Adam</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let adam (o: AdamOptions) : Optimizer =
-        let o = AdamOptions.validate o
-        pureStep (Alias.adam o).Init (ParamStep(fun src dst i p g pOut -> adamParam o false src dst i p g pOut))
+    let adam (o: AdamOptions) : Optimizer = Optimizer.ofTransform (Alias.adam o)
 
-    /// <summary>AdamW as one fused kernel; equals <c>Alias.adamw o</c> and <c>torch.optim.AdamW</c>.</summary>
+    /// <summary>AdamW as its compiled chain, <c>Optimizer.ofTransform (Alias.adamw o)</c>: one fused pass per parameter; equals <c>torch.optim.AdamW</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let adamw (o: AdamOptions) : Optimizer =
-        let o = AdamOptions.validate o
-        pureStep (Alias.adamw o).Init (ParamStep(fun src dst i p g pOut -> adamParam o true src dst i p g pOut))
+    let adamw (o: AdamOptions) : Optimizer = Optimizer.ofTransform (Alias.adamw o)
 
-    let private adagradParam (o: AdagradOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let struct (sIn, sOut, first) = slot src dst "sum" index p.Length
-        // Init creates "sum" filled; a state without it (a checkpoint that holds none) starts it here the same way
-        if first then Array.Fill(sIn, float32 o.InitialAccumulatorValue)
-        let clr = o.Lr / (1.0 + float src.Steps.[index] * o.LrDecay)
-        Kernels.Adagrad(p, g, ReadOnlySpan sIn, pOut, Span sOut, float32 -clr, float32 o.WeightDecay, float32 o.Eps, o.Maximize)
-
-    let private rmspropParam (o: RmspropOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let hasMomentum = o.Momentum > 0.0
-        let struct (vIn, vOut, _) = slot src dst "square_avg" index n
-        let struct (mIn, mOut, _) = if o.Centered then slot src dst "grad_avg" index n else struct (null, null, false)
-        let struct (bIn, bOut, _) = if hasMomentum then slot src dst "momentum_buffer" index n else struct (null, null, false)
-        Kernels.Rmsprop(
-            p, g, ReadOnlySpan vIn, ReadOnlySpan mIn, ReadOnlySpan bIn, pOut, Span vOut, Span mOut, Span bOut,
-            float32 -o.Lr, float32 o.WeightDecay, float32 o.Alpha, float32 (1.0 - o.Alpha), float32 o.Eps, float32 o.Momentum,
-            o.Centered, hasMomentum, o.Maximize)
-
-    let private adadeltaParam (o: AdadeltaOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let struct (vIn, vOut, _) = slot src dst "square_avg" index n
-        let struct (aIn, aOut, _) = slot src dst "acc_delta" index n
-        Kernels.Adadelta(
-            p, g, ReadOnlySpan vIn, ReadOnlySpan aIn, pOut, Span vOut, Span aOut,
-            float32 -o.Lr, float32 o.WeightDecay, float32 o.Rho, float32 (1.0 - o.Rho), float32 o.Eps, o.Maximize)
-
-    let private adamaxParam (o: AdamaxOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let struct (mIn, mOut, _) = slot src dst "exp_avg" index n
-        let struct (wIn, wOut, _) = slot src dst "exp_inf" index n
-        let bc1 = 1.0 - Math.Pow(o.Beta1, float (src.Steps.[index] + 1L))
-        Kernels.Adamax(
-            p, g, ReadOnlySpan mIn, ReadOnlySpan wIn, pOut, Span mOut, Span wOut,
-            float32 (-(o.Lr / bc1)), float32 o.WeightDecay, float32 o.Beta1, float32 (1.0 - o.Beta1), float32 o.Beta2,
-            float32 o.Eps, o.Maximize)
-
-    let private nadamParam (o: NadamOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let struct (mIn, mOut, _) = slot src dst "exp_avg" index n
-        let struct (vIn, vOut, _) = slot src dst "exp_avg_sq" index n
-        let struct (product0, productOut) = scalarSlot src dst "mu_product" index 1.0f
-        let t = float (src.Steps.[index] + 1L)
-        let mu = Blocks.nadamMu o.Beta1 o.MomentumDecay t
-        let muNext = Blocks.nadamMu o.Beta1 o.MomentumDecay (t + 1.0)
-        // PyTorch keeps the product in a float32 tensor
-        let product = product0 * float32 mu
-        let productNext = product * float32 mu * float32 muNext
-        productOut.[0] <- product
-        let decay = if o.DecoupledWeightDecay then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
-        let wd = if o.DecoupledWeightDecay then 0.0f else float32 o.WeightDecay
-        Kernels.Nadam(
-            p, g, ReadOnlySpan mIn, ReadOnlySpan vIn, pOut, Span mOut, Span vOut,
-            decay, wd, float32 o.Beta1, float32 (1.0 - o.Beta1), float32 o.Beta2, float32 (1.0 - o.Beta2),
-            float32 (1.0 / (1.0 - Math.Pow(o.Beta2, t))), float32 o.Eps,
-            float32 (-o.Lr * (1.0 - mu) / (1.0 - float product)), float32 (-o.Lr * muNext / (1.0 - float productNext)), o.Maximize)
-
-    let private radamParam (o: RadamOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let struct (mIn, mOut, _) = slot src dst "exp_avg" index n
-        let struct (vIn, vOut, _) = slot src dst "exp_avg_sq" index n
-        let t = float (src.Steps.[index] + 1L)
-        let bc1 = 1.0 - Math.Pow(o.Beta1, t)
-        let rect = Blocks.radamRectification o.Beta2 t
-        let negStep = if rect.IsSome then -(o.Lr * sqrt (1.0 - Math.Pow(o.Beta2, t)) * rect.Value / bc1) else -(o.Lr / bc1)
-        let decay = if o.DecoupledWeightDecay then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
-        let wd = if o.DecoupledWeightDecay then 0.0f else float32 o.WeightDecay
-        Kernels.Radam(
-            p, g, ReadOnlySpan mIn, ReadOnlySpan vIn, pOut, Span mOut, Span vOut,
-            decay, wd, float32 o.Beta1, float32 (1.0 - o.Beta1), float32 o.Beta2, float32 (1.0 - o.Beta2),
-            float32 o.Eps, float32 negStep, rect.IsSome, o.Maximize)
-
-    let private asgdParam (o: AsgdOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let struct (eta, etaOut) = scalarSlot src dst "eta" index (float32 o.Lr)
-        let struct (mu, muOut) = scalarSlot src dst "mu" index 1.0f
-        let struct (axIn, axOut, _) = slot src dst "ax" index p.Length
-        Kernels.Asgd(
-            p, g, ReadOnlySpan axIn, pOut, Span axOut,
-            float32 (1.0 - o.Lambd * float eta), -eta, float32 o.WeightDecay, mu, (mu = 1.0f), o.Maximize)
-        let t = float (src.Steps.[index] + 1L)
-        etaOut.[0] <- float32 (o.Lr / Math.Pow(1.0 + o.Lambd * o.Lr * t, o.Alpha))
-        muOut.[0] <- float32 (1.0 / Math.Max(1.0, t - o.T0))
-
-    let private rpropParam (o: RpropOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
-        let n = p.Length
-        let struct (prevIn, prevOut, _) = slot src dst "prev" index n
-        let struct (sIn, sOut, first) = slot src dst "step_size" index n
-        Kernels.Rprop(
-            p, g, ReadOnlySpan prevIn, ReadOnlySpan sIn, pOut, Span prevOut, Span sOut,
-            float32 o.EtaMinus, float32 o.EtaPlus, float32 o.StepSizeMin, float32 o.StepSizeMax, float32 o.Lr, first, o.Maximize)
-
-    /// <summary>One in-place Adagrad step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.adagrad o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let adagradInPlace (o: AdagradOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        AdagradOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        adagradParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place RMSprop step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.rmsprop o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let rmspropInPlace (o: RmspropOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        RmspropOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        rmspropParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place Adadelta step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.adadelta o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let adadeltaInPlace (o: AdadeltaOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        AdadeltaOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        adadeltaParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place Adamax step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.adamax o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let adamaxInPlace (o: AdamaxOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        AdamaxOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        adamaxParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place NAdam step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.nadam o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let nadamInPlace (o: NadamOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        NadamOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        nadamParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place RAdam step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.radam o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let radamInPlace (o: RadamOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        RadamOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        radamParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place ASGD step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.asgd o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let asgdInPlace (o: AsgdOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        AsgdOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        asgdParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>One in-place Rprop step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>.</summary>
-    /// <param name="o">The options (validated here).</param>
-    /// <param name="state">The optimizer state, from <c>(Fused.rprop o).Init</c>; written in place.</param>
-    /// <param name="index">The parameter's index in the state.</param>
-    /// <param name="param">The parameter's buffer; written in place.</param>
-    /// <param name="grad">Its gradient, of the same length.</param>
-    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, or the lengths differ.</exception>
-    let rpropInPlace (o: RpropOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
-        RpropOptions.validate o |> ignore
-        checkParam state index param.Length grad.Length
-        rpropParam o state state index (Span.op_Implicit param) grad param
-        state.Steps.[index] <- state.Steps.[index] + 1L
-
-    /// <summary>Adagrad as one fused kernel; equals <c>Alias.adagrad o</c> and <c>torch.optim.Adagrad</c>.</summary>
+    /// <summary>Adagrad as its compiled chain, <c>Optimizer.ofTransform (Alias.adagrad o)</c>: one fused pass per parameter; equals <c>torch.optim.Adagrad</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let adagrad (o: AdagradOptions) : Optimizer =
-        let o = AdagradOptions.validate o
-        pureStep (Alias.adagrad o).Init (ParamStep(fun src dst i p g pOut -> adagradParam o src dst i p g pOut))
+    let adagrad (o: AdagradOptions) : Optimizer = Optimizer.ofTransform (Alias.adagrad o)
 
-    /// <summary>RMSprop as one fused kernel; equals <c>Alias.rmsprop o</c> and <c>torch.optim.RMSprop</c>.</summary>
+    /// <summary>RMSprop as its compiled chain, <c>Optimizer.ofTransform (Alias.rmsprop o)</c>: one fused pass per parameter; equals <c>torch.optim.RMSprop</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let rmsprop (o: RmspropOptions) : Optimizer =
-        let o = RmspropOptions.validate o
-        pureStep (Alias.rmsprop o).Init (ParamStep(fun src dst i p g pOut -> rmspropParam o src dst i p g pOut))
+    let rmsprop (o: RmspropOptions) : Optimizer = Optimizer.ofTransform (Alias.rmsprop o)
 
-    /// <summary>Adadelta as one fused kernel; equals <c>Alias.adadelta o</c> and <c>torch.optim.Adadelta</c>.</summary>
+    /// <summary>Adadelta as its compiled chain, <c>Optimizer.ofTransform (Alias.adadelta o)</c>: one fused pass per parameter; equals <c>torch.optim.Adadelta</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let adadelta (o: AdadeltaOptions) : Optimizer =
-        let o = AdadeltaOptions.validate o
-        pureStep (Alias.adadelta o).Init (ParamStep(fun src dst i p g pOut -> adadeltaParam o src dst i p g pOut))
+    let adadelta (o: AdadeltaOptions) : Optimizer = Optimizer.ofTransform (Alias.adadelta o)
 
-    /// <summary>Adamax as one fused kernel; equals <c>Alias.adamax o</c> and <c>torch.optim.Adamax</c>.</summary>
+    /// <summary>Adamax as its compiled chain, <c>Optimizer.ofTransform (Alias.adamax o)</c>: one fused pass per parameter; equals <c>torch.optim.Adamax</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let adamax (o: AdamaxOptions) : Optimizer =
-        let o = AdamaxOptions.validate o
-        pureStep (Alias.adamax o).Init (ParamStep(fun src dst i p g pOut -> adamaxParam o src dst i p g pOut))
+    let adamax (o: AdamaxOptions) : Optimizer = Optimizer.ofTransform (Alias.adamax o)
 
-    /// <summary>NAdam as one fused kernel; equals <c>Alias.nadam o</c> and <c>torch.optim.NAdam</c>.</summary>
+    /// <summary>NAdam as its compiled chain, <c>Optimizer.ofTransform (Alias.nadam o)</c>: one fused pass per parameter; equals <c>torch.optim.NAdam</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let nadam (o: NadamOptions) : Optimizer =
-        let o = NadamOptions.validate o
-        pureStep (Alias.nadam o).Init (ParamStep(fun src dst i p g pOut -> nadamParam o src dst i p g pOut))
+    let nadam (o: NadamOptions) : Optimizer = Optimizer.ofTransform (Alias.nadam o)
 
-    /// <summary>RAdam as one fused kernel; equals <c>Alias.radam o</c> and <c>torch.optim.RAdam</c>.</summary>
+    /// <summary>RAdam as its compiled chain, <c>Optimizer.ofTransform (Alias.radam o)</c>: one fused pass per parameter; equals <c>torch.optim.RAdam</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let radam (o: RadamOptions) : Optimizer =
-        let o = RadamOptions.validate o
-        pureStep (Alias.radam o).Init (ParamStep(fun src dst i p g pOut -> radamParam o src dst i p g pOut))
+    let radam (o: RadamOptions) : Optimizer = Optimizer.ofTransform (Alias.radam o)
 
-    /// <summary>ASGD as one fused kernel; equals <c>Alias.asgd o</c> and <c>torch.optim.ASGD</c>.</summary>
+    /// <summary>ASGD as its compiled chain, <c>Optimizer.ofTransform (Alias.asgd o)</c>: one fused pass per parameter; equals <c>torch.optim.ASGD</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let asgd (o: AsgdOptions) : Optimizer =
-        let o = AsgdOptions.validate o
-        pureStep (Alias.asgd o).Init (ParamStep(fun src dst i p g pOut -> asgdParam o src dst i p g pOut))
+    let asgd (o: AsgdOptions) : Optimizer = Optimizer.ofTransform (Alias.asgd o)
 
-    /// <summary>Rprop as one fused kernel; equals <c>Alias.rprop o</c> and <c>torch.optim.Rprop</c>.</summary>
+    /// <summary>Rprop as its compiled chain, <c>Optimizer.ofTransform (Alias.rprop o)</c>: one fused pass per parameter; equals <c>torch.optim.Rprop</c>.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
-    let rprop (o: RpropOptions) : Optimizer =
-        let o = RpropOptions.validate o
-        pureStep (Alias.rprop o).Init (ParamStep(fun src dst i p g pOut -> rpropParam o src dst i p g pOut))
+    let rprop (o: RpropOptions) : Optimizer = Optimizer.ofTransform (Alias.rprop o)
 
     let private adafactorParam (o: AdafactorOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
         let n = p.Length

@@ -24,9 +24,9 @@ let private makeAdafactor (o: AdafactorOptions) (ps: Parameter[]) : CSharp.Optim
 
 /// Per kind: a generator of (facade factory, matching pure core optimizer).
 let kinds : (string * Gen<(Parameter[] -> CSharp.Optimizer) * Optim.Optimizer>) list =
-    [ "SGD", Gen.sgdOptions |> Gen.map (fun o -> makeSgd o, Fused.sgd o)
-      "Adam", Gen.adamOptions |> Gen.map (fun o -> makeAdam o, Fused.adam o)
-      "AdamW", Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Fused.adamw o)
+    [ "SGD", Gen.sgdOptions |> Gen.map (fun o -> makeSgd o, Reference.sgd o)
+      "Adam", Gen.adamOptions |> Gen.map (fun o -> makeAdam o, Reference.adam o)
+      "AdamW", Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Reference.adamw o)
       "Adafactor", Gen.adafactorOptions |> Gen.map (fun o -> makeAdafactor o, Fused.adafactor o) ]
 
 type Kinds =

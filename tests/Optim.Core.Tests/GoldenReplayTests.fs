@@ -18,49 +18,49 @@ let optimizerFor (kind: string) (fused: bool) (get: string -> JsonElement) : Opt
     match kind with
     | "SGD" ->
         let o = { Lr = f "lr"; Momentum = f "momentum"; Dampening = f "dampening"; WeightDecay = f "weight_decay"; Nesterov = b "nesterov"; Maximize = b "maximize" }
-        if fused then Fused.sgd o else Optimizer.ofTransform (Alias.sgd o)
+        if fused then Reference.sgd o else Optimizer.ofTransform (Alias.sgd o)
     | "Adam" | "AdamW" ->
         let betas = get "betas"
         let o : AdamOptions =
             { Lr = f "lr"; Beta1 = betas.[0].GetDouble(); Beta2 = betas.[1].GetDouble(); Eps = f "eps"
               WeightDecay = f "weight_decay"; Amsgrad = b "amsgrad"; Maximize = b "maximize" }
         match kind, fused with
-        | "Adam", true -> Fused.adam o
+        | "Adam", true -> Reference.adam o
         | "Adam", false -> Optimizer.ofTransform (Alias.adam o)
-        | _, true -> Fused.adamw o
+        | _, true -> Reference.adamw o
         | _ -> Optimizer.ofTransform (Alias.adamw o)
     | "Adagrad" ->
-        pick fused Fused.adagrad Alias.adagrad
+        pick fused Reference.adagrad Alias.adagrad
             { Lr = f "lr"; LrDecay = f "lr_decay"; WeightDecay = f "weight_decay"
               InitialAccumulatorValue = f "initial_accumulator_value"; Eps = f "eps"; Maximize = b "maximize" }
     | "RMSprop" ->
-        pick fused Fused.rmsprop Alias.rmsprop
+        pick fused Reference.rmsprop Alias.rmsprop
             { Lr = f "lr"; Alpha = f "alpha"; Eps = f "eps"; WeightDecay = f "weight_decay"; Momentum = f "momentum"
               Centered = b "centered"; Maximize = b "maximize" }
     | "Adadelta" ->
-        pick fused Fused.adadelta Alias.adadelta
+        pick fused Reference.adadelta Alias.adadelta
             { Lr = f "lr"; Rho = f "rho"; Eps = f "eps"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
     | "Adamax" ->
         let b1, b2 = pair "betas"
-        pick fused Fused.adamax Alias.adamax
+        pick fused Reference.adamax Alias.adamax
             { Lr = f "lr"; Beta1 = b1; Beta2 = b2; Eps = f "eps"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
     | "NAdam" ->
         let b1, b2 = pair "betas"
-        pick fused Fused.nadam Alias.nadam
+        pick fused Reference.nadam Alias.nadam
             { Lr = f "lr"; Beta1 = b1; Beta2 = b2; Eps = f "eps"; WeightDecay = f "weight_decay"; MomentumDecay = f "momentum_decay"
               DecoupledWeightDecay = b "decoupled_weight_decay"; Maximize = b "maximize" }
     | "RAdam" ->
         let b1, b2 = pair "betas"
-        pick fused Fused.radam Alias.radam
+        pick fused Reference.radam Alias.radam
             { Lr = f "lr"; Beta1 = b1; Beta2 = b2; Eps = f "eps"; WeightDecay = f "weight_decay"
               DecoupledWeightDecay = b "decoupled_weight_decay"; Maximize = b "maximize" }
     | "ASGD" ->
-        pick fused Fused.asgd Alias.asgd
+        pick fused Reference.asgd Alias.asgd
             { Lr = f "lr"; Lambd = f "lambd"; Alpha = f "alpha"; T0 = f "t0"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
     | "Rprop" ->
         let etaMinus, etaPlus = pair "etas"
         let lo, hi = pair "step_sizes"
-        pick fused Fused.rprop Alias.rprop
+        pick fused Reference.rprop Alias.rprop
             { Lr = f "lr"; EtaMinus = etaMinus; EtaPlus = etaPlus; StepSizeMin = lo; StepSizeMax = hi; Maximize = b "maximize" }
     | "Adafactor" ->
         let eps = get "eps"

@@ -1,4 +1,4 @@
-/// The fused kernels share large tensors, and many small ones, between two threads; that must not change a single bit.
+/// Steps share large tensors, and many small ones, between two threads; that must not change a single bit.
 module Optim.Tests.KernelTests
 
 open System
@@ -29,75 +29,7 @@ let private ro (a: float32[]) = ReadOnlySpan a
 let private rw (a: float32[]) = Span a
 
 let kernels : KernelCase list =
-    [ { Name = "SGD"
-        Run =
-          fun split f b ->
-              if split then Kernels.Sgd(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], -0.1f, 0.01f, 0.9f, 0.8f, f.[0], f.[1], f.[2], f.[3])
-              else Kernels.SgdRange(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], -0.1f, 0.01f, 0.9f, 0.8f, f.[0], f.[1], f.[2], f.[3]) }
-      { Name = "Adam"
-        Run =
-          fun split f b ->
-              let decay = if f.[2] then 0.999f else 1.0f
-              if split then
-                  Kernels.Adam(ro b.[0], ro b.[1], ro b.[2], ro b.[3], ro b.[4], rw b.[0], rw b.[2], rw b.[3], rw b.[4],
-                               decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 0.5f, 1e-8f, -1e-3f, f.[0], f.[1])
-              else
-                  Kernels.AdamRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], ro b.[4], rw b.[0], rw b.[2], rw b.[3], rw b.[4],
-                                    decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 0.5f, 1e-8f, -1e-3f, f.[0], f.[1]) }
-      { Name = "Adagrad"
-        Run =
-          fun split f b ->
-              if split then Kernels.Adagrad(ro b.[0], ro b.[1], ro b.[3], rw b.[0], rw b.[3], -0.01f, 0.01f, 1e-10f, f.[0])
-              else Kernels.AdagradRange(ro b.[0], ro b.[1], ro b.[3], rw b.[0], rw b.[3], -0.01f, 0.01f, 1e-10f, f.[0]) }
-      { Name = "RMSprop"
-        Run =
-          fun split f b ->
-              if split then
-                  Kernels.Rmsprop(ro b.[0], ro b.[1], ro b.[3], ro b.[2], ro b.[4], rw b.[0], rw b.[3], rw b.[2], rw b.[4],
-                                  -0.01f, 0.01f, 0.99f, 0.01f, 1e-8f, 0.9f, f.[0], f.[1], f.[2])
-              else
-                  Kernels.RmspropRange(ro b.[0], ro b.[1], ro b.[3], ro b.[2], ro b.[4], rw b.[0], rw b.[3], rw b.[2], rw b.[4],
-                                       -0.01f, 0.01f, 0.99f, 0.01f, 1e-8f, 0.9f, f.[0], f.[1], f.[2]) }
-      { Name = "Adadelta"
-        Run =
-          fun split f b ->
-              if split then Kernels.Adadelta(ro b.[0], ro b.[1], ro b.[3], ro b.[4], rw b.[0], rw b.[3], rw b.[4], -1.0f, 0.01f, 0.9f, 0.1f, 1e-6f, f.[0])
-              else Kernels.AdadeltaRange(ro b.[0], ro b.[1], ro b.[3], ro b.[4], rw b.[0], rw b.[3], rw b.[4], -1.0f, 0.01f, 0.9f, 0.1f, 1e-6f, f.[0]) }
-      { Name = "Adamax"
-        Run =
-          fun split f b ->
-              if split then Kernels.Adamax(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], -2e-3f, 0.01f, 0.9f, 0.1f, 0.999f, 1e-8f, f.[0])
-              else Kernels.AdamaxRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], -2e-3f, 0.01f, 0.9f, 0.1f, 0.999f, 1e-8f, f.[0]) }
-      { Name = "NAdam"
-        Run =
-          fun split f b ->
-              let decay = if f.[1] then 0.999f else 1.0f
-              if split then
-                  Kernels.Nadam(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
-                                decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1000.0f, 1e-8f, -1e-3f, -0.5f, f.[0])
-              else
-                  Kernels.NadamRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
-                                     decay, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1000.0f, 1e-8f, -1e-3f, -0.5f, f.[0]) }
-      { Name = "RAdam"
-        Run =
-          fun split f b ->
-              if split then
-                  Kernels.Radam(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
-                                0.999f, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, -1e-3f, f.[0], f.[1])
-              else
-                  Kernels.RadamRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3],
-                                     0.999f, 0.01f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, -1e-3f, f.[0], f.[1]) }
-      { Name = "ASGD"
-        Run =
-          fun split f b ->
-              if split then Kernels.Asgd(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], 0.999f, -0.01f, 0.01f, 0.25f, f.[0], f.[1])
-              else Kernels.AsgdRange(ro b.[0], ro b.[1], ro b.[2], rw b.[0], rw b.[2], 0.999f, -0.01f, 0.01f, 0.25f, f.[0], f.[1]) }
-      { Name = "Rprop"
-        Run =
-          fun split f b ->
-              if split then Kernels.Rprop(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1])
-              else Kernels.RpropRange(ro b.[0], ro b.[1], ro b.[2], ro b.[3], rw b.[0], rw b.[2], rw b.[3], 0.5f, 1.2f, 1e-6f, 50.0f, 0.01f, f.[0], f.[1]) }
-      { Name = "Adafactor (update pass)"
+    [ { Name = "Adafactor (update pass)"
         Run =
           fun split f b ->
               let decay = if f.[1] then 0.999f else 1.0f
@@ -142,26 +74,39 @@ let ``Adafactor's shared sums are the sums of the same chunks in order, and its 
         true)
 
 [<Fact>]
-let ``fused optimizers on a tensor large enough to split still equal their chains`` () =
+let ``compiled chains on a tensor large enough to share between the threads equal their hand-fused kernels bit for bit`` () =
     let ps = [| Tensor.ofArray (big 1 2.0f) |]
     let grads = [ [| big 2 1.0f |]; [| big 3 1.0f |] ]
-    for fused, chain in
-        [ Fused.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true }, Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true }
-          Fused.adam AdamOptions.adam, Alias.adam AdamOptions.adam
-          Fused.adamw AdamOptions.adamw, Alias.adamw AdamOptions.adamw
-          Fused.adagrad AdagradOptions.defaults, Alias.adagrad AdagradOptions.defaults
-          Fused.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.9 }, Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.9 }
-          Fused.adadelta AdadeltaOptions.defaults, Alias.adadelta AdadeltaOptions.defaults
-          Fused.adamax AdamaxOptions.defaults, Alias.adamax AdamaxOptions.defaults
-          Fused.nadam NadamOptions.defaults, Alias.nadam NadamOptions.defaults
-          Fused.radam RadamOptions.defaults, Alias.radam RadamOptions.defaults
-          Fused.asgd { AsgdOptions.defaults with T0 = 1.0 }, Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
-          Fused.rprop RpropOptions.defaults, Alias.rprop RpropOptions.defaults
-          Fused.adafactor { AdafactorOptions.defaults with WeightDecay = 0.1 }, Alias.adafactor { AdafactorOptions.defaults with WeightDecay = 0.1 } ] do
+    for reference, chain in
+        [ Reference.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true }, Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true }
+          Reference.adam AdamOptions.adam, Alias.adam AdamOptions.adam
+          Reference.adamw AdamOptions.adamw, Alias.adamw AdamOptions.adamw
+          Reference.adagrad AdagradOptions.defaults, Alias.adagrad AdagradOptions.defaults
+          Reference.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.9 }, Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.9 }
+          Reference.adadelta AdadeltaOptions.defaults, Alias.adadelta AdadeltaOptions.defaults
+          Reference.adamax AdamaxOptions.defaults, Alias.adamax AdamaxOptions.defaults
+          Reference.nadam NadamOptions.defaults, Alias.nadam NadamOptions.defaults
+          Reference.radam RadamOptions.defaults, Alias.radam RadamOptions.defaults
+          Reference.asgd { AsgdOptions.defaults with T0 = 1.0 }, Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
+          Reference.rprop RpropOptions.defaults, Alias.rprop RpropOptions.defaults ] do
         let c = Optimizer.ofTransform chain
-        let pf, _ = grads |> List.fold (fun (ps, s) g -> fused.Step ps g s) (ps, fused.Init ps)
+        let pr, _ = grads |> List.fold (fun (ps, s) g -> reference.Step ps g s) (ps, reference.Init ps)
+        let inPlace = Array.copy ps.[0].Data
+        let mutable s = c.Init ps
+        for g in grads do s <- c.StepInPlace [| inPlace |] g s
         let pc, _ = grads |> List.fold (fun (ps, s) g -> c.Step ps g s) (ps, c.Init ps)
-        Assert.True(Gen.close 1e-6 1e-5 pf.[0].Data pc.[0].Data)
+        Assert.Equal<int[]>(bits pr.[0].Data, bits pc.[0].Data)
+        Assert.Equal<int[]>(bits pr.[0].Data, bits inPlace)
+
+[<Fact>]
+let ``Adafactor on a tensor large enough to split equals its chain`` () =
+    let ps = [| Tensor.ofArray (big 1 2.0f) |]
+    let grads = [ [| big 2 1.0f |]; [| big 3 1.0f |] ]
+    let o = { AdafactorOptions.defaults with WeightDecay = 0.1 }
+    let fused, c = Fused.adafactor o, Optimizer.ofTransform (Alias.adafactor o)
+    let pf, _ = grads |> List.fold (fun (ps, s) g -> fused.Step ps g s) (ps, fused.Init ps)
+    let pc, _ = grads |> List.fold (fun (ps, s) g -> c.Step ps g s) (ps, c.Init ps)
+    Assert.True(Gen.close 1e-6 1e-5 pf.[0].Data pc.[0].Data)
 
 /// 300 parameters of 5,000 elements (1.5M together: shared between the threads) and one of Split.threshold + 5 (split).
 let private many () =
@@ -173,8 +118,8 @@ let ``many parameters' steps shared between two threads give the numbers of a lo
     let run (shared: bool) =
         let ps = many ()
         let gs = ps |> Array.map (Array.map (fun x -> 0.5f - x * x))
-        let state = (Fused.adam o).Init(ps |> Array.map Tensor.ofArray)
-        let step = Action<int>(fun i -> Fused.adamInPlace (o, state, i, Span ps.[i], ReadOnlySpan gs.[i]))
+        let state = (Reference.adam o).Init(ps |> Array.map Tensor.ofArray)
+        let step = Action<int>(fun i -> Reference.adamInPlace (o, state, i, Span ps.[i], ReadOnlySpan gs.[i]))
         for _ in 1 .. 3 do
             if shared then Fused.forEachParameter (ps |> Array.map Array.length, step)
             else for i in 0 .. ps.Length - 1 do step.Invoke i

@@ -25,58 +25,58 @@ let private maybeMaximize mx = if mx then Blocks.maximize else Transform.identit
 let optimizers : Entry list =
     [ { Name = "SGD"
         Fused = true
-        Make = Gen.sgdOptions |> Gen.map (fun o mx -> both Fused.sgd Alias.sgd { o with Maximize = mx })
-        Tuned = both Fused.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 }
+        Make = Gen.sgdOptions |> Gen.map (fun o mx -> both Reference.sgd Alias.sgd { o with Maximize = mx })
+        Tuned = both Reference.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 }
         Steps = 200 }
       { Name = "Adam"
         Fused = true
-        Make = Gen.adamOptions |> Gen.map (fun o mx -> both Fused.adam Alias.adam { o with Maximize = mx })
-        Tuned = both Fused.adam Alias.adam { AdamOptions.adam with Lr = 0.05 }
+        Make = Gen.adamOptions |> Gen.map (fun o mx -> both Reference.adam Alias.adam { o with Maximize = mx })
+        Tuned = both Reference.adam Alias.adam { AdamOptions.adam with Lr = 0.05 }
         Steps = 400 }
       { Name = "AdamW"
         Fused = true
-        Make = Gen.adamOptions |> Gen.map (fun o mx -> both Fused.adamw Alias.adamw { o with Maximize = mx })
-        Tuned = both Fused.adamw Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
+        Make = Gen.adamOptions |> Gen.map (fun o mx -> both Reference.adamw Alias.adamw { o with Maximize = mx })
+        Tuned = both Reference.adamw Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
         Steps = 400 }
       { Name = "Adagrad"
         Fused = true
-        Make = Gen.adagradOptions |> Gen.map (fun o mx -> both Fused.adagrad Alias.adagrad { o with Maximize = mx })
-        Tuned = both Fused.adagrad Alias.adagrad { AdagradOptions.defaults with Lr = 0.5 }
+        Make = Gen.adagradOptions |> Gen.map (fun o mx -> both Reference.adagrad Alias.adagrad { o with Maximize = mx })
+        Tuned = both Reference.adagrad Alias.adagrad { AdagradOptions.defaults with Lr = 0.5 }
         Steps = 400 }
       { Name = "RMSprop"
         Fused = true
-        Make = Gen.rmspropOptions |> Gen.map (fun o mx -> both Fused.rmsprop Alias.rmsprop { o with Maximize = mx })
-        Tuned = both Fused.rmsprop Alias.rmsprop { RmspropOptions.defaults with Lr = 0.01; Centered = true; Momentum = 0.5 }
+        Make = Gen.rmspropOptions |> Gen.map (fun o mx -> both Reference.rmsprop Alias.rmsprop { o with Maximize = mx })
+        Tuned = both Reference.rmsprop Alias.rmsprop { RmspropOptions.defaults with Lr = 0.01; Centered = true; Momentum = 0.5 }
         Steps = 400 }
       { Name = "Adadelta"
         Fused = true
-        Make = Gen.adadeltaOptions |> Gen.map (fun o mx -> both Fused.adadelta Alias.adadelta { o with Maximize = mx })
-        Tuned = both Fused.adadelta Alias.adadelta { AdadeltaOptions.defaults with Eps = 1e-2 }
+        Make = Gen.adadeltaOptions |> Gen.map (fun o mx -> both Reference.adadelta Alias.adadelta { o with Maximize = mx })
+        Tuned = both Reference.adadelta Alias.adadelta { AdadeltaOptions.defaults with Eps = 1e-2 }
         Steps = 400 }
       { Name = "Adamax"
         Fused = true
-        Make = Gen.adamaxOptions |> Gen.map (fun o mx -> both Fused.adamax Alias.adamax { o with Maximize = mx })
-        Tuned = both Fused.adamax Alias.adamax { AdamaxOptions.defaults with Lr = 0.05 }
+        Make = Gen.adamaxOptions |> Gen.map (fun o mx -> both Reference.adamax Alias.adamax { o with Maximize = mx })
+        Tuned = both Reference.adamax Alias.adamax { AdamaxOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "NAdam"
         Fused = true
-        Make = Gen.nadamOptions |> Gen.map (fun o mx -> both Fused.nadam Alias.nadam { o with Maximize = mx })
-        Tuned = both Fused.nadam Alias.nadam { NadamOptions.defaults with Lr = 0.05 }
+        Make = Gen.nadamOptions |> Gen.map (fun o mx -> both Reference.nadam Alias.nadam { o with Maximize = mx })
+        Tuned = both Reference.nadam Alias.nadam { NadamOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "RAdam"
         Fused = true
-        Make = Gen.radamOptions |> Gen.map (fun o mx -> both Fused.radam Alias.radam { o with Maximize = mx })
-        Tuned = both Fused.radam Alias.radam { RadamOptions.defaults with Lr = 0.05 }
+        Make = Gen.radamOptions |> Gen.map (fun o mx -> both Reference.radam Alias.radam { o with Maximize = mx })
+        Tuned = both Reference.radam Alias.radam { RadamOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "ASGD"
         Fused = true
-        Make = Gen.asgdOptions |> Gen.map (fun o mx -> both Fused.asgd Alias.asgd { o with Maximize = mx })
-        Tuned = both Fused.asgd Alias.asgd { AsgdOptions.defaults with Lr = 0.1 }
+        Make = Gen.asgdOptions |> Gen.map (fun o mx -> both Reference.asgd Alias.asgd { o with Maximize = mx })
+        Tuned = both Reference.asgd Alias.asgd { AsgdOptions.defaults with Lr = 0.1 }
         Steps = 200 }
       { Name = "Rprop"
         Fused = true
-        Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Fused.rprop Alias.rprop { o with Maximize = mx })
-        Tuned = both Fused.rprop Alias.rprop RpropOptions.defaults
+        Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Reference.rprop Alias.rprop { o with Maximize = mx })
+        Tuned = both Reference.rprop Alias.rprop RpropOptions.defaults
         Steps = 200 }
       { Name = "Adafactor"
         Fused = true
@@ -257,10 +257,10 @@ let ``on tensors large enough to be shared by both threads the compiled chains e
     let ps = [| Tensor.ofArray (Array.init n (fun _ -> float32 (rng.NextDouble() - 0.5))); Tensor.ofArray [| 0.5f; -1.0f; 2.0f |] |]
     let grads = List.init 3 (fun _ -> ps |> Array.map (fun p -> Array.init p.Data.Length (fun _ -> float32 (rng.NextDouble() - 0.5))))
     for fused, chain in
-        [ both Fused.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true; WeightDecay = 0.01 }
-          both Fused.adamw Alias.adamw { AdamOptions.adamw with Amsgrad = true }
-          both Fused.asgd Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
-          both Fused.rmsprop Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.5 } ] do
+        [ both Reference.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true; WeightDecay = 0.01 }
+          both Reference.adamw Alias.adamw { AdamOptions.adamw with Amsgrad = true }
+          both Reference.asgd Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
+          both Reference.rmsprop Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.5 } ] do
         let pf, sf = runPure fused ps grads
         let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
         let si = grads |> List.fold (fun s g -> chain.StepInPlace buffers g s) (chain.Init ps)
@@ -350,7 +350,7 @@ let ``changing the learning rate between steps keeps the state and needs no rebu
     Gen.check 100 arb (fun (o, ps, grads, lrs) ->
         let steps (make: AdamOptions -> Optimizer) =
             List.zip grads lrs |> List.fold (fun (ps, s) (g, lr) -> (make { o with Lr = lr }).Step ps g s) (ps, (make o).Init ps)
-        let pf, sf = steps Fused.adam
+        let pf, sf = steps Reference.adam
         let pc, sc = steps (Alias.adam >> Optimizer.ofTransform)
         Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pf pc && statesEqual sf sc)
 

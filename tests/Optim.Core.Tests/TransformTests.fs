@@ -98,7 +98,8 @@ let ``invalid hyperparameters are rejected with the argument's name and value`` 
 let ``the in-place step rejects a gradient of the wrong length and leaves the parameter as it was`` () =
     let o = SgdOptions.create 0.1
     let p = [| 1.0f; 2.0f |]
-    let s = (Fused.sgd o).Init [| Tensor.ofArray p |]
-    Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sgdInPlace (o, s, 0, Span p, ReadOnlySpan [| 1.0f |])) |> ignore
+    let opt = Fused.sgd o
+    let s = opt.Init [| Tensor.ofArray p |]
+    Assert.ThrowsAny<ArgumentException>(fun () -> opt.StepInPlace [| p |] [| [| 1.0f |] |] s |> ignore) |> ignore
     Assert.Equal<float32[]>([| 1.0f; 2.0f |], p)
     Assert.Equal(0L, s.Steps.[0])
