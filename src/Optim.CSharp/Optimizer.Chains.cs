@@ -195,9 +195,11 @@ public abstract partial class Optimizer
         if (!p.RequiresGrad) return;
         var c = _chains[_groupOf[index]]!;
         var g = c.Upstream.Length > 0 ? _upstream[index] : p.Grad;
-        // a gate (applyIfFinite) may have rejected the group's step
-        if (g is null || !c.Bound!.Runs) return;
-        Fusion.Step(c.Bound!, index, p.Data, g, p.Data, Mode.Apply);
-        _state.Steps[index]++;
+        // a gate may have rejected the group's step (applyIfFinite), or hold it (multiSteps: the parameter does not move
+        // and counts no step), or release for this parameter what it held even though it has no gradient now
+        var b = c.Bound!;
+        if (!b.Steps(index, g)) return;
+        Fusion.Step(b, index, p.Data, g, p.Data, Mode.Apply);
+        if (!b.Holds) _state.Steps[index]++;
     }
 }

@@ -119,6 +119,10 @@ module Combinators =
     [<Literal>]
     let AccumulatedGradients = "acc_grads"
 
+    /// <summary>The name of <c>multiSteps</c>'s one-value-per-parameter buffer (around a chain of elementwise blocks): how many gradients <c>"acc_grads"</c> holds since the last real step.</summary>
+    [<Literal>]
+    let AccumulatedCount = "acc_count"
+
     /// <summary>
     /// Gradient accumulation inside the optimizer, as <c>optax.MultiSteps</c>: every call adds its updates (one
     /// micro-batch's gradients) into a per-parameter accumulator, and every <paramref name="k"/>-th call runs one step of
@@ -134,8 +138,15 @@ module Combinators =
     /// the same thing); the sum is still divided by <c>k</c>. A parameter with no gradient in any of the <c>k</c>
     /// micro-batches gets a <c>null</c> update at the real step: it does not move and counts no step. A call in which no
     /// parameter has a gradient is not a micro-batch: it changes nothing.</para>
-    /// <para>State: the buffer <c>"acc_grads"</c> (created by a parameter's first gradient after a real step, cleared by
-    /// the real step) and <c>"multi_steps.mini_step"</c> in <see cref="P:Optim.State.Globals"/>.</para>
+    /// <para><b>Cost.</b> Around a chain of elementwise blocks (every built-in elementwise optimizer, and chains of them
+    /// without a reduction) it is a gate at the head of the chain's fused pass: a call that accumulates reads the
+    /// gradient and the accumulator and writes the accumulator, and the k-th call is the inner step plus one read of the
+    /// accumulator; in place it allocates nothing. Around anything else it runs as written, and allocates.</para>
+    /// <para>State: <c>"multi_steps.mini_step"</c> in <see cref="P:Optim.State.Globals"/>, and per parameter the buffer
+    /// <c>"acc_grads"</c>. Around a chain of elementwise blocks, the one-value-per-parameter buffer <c>"acc_count"</c>
+    /// counts the gradients in <c>"acc_grads"</c> since the last real step (0 after it; the buffer's values are then
+    /// spent, and kept for reuse); around anything else <c>"acc_grads"</c> is created by a parameter's first gradient
+    /// after a real step and cleared by the real step.</para>
     /// </remarks>
     /// <param name="k">The number of micro-batches per real step, 1 or more (1: every call is a step of <paramref name="inner"/>).</param>
     /// <param name="inner">The transformation that takes the real steps.</param>
@@ -144,24 +155,29 @@ module Combinators =
     let multiSteps (k: int) (inner: GradientTransformation) : GradientTransformation =
         if k < 1 then invalidArg (nameof k) $"The number of micro-batches per step must be 1 or more, but was {k}."
         if isNull (box inner) then nullArg (nameof inner)
-        let k32 = float32 k
-        let init (ps: Tensor[]) = inner.Init ps |> State.declare AccumulatedGradients |> State.declareGlobal MiniStep 0.0
-        let update (updates: float32[][]) (state: State) (ps: Tensor[]) =
-            if allNull updates then updates, state
-            else
-                let acc = Array.copy (State.buffer AccumulatedGradients state)
-                updates |> Array.iteri (fun i u ->
-                    if not (isNull u) then
-                        let a = acc.[i]
-                        acc.[i] <- if isNull a then Array.copy u else Array.init u.Length (fun j -> a.[j] + u.[j]))
-                let mini = State.globalValue MiniStep state + 1.0
-                if mini < float k then
-                    Array.zeroCreate updates.Length, state |> State.setBuffer AccumulatedGradients acc |> State.setGlobal MiniStep mini
+        match inner.Stages with
+        | [ Fused plan ] when not (plan.Ops |> Array.exists (fun op -> op.Reduces)) ->
+            // around a chain of elementwise blocks: a gate before its fused pass, which holds k-1 calls in k
+            Stages.ofPlan $"multiSteps({k}, {inner.Name})" (Plan(Array.append [| Ops.Accumulate k :> ElementwiseOp |] plan.Ops))
+        | _ ->
+            let k32 = float32 k
+            let init (ps: Tensor[]) = inner.Init ps |> State.declare AccumulatedGradients |> State.declareGlobal MiniStep 0.0
+            let update (updates: float32[][]) (state: State) (ps: Tensor[]) =
+                if allNull updates then updates, state
                 else
-                    let mean = acc |> Array.map (fun a -> if isNull a then null else Array.map (fun x -> x / k32) a)
-                    let out, s = inner.Update mean state ps
-                    out, s |> State.setBuffer AccumulatedGradients (Array.zeroCreate updates.Length) |> State.setGlobal MiniStep 0.0
-        Transform.create $"multiSteps({k}, {inner.Name})" init update
+                    let acc = Array.copy (State.buffer AccumulatedGradients state)
+                    updates |> Array.iteri (fun i u ->
+                        if not (isNull u) then
+                            let a = acc.[i]
+                            acc.[i] <- if isNull a then Array.copy u else Array.init u.Length (fun j -> a.[j] + u.[j]))
+                    let mini = State.globalValue MiniStep state + 1.0
+                    if mini < float k then
+                        Array.zeroCreate updates.Length, state |> State.setBuffer AccumulatedGradients acc |> State.setGlobal MiniStep mini
+                    else
+                        let mean = acc |> Array.map (fun a -> if isNull a then null else Array.map (fun x -> x / k32) a)
+                        let out, s = inner.Update mean state ps
+                        out, s |> State.setBuffer AccumulatedGradients (Array.zeroCreate updates.Length) |> State.setGlobal MiniStep 0.0
+            Transform.create $"multiSteps({k}, {inner.Name})" init update
 
     /// The state of the parameters at `indices`: their step counts and their entries of every buffer.
     let private restrict (indices: int[]) (state: State) : State =

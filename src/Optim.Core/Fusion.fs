@@ -83,9 +83,24 @@ type internal Prep =
     val Scalars: Span<float32>
     /// What the op's reduction over every parameter's incoming updates gave this step (NaN for an op without one).
     val Reduced: float
-    new(step, scale, first, deferDecay, scalarIn, scalarOut, scalars, reduced) =
+    /// Whether the parameter has incoming updates this step. Only a parameter stepped by an op that
+    /// <c>StepsWithoutGradient</c> has none; the pass's input is then not to be read.
+    val HasGradient: bool
+    /// Whether a gate held this step (<c>Verdict.Hold</c>): the pass runs no further than the gate.
+    val Holds: bool
+    new(step, scale, first, deferDecay, scalarIn, scalarOut, scalars, reduced, hasGradient, holds) =
         { Step = step; Scale = scale; First = first; DeferDecay = deferDecay; ScalarIn = scalarIn; ScalarOut = scalarOut
-          Scalars = scalars; Reduced = reduced }
+          Scalars = scalars; Reduced = reduced; HasGradient = hasGradient; Holds = holds }
+
+/// What a gate (see <c>ElementwiseOp.Decide</c>) makes of a step.
+type internal Verdict =
+    /// The step runs.
+    | Run = 0
+    /// Nothing runs: no parameter moves, no buffer changes, no step is counted.
+    | Skip = 1
+    /// Only the ops up to the gate run, for the parameters that have a gradient: the gate keeps what it was given (an
+    /// accumulation); no parameter moves, the ops after the gate do not run, and no step is counted.
+    | Hold = 2
 
 /// <summary>
 /// An elementwise block, written once: the buffers it owns, its per-parameter per-step scalars (computed once, in
@@ -128,11 +143,15 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// The optimizer-wide values the op keeps (name, starting value), in the state's Globals.
     abstract Globals: (string * float) list
     default _.Globals = []
-    /// For an op that gates its pass (applyIfFinite): whether this step runs at all, decided once per step from its
-    /// reduction; it writes its optimizer-wide values into `dst` (the state itself in place). A step that does not run
-    /// moves no parameter, changes no buffer and counts no step.
-    abstract Decide: reduced: float * src: State * dst: State -> bool
-    default _.Decide(_, _, _) = true
+    /// For an op that gates its pass (applyIfFinite, multiSteps): what becomes of this step, decided once per step from
+    /// its reduction; it writes its optimizer-wide values into `dst` (the state itself in place).
+    abstract Decide: reduced: float * src: State * dst: State -> Verdict
+    default _.Decide(_, _, _) = Verdict.Run
+    /// Whether, on a step that runs, the op steps a parameter that has no incoming update but holds something for it
+    /// (multiSteps's accumulated gradients): a positive value in the op's first one-value-per-parameter buffer. The op
+    /// must then be the first of its pass that has a kernel; its <c>Prep.HasGradient</c> is false for such a parameter.
+    abstract StepsWithoutGradient: bool
+    default _.StepsWithoutGradient = false
     /// Whether the op's kernel leaves the updates as they are (a gate's): the pass then skips it.
     abstract PassesThrough: bool
     default _.PassesThrough = false
@@ -297,15 +316,34 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     member b.Reduce(inputs: float32[][]) =
         let ops = plan.Ops
         b.Runs <- true
+        b.HoldEnd <- -1
+        b.Pending <- -1
         let mutable k = 0
-        while b.Runs && k < n do
+        while b.Runs && b.HoldEnd < 0 && k < n do
             if b.Active.[k] && ops.[k].Reduces then
                 b.Reduced.[k] <- ops.[k].Reduce inputs
-                b.Runs <- ops.[k].Decide(b.Reduced.[k], src, (if b.InPlace then src else dst))
+                match ops.[k].Decide(b.Reduced.[k], src, (if b.InPlace then src else dst)) with
+                | Verdict.Skip -> b.Runs <- false
+                | Verdict.Hold -> b.HoldEnd <- k + 1
+                | _ -> if ops.[k].StepsWithoutGradient then b.Pending <- k
             k <- k + 1
 
     /// Whether this step's passes run: false when a gate (see `Decide`) rejected the step.
     member val Runs = true with get, set
+    /// When a gate held this step (see <c>Verdict.Hold</c>): the end (exclusive) of the ops that run; else -1.
+    member val HoldEnd = -1 with get, set
+    /// Whether a gate held this step: no parameter moves and no step is counted.
+    member b.Holds = b.HoldEnd >= 0
+    /// The op that steps parameters without a gradient this step (see <c>StepsWithoutGradient</c>), or -1.
+    member val Pending = -1 with get, set
+
+    /// Whether parameter `i`, whose incoming updates are `g` (null: none), takes part in this step's pass (after
+    /// <c>Reduce</c>): it has a gradient, or an op holds something for it that this step releases.
+    member b.Steps(i: int, g: float32[]) =
+        b.Runs
+        && (not (isNull g)
+            || (b.Pending >= 0
+                && (let t = b.SrcScalars.[plan.ScalarBufBase.[b.Pending]].[i] in not (isNull t) && t.[0] > 0.0f)))
 
     /// Reads the ops' activity for the current hyperparameters. Called at the start of each step.
     member b.Refresh() =
@@ -398,6 +436,21 @@ type internal Frame() =
         let ts = ChunkScratch.T
         let decay = f.Decay
         let mutable a = lo
+        while a < hi && b.Holds do
+            // a held step: only the ops up to the gate run, on the gradient; nothing is applied
+            let len = min ChunkScratch.Size (hi - a)
+            let u = Span<float32>(us, 0, len)
+            let g = ReadOnlySpan<float32>(f.G, a, len)
+            let p = ReadOnlySpan<float32>(f.P, a, len)
+            let mutable filled = false
+            for k in 0 .. b.HoldEnd - 1 do
+                if b.Active.[k] && not b.Absorbed.[k] then
+                    let op = ops.[k]
+                    let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
+                    let mutable c = Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, Span.Empty, 1.0f, 1.0f, f.Ins, f.Outs, plan.BufBase.[k], a)
+                    op.Run &c
+                    filled <- true
+            a <- a + len
         while a < hi do
             let len = min ChunkScratch.Size (hi - a)
             let u = Span<float32>(us, 0, len)
@@ -467,8 +520,10 @@ and [<AbstractClass; Sealed>] internal Fusion =
         let f = Frame.Current
         f.Ensure(plan.Names.Length, plan.ScalarNames.Length, plan.ScalarCount)
         let step = b.Src.Steps.[i]
+        let hasGradient = not (isNull g)
         let mutable decay = 1.0f
-        for k in 0 .. ops.Length - 1 do
+        // a held step prepares only the ops that run: the others' buffers and values stay as they are
+        for k in 0 .. (if b.Holds then b.HoldEnd else ops.Length) - 1 do
             if b.Active.[k] && not b.Absorbed.[k] then
                 let op = ops.[k]
                 let bb = plan.BufBase.[k]
@@ -508,7 +563,7 @@ and [<AbstractClass; Sealed>] internal Fusion =
                     Prep(step, scale, first, b.DeferDecay.[k],
                          ReadOnlySpan<float32>(f.ScalarIn, sb, op.ScalarBuffers.Length),
                          Span<float32>(f.ScalarOut, sb, op.ScalarBuffers.Length),
-                         Span<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount), b.Reduced.[k])
+                         Span<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount), b.Reduced.[k], hasGradient, b.Holds)
                 decay <- decay * op.Prepare &prep
                 for j in 0 .. op.ScalarBuffers.Length - 1 do
                     let s = sb + j
@@ -517,7 +572,9 @@ and [<AbstractClass; Sealed>] internal Fusion =
                     else (if b.InPlace then b.SrcScalars else b.DstScalars).[s].[i] <- [| f.ScalarOut.[s] |]
         f.Bound <- b
         f.P <- p
-        f.G <- g
+        // without a gradient (see StepsWithoutGradient) the pass's input is any buffer of the parameter's length: the
+        // first op does not read it
+        f.G <- if hasGradient then g else f.Ins.[plan.BufBase.[b.Pending]]
         f.Out <- out
         f.Decay <- decay
         f.Mode <- mode

@@ -1099,7 +1099,7 @@ module internal Ops =
                     if finite && not (allFinite u) then finite <- false
             if not any then nan elif finite then 1.0 else 0.0
         override _.Decide(reduced, src, dst) =
-            if Double.IsNaN reduced then true
+            if Double.IsNaN reduced then Verdict.Run
             else
                 let finite = reduced = 1.0
                 let count = if finite then 0.0 else State.globalValue FiniteGate.NotFiniteCount src + 1.0
@@ -1107,9 +1107,93 @@ module internal Ops =
                 dst.Globals.[FiniteGate.NotFiniteCount].[0] <- count
                 dst.Globals.[FiniteGate.TotalNotFinite].[0] <- total
                 dst.Globals.[FiniteGate.LastFinite].[0] <- if finite then 1.0 else 0.0
-                finite || count > float maxConsecutiveErrors
+                if finite || count > float maxConsecutiveErrors then Verdict.Run else Verdict.Skip
         override _.PassesThrough = true
         override _.Prepare(_) = 1.0f
         override _.Run(c) =
             if c.Applies then ApplyStage.Apply(c.P, c.Src, c.Decay, c.Scale, c.POut)
             elif not c.Aliased then c.Src.CopyTo c.U
+
+    /// multiSteps's accumulator: a gate that holds k-1 calls in k, adding each call's gradients into `acc_grads`, and
+    /// lets the k-th through with their mean, `(((g₁ + g₂) + …) + g_k) / k` in float32, the sum starting from the first
+    /// gradient as it is. Per parameter, `acc_count` counts the gradients accumulated since the last real step: a
+    /// parameter that had some but has none at the k-th call steps on `acc / k`; one that had none does not step.
+    [<Sealed>]
+    type Accumulate(k: int) =
+        inherit ElementwiseOp($"multiSteps({k})", [| BufferDecl.Lazy("acc_grads", 0.0f) |], [| BufferDecl.Lazy("acc_count", 0.0f) |], 2)
+        static member MiniStep = "multi_steps.mini_step"
+        override _.Globals = [ Accumulate.MiniStep, 0.0 ]
+        override _.Reduces = true
+        override _.StepsWithoutGradient = true
+        // 1 when some parameter has a gradient; NaN when none has (the call is not a micro-batch: nothing changes)
+        override _.Reduce(inputs) =
+            let mutable any = false
+            for u in inputs do
+                if not (isNull u) then any <- true
+            if any then 1.0 else nan
+        override _.Decide(reduced, src, dst) =
+            if Double.IsNaN reduced then Verdict.Skip
+            else
+                let mini = State.globalValue Accumulate.MiniStep src + 1.0
+                let real = mini >= float k
+                dst.Globals.[Accumulate.MiniStep].[0] <- if real then 0.0 else mini
+                if real then Verdict.Run else Verdict.Hold
+        // modes: held, 0: acc = g (the first gradient since the last real step), 1: acc = acc + g;
+        // released, 2: u = g / k, 3: u = (acc + g) / k, 4: u = acc / k (no gradient at this call)
+        override _.Prepare(prep) =
+            let count = prep.ScalarIn.[0]
+            if prep.Holds then
+                prep.Scalars.[0] <- (if count = 0.0f then 0.0f else 1.0f)
+                prep.ScalarOut.[0] <- count + 1.0f
+            else
+                prep.Scalars.[0] <- (if not prep.HasGradient then 4.0f elif count = 0.0f then 2.0f else 3.0f)
+                prep.ScalarOut.[0] <- 0.0f
+            prep.Scalars.[1] <- float32 k
+            1.0f
+        override _.Run(c) =
+            let mode = int c.Scalars.[0]
+            let kk = c.Scalars.[1]
+            let accIn = c.In 0
+            let accOut = c.Out 0
+            let src = c.Src
+            match mode with
+            | 0 -> src.CopyTo accOut
+            | 1 ->
+                let mutable i = 0
+                if simd () then
+                    let va = vro accIn
+                    let vs = vro src
+                    let vo = vec accOut
+                    for j in 0 .. vo.Length - 1 do vo.[j] <- va.[j] + vs.[j]
+                    i <- vo.Length * lanes ()
+                while i < accOut.Length do
+                    accOut.[i] <- accIn.[i] + src.[i]
+                    i <- i + 1
+            | _ ->
+                let u = c.U
+                let apply = c.Applies
+                let pA = c.P
+                let poA = c.POut
+                let dA = c.Decay
+                let sA = c.Scale
+                let mutable i = 0
+                if simd () then
+                    let vu = vec u
+                    let va = vro accIn
+                    let vs = vro src
+                    let vpA = vro pA
+                    let vpoA = vec poA
+                    let vdA = Vector<float32> dA
+                    let vsA = Vector<float32> sA
+                    let vk = Vector<float32> kk
+                    for j in 0 .. vu.Length - 1 do
+                        let sum = if mode = 2 then vs.[j] elif mode = 3 then va.[j] + vs.[j] else va.[j]
+                        putV apply vu vpA vpoA vdA vsA j (sum / vk)
+                    i <- vu.Length * lanes ()
+                while i < u.Length do
+                    let sum = if mode = 2 then src.[i] elif mode = 3 then accIn.[i] + src.[i] else accIn.[i]
+                    putS apply u pA poA dA sA i (sum / kk)
+                    i <- i + 1
+                // pure, the fresh buffer keeps the old values (in place it is the same memory): the count says they are spent
+                if not (accIn.Overlaps(Span.op_Implicit accOut : ReadOnlySpan<float32>)) then
+                    accIn.CopyTo accOut

@@ -34,9 +34,9 @@ type internal FusedRunner(plan: Plan) =
         stepOne <-
             Action<int>(fun i ->
                 let g = gs.[i]
-                if not (isNull g) then
+                if bound.Steps(i, g) then
                     Fusion.Step(bound, i, ps.[i], g, ps.[i], Mode.Apply)
-                    bound.Src.Steps.[i] <- bound.Src.Steps.[i] + 1L)
+                    if not bound.Holds then bound.Src.Steps.[i] <- bound.Src.Steps.[i] + 1L)
 
     /// One in-place step of every parameter with a gradient, on the kernel threads.
     member _.Step(parameters: float32[][], grads: float32[][], state: State) =
@@ -79,7 +79,11 @@ module Optimizer =
         let out =
             ps |> Array.mapi (fun i p ->
                 let u = updates.[i]
-                if isNull u || not bound.Runs then p
+                if not (bound.Steps(i, u)) then p
+                elif bound.Holds then
+                    // a held step writes only the gate's buffers: the parameter stays as it is
+                    Fusion.Step(bound, i, p.Data, u, p.Data, Mode.Apply)
+                    p
                 else
                     let o = System.GC.AllocateUninitializedArray<float32> p.Data.Length
                     Fusion.Step(bound, i, p.Data, u, o, Mode.Apply)

@@ -132,9 +132,10 @@ module State =
     /// <param name="state">The state.</param>
     /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">No such value is declared.</exception>
     let globalValue (name: string) (state: State) : float =
-        match state.Globals.TryFind name with
-        | Some v -> v.[0]
-        | None ->
+        // TryGetValue, not TryFind: a step reads these, and must not allocate
+        match state.Globals.TryGetValue name with
+        | true, v -> v.[0]
+        | _ ->
             let known = String.concat ", " (Map.keys state.Globals)
             raise (System.Collections.Generic.KeyNotFoundException($"The state declares no optimizer-wide value '{name}' (it has: {known})."))
 

@@ -52,9 +52,13 @@ module internal Stages =
         bound.Reduce updates
         let out =
             updates |> Array.mapi (fun i u ->
-                if isNull u || not bound.Runs then null
+                if not (bound.Steps(i, u)) then null
+                elif bound.Holds then
+                    // a held step writes only the gate's buffers, and gives no update
+                    Fusion.Step(bound, i, ps.[i].Data, u, ps.[i].Data, Mode.Updates)
+                    null
                 else
-                    let o = System.GC.AllocateUninitializedArray<float32> u.Length
+                    let o = System.GC.AllocateUninitializedArray<float32> ps.[i].Data.Length
                     Fusion.Step(bound, i, ps.[i].Data, u, o, Mode.Updates)
                     o)
         out, dst

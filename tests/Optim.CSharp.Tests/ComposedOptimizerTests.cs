@@ -243,6 +243,40 @@ public sealed class ComposedClipTests
     }
 }
 
+/// <summary>Gates around a fused pass (multiSteps, applyIfFinite) step in place without allocating.</summary>
+public sealed class ComposedGateAllocationTests
+{
+    private static Parameter[] Params() =>
+        Enumerable.Range(0, 20).Select(i => new Parameter(new float[1000 + i]) { Grad = Enumerable.Repeat(0.5f, 1000 + i).ToArray() }).ToArray();
+
+    [Fact]
+    public void MultiStepsAroundAdamAllocatesNothingWhenItAccumulatesOrSteps()
+    {
+        var ps = Params();
+        var opt = new ComposedOptimizer(ps, Transformation.MultiSteps(Transformation.Adam(), everyK: 4));
+        for (int t = 0; t < 8; t++) opt.Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int t = 0; t < 12; t++) opt.Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // 20 calls are 5 Adam steps on the mean of four equal gradients, which is that gradient
+        var reference = Params();
+        var adam = new Adam(reference);
+        for (int t = 0; t < 5; t++) adam.Step();
+        for (int i = 0; i < ps.Length; i++) Assert.Equal(reference[i].Data, ps[i].Data);
+    }
+
+    [Fact]
+    public void ApplyIfFiniteAroundAdamAllocatesNothing()
+    {
+        var ps = Params();
+        var opt = new ComposedOptimizer(ps, Transformation.ApplyIfFinite(Transformation.Adam(), maxConsecutiveErrors: 3));
+        for (int t = 0; t < 5; t++) opt.Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int t = 0; t < 10; t++) opt.Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
+
 /// <summary>The combinators, composed in C# and run by <see cref="ComposedOptimizer"/>.</summary>
 public sealed class ComposedCombinatorTests
 {
