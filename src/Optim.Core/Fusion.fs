@@ -544,7 +544,7 @@ and [<AbstractClass; Sealed>] internal Fusion =
                         f.Outs.[s] <- a
                     else
                         // the kernel writes every element of a buffer it is given; a new one must start filled
-                        let o = if isNull old then Array.zeroCreate n else GC.AllocateUninitializedArray<float32> n
+                        let o = if isNull old then GC.AllocateArray<float32>(n, true) else Fusion.Fresh n
                         b.DstTables.[s].[i] <- o
                         if isNull old then
                             first <- true
@@ -580,3 +580,31 @@ and [<AbstractClass; Sealed>] internal Fusion =
         f.Mode <- mode
         try Split.run f n
         finally f.Clear()
+
+    /// A fresh float32 buffer for a pure step's output or new state: uninitialised (the pass writes every element), and
+    /// on the pinned object heap, as a large array would be on the large object heap, so that the GC never copies it.
+    /// A pure step's outputs are live when they are made: on the small object heap each would be copied from one
+    /// generation to the next, which costs more than the step itself.
+    static member Fresh(n: int) : float32[] = GC.AllocateUninitializedArray<float32>(n, true)
+
+    /// The pure step of a bound plan (`src` read, `dst` written) over every parameter, shared between the kernel
+    /// threads as the in-place step is: per parameter its new values (Mode.Apply) or its updates (Mode.Updates), in
+    /// fresh buffers; null for a parameter that takes no part, and for every parameter of a held step. When `count`,
+    /// each parameter's step is counted in `dst`.
+    static member Pure(b: Bound, ps: float32[][], inputs: float32[][], mode: Mode, count: bool) : float32[][] =
+        let n = ps.Length
+        let outs : float32[][] = Array.zeroCreate n
+        let sizes = Array.zeroCreate n
+        let takes = Array.zeroCreate n
+        for i in 0 .. n - 1 do
+            if b.Steps(i, inputs.[i]) then
+                takes.[i] <- true
+                sizes.[i] <- ps.[i].Length
+                if not b.Holds then outs.[i] <- Fusion.Fresh ps.[i].Length
+        let holds = b.Holds
+        Split.runEach sizes (Action<int>(fun i ->
+            if takes.[i] then
+                // a held step writes only the gate's buffers: its output is never written
+                Fusion.Step(b, i, ps.[i], inputs.[i], (if holds then ps.[i] else outs.[i]), mode)
+                if count && not holds then b.Dst.Steps.[i] <- b.Dst.Steps.[i] + 1L))
+        outs

@@ -76,20 +76,8 @@ module Optimizer =
         let bound = Bound(plan, state, dst)
         bound.Refresh()
         bound.Reduce updates
-        let out =
-            ps |> Array.mapi (fun i p ->
-                let u = updates.[i]
-                if not (bound.Steps(i, u)) then p
-                elif bound.Holds then
-                    // a held step writes only the gate's buffers: the parameter stays as it is
-                    Fusion.Step(bound, i, p.Data, u, p.Data, Mode.Apply)
-                    p
-                else
-                    let o = System.GC.AllocateUninitializedArray<float32> p.Data.Length
-                    Fusion.Step(bound, i, p.Data, u, o, Mode.Apply)
-                    dst.Steps.[i] <- dst.Steps.[i] + 1L
-                    { Shape = p.Shape; Data = o })
-        out, dst
+        let outs = Fusion.Pure(bound, ps |> Array.map (fun p -> p.Data), updates, Mode.Apply, true)
+        ps |> Array.mapi (fun i p -> if isNull outs.[i] then p else { Shape = p.Shape; Data = outs.[i] }), dst
 
     /// <summary>
     /// The optimizer a gradient transformation defines: <c>p' = p + u</c>, with the parameter decay of decoupled weight

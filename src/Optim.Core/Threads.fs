@@ -185,9 +185,14 @@ module internal Split =
     /// step has finished; the first exception a step threw is then rethrown here.
     let runEach (sizes: int[]) (step: Action<int>) =
         let mutable small = 0L
+        let mutable anySmall = false
         for i in 0 .. sizes.Length - 1 do
-            if sizes.[i] >= threshold then step.Invoke i else small <- small + int64 sizes.[i]
-        if small > 0L then
+            if sizes.[i] >= threshold then step.Invoke i
+            else
+                small <- small + int64 sizes.[i]
+                anySmall <- true
+        // a parameter of no elements still steps (its step is counted)
+        if anySmall then
             if small < int64 threshold then
                 for i in 0 .. sizes.Length - 1 do
                     if sizes.[i] < threshold then step.Invoke i

@@ -50,18 +50,7 @@ module internal Stages =
         let bound = Bound(plan, state, dst)
         bound.Refresh()
         bound.Reduce updates
-        let out =
-            updates |> Array.mapi (fun i u ->
-                if not (bound.Steps(i, u)) then null
-                elif bound.Holds then
-                    // a held step writes only the gate's buffers, and gives no update
-                    Fusion.Step(bound, i, ps.[i].Data, u, ps.[i].Data, Mode.Updates)
-                    null
-                else
-                    let o = System.GC.AllocateUninitializedArray<float32> ps.[i].Data.Length
-                    Fusion.Step(bound, i, ps.[i].Data, u, o, Mode.Updates)
-                    o)
-        out, dst
+        Fusion.Pure(bound, ps |> Array.map (fun p -> p.Data), updates, Mode.Updates, false), dst
 
     /// The transformation of a run of elementwise ops.
     let ofPlan (name: string) (plan: Plan) : GradientTransformation =

@@ -103,3 +103,14 @@ let ``the in-place step rejects a gradient of the wrong length and leaves the pa
     Assert.ThrowsAny<ArgumentException>(fun () -> opt.StepInPlace [| p |] [| [| 1.0f |] |] s |> ignore) |> ignore
     Assert.Equal<float32[]>([| 1.0f; 2.0f |], p)
     Assert.Equal(0L, s.Steps.[0])
+
+[<Fact>]
+let ``a parameter of no elements counts its step in place as in the pure step`` () =
+    let o = Optimizer.ofTransform (Alias.adam AdamOptions.adam)
+    let ps = [| Tensor.zeros [| 0 |]; Tensor.ofArray [| 1.0f; 2.0f |] |]
+    let grads = [| [||]; [| 0.5f; 0.5f |] |]
+    let _, stepped = o.Step ps grads (o.Init ps)
+    let live = ps |> Array.map (fun p -> Array.copy p.Data)
+    let inPlace = o.StepInPlace live grads (o.Init ps)
+    Assert.Equal<int64[]>([| 1L; 1L |], stepped.Steps)
+    Assert.Equal<int64[]>([| 1L; 1L |], inPlace.Steps)
