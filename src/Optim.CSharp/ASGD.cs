@@ -12,12 +12,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class ASGD : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, double lambd, double alpha, double t0, double weightDecay, bool maximize)
-    {
-        AsgdOptionsModule.validate(new AsgdOptions(lr, lambd, alpha, t0, weightDecay, maximize));
-        return new("ASGD", [("lr", lr), ("lambd", lambd), ("alpha", alpha), ("t0", t0), ("weight_decay", weightDecay), ("maximize", maximize ? 1 : 0)], [], ["maximize"]);
-    }
-
     /// <summary>ASGD over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -40,19 +34,5 @@ public sealed class ASGD : Optimizer
     /// <param name="maximize">Maximise the objective.</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public ASGD(IEnumerable<ParamGroup> groups, double lr = 1e-2, double lambd = 1e-4, double alpha = 0.75, double t0 = 1e6, double weightDecay = 0, bool maximize = false)
-        : base(groups, MakeDefaults(lr, lambd, alpha, t0, weightDecay, maximize)) { }
-
-    private static AsgdOptions Read(ParamGroup g) => AsgdOptionsModule.validate(new AsgdOptions(g["lr"], g["lambd"], g["alpha"], g["t0"], g["weight_decay"], Flag(g, "maximize")));
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.asgd(AsgdOptionsModule.defaults).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.asgd(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.asgd, lr, lambd, alpha, t0, weightDecay, maximize)) { }
 }

@@ -9,12 +9,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class Adadelta : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, double rho, double eps, double weightDecay, bool maximize)
-    {
-        AdadeltaOptionsModule.validate(new AdadeltaOptions(lr, rho, eps, weightDecay, maximize));
-        return new("Adadelta", [("lr", lr), ("rho", rho), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize ? 1 : 0)], [], ["maximize"]);
-    }
-
     /// <summary>Adadelta over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Coefficient that scales the step.</param>
@@ -35,19 +29,5 @@ public sealed class Adadelta : Optimizer
     /// <param name="maximize">Maximise the objective.</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public Adadelta(IEnumerable<ParamGroup> groups, double lr = 1.0, double rho = 0.9, double eps = 1e-6, double weightDecay = 0, bool maximize = false)
-        : base(groups, MakeDefaults(lr, rho, eps, weightDecay, maximize)) { }
-
-    private static AdadeltaOptions Read(ParamGroup g) => AdadeltaOptionsModule.validate(new AdadeltaOptions(g["lr"], g["rho"], g["eps"], g["weight_decay"], Flag(g, "maximize")));
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.adadelta(AdadeltaOptionsModule.defaults).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adadelta(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.adadelta, lr, rho, eps, weightDecay, maximize)) { }
 }

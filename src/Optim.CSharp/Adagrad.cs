@@ -16,12 +16,6 @@ namespace Optim.CSharp;
 /// </remarks>
 public sealed class Adagrad : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, double lrDecay, double weightDecay, double initialAccumulatorValue, double eps, bool maximize)
-    {
-        AdagradOptionsModule.validate(new AdagradOptions(lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize));
-        return new("Adagrad", [("lr", lr), ("lr_decay", lrDecay), ("weight_decay", weightDecay), ("initial_accumulator_value", initialAccumulatorValue), ("eps", eps), ("maximize", maximize ? 1 : 0)], [], ["maximize"]);
-    }
-
     /// <summary>Adagrad over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -44,22 +38,8 @@ public sealed class Adagrad : Optimizer
     /// <param name="maximize">Maximise the objective.</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public Adagrad(IEnumerable<ParamGroup> groups, double lr = 1e-2, double lrDecay = 0, double weightDecay = 0, double initialAccumulatorValue = 0, double eps = 1e-10, bool maximize = false)
-        : base(groups, MakeDefaults(lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize)) { }
-
-    private static AdagradOptions Read(ParamGroup g) => AdagradOptionsModule.validate(new AdagradOptions(g["lr"], g["lr_decay"], g["weight_decay"], g["initial_accumulator_value"], g["eps"], Flag(g, "maximize")));
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.adagrad(AdagradOptionsModule.defaults).Init.Invoke(parameters);
+        : base(groups, Described.Defaults(Descriptors.adagrad, lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize)) { }
 
     private protected override State InitGroupState(ParamGroup group, Tensor[] parameters) =>
-        Alias.adagrad(Read(group)).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adagrad(hypers);
-
+        Descriptors.adagrad.Chain.Invoke(new GroupHypers(group)).Init.Invoke(parameters);
 }

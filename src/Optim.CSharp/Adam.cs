@@ -5,36 +5,9 @@ namespace Optim.CSharp;
 /// <summary>The shared machinery of <see cref="Adam"/> and <see cref="AdamW"/>.</summary>
 public abstract class AdamBase : Optimizer
 {
-    private protected AdamBase(IEnumerable<ParamGroup> groups, string kind, double lr, (double, double) betas, double eps,
+    private protected AdamBase(IEnumerable<ParamGroup> groups, Descriptor descriptor, double lr, (double, double)? betas, double eps,
                                double weightDecay, bool amsgrad, bool maximize)
-        : base(groups, MakeDefaults(kind, lr, betas, eps, weightDecay, amsgrad, maximize)) { }
-
-    private static Defaults MakeDefaults(string kind, double lr, (double, double) betas, double eps, double weightDecay, bool amsgrad, bool maximize)
-    {
-        AdamOptionsModule.validate(new AdamOptions(lr, betas.Item1, betas.Item2, eps, weightDecay, amsgrad, maximize));
-        return new(kind,
-            [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("amsgrad", amsgrad ? 1 : 0), ("maximize", maximize ? 1 : 0)],
-            [("betas", betas)], ["amsgrad", "maximize"]);
-    }
-
-    private static AdamOptions Read(ParamGroup g)
-    {
-        var (b1, b2) = g.Betas;
-        return AdamOptionsModule.validate(new AdamOptions(g["lr"], b1, b2, g["eps"], g["weight_decay"], Flag(g, "amsgrad"), Flag(g, "maximize")));
-    }
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.adam(new AdamOptions(0.0, 0.9, 0.999, 1e-8, 0.0, true, false)).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adam(Decoupled, hypers);
-
-    private protected abstract bool Decoupled { get; }
+        : base(groups, Described.Defaults(descriptor, lr, betas, eps, weightDecay, amsgrad, maximize)) { }
 }
 
 /// <summary>
@@ -70,9 +43,7 @@ public sealed class Adam : AdamBase
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public Adam(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double, double)? betas = null, double eps = 1e-8,
                 double weightDecay = 0, bool amsgrad = false, bool maximize = false)
-        : base(groups, "Adam", lr, betas ?? (0.9, 0.999), eps, weightDecay, amsgrad, maximize) { }
-
-    private protected override bool Decoupled => false;
+        : base(groups, Descriptors.adam, lr, betas, eps, weightDecay, amsgrad, maximize) { }
 }
 
 /// <summary>
@@ -106,7 +77,5 @@ public sealed class AdamW : AdamBase
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public AdamW(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double, double)? betas = null, double eps = 1e-8,
                  double weightDecay = 1e-2, bool amsgrad = false, bool maximize = false)
-        : base(groups, "AdamW", lr, betas ?? (0.9, 0.999), eps, weightDecay, amsgrad, maximize) { }
-
-    private protected override bool Decoupled => true;
+        : base(groups, Descriptors.adamw, lr, betas, eps, weightDecay, amsgrad, maximize) { }
 }

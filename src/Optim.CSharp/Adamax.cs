@@ -10,12 +10,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class Adamax : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, (double, double) betas, double eps, double weightDecay, bool maximize)
-    {
-        AdamaxOptionsModule.validate(new AdamaxOptions(lr, betas.Item1, betas.Item2, eps, weightDecay, maximize));
-        return new("Adamax", [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize ? 1 : 0)], [("betas", betas)], ["maximize"]);
-    }
-
     /// <summary>Adamax over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -36,23 +30,5 @@ public sealed class Adamax : Optimizer
     /// <param name="maximize">Maximise the objective.</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public Adamax(IEnumerable<ParamGroup> groups, double lr = 2e-3, (double, double)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
-        : base(groups, MakeDefaults(lr, betas ?? (0.9, 0.999), eps, weightDecay, maximize)) { }
-
-    private static AdamaxOptions Read(ParamGroup g)
-    {
-        var (b1, b2) = g.GetPair("betas");
-        return AdamaxOptionsModule.validate(new AdamaxOptions(g["lr"], b1, b2, g["eps"], g["weight_decay"], Flag(g, "maximize")));
-    }
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.adamax(AdamaxOptionsModule.defaults).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.adamax(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.adamax, lr, betas, eps, weightDecay, maximize)) { }
 }

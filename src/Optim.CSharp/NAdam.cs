@@ -12,12 +12,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class NAdam : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, (double, double) betas, double eps, double weightDecay, double momentumDecay, bool decoupledWeightDecay, bool maximize)
-    {
-        NadamOptionsModule.validate(new NadamOptions(lr, betas.Item1, betas.Item2, eps, weightDecay, momentumDecay, decoupledWeightDecay, maximize));
-        return new("NAdam", [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("momentum_decay", momentumDecay), ("decoupled_weight_decay", decoupledWeightDecay ? 1 : 0), ("maximize", maximize ? 1 : 0)], [("betas", betas)], ["decoupled_weight_decay", "maximize"]);
-    }
-
     /// <summary>NAdam over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -42,23 +36,5 @@ public sealed class NAdam : Optimizer
     /// <param name="maximize">Maximise the objective (PyTorch 2.x).</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public NAdam(IEnumerable<ParamGroup> groups, double lr = 2e-3, (double, double)? betas = null, double eps = 1e-8, double weightDecay = 0, double momentumDecay = 4e-3, bool decoupledWeightDecay = false, bool maximize = false)
-        : base(groups, MakeDefaults(lr, betas ?? (0.9, 0.999), eps, weightDecay, momentumDecay, decoupledWeightDecay, maximize)) { }
-
-    private static NadamOptions Read(ParamGroup g)
-    {
-        var (b1, b2) = g.GetPair("betas");
-        return NadamOptionsModule.validate(new NadamOptions(g["lr"], b1, b2, g["eps"], g["weight_decay"], g["momentum_decay"], Flag(g, "decoupled_weight_decay"), Flag(g, "maximize")));
-    }
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.nadam(NadamOptionsModule.defaults).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.nadam(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.nadam, lr, betas, eps, weightDecay, momentumDecay, decoupledWeightDecay, maximize)) { }
 }

@@ -105,7 +105,7 @@ public abstract partial class Optimizer
     /// The chain of blocks that steps a group, built over its hyperparameters: the built-in elementwise optimizers and
     /// <see cref="ComposedOptimizer"/> give one; null steps the group through <see cref="StepParam"/>.
     /// </summary>
-    private protected virtual GradientTransformation? BuildChain(Hypers hypers) => null;
+    private protected virtual GradientTransformation? BuildChain(Hypers hypers) => _defaults.Descriptor?.Chain.Invoke(hypers);
 
     /// <summary>The core state (live).</summary>
     private protected State CoreState => _state;
@@ -117,7 +117,7 @@ public abstract partial class Optimizer
     private protected Transformation? ChainOf => _defaults.Chain;
 
     /// <summary>Whether this optimizer steps its groups through the chains <see cref="BuildChain"/> gives.</summary>
-    private protected virtual bool Chained => false;
+    private protected virtual bool Chained => _defaults.Descriptor is not null;
 
     /// <summary>Builds (or rebuilds, when a structural flag changed) every group's chain, refreshes its cells, runs the
     /// stages before its fused pass, and binds the pass to the current state.</summary>

@@ -4,10 +4,12 @@ namespace Optim.CSharp;
 
 /// <summary>
 /// The hyperparameters an optimizer kind fills into groups that do not set them (strings: null is None), and, for a
-/// subclass written outside the library, the elementwise state buffers it declares (null for the built-in kinds).
+/// subclass written outside the library, the elementwise state buffers it declares (null for the built-in kinds). A
+/// built-in elementwise kind has its descriptor, which its groups' keys, its state and its chain follow.
 /// </summary>
 internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags,
-                                (string Key, string? Value)[]? Texts = null, string[]? StateNames = null, Transformation? Chain = null);
+                                (string Key, string? Value)[]? Texts = null, string[]? StateNames = null, Transformation? Chain = null,
+                                Descriptor? Descriptor = null);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -134,6 +136,8 @@ public abstract partial class Optimizer
                 throw new ArgumentException($"{p} appears in more than one parameter group.", nameof(group));
         }
         var before = group.Snapshot();
+        var owner = group.Descriptor;
+        group.Descriptor = _defaults.Descriptor;
         try
         {
             foreach (var (key, value) in _defaults.Scalars)
@@ -147,6 +151,7 @@ public abstract partial class Optimizer
         catch
         {
             group.Restore(before);
+            group.Descriptor = owner;
             throw;
         }
         _state = StateModule.append(_state, InitGroupState(group, Tensors(group)));
@@ -194,11 +199,11 @@ public abstract partial class Optimizer
             foreach (var (key, value) in c.Groups[gi].Hyper)
             {
                 snapshot.Order.Add(key);
-                if (value is HyperValue.Number n) { Hyper.CheckScalar(key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
+                if (value is HyperValue.Number n) { Hyper.CheckScalar(_defaults.Descriptor, key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
                 else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
                 else if (value is HyperValue.Pair pair && IsPair(key))
                 {
-                    Hyper.CheckPair(key, (pair.Item1, pair.Item2));
+                    Hyper.CheckPair(_defaults.Descriptor, key, (pair.Item1, pair.Item2));
                     snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
                 }
                 else if ((value is HyperValue.Text || value.IsAbsent) && Hyper.IsText(key))
@@ -243,7 +248,8 @@ public abstract partial class Optimizer
     private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
 
     /// <summary>The core state for new parameters, declaring every buffer this kind may keep.</summary>
-    private protected virtual State InitState(Tensor[] parameters) => SubclassInitState(parameters);
+    private protected virtual State InitState(Tensor[] parameters) =>
+        _defaults.Descriptor is { } d ? d.Init(parameters) : SubclassInitState(parameters);
 
     /// <summary>
     /// The core state for the parameters of a group being added (or reloaded). Optimizers whose state starts
@@ -251,11 +257,15 @@ public abstract partial class Optimizer
     /// </summary>
     private protected virtual State InitGroupState(ParamGroup group, Tensor[] parameters) => InitState(parameters);
 
-    /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones.</summary>
-    private protected virtual void Validate(ParamGroup group) => SubclassValidate(group);
+    /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones (by the descriptor, if the kind has one).</summary>
+    private protected virtual void Validate(ParamGroup group)
+    {
+        if (_defaults.Descriptor is { } d) d.Validate(group.ValuesFor(d));
+        else SubclassValidate(group);
+    }
 
     /// <summary>Reads and validates group <paramref name="index"/>'s options into a per-group cache, before a step.</summary>
-    private protected virtual void Prepare(int index, ParamGroup group) => SubclassValidate(group);
+    private protected virtual void Prepare(int index, ParamGroup group) => Validate(group);
 
     /// <summary>Steps one parameter in place with its group's prepared options.</summary>
     private protected virtual void StepParam(int group, State state, int index, Span<float> param, ReadOnlySpan<float> grad) =>

@@ -74,7 +74,7 @@ public sealed class ParamGroup
                 throw new ArgumentException($"'{key}' is a pair: set it with ParamGroup.SetPair(\"{key}\", …).", nameof(key));
             if (_texts.ContainsKey(key) || Hyper.IsText(key))
                 throw new ArgumentException($"'{key}' is a string: set it with ParamGroup.SetText(\"{key}\", …).", nameof(key));
-            Hyper.CheckScalar(key, value);
+            Hyper.CheckScalar(Descriptor, key, value);
             if (!_values.ContainsKey(key)) _order.Add(key);
             _values[key] = value;
         }
@@ -107,7 +107,7 @@ public sealed class ParamGroup
     {
         ArgumentNullException.ThrowIfNull(key);
         if (_values.ContainsKey(key)) throw new ArgumentException($"'{key}' is a scalar: set it with the indexer.", nameof(key));
-        Hyper.CheckPair(key, value);
+        Hyper.CheckPair(Descriptor, key, value);
         if (!_pairs.ContainsKey(key)) _order.Add(key);
         _pairs[key] = value;
     }
@@ -158,6 +158,15 @@ public sealed class ParamGroup
 
     internal bool Contains(Parameter p) => _params.Contains(p);
 
+    /// <summary>The descriptor of the built-in optimizer the group was added to, whose rules its setters apply (null: none).</summary>
+    internal Optim.Descriptor? Descriptor { get; set; }
+
+    private GroupValues? _described;
+
+    /// <summary>The group's values as the descriptor's rules read them (kept, so that a step's check allocates nothing).</summary>
+    internal GroupValues ValuesFor(Optim.Descriptor descriptor) =>
+        _described is { } v && ReferenceEquals(v.Descriptor, descriptor) ? v : _described = new GroupValues(this, descriptor);
+
     /// <summary>
     /// Writes a value a learning-rate scheduler computed. It must be finite but may leave the key's range, as
     /// PyTorch's schedules do past their end (OneCycleLR's momentum extrapolated after its last step may exceed
@@ -198,22 +207,26 @@ public sealed class ParamGroup
 internal sealed record HyperSnapshot(List<(string Key, double Value)> Scalars, List<(string Key, (double, double) Value)> Pairs, List<string> Order,
                                      List<(string Key, string? Value)>? Texts = null);
 
-/// <summary>Hyperparameter rules shared by every optimizer's group keys.</summary>
+/// <summary>
+/// The rules of a group's keys as they are set one at a time (the rules that read other keys too, such as SGD's
+/// Nesterov condition, apply when the group is added and before each step). A key of the group's optimizer follows that
+/// optimizer's descriptor; a key of a group that no descriptor holds (not added yet, or a subclass's, a composed
+/// optimizer's), the descriptors of every torch.optim optimizer that has it, which agree; every value must be finite;
+/// LBFGS's keys (no descriptor) follow the rules below.
+/// </summary>
 internal static class Hyper
 {
-    private static readonly HashSet<string> NonNegative =
-        ["lr", "momentum", "dampening", "weight_decay", "eps", "lr_decay", "initial_accumulator_value", "alpha", "lambd", "t0", "momentum_decay"];
-
     // LBFGS's keys: counts are whole numbers of 1 or more, tolerances 0 or more
     private static readonly HashSet<string> Counts = ["max_iter", "max_eval", "history_size"];
     private static readonly HashSet<string> Tolerances = ["tolerance_grad", "tolerance_change"];
 
-    public static void CheckScalar(string key, double value)
+    public static void CheckScalar(string key, double value) => CheckScalar(null, key, value);
+
+    public static void CheckScalar(Optim.Descriptor? owner, string key, double value)
     {
         if (!double.IsFinite(value))
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be a finite number.");
-        if (NonNegative.Contains(key) && value < 0)
-            throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be 0 or more.");
+        CheckByDescriptors(owner, key, pair: false, KeyValue.Of(key, value, value));
         if (Tolerances.Contains(key) && value < 0)
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be 0 or more.");
         if (Counts.Contains(key) && !(value >= 1 && value <= int.MaxValue && Math.Floor(value) == value))
@@ -229,30 +242,22 @@ internal static class Hyper
             throw new ArgumentException($"Invalid {key} value: '{value}'; only 'strong_wolfe' and null (no line search) are supported.", key);
     }
 
-    /// <summary>Whether PyTorch's key names a pair-valued hyperparameter.</summary>
-    public static bool IsPair(string key) => key is "betas" or "etas" or "step_sizes";
+    /// <summary>Whether PyTorch's key names a pair-valued hyperparameter of some torch.optim optimizer.</summary>
+    public static bool IsPair(string key) => Descriptors.isPair(key);
 
-    public static void CheckPair(string key, (double, double) pair)
+    public static void CheckPair(string key, (double, double) pair) => CheckPair(null, key, pair);
+
+    public static void CheckPair(Optim.Descriptor? owner, string key, (double, double) pair)
     {
         var (a, b) = pair;
-        switch (key)
-        {
-            case "betas":
-                if (!(a >= 0 && a < 1)) throw new ArgumentOutOfRangeException("betas", a, $"Invalid beta parameter at index 0: {a}; it must be in [0, 1).");
-                if (!(b >= 0 && b < 1)) throw new ArgumentOutOfRangeException("betas", b, $"Invalid beta parameter at index 1: {b}; it must be in [0, 1).");
-                break;
-            case "etas":
-                if (!(a > 0 && a < 1 && b > 1 && double.IsFinite(b)))
-                    throw new ArgumentOutOfRangeException("etas", pair, $"Invalid eta values: {a}, {b}; they must satisfy 0 < etas[0] < 1 < etas[1].");
-                break;
-            case "step_sizes":
-                if (!(a >= 0 && a <= b && double.IsFinite(b)))
-                    throw new ArgumentOutOfRangeException("step_sizes", pair, $"Invalid step_sizes values: {a}, {b}; they must satisfy 0 <= step_sizes[0] <= step_sizes[1].");
-                break;
-            default:
-                if (!double.IsFinite(a) || !double.IsFinite(b))
-                    throw new ArgumentOutOfRangeException(key, pair, $"Invalid {key} value: ({a}, {b}); both must be finite numbers.");
-                break;
-        }
+        CheckByDescriptors(owner, key, pair: true, KeyValue.Of(key, a, b));
+        if (!double.IsFinite(a) || !double.IsFinite(b))
+            throw new ArgumentOutOfRangeException(key, pair, $"Invalid {key} value: ({a}, {b}); both must be finite numbers.");
+    }
+
+    private static void CheckByDescriptors(Optim.Descriptor? owner, string key, bool pair, KeyValue value)
+    {
+        if (owner is not null && owner.Owns(key, pair)) owner.CheckKey(key, value);
+        else Descriptors.checkKey(key, pair, value);
     }
 }

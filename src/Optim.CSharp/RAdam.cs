@@ -13,12 +13,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class RAdam : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, (double, double) betas, double eps, double weightDecay, bool decoupledWeightDecay, bool maximize)
-    {
-        RadamOptionsModule.validate(new RadamOptions(lr, betas.Item1, betas.Item2, eps, weightDecay, decoupledWeightDecay, maximize));
-        return new("RAdam", [("lr", lr), ("eps", eps), ("weight_decay", weightDecay), ("decoupled_weight_decay", decoupledWeightDecay ? 1 : 0), ("maximize", maximize ? 1 : 0)], [("betas", betas)], ["decoupled_weight_decay", "maximize"]);
-    }
-
     /// <summary>RAdam over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -41,23 +35,5 @@ public sealed class RAdam : Optimizer
     /// <param name="maximize">Maximise the objective (PyTorch 2.x).</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public RAdam(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double, double)? betas = null, double eps = 1e-8, double weightDecay = 0, bool decoupledWeightDecay = false, bool maximize = false)
-        : base(groups, MakeDefaults(lr, betas ?? (0.9, 0.999), eps, weightDecay, decoupledWeightDecay, maximize)) { }
-
-    private static RadamOptions Read(ParamGroup g)
-    {
-        var (b1, b2) = g.GetPair("betas");
-        return RadamOptionsModule.validate(new RadamOptions(g["lr"], b1, b2, g["eps"], g["weight_decay"], Flag(g, "decoupled_weight_decay"), Flag(g, "maximize")));
-    }
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.radam(RadamOptionsModule.defaults).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.radam(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.radam, lr, betas, eps, weightDecay, decoupledWeightDecay, maximize)) { }
 }

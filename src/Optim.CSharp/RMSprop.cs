@@ -11,12 +11,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class RMSprop : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, double alpha, double eps, double weightDecay, double momentum, bool centered, bool maximize)
-    {
-        RmspropOptionsModule.validate(new RmspropOptions(lr, alpha, eps, weightDecay, momentum, centered, maximize));
-        return new("RMSprop", [("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weightDecay), ("momentum", momentum), ("centered", centered ? 1 : 0), ("maximize", maximize ? 1 : 0)], [], ["centered", "maximize"]);
-    }
-
     /// <summary>RMSprop over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate.</param>
@@ -41,20 +35,5 @@ public sealed class RMSprop : Optimizer
     /// <param name="maximize">Maximise the objective.</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public RMSprop(IEnumerable<ParamGroup> groups, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false, bool maximize = false)
-        : base(groups, MakeDefaults(lr, alpha, eps, weightDecay, momentum, centered, maximize)) { }
-
-    private static RmspropOptions Read(ParamGroup g) => RmspropOptionsModule.validate(new RmspropOptions(g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], Flag(g, "centered"), Flag(g, "maximize")));
-
-    // centered, to declare "grad_avg" too: one state table serves groups with and without it
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.rmsprop(new RmspropOptions(1e-2, 0.99, 1e-8, 0, 0.9, true, false)).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.rmsprop(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.rmsprop, lr, alpha, eps, weightDecay, momentum, centered, maximize)) { }
 }

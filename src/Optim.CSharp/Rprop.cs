@@ -11,12 +11,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class Rprop : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, (double, double) etas, (double, double) stepSizes, bool maximize)
-    {
-        RpropOptionsModule.validate(new RpropOptions(lr, etas.Item1, etas.Item2, stepSizes.Item1, stepSizes.Item2, maximize));
-        return new("Rprop", [("lr", lr), ("maximize", maximize ? 1 : 0)], [("etas", etas), ("step_sizes", stepSizes)], ["maximize"]);
-    }
-
     /// <summary>Rprop over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">The initial step size.</param>
@@ -35,24 +29,5 @@ public sealed class Rprop : Optimizer
     /// <param name="maximize">Maximise the objective.</param>
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public Rprop(IEnumerable<ParamGroup> groups, double lr = 1e-2, (double, double)? etas = null, (double, double)? stepSizes = null, bool maximize = false)
-        : base(groups, MakeDefaults(lr, etas ?? (0.5, 1.2), stepSizes ?? (1e-6, 50), maximize)) { }
-
-    private static RpropOptions Read(ParamGroup g)
-    {
-        var (etaMinus, etaPlus) = g.GetPair("etas");
-        var (lo, hi) = g.GetPair("step_sizes");
-        return RpropOptionsModule.validate(new RpropOptions(g["lr"], etaMinus, etaPlus, lo, hi, Flag(g, "maximize")));
-    }
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.rprop(RpropOptionsModule.defaults).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.rprop(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.rprop, lr, etas, stepSizes, maximize)) { }
 }

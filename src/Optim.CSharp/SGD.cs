@@ -10,15 +10,6 @@ namespace Optim.CSharp;
 /// </summary>
 public sealed class SGD : Optimizer
 {
-    private static Defaults MakeDefaults(double lr, double momentum, double dampening, double weightDecay, bool nesterov, bool maximize)
-    {
-        SgdOptionsModule.validate(new SgdOptions(lr, momentum, dampening, weightDecay, nesterov, maximize));
-        return new("SGD",
-            [("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weightDecay),
-             ("nesterov", nesterov ? 1 : 0), ("maximize", maximize ? 1 : 0)],
-            [], ["nesterov", "maximize"]);
-    }
-
     /// <summary>SGD over one group of parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate (required).</param>
@@ -43,20 +34,5 @@ public sealed class SGD : Optimizer
     /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value), or there are no groups.</exception>
     public SGD(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double dampening = 0,
                double weightDecay = 0, bool nesterov = false, bool maximize = false)
-        : base(groups, MakeDefaults(lr, momentum, dampening, weightDecay, nesterov, maximize)) { }
-
-    private static SgdOptions Read(ParamGroup g) => SgdOptionsModule.validate(new SgdOptions(
-        g["lr"], g["momentum"], g["dampening"], g["weight_decay"], Flag(g, "nesterov"), Flag(g, "maximize")));
-
-    private protected override State InitState(Tensor[] parameters) =>
-        Alias.sgd(SgdOptionsModule.create(0.0)).Init.Invoke(parameters);
-
-    private protected override void Validate(ParamGroup group) => Read(group);
-
-    private protected override void Prepare(int index, ParamGroup group) => Read(group);
-
-    private protected override bool Chained => true;
-
-    private protected override GradientTransformation BuildChain(Hypers hypers) => Chains.sgd(hypers);
-
+        : base(groups, Described.Defaults(Descriptors.sgd, lr, momentum, dampening, weightDecay, nesterov, maximize)) { }
 }

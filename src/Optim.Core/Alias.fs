@@ -11,9 +11,6 @@ module Alias =
 
     let private maybeMaximize maximize = if maximize then Blocks.maximize else Transform.identity
 
-    let private adamHypers (o: AdamOptions) =
-        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "amsgrad", o.Amsgrad; "maximize", o.Maximize ])
-
     /// <summary>
     /// SGD as <c>torch.optim.SGD</c>: <c>d = g + λp</c>; with momentum <c>b = μb + (1-τ)d</c> (<c>b = d</c> at first),
     /// <c>d = b</c> or <c>d + μb</c> (Nesterov); <c>p' = p - lr·d</c>.
@@ -22,9 +19,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let sgd (o: SgdOptions) : GradientTransformation =
-        let o = SgdOptions.validate o
-        Chains.sgd (FixedHypers([ "lr", o.Lr; "momentum", o.Momentum; "dampening", o.Dampening; "weight_decay", o.WeightDecay ], [],
-                                [ "nesterov", o.Nesterov; "maximize", o.Maximize ]))
+        Descriptors.sgd.Chain(SgdOptions.hypers (SgdOptions.validate o))
 
     /// <summary>
     /// Adam as <c>torch.optim.Adam</c> (Kingma &amp; Ba, 2015), with coupled L2 weight decay and AMSGrad:
@@ -33,8 +28,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adam (o: AdamOptions) : GradientTransformation =
-        let o = AdamOptions.validate o
-        Chains.adam false (adamHypers o)
+        Descriptors.adam.Chain(AdamOptions.hypers (AdamOptions.validate o))
 
     /// <summary>
     /// AdamW as <c>torch.optim.AdamW</c> (Loshchilov &amp; Hutter, 2019), with decoupled weight decay:
@@ -43,8 +37,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adamw (o: AdamOptions) : GradientTransformation =
-        let o = AdamOptions.validate o
-        Chains.adam true (adamHypers o)
+        Descriptors.adamw.Chain(AdamOptions.hypers (AdamOptions.validate o))
 
     /// <summary>
     /// Adagrad as <c>torch.optim.Adagrad</c> (Duchi et al., JMLR 2011): <c>d = ±g + λp</c>, <c>s = s + d²</c>,
@@ -54,10 +47,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adagrad (o: AdagradOptions) : GradientTransformation =
-        let o = AdagradOptions.validate o
-        Chains.adagrad (
-            FixedHypers([ "lr", o.Lr; "lr_decay", o.LrDecay; "weight_decay", o.WeightDecay; "initial_accumulator_value", o.InitialAccumulatorValue; "eps", o.Eps ],
-                        [], [ "maximize", o.Maximize ]))
+        Descriptors.adagrad.Chain(AdagradOptions.hypers (AdagradOptions.validate o))
 
     /// <summary>
     /// RMSprop as <c>torch.optim.RMSprop</c> (Hinton, 2012; centered: Graves, 2013): <c>d = ±g + λp</c>,
@@ -68,10 +58,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let rmsprop (o: RmspropOptions) : GradientTransformation =
-        let o = RmspropOptions.validate o
-        Chains.rmsprop (
-            FixedHypers([ "lr", o.Lr; "alpha", o.Alpha; "eps", o.Eps; "weight_decay", o.WeightDecay; "momentum", o.Momentum ], [],
-                        [ "centered", o.Centered; "maximize", o.Maximize ]))
+        Descriptors.rmsprop.Chain(RmspropOptions.hypers (RmspropOptions.validate o))
 
     /// <summary>
     /// Adadelta as <c>torch.optim.Adadelta</c> (Zeiler, 2012): <c>d = ±g + λp</c>, <c>v = ρv + (1-ρ)d²</c>,
@@ -81,8 +68,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adadelta (o: AdadeltaOptions) : GradientTransformation =
-        let o = AdadeltaOptions.validate o
-        Chains.adadelta (FixedHypers([ "lr", o.Lr; "rho", o.Rho; "eps", o.Eps; "weight_decay", o.WeightDecay ], [], [ "maximize", o.Maximize ]))
+        Descriptors.adadelta.Chain(AdadeltaOptions.hypers (AdadeltaOptions.validate o))
 
     /// <summary>
     /// Adamax as <c>torch.optim.Adamax</c> (Kingma &amp; Ba, 2015, §7): <c>d = ±g + λp</c>, <c>m = β₁m + (1-β₁)d</c>,
@@ -92,8 +78,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let adamax (o: AdamaxOptions) : GradientTransformation =
-        let o = AdamaxOptions.validate o
-        Chains.adamax (FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "maximize", o.Maximize ]))
+        Descriptors.adamax.Chain(AdamaxOptions.hypers (AdamaxOptions.validate o))
 
     /// <summary>
     /// NAdam as <c>torch.optim.NAdam</c> (Dozat, 2016), with PyTorch 2.x's <c>maximize</c> and
@@ -104,10 +89,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let nadam (o: NadamOptions) : GradientTransformation =
-        let o = NadamOptions.validate o
-        Chains.nadam (
-            FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay; "momentum_decay", o.MomentumDecay ], [ "betas", (o.Beta1, o.Beta2) ],
-                        [ "decoupled_weight_decay", o.DecoupledWeightDecay; "maximize", o.Maximize ]))
+        Descriptors.nadam.Chain(NadamOptions.hypers (NadamOptions.validate o))
 
     /// <summary>
     /// RAdam as <c>torch.optim.RAdam</c> (Liu et al., ICLR 2020), with PyTorch 2.x's <c>maximize</c> and
@@ -118,10 +100,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let radam (o: RadamOptions) : GradientTransformation =
-        let o = RadamOptions.validate o
-        Chains.radam (
-            FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ],
-                        [ "decoupled_weight_decay", o.DecoupledWeightDecay; "maximize", o.Maximize ]))
+        Descriptors.radam.Chain(RadamOptions.hypers (RadamOptions.validate o))
 
     /// <summary>
     /// ASGD as <c>torch.optim.ASGD</c> (Polyak &amp; Juditsky, 1992): <c>d = ±g + λ_wd·p</c>,
@@ -132,8 +111,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let asgd (o: AsgdOptions) : GradientTransformation =
-        let o = AsgdOptions.validate o
-        Chains.asgd (FixedHypers([ "lr", o.Lr; "lambd", o.Lambd; "alpha", o.Alpha; "t0", o.T0; "weight_decay", o.WeightDecay ], [], [ "maximize", o.Maximize ]))
+        Descriptors.asgd.Chain(AsgdOptions.hypers (AsgdOptions.validate o))
 
     /// <summary>
     /// Rprop as <c>torch.optim.Rprop</c> (Riedmiller &amp; Braun, 1993), in its full-batch form: per element a step
@@ -143,9 +121,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let rprop (o: RpropOptions) : GradientTransformation =
-        let o = RpropOptions.validate o
-        Chains.rprop (
-            FixedHypers([ "lr", o.Lr ], [ "etas", (o.EtaMinus, o.EtaPlus); "step_sizes", (o.StepSizeMin, o.StepSizeMax) ], [ "maximize", o.Maximize ]))
+        Descriptors.rprop.Chain(RpropOptions.hypers (RpropOptions.validate o))
 
     /// <summary>
     /// Lion (Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023), built from blocks:
@@ -155,12 +131,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let lion (o: LionOptions) : GradientTransformation =
-        let o = LionOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.scaleByLion o.Beta1 o.Beta2
-              Blocks.scaleByLearningRate o.Lr
-              Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+        Descriptors.lion.Chain(LionOptions.hypers (LionOptions.validate o))
 
     /// <summary>
     /// LAMB (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020),
@@ -171,13 +142,7 @@ module Alias =
     /// <param name="o">The options (validated).</param>
     /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
     let lamb (o: LambOptions) : GradientTransformation =
-        let o = LambOptions.validate o
-        Transform.chain
-            [ maybeMaximize o.Maximize
-              Blocks.scaleByAdam o.Beta1 o.Beta2 o.Eps false
-              Blocks.addWeightDecay o.WeightDecay
-              Blocks.scaleByTrustRatio
-              Blocks.scaleByLearningRate o.Lr ]
+        Descriptors.lamb.Chain(LambOptions.hypers (LambOptions.validate o))
 
     /// <summary>
     /// Adafactor as <c>torch.optim.Adafactor</c> of PyTorch 2.x (Shazeer &amp; Stern, "Adafactor: Adaptive Learning Rates

@@ -24,6 +24,13 @@ type internal FixedHypers(values: (string * float) list, pairs: (string * (float
         | Some(_, v), _ -> Cell.Const v
         | None, Some(_, (a, b)) -> Cell.Const(if index = 0 then a else b)
         | None, None -> invalidArg (nameof key) $"No hyperparameter '{key}'."
+    /// A scalar's value, a flag's (1 or 0), or one of a pair's (index 0 or 1).
+    member _.Get(key: string, index: int) : float =
+        match List.tryFind (fun (k, _) -> k = key) values, List.tryFind (fun (k, _) -> k = key) pairs, List.tryFind (fun (k, _) -> k = key) flags with
+        | Some(_, v), _, _ -> v
+        | None, Some(_, (a, b)), _ -> if index = 0 then a else b
+        | None, None, Some(_, f) -> if f then 1.0 else 0.0
+        | None, None, None -> invalidArg (nameof key) $"No hyperparameter '{key}'."
 
 /// <summary>
 /// Each built-in optimizer's chain of blocks, written once over its hyperparameters by PyTorch key: the F# aliases
@@ -110,3 +117,22 @@ module internal Chains =
             [ maximize h
               op (Ops.Rprop(h.Cell("lr", 0), h.Cell("etas", 0), h.Cell("etas", 1), h.Cell("step_sizes", 0), h.Cell("step_sizes", 1)))
               op (ScaleOp("scale(-1)", (fun _ -> -1.0), [])) ]
+
+    /// Lion (not in torch.optim), from blocks that take the values the chain is built with.
+    let lion (h: Hypers) =
+        let v key index = h.Cell(key, index).Value
+        Transform.chain
+            [ maximize h
+              Blocks.scaleByLion (v "betas" 0) (v "betas" 1)
+              Blocks.scaleByLearningRate (v "lr" 0)
+              Blocks.decoupledWeightDecay (v "lr" 0) (v "weight_decay" 0) ]
+
+    /// LAMB (not in torch.optim), from blocks that take the values the chain is built with.
+    let lamb (h: Hypers) =
+        let v key index = h.Cell(key, index).Value
+        Transform.chain
+            [ maximize h
+              Blocks.scaleByAdam (v "betas" 0) (v "betas" 1) (v "eps" 0) false
+              Blocks.addWeightDecay (v "weight_decay" 0)
+              Blocks.scaleByTrustRatio
+              Blocks.scaleByLearningRate (v "lr" 0) ]

@@ -2,38 +2,6 @@ namespace Optim
 
 open System
 
-/// <summary>Checks shared by every optimizer's options: each raises an <see cref="T:System.ArgumentException"/> whose
-/// <c>ParamName</c> is the argument's camelCase name and whose message carries PyTorch's key and the bad value.</summary>
-[<RequireQualifiedAccess>]
-module Validate =
-
-    let private fail (name: string) (key: string) (value: obj) (rule: string) : unit =
-        raise (ArgumentOutOfRangeException(name, value, $"Invalid {key} value: {value}; it must be {rule}."))
-
-    /// <summary>Requires a finite value of 0 or more.</summary>
-    /// <param name="name">The argument's name, e.g. <c>weightDecay</c>.</param>
-    /// <param name="key">PyTorch's key, e.g. <c>weight_decay</c>.</param>
-    /// <param name="value">The value.</param>
-    /// <exception cref="T:System.ArgumentOutOfRangeException">The value is negative, NaN or infinite.</exception>
-    let nonNegative (name: string) (key: string) (value: float) =
-        if not (value >= 0.0 && Double.IsFinite value) then fail name key value "a finite number, 0 or more"
-
-    /// <summary>Requires a value in [0, 1).</summary>
-    /// <param name="name">The argument's name.</param>
-    /// <param name="key">PyTorch's key.</param>
-    /// <param name="value">The value.</param>
-    /// <exception cref="T:System.ArgumentOutOfRangeException">The value is outside [0, 1) or NaN.</exception>
-    let unitInterval (name: string) (key: string) (value: float) =
-        if not (value >= 0.0 && value < 1.0) then fail name key value "in [0, 1)"
-
-    /// <summary>Requires a value in [0, 1].</summary>
-    /// <param name="name">The argument's name.</param>
-    /// <param name="key">PyTorch's key.</param>
-    /// <param name="value">The value.</param>
-    /// <exception cref="T:System.ArgumentOutOfRangeException">The value is outside [0, 1] or NaN.</exception>
-    let closedUnitInterval (name: string) (key: string) (value: float) =
-        if not (value >= 0.0 && value <= 1.0) then fail name key value "in [0, 1]"
-
 /// <summary>Hyperparameters of SGD, with PyTorch 1.13's names and meaning. A struct: building one allocates nothing.</summary>
 [<Struct>]
 type SgdOptions =
@@ -57,19 +25,21 @@ module SgdOptions =
     /// <summary>PyTorch's defaults with the given learning rate.</summary>
     /// <param name="lr">The learning rate.</param>
     let create (lr: float) : SgdOptions =
-        { Lr = lr; Momentum = 0.0; Dampening = 0.0; WeightDecay = 0.0; Nesterov = false; Maximize = false }
+        let d = Descriptors.sgd
+        { Lr = lr; Momentum = d.Scalar "momentum"; Dampening = d.Scalar "dampening"; WeightDecay = d.Scalar "weight_decay"
+          Nesterov = d.Flag "nesterov"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: SgdOptions) =
+        FixedHypers([ "lr", o.Lr; "momentum", o.Momentum; "dampening", o.Dampening; "weight_decay", o.WeightDecay ], [],
+                    [ "nesterov", o.Nesterov; "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.SGD</c> does, and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     /// <exception cref="T:System.ArgumentException">Nesterov without momentum, or with dampening.</exception>
     let validate (o: SgdOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "momentum" "momentum" o.Momentum
-        Validate.nonNegative "dampening" "dampening" o.Dampening
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
-        if o.Nesterov && (o.Momentum <= 0.0 || o.Dampening <> 0.0) then
-            invalidArg "nesterov" $"Nesterov momentum requires a momentum and zero dampening (momentum={o.Momentum}, dampening={o.Dampening})."
+        Descriptors.sgd.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of Adam and AdamW, with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -94,22 +64,26 @@ type AdamOptions =
 [<RequireQualifiedAccess>]
 module AdamOptions =
 
+    let private ofDescriptor (d: Descriptor) : AdamOptions =
+        let b1, b2 = d.Pair "betas"
+        { Lr = d.Scalar "lr"; Beta1 = b1; Beta2 = b2; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"
+          Amsgrad = d.Flag "amsgrad"; Maximize = d.Flag "maximize" }
+
     /// <summary>torch.optim.Adam's defaults.</summary>
-    let adam : AdamOptions =
-        { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; Amsgrad = false; Maximize = false }
+    let adam : AdamOptions = ofDescriptor Descriptors.adam
 
     /// <summary>torch.optim.AdamW's defaults (weight decay 1e-2).</summary>
-    let adamw : AdamOptions = { adam with WeightDecay = 1e-2 }
+    let adamw : AdamOptions = ofDescriptor Descriptors.adamw
+
+    /// The options by PyTorch key.
+    let internal hypers (o: AdamOptions) =
+        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "amsgrad", o.Amsgrad; "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.Adam</c> does, and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: AdamOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.unitInterval "betas" "betas[0]" o.Beta1
-        Validate.unitInterval "betas" "betas[1]" o.Beta2
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.adam.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of Adagrad, with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -134,17 +108,20 @@ module AdagradOptions =
 
     /// <summary>torch.optim.Adagrad's defaults.</summary>
     let defaults : AdagradOptions =
-        { Lr = 1e-2; LrDecay = 0.0; WeightDecay = 0.0; InitialAccumulatorValue = 0.0; Eps = 1e-10; Maximize = false }
+        let d = Descriptors.adagrad
+        { Lr = d.Scalar "lr"; LrDecay = d.Scalar "lr_decay"; WeightDecay = d.Scalar "weight_decay"
+          InitialAccumulatorValue = d.Scalar "initial_accumulator_value"; Eps = d.Scalar "eps"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: AdagradOptions) =
+        FixedHypers([ "lr", o.Lr; "lr_decay", o.LrDecay; "weight_decay", o.WeightDecay; "initial_accumulator_value", o.InitialAccumulatorValue; "eps", o.Eps ],
+                    [], [ "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.Adagrad</c> does (and rejects NaN and infinities), and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: AdagradOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "lrDecay" "lr_decay" o.LrDecay
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
-        Validate.nonNegative "initialAccumulatorValue" "initial_accumulator_value" o.InitialAccumulatorValue
-        Validate.nonNegative "eps" "eps" o.Eps
+        Descriptors.adagrad.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of RMSprop, with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -171,17 +148,20 @@ module RmspropOptions =
 
     /// <summary>torch.optim.RMSprop's defaults.</summary>
     let defaults : RmspropOptions =
-        { Lr = 1e-2; Alpha = 0.99; Eps = 1e-8; WeightDecay = 0.0; Momentum = 0.0; Centered = false; Maximize = false }
+        let d = Descriptors.rmsprop
+        { Lr = d.Scalar "lr"; Alpha = d.Scalar "alpha"; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"
+          Momentum = d.Scalar "momentum"; Centered = d.Flag "centered"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: RmspropOptions) =
+        FixedHypers([ "lr", o.Lr; "alpha", o.Alpha; "eps", o.Eps; "weight_decay", o.WeightDecay; "momentum", o.Momentum ], [],
+                    [ "centered", o.Centered; "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.RMSprop</c> does (and rejects NaN and infinities), and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: RmspropOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "alpha" "alpha" o.Alpha
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
-        Validate.nonNegative "momentum" "momentum" o.Momentum
+        Descriptors.rmsprop.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of Adadelta, with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -203,16 +183,19 @@ type AdadeltaOptions =
 module AdadeltaOptions =
 
     /// <summary>torch.optim.Adadelta's defaults.</summary>
-    let defaults : AdadeltaOptions = { Lr = 1.0; Rho = 0.9; Eps = 1e-6; WeightDecay = 0.0; Maximize = false }
+    let defaults : AdadeltaOptions =
+        let d = Descriptors.adadelta
+        { Lr = d.Scalar "lr"; Rho = d.Scalar "rho"; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: AdadeltaOptions) =
+        FixedHypers([ "lr", o.Lr; "rho", o.Rho; "eps", o.Eps; "weight_decay", o.WeightDecay ], [], [ "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.Adadelta</c> does (and rejects NaN and infinities), and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: AdadeltaOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.closedUnitInterval "rho" "rho" o.Rho
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.adadelta.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of Adamax, with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -236,17 +219,20 @@ type AdamaxOptions =
 module AdamaxOptions =
 
     /// <summary>torch.optim.Adamax's defaults.</summary>
-    let defaults : AdamaxOptions = { Lr = 2e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; Maximize = false }
+    let defaults : AdamaxOptions =
+        let d = Descriptors.adamax
+        let b1, b2 = d.Pair "betas"
+        { Lr = d.Scalar "lr"; Beta1 = b1; Beta2 = b2; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: AdamaxOptions) =
+        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.Adamax</c> does (and rejects NaN and infinities), and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: AdamaxOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.unitInterval "betas" "betas[0]" o.Beta1
-        Validate.unitInterval "betas" "betas[1]" o.Beta2
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.adamax.ValidateFixed(hypers o)
         o
 
 /// <summary>
@@ -278,19 +264,21 @@ module NadamOptions =
 
     /// <summary>torch.optim.NAdam's defaults.</summary>
     let defaults : NadamOptions =
-        { Lr = 2e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; MomentumDecay = 4e-3
-          DecoupledWeightDecay = false; Maximize = false }
+        let d = Descriptors.nadam
+        let b1, b2 = d.Pair "betas"
+        { Lr = d.Scalar "lr"; Beta1 = b1; Beta2 = b2; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"
+          MomentumDecay = d.Scalar "momentum_decay"; DecoupledWeightDecay = d.Flag "decoupled_weight_decay"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: NadamOptions) =
+        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay; "momentum_decay", o.MomentumDecay ], [ "betas", (o.Beta1, o.Beta2) ],
+                    [ "decoupled_weight_decay", o.DecoupledWeightDecay; "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.NAdam</c> does (and rejects NaN and infinities), and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: NadamOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.unitInterval "betas" "betas[0]" o.Beta1
-        Validate.unitInterval "betas" "betas[1]" o.Beta2
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
-        Validate.nonNegative "momentumDecay" "momentum_decay" o.MomentumDecay
+        Descriptors.nadam.ValidateFixed(hypers o)
         o
 
 /// <summary>
@@ -320,17 +308,21 @@ module RadamOptions =
 
     /// <summary>torch.optim.RAdam's defaults.</summary>
     let defaults : RadamOptions =
-        { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-8; WeightDecay = 0.0; DecoupledWeightDecay = false; Maximize = false }
+        let d = Descriptors.radam
+        let b1, b2 = d.Pair "betas"
+        { Lr = d.Scalar "lr"; Beta1 = b1; Beta2 = b2; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"
+          DecoupledWeightDecay = d.Flag "decoupled_weight_decay"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: RadamOptions) =
+        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ],
+                    [ "decoupled_weight_decay", o.DecoupledWeightDecay; "maximize", o.Maximize ])
 
     /// <summary>Checks the options as <c>torch.optim.RAdam</c> does (and rejects NaN and infinities), and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: RadamOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.unitInterval "betas" "betas[0]" o.Beta1
-        Validate.unitInterval "betas" "betas[1]" o.Beta2
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.radam.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of ASGD (averaged SGD), with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -354,7 +346,14 @@ type AsgdOptions =
 module AsgdOptions =
 
     /// <summary>torch.optim.ASGD's defaults.</summary>
-    let defaults : AsgdOptions = { Lr = 1e-2; Lambd = 1e-4; Alpha = 0.75; T0 = 1e6; WeightDecay = 0.0; Maximize = false }
+    let defaults : AsgdOptions =
+        let d = Descriptors.asgd
+        { Lr = d.Scalar "lr"; Lambd = d.Scalar "lambd"; Alpha = d.Scalar "alpha"; T0 = d.Scalar "t0"; WeightDecay = d.Scalar "weight_decay"
+          Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: AsgdOptions) =
+        FixedHypers([ "lr", o.Lr; "lambd", o.Lambd; "alpha", o.Alpha; "t0", o.T0; "weight_decay", o.WeightDecay ], [], [ "maximize", o.Maximize ])
 
     /// <summary>
     /// Checks the options as <c>torch.optim.ASGD</c> does, and returns them. PyTorch leaves <c>lambd</c>,
@@ -364,11 +363,7 @@ module AsgdOptions =
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: AsgdOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "lambd" "lambd" o.Lambd
-        Validate.nonNegative "alpha" "alpha" o.Alpha
-        Validate.nonNegative "t0" "t0" o.T0
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.asgd.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of Rprop, with PyTorch 1.13's names and meaning. A struct.</summary>
@@ -392,7 +387,15 @@ type RpropOptions =
 module RpropOptions =
 
     /// <summary>torch.optim.Rprop's defaults.</summary>
-    let defaults : RpropOptions = { Lr = 1e-2; EtaMinus = 0.5; EtaPlus = 1.2; StepSizeMin = 1e-6; StepSizeMax = 50.0; Maximize = false }
+    let defaults : RpropOptions =
+        let d = Descriptors.rprop
+        let etaMinus, etaPlus = d.Pair "etas"
+        let lo, hi = d.Pair "step_sizes"
+        { Lr = d.Scalar "lr"; EtaMinus = etaMinus; EtaPlus = etaPlus; StepSizeMin = lo; StepSizeMax = hi; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: RpropOptions) =
+        FixedHypers([ "lr", o.Lr ], [ "etas", (o.EtaMinus, o.EtaPlus); "step_sizes", (o.StepSizeMin, o.StepSizeMax) ], [ "maximize", o.Maximize ])
 
     /// <summary>
     /// Checks the options as <c>torch.optim.Rprop</c> does (<c>0 &lt; etas[0] &lt; 1 &lt; etas[1]</c>), and returns
@@ -402,15 +405,7 @@ module RpropOptions =
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: RpropOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        if not (o.EtaMinus > 0.0 && o.EtaMinus < 1.0) then
-            raise (ArgumentOutOfRangeException("etas", o.EtaMinus, $"Invalid etas[0] value: {o.EtaMinus}; it must be in (0, 1)."))
-        if not (o.EtaPlus > 1.0 && Double.IsFinite o.EtaPlus) then
-            raise (ArgumentOutOfRangeException("etas", o.EtaPlus, $"Invalid etas[1] value: {o.EtaPlus}; it must be a finite number above 1."))
-        Validate.nonNegative "stepSizes" "step_sizes[0]" o.StepSizeMin
-        Validate.nonNegative "stepSizes" "step_sizes[1]" o.StepSizeMax
-        if o.StepSizeMin > o.StepSizeMax then
-            raise (ArgumentOutOfRangeException("stepSizes", o.StepSizeMin, $"Invalid step_sizes value: ({o.StepSizeMin}, {o.StepSizeMax}); the minimum must not exceed the maximum."))
+        Descriptors.rprop.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of Lion (not in torch.optim; defaults of the paper's reference code). A struct.</summary>
@@ -432,16 +427,20 @@ type LionOptions =
 module LionOptions =
 
     /// <summary>The defaults of Lion's reference implementation.</summary>
-    let defaults : LionOptions = { Lr = 1e-4; Beta1 = 0.9; Beta2 = 0.99; WeightDecay = 0.0; Maximize = false }
+    let defaults : LionOptions =
+        let d = Descriptors.lion
+        let b1, b2 = d.Pair "betas"
+        { Lr = d.Scalar "lr"; Beta1 = b1; Beta2 = b2; WeightDecay = d.Scalar "weight_decay"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: LionOptions) =
+        FixedHypers([ "lr", o.Lr; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "maximize", o.Maximize ])
 
     /// <summary>Checks the options, and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: LionOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.closedUnitInterval "betas" "betas[0]" o.Beta1
-        Validate.unitInterval "betas" "betas[1]" o.Beta2
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.lion.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of LAMB (not in torch.optim; the defaults of <c>optax.lamb</c>). A struct.</summary>
@@ -465,17 +464,20 @@ type LambOptions =
 module LambOptions =
 
     /// <summary>The defaults of <c>optax.lamb</c>.</summary>
-    let defaults : LambOptions = { Lr = 1e-3; Beta1 = 0.9; Beta2 = 0.999; Eps = 1e-6; WeightDecay = 0.0; Maximize = false }
+    let defaults : LambOptions =
+        let d = Descriptors.lamb
+        let b1, b2 = d.Pair "betas"
+        { Lr = d.Scalar "lr"; Beta1 = b1; Beta2 = b2; Eps = d.Scalar "eps"; WeightDecay = d.Scalar "weight_decay"; Maximize = d.Flag "maximize" }
+
+    /// The options by PyTorch key.
+    let internal hypers (o: LambOptions) =
+        FixedHypers([ "lr", o.Lr; "eps", o.Eps; "weight_decay", o.WeightDecay ], [ "betas", (o.Beta1, o.Beta2) ], [ "maximize", o.Maximize ])
 
     /// <summary>Checks the options, and returns them.</summary>
     /// <param name="o">The options.</param>
     /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
     let validate (o: LambOptions) =
-        Validate.nonNegative "lr" "lr" o.Lr
-        Validate.nonNegative "eps" "eps" o.Eps
-        Validate.unitInterval "betas" "betas[0]" o.Beta1
-        Validate.unitInterval "betas" "betas[1]" o.Beta2
-        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Descriptors.lamb.ValidateFixed(hypers o)
         o
 
 /// <summary>Hyperparameters of SparseAdam, with PyTorch 1.13's names and meaning. A struct.</summary>
