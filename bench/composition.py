@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The composition benchmark: compiled chains against the hand-fused kernels, the facade's classes, composed optimizers
-and PyTorch 1.13, on the same shapes, in one run; prints the markdown table of docs/performance.md.
+"""The composition benchmark: compiled chains in place and pure, the facade's classes, composed optimizers, gates
+(multiSteps, applyIfFinite) and PyTorch 1.13, on the same shapes, in one run; prints the tables of docs/performance.md.
 
 Run from the repository root with Debian's interpreter (it has torch):
     /usr/bin/python3 bench/composition.py [--numel 16000000] [--tensors 1 1000] [--optimizers sgd adam ...]
@@ -46,16 +46,19 @@ for opt in args.optimizers:
 
 print(f"{args.numel:,} float32 parameters as 1 tensor and as 1,000; median of {args.repeats} steps; the .NET variants "
       f"of one optimizer alternate step by step in one process; PyTorch 1.13 on {args.threads} threads.\n")
-print("| optimizer | tensors | hand-fused kernel ms | compiled chain ms | chain / kernel | chain B/step | pure step ms | "
-      "pure / in place | facade class ms | composed ms | composed / class | PyTorch ms | PyTorch / chain |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| optimizer | tensors | compiled chain ms | chain B/step | pure step ms | pure / in place | facade class ms | "
+      "composed ms | composed / class | PyTorch ms | PyTorch / chain |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+gates = []
 for opt, t, o, torch in rows:
-    f, c, p, cls = o["fused"]["median_ms"], o["chain"]["median_ms"], o["chain-pure"]["median_ms"], o["facade"]["median_ms"]
+    c, p, cls = o["chain"]["median_ms"], o["chain-pure"]["median_ms"], o["facade"]["median_ms"]
     comp = o.get("composed", {}).get("median_ms")
     tm = torch["median_ms"]
-    print(f"| {opt} | {t} | {ms(f)} | {ms(c)} | {c / f:.2f} | {o['chain']['alloc_bytes_per_step']} | {ms(p)} | {p / c:.2f} | "
+    print(f"| {opt} | {t} | {ms(c)} | {o['chain']['alloc_bytes_per_step']} | {ms(p)} | {p / c:.2f} | "
           f"{ms(cls)} | {ms(comp)} | {'n/a' if comp is None else f'{comp / cls:.2f}'} | {ms(tm)} | "
           f"{'n/a' if tm is None else f'{tm / c:.2f}'} |")
+    if "multi-steps-4" in o:
+        gates.append((t, o))
     if "user-chain" in o:
         extra.append((opt, t, o))
 if extra:
@@ -67,3 +70,14 @@ if extra:
     for opt, t, o in extra:
         n, a, u = o["norm-pass"]["median_ms"], o["facade"]["median_ms"], o["user-chain"]["median_ms"]
         print(f"| {t} | {ms(n)} | {ms(a)} | {ms(n + a)} | {ms(u)} | {u / (n + a):.2f} | {o['user-chain']['alloc_bytes_per_step']} |")
+if gates:
+    print("\nGates around Adam, in place: `multiSteps 4` (four calls: three accumulations and one step on the mean) and "
+          "`applyIfFinite`, against Adam's compiled chain and a read of every gradient (one extra pass) of the same run:\n")
+    print("| tensors | Adam ms | one pass ms | multiSteps 4, four calls ms | each accumulation ms | four calls B | "
+          "applyIfFinite ms | applyIfFinite − Adam ms | applyIfFinite B/step |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for t, o in gates:
+        a, n = o["chain"]["median_ms"], o["norm-pass"]["median_ms"]
+        m, f = o["multi-steps-4"]["median_ms"], o["apply-if-finite"]["median_ms"]
+        print(f"| {t} | {ms(a)} | {ms(n)} | {ms(m)} | {ms((m - a) / 3)} | {o['multi-steps-4']['alloc_bytes_per_step']} | "
+              f"{ms(f)} | {ms(f - a)} | {o['apply-if-finite']['alloc_bytes_per_step']} |")

@@ -1,12 +1,12 @@
-// Times composed optimizers against the hand-fused kernels and the facade's classes, in one process, the variants of
+// Times compiled chains, their pure steps, the facade's classes and composed optimizers, in one process, the variants of
 // one optimizer alternating step by step so that every median sees the same conditions of the machine, and prints one
 // JSON line per (optimizer, tensors, variant):
 //   dotnet run -c Release --project bench/Optim.CompositionBench -- --optimizer adam --numel 16000000 --tensors 1000
-// Variants: "fused" (the hand-fused kernel, Fused.* in place), "chain" (Optimizer.ofTransform of the Alias chain, in
-// place), "chain-pure" (its pure step, fresh buffers), "facade" (the built-in C# class), "composed" (ComposedOptimizer
+// Variants: "chain" (Optimizer.ofTransform of the Alias chain, in place; Fused.* are these chains), "chain-pure" (its pure step, fresh buffers), "facade" (the built-in C# class), "composed" (ComposedOptimizer
 // of the same chain as a C# Transformation); for adamw also "user-chain" (clipByGlobalNorm → scaleByAdam →
 // scaleByLearningRate → decoupledWeightDecay) and "norm-pass" (the read of every gradient that its norm needs), and for
-// adam "multi-steps-4" (four calls of multiSteps 4 around Adam: three accumulations and one step) and "apply-if-finite".
+// adam "multi-steps-4" (four calls of multiSteps 4 around Adam: three accumulations and one step), "apply-if-finite" and
+// "norm-pass".
 using System.Diagnostics;
 using System.Text.Json;
 using Optim;
@@ -29,15 +29,15 @@ var grads = Fresh(1e-2f);
 // PyTorch's defaults, as bench/torch_step.py builds them (SGD: lr 0.01, momentum 0.9)
 var sgd = SgdOptionsModule.create(0.01);
 sgd = new SgdOptions(0.01, 0.9, sgd.Dampening, sgd.WeightDecay, sgd.Nesterov, sgd.Maximize);
-(Optim.Optimizer Fused, GradientTransformation Chain, Func<Parameter[], Optim.CSharp.Optimizer> Facade, Transformation Composed) kinds = name switch
+(GradientTransformation Chain, Func<Parameter[], Optim.CSharp.Optimizer> Facade, Transformation Composed) kinds = name switch
 {
-    "sgd" => (Fused.sgd(sgd), Alias.sgd(sgd), ps => new SGD(ps, lr: 0.01, momentum: 0.9), Transformation.SGD(lr: 0.01, momentum: 0.9)),
-    "adam" => (Fused.adam(AdamOptionsModule.adam), Alias.adam(AdamOptionsModule.adam), ps => new Adam(ps), Transformation.Adam()),
-    "adamw" => (Fused.adamw(AdamOptionsModule.adamw), Alias.adamw(AdamOptionsModule.adamw), ps => new AdamW(ps), Transformation.AdamW()),
-    "rmsprop" => (Fused.rmsprop(RmspropOptionsModule.defaults), Alias.rmsprop(RmspropOptionsModule.defaults), ps => new RMSprop(ps), null!),
-    "adagrad" => (Fused.adagrad(AdagradOptionsModule.defaults), Alias.adagrad(AdagradOptionsModule.defaults), ps => new Adagrad(ps), null!),
-    "nadam" => (Fused.nadam(NadamOptionsModule.defaults), Alias.nadam(NadamOptionsModule.defaults), ps => new NAdam(ps), null!),
-    "radam" => (Fused.radam(RadamOptionsModule.defaults), Alias.radam(RadamOptionsModule.defaults), ps => new RAdam(ps), null!),
+    "sgd" => (Alias.sgd(sgd), ps => new SGD(ps, lr: 0.01, momentum: 0.9), Transformation.SGD(lr: 0.01, momentum: 0.9)),
+    "adam" => (Alias.adam(AdamOptionsModule.adam), ps => new Adam(ps), Transformation.Adam()),
+    "adamw" => (Alias.adamw(AdamOptionsModule.adamw), ps => new AdamW(ps), Transformation.AdamW()),
+    "rmsprop" => (Alias.rmsprop(RmspropOptionsModule.defaults), ps => new RMSprop(ps), null!),
+    "adagrad" => (Alias.adagrad(AdagradOptionsModule.defaults), ps => new Adagrad(ps), null!),
+    "nadam" => (Alias.nadam(NadamOptionsModule.defaults), ps => new NAdam(ps), null!),
+    "radam" => (Alias.radam(RadamOptionsModule.defaults), ps => new RAdam(ps), null!),
     _ => throw new ArgumentException($"unknown optimizer {name}"),
 };
 
@@ -60,7 +60,6 @@ void Facade(string variant, Func<Parameter[], Optim.CSharp.Optimizer> make)
     var o = make(ps);
     variants.Add((variant, () => o.Step()));
 }
-Core("fused", kinds.Fused, false);
 Core("chain", Optim.OptimizerModule.ofTransform(kinds.Chain), false);
 Core("chain-pure", Optim.OptimizerModule.ofTransform(kinds.Chain), true);
 Facade("facade", kinds.Facade);
@@ -113,6 +112,8 @@ static partial class Extra
             var last = variants[^1];
             variants[^1] = (last.Name, () => { last.Step(); last.Step(); last.Step(); last.Step(); });
             core("apply-if-finite", Optim.OptimizerModule.ofTransform(Combinators.applyIfFinite(0, Alias.adam(AdamOptionsModule.adam))), false);
+            // what one extra pass costs: a read of every gradient
+            variants.Add(("norm-pass", () => NormPass(grads)));
         }
         if (name != "adamw") return;
         // a user chain: clipByGlobalNorm (one read of every gradient, then a coefficient) before a fused AdamW

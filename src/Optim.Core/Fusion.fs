@@ -544,7 +544,7 @@ and [<AbstractClass; Sealed>] internal Fusion =
                         f.Outs.[s] <- a
                     else
                         // the kernel writes every element of a buffer it is given; a new one must start filled
-                        let o = if isNull old then GC.AllocateArray<float32>(n, true) else Fusion.Fresh n
+                        let o = if isNull old then Array.zeroCreate n else Fusion.Fresh n
                         b.DstTables.[s].[i] <- o
                         if isNull old then
                             first <- true
@@ -581,11 +581,10 @@ and [<AbstractClass; Sealed>] internal Fusion =
         try Split.run f n
         finally f.Clear()
 
-    /// A fresh float32 buffer for a pure step's output or new state: uninitialised (the pass writes every element), and
-    /// on the pinned object heap, as a large array would be on the large object heap, so that the GC never copies it.
-    /// A pure step's outputs are live when they are made: on the small object heap each would be copied from one
-    /// generation to the next, which costs more than the step itself.
-    static member Fresh(n: int) : float32[] = GC.AllocateUninitializedArray<float32>(n, true)
+    /// A fresh float32 buffer for a pure step's output or new state: uninitialised, as the pass writes every element.
+    /// (The pinned object heap, tried so that the GC would not copy these live buffers between generations, made whole
+    /// pure steps slower: allocating there costs more than the copies saved.)
+    static member Fresh(n: int) : float32[] = GC.AllocateUninitializedArray<float32>(n, false)
 
     /// The pure step of a bound plan (`src` read, `dst` written) over every parameter, shared between the kernel
     /// threads as the in-place step is: per parameter its new values (Mode.Apply) or its updates (Mode.Updates), in
