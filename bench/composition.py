@@ -15,7 +15,7 @@ import sys
 ap = argparse.ArgumentParser()
 ap.add_argument("--numel", type=int, default=16_000_000)
 ap.add_argument("--tensors", type=int, nargs="+", default=[1, 1000])
-ap.add_argument("--optimizers", nargs="+", default=["sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam", "radam"])
+ap.add_argument("--optimizers", nargs="+", default=["sgd", "sgd-wd", "adam", "adam-wd", "adamw", "rmsprop", "adagrad", "nadam", "radam"])
 ap.add_argument("--repeats", type=int, default=15)
 ap.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
 args = ap.parse_args()

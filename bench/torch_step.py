@@ -29,7 +29,9 @@ import torch
 # name -> (class, constructor kwargs)
 OPTIMIZERS = {
     "sgd": (torch.optim.SGD, dict(lr=0.01, momentum=0.9)),
+    "sgd-wd": (torch.optim.SGD, dict(lr=0.01, momentum=0.9, weight_decay=5e-4)),
     "adam": (torch.optim.Adam, {}),
+    "adam-wd": (torch.optim.Adam, dict(weight_decay=1e-2)),
     "adamw": (torch.optim.AdamW, {}),
     "adagrad": (torch.optim.Adagrad, {}),
     "rmsprop": (torch.optim.RMSprop, {}),

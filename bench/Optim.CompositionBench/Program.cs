@@ -32,7 +32,11 @@ sgd = new SgdOptions(0.01, 0.9, sgd.Dampening, sgd.WeightDecay, sgd.Nesterov, sg
 (GradientTransformation Chain, Func<Parameter[], Optim.CSharp.Optimizer> Facade, Transformation Composed) kinds = name switch
 {
     "sgd" => (Alias.sgd(sgd), ps => new SGD(ps, lr: 0.01, momentum: 0.9), Transformation.SGD(lr: 0.01, momentum: 0.9)),
+    "sgd-wd" => (Alias.sgd(new SgdOptions(0.01, 0.9, 0.0, 5e-4, false, false)), ps => new SGD(ps, lr: 0.01, momentum: 0.9, weightDecay: 5e-4),
+                 Transformation.SGD(lr: 0.01, momentum: 0.9, weightDecay: 5e-4)),
     "adam" => (Alias.adam(AdamOptionsModule.adam), ps => new Adam(ps), Transformation.Adam()),
+    // coupled weight decay, read inside the moment op's loop
+    "adam-wd" => (Alias.adam(new AdamOptions(1e-3, 0.9, 0.999, 1e-8, 1e-2, false, false)), ps => new Adam(ps, weightDecay: 1e-2), Transformation.Adam(weightDecay: 1e-2)),
     "adamw" => (Alias.adamw(AdamOptionsModule.adamw), ps => new AdamW(ps), Transformation.AdamW()),
     "rmsprop" => (Alias.rmsprop(RmspropOptionsModule.defaults), ps => new RMSprop(ps), null!),
     "adagrad" => (Alias.adagrad(AdagradOptionsModule.defaults), ps => new Adagrad(ps), null!),

@@ -23,7 +23,7 @@ module Blocks =
     /// Turns descent into ascent: <c>u' = -u</c>. Placed first in a chain, it is PyTorch's
     /// <c>maximize=True</c>, which negates the gradient before everything else.
     /// </summary>
-    let maximize : GradientTransformation = Stages.ofOp (ScaleOp("maximize", (fun _ -> -1.0), []))
+    let maximize : GradientTransformation = Stages.ofOp (SignFlipOp())
 
     /// <summary>Multiplies updates by a schedule of the step count: <c>u' = s(t)·u</c>, <c>t</c> the parameter's completed steps.</summary>
     /// <param name="schedule">The schedule.</param>

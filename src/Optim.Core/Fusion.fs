@@ -49,13 +49,22 @@ type internal Chunk =
     val Scale: float32
     val P: ReadOnlySpan<float32>
     val Scalars: ReadOnlySpan<float32>
+    /// For an op that <c>TakesInput</c>, first in its pass: whether its input is the gradient negated (an absorbed
+    /// <c>maximize</c>), read as <c>-1·g</c>.
+    val Negate: bool
+    /// For such an op: the coupled weight decay it adds to its input (an absorbed <c>addWeightDecay</c>), <c>x + λ·p</c>;
+    /// 0 for none.
+    val InDecay: float32
     val private ins: float32[][]
     val private outs: float32[][]
     val private slot: int
     val private lo: int
     new(src, u, aliased, p, scalars, pOut, decay, scale, ins, outs, slot, lo) =
         { Src = src; U = u; Aliased = aliased; P = p; Scalars = scalars; POut = pOut; Decay = decay; Scale = scale
-          ins = ins; outs = outs; slot = slot; lo = lo }
+          Negate = false; InDecay = 0.0f; ins = ins; outs = outs; slot = slot; lo = lo }
+    new(src, u, aliased, p, scalars, pOut, decay, scale, negate, inDecay, ins, outs, slot, lo) =
+        { Src = src; U = u; Aliased = aliased; P = p; Scalars = scalars; POut = pOut; Decay = decay; Scale = scale
+          Negate = negate; InDecay = inDecay; ins = ins; outs = outs; slot = slot; lo = lo }
     /// Whether this op, the last of its pass, writes the new parameter instead of the updates.
     member c.Applies = not c.POut.IsEmpty
     /// The old values of the op's buffer k over this chunk.
@@ -101,6 +110,15 @@ type internal Verdict =
     /// Only the ops up to the gate run, for the parameters that have a gradient: the gate keeps what it was given (an
     /// accumulation); no parameter moves, the ops after the gate do not run, and no step is counted.
     | Hold = 2
+
+/// What an op at the head of a pass can be to the op after it: nothing, or a step of its input that the next op's
+/// kernel can take over (see <c>ElementwiseOp.TakesInput</c>), so that the pass has one loop fewer.
+type internal InputRole =
+    | None = 0
+    /// `u = -1·g` (maximize).
+    | Negate = 1
+    /// `u = g + λ·p` (coupled weight decay), λ from <c>InputFactor</c>.
+    | CoupledDecay = 2
 
 /// <summary>
 /// An elementwise block, written once: the buffers it owns, its per-parameter per-step scalars (computed once, in
@@ -152,6 +170,17 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// must then be the first of its pass that has a kernel; its <c>Prep.HasGradient</c> is false for such a parameter.
     abstract StepsWithoutGradient: bool
     default _.StepsWithoutGradient = false
+    /// What this op is to the op after it when both head a pass (see <c>InputRole</c>).
+    abstract InputRole: InputRole
+    default _.InputRole = InputRole.None
+    /// For a <c>CoupledDecay</c> input role: λ this step.
+    abstract InputFactor: unit -> float32
+    default _.InputFactor() = 0.0f
+    /// Whether the op's kernel reads its input through <c>Chunk.Negate</c> and <c>Chunk.InDecay</c> (as
+    /// <c>(±1·g) + λ·p</c>, the arithmetic of the ops it replaces, bit for bit), so that a leading maximize and coupled
+    /// weight decay run inside its loop instead of as loops of their own, as PyTorch's fused kernels do.
+    abstract TakesInput: bool
+    default _.TakesInput = false
     /// Whether the op's kernel leaves the updates as they are (a gate's): the pass then skips it.
     abstract PassesThrough: bool
     default _.PassesThrough = false
@@ -195,7 +224,6 @@ type internal ApplyStage =
 
 
 /// An op that multiplies the updates by a factor of the step count: scale, learning rate, schedule.
-[<Sealed>]
 type internal ScaleOp(name: string, factor: int64 -> float, cells: Cell list) =
     inherit ElementwiseOp(name, [||], [||], 1)
     /// The factor at a step (completed steps before this one), in double.
@@ -222,6 +250,13 @@ type internal ScaleOp(name: string, factor: int64 -> float, cells: Cell list) =
             if c.Applies then ApplyStage.Apply(c.P, Span.op_Implicit c.U, c.Decay, c.Scale, c.POut)
         elif c.Applies then ApplyStage.Apply(c.P, c.Src, c.Decay, c.Scale, c.POut)
         elif not c.Aliased then c.Src.CopyTo c.U
+
+/// Maximize: `u = -1·g`. At the head of a pass, the op after it may read its input negated instead (see
+/// <c>ElementwiseOp.TakesInput</c>); elsewhere it is the scale by -1 it always was.
+[<Sealed>]
+type internal SignFlipOp() =
+    inherit ScaleOp("maximize", (fun _ -> -1.0), [])
+    override _.InputRole = InputRole.Negate
 
 /// A run of elementwise ops compiled for execution: each op's buffer slots (under the names the state holds them
 /// by: a name an earlier op of the run already owns gets `@k`, k the op's position), scalar slots and roles.
@@ -308,6 +343,12 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     /// chunk, as a hand-fused kernel), or -1 when there is none (the apply stage then runs as its own loop).
     member val LastPre = -1 with get, set
     member val InPlace = obj.ReferenceEquals(src, dst)
+    /// The op that reads the pass's input through absorbed head ops (see <c>TakesInput</c>), or -1.
+    member val InputOp = -1 with get, set
+    /// Whether that op's input is negated (an absorbed maximize).
+    member val InputNegate = false with get, set
+    /// The absorbed coupled weight decay before it, or -1.
+    member val InputDecayOp = -1 with get, set
     /// Per op: its reduction's result this step (see `Reduce`).
     member val Reduced : float[] = Array.create n nan
 
@@ -351,6 +392,29 @@ type internal Bound(plan: Plan, src: State, dst: State) =
         for k in 0 .. n - 1 do
             b.Active.[k] <- ops.[k].IsActive()
             b.Absorbed.[k] <- ops.[k].PassesThrough
+        // a leading maximize and coupled weight decay run inside the loop of the op after them, if it takes its input so
+        let next (from: int) =
+            let mutable j = from
+            while j < n && not (b.Active.[j] && not b.Absorbed.[j]) do j <- j + 1
+            j
+        b.InputOp <- -1
+        b.InputNegate <- false
+        b.InputDecayOp <- -1
+        let mutable t = next 0
+        let mutable negate = -1
+        let mutable decay = -1
+        if t < n && ops.[t].InputRole = InputRole.Negate then
+            negate <- t
+            t <- next (t + 1)
+        if t < n && ops.[t].InputRole = InputRole.CoupledDecay then
+            decay <- t
+            t <- next (t + 1)
+        if t < n && (negate >= 0 || decay >= 0) && ops.[t].TakesInput && not ops.[t].ReadsNewParameter then
+            if negate >= 0 then b.Absorbed.[negate] <- true
+            if decay >= 0 then b.Absorbed.[decay] <- true
+            b.InputOp <- t
+            b.InputNegate <- negate >= 0
+            b.InputDecayOp <- decay
         for k in 0 .. n - 1 do
             b.FoldEnd.[k] <- k + 1
             if b.Active.[k] && not b.Absorbed.[k] && ops.[k].Folds then
@@ -412,6 +476,8 @@ type internal Frame() =
     member val G : float32[] = null with get, set
     member val Out : float32[] = null with get, set
     member val Decay = 1.0f with get, set
+    /// The coupled weight decay the bound's input op absorbed, this step (0 for none).
+    member val InDecay = 0.0f with get, set
     member val Mode = Mode.Apply with get, set
     member f.Ensure(slots: int, sslots: int, scalars: int) =
         if f.Ins.Length < slots then
@@ -447,7 +513,10 @@ type internal Frame() =
                 if b.Active.[k] && not b.Absorbed.[k] then
                     let op = ops.[k]
                     let scalars = ReadOnlySpan<float32>(f.Scalars, plan.ScalarBase.[k], op.ScalarCount)
-                    let mutable c = Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, Span.Empty, 1.0f, 1.0f, f.Ins, f.Outs, plan.BufBase.[k], a)
+                    let input = k = b.InputOp
+                    let mutable c =
+                        Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, Span.Empty, 1.0f, 1.0f,
+                              input && b.InputNegate, (if input then f.InDecay else 0.0f), f.Ins, f.Outs, plan.BufBase.[k], a)
                     op.Run &c
                     filled <- true
             a <- a + len
@@ -478,7 +547,10 @@ type internal Frame() =
                         op.Run &c
                     else
                         let pOut = if k = applyIn then o else Span.Empty
-                        let mutable c = Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, pOut, decay, scale, f.Ins, f.Outs, plan.BufBase.[k], a)
+                        let input = k = b.InputOp
+                        let mutable c =
+                            Chunk((if filled then Span.op_Implicit u else g), u, filled, p, scalars, pOut, decay, scale,
+                                  input && b.InputNegate, (if input then f.InDecay else 0.0f), f.Ins, f.Outs, plan.BufBase.[k], a)
                         op.Run &c
                         filled <- true
             let pNew =
@@ -577,6 +649,7 @@ and [<AbstractClass; Sealed>] internal Fusion =
         f.G <- if hasGradient then g else f.Ins.[plan.BufBase.[b.Pending]]
         f.Out <- out
         f.Decay <- decay
+        f.InDecay <- if b.InputDecayOp >= 0 then ops.[b.InputDecayOp].InputFactor() else 0.0f
         f.Mode <- mode
         try Split.run f n
         finally f.Clear()

@@ -28,6 +28,17 @@ module internal Ops =
     let inline private putS (apply: bool) (u: Span<float32>) (p: ReadOnlySpan<float32>) (po: Span<float32>) (d: float32) (s: float32) (i: int) (x: float32) =
         if apply then po.[i] <- p.[i] * d + s * x else u.[i] <- x
 
+    /// An op's input of lanes k when it <c>TakesInput</c>: the gradient, negated by an absorbed maximize (`-1·g`, as the
+    /// scale by -1 computes it), plus an absorbed coupled weight decay (`x + λ·p`, as addWeightDecay computes it).
+    let inline private inV (vsrc: ReadOnlySpan<Vector<float32>>) (vp: ReadOnlySpan<Vector<float32>>) (neg: bool) (hasWd: bool) (vwd: Vector<float32>) (k: int) =
+        let x = if neg then Vector<float32>(-1.0f) * vsrc.[k] else vsrc.[k]
+        if hasWd then x + vwd * vp.[k] else x
+
+    /// `inV` for one element of the scalar tail.
+    let inline private inS (src: ReadOnlySpan<float32>) (p: ReadOnlySpan<float32>) (neg: bool) (hasWd: bool) (wd: float32) (i: int) =
+        let x = if neg then -1.0f * src.[i] else src.[i]
+        if hasWd then x + wd * p.[i] else x
+
     /// The momentum schedule of NAdam: μₜ = β₁(1 - ½·0.96^(t·ψ)).
     let nadamMu (beta1: float) (momentumDecay: float) (t: float) = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentumDecay)))
 
@@ -70,6 +81,8 @@ module internal Ops =
         inherit ElementwiseOp("addWeightDecay", [||], [||], 1)
         override _.Cells = [ wd ]
         override _.IsActive() = wd.Value <> 0.0
+        override _.InputRole = InputRole.CoupledDecay
+        override _.InputFactor() = float32 wd.Value
         override _.Prepare(prep) =
             prep.Scalars.[0] <- float32 wd.Value
             1.0f
@@ -105,6 +118,7 @@ module internal Ops =
     [<Sealed>]
     type Trace(momentum: Cell, dampening: Cell, nesterov: bool, fromZero: bool) =
         inherit ElementwiseOp((if fromZero then "traceFromZeros" else "trace"), [| BufferDecl.Lazy("momentum_buffer", 0.0f) |], [||], 3)
+        override _.TakesInput = true
         override _.Cells = [ momentum; dampening ]
         override _.IsActive() = momentum.Value <> 0.0
         override _.Prepare(prep) =
@@ -115,6 +129,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -129,6 +146,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -138,12 +156,12 @@ module internal Ops =
                 let vmu = Vector<float32> mu
                 let vkeep = Vector<float32> keep
                 for k in 0 .. vu.Length - 1 do
-                    let struct (b, o) = traceStep vb.[k] vsrc.[k] vmu vkeep first nesterov
+                    let struct (b, o) = traceStep vb.[k] (inV vsrc vpA neg hasWd vwdIn k) vmu vkeep first nesterov
                     vbo.[k] <- b
                     putV apply vu vpA vpoA vdA vsA k (o)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let struct (b, o) = traceStep b0.[i] src.[i] mu keep first nesterov
+                let struct (b, o) = traceStep b0.[i] (inS src pA neg hasWd wdIn i) mu keep first nesterov
                 bo.[i] <- b
                 putS apply u pA poA dA sA i (o)
                 i <- i + 1
@@ -159,6 +177,7 @@ module internal Ops =
             "scaleByAdam",
             [| yield BufferDecl.Lazy("exp_avg", 0.0f); yield BufferDecl.Lazy("exp_avg_sq", 0.0f)
                if amsgrad then yield BufferDecl.Lazy("max_exp_avg_sq", 0.0f) |], [||], 7)
+        override _.TakesInput = true
         override _.Cells = [ beta1; beta2; eps ]
         override _.Folds = true
         override _.Prepare(prep) =
@@ -175,6 +194,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -198,6 +220,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -216,14 +239,14 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vstep = Vector<float32> step
                 for k in 0 .. vu.Length - 1 do
-                    let struct (m, v) = moments vm.[k] vv.[k] vsrc.[k] vb1 vomb1 vb2 vomb2
+                    let struct (m, v) = moments vm.[k] vv.[k] (inV vsrc vpA neg hasWd vwdIn k) vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
                     let h = if amsgrad then (let h = maxV vx.[k] v in vxo.[k] <- h; h) else v
                     putV apply vu vpA vpoA vdA vsA k ((vstep * m) / (sqrtV h / vbc2 + ve))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let struct (m, v) = moments m0.[i] v0.[i] src.[i] b1 omb1 b2 omb2
+                let struct (m, v) = moments m0.[i] v0.[i] (inS src pA neg hasWd wdIn i) b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
                 let h = if amsgrad then (let h = maxS x0.[i] v in xo.[i] <- h; h) else v
@@ -234,6 +257,7 @@ module internal Ops =
     [<Sealed>]
     type Rss(initial: Cell, eps: Cell) =
         inherit ElementwiseOp("scaleByRss", [| { Name = "sum"; Initial = 0.0f; AtInit = true; InitialCell = initial } |], [||], 2)
+        override _.TakesInput = true
         override _.Cells = [ initial; eps ]
         override _.Folds = true
         override _.Prepare(prep) =
@@ -243,6 +267,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -256,6 +283,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -265,13 +293,13 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vc = Vector<float32> sc
                 for k in 0 .. vu.Length - 1 do
-                    let d = vsrc.[k]
+                    let d = (inV vsrc vpA neg hasWd vwdIn k)
                     let s = vs.[k] + d * d
                     vso.[k] <- s
                     putV apply vu vpA vpoA vdA vsA k ((vc * d) / (sqrtV s + ve))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = src.[i]
+                let d = (inS src pA neg hasWd wdIn i)
                 let s = s0.[i] + d * d
                 so.[i] <- s
                 putS apply u pA poA dA sA i ((sc * d) / (sqrtS s + e))
@@ -284,6 +312,7 @@ module internal Ops =
             "scaleByRms",
             [| yield BufferDecl.Lazy("square_avg", 0.0f)
                if centered then yield BufferDecl.Lazy("grad_avg", 0.0f) |], [||], 4)
+        override _.TakesInput = true
         override _.Cells = [ alpha; eps ]
         override _.Folds = true
         override _.Prepare(prep) =
@@ -295,6 +324,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -312,6 +344,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -325,7 +358,7 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vc = Vector<float32> sc
                 for k in 0 .. vu.Length - 1 do
-                    let d = vsrc.[k]
+                    let d = (inV vsrc vpA neg hasWd vwdIn k)
                     let v = vv.[k] * va + voma * d * d
                     vvo.[k] <- v
                     let den =
@@ -337,7 +370,7 @@ module internal Ops =
                     putV apply vu vpA vpoA vdA vsA k ((vc * d) / den)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = src.[i]
+                let d = (inS src pA neg hasWd wdIn i)
                 let v = v0.[i] * a + oma * d * d
                 vo.[i] <- v
                 let den =
@@ -353,6 +386,7 @@ module internal Ops =
     [<Sealed>]
     type Adadelta(rho: Cell, eps: Cell) =
         inherit ElementwiseOp("scaleByAdadelta", [| BufferDecl.Lazy("square_avg", 0.0f); BufferDecl.Lazy("acc_delta", 0.0f) |], [||], 3)
+        override _.TakesInput = true
         override _.Cells = [ rho; eps ]
         override _.Prepare(prep) =
             prep.Scalars.[0] <- float32 rho.Value
@@ -362,6 +396,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -378,6 +415,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -390,7 +428,7 @@ module internal Ops =
                 let vomr = Vector<float32> omr
                 let ve = Vector<float32> e
                 for k in 0 .. vu.Length - 1 do
-                    let d = vsrc.[k]
+                    let d = (inV vsrc vpA neg hasWd vwdIn k)
                     let v = vv.[k] * vr + vomr * d * d
                     vvo.[k] <- v
                     let a = va.[k]
@@ -399,7 +437,7 @@ module internal Ops =
                     putV apply vu vpA vpoA vdA vsA k (delta)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = src.[i]
+                let d = (inS src pA neg hasWd wdIn i)
                 let v = v0.[i] * r + omr * d * d
                 vo.[i] <- v
                 let a = a0.[i]
@@ -412,6 +450,7 @@ module internal Ops =
     [<Sealed>]
     type Adamax(beta1: Cell, beta2: Cell, eps: Cell) =
         inherit ElementwiseOp("scaleByAdamax", [| BufferDecl.Lazy("exp_avg", 0.0f); BufferDecl.Lazy("exp_inf", 0.0f) |], [||], 5)
+        override _.TakesInput = true
         override _.Cells = [ beta1; beta2; eps ]
         override _.Folds = true
         override _.Prepare(prep) =
@@ -425,6 +464,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -443,6 +485,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -457,7 +500,7 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vc = Vector<float32> sc
                 for k in 0 .. vu.Length - 1 do
-                    let d = vsrc.[k]
+                    let d = (inV vsrc vpA neg hasWd vwdIn k)
                     let m = vm.[k] * vb1 + vomb1 * d
                     let w = maxV (vw.[k] * vb2) (Vector.Abs d + ve)
                     vmo.[k] <- m
@@ -465,7 +508,7 @@ module internal Ops =
                     putV apply vu vpA vpoA vdA vsA k ((vc * m) / w)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = src.[i]
+                let d = (inS src pA neg hasWd wdIn i)
                 let m = m0.[i] * b1 + omb1 * d
                 let w = maxS (w0.[i] * b2) (MathF.Abs d + e)
                 mo.[i] <- m
@@ -480,6 +523,7 @@ module internal Ops =
         inherit ElementwiseOp(
             "scaleByNadam", [| BufferDecl.Lazy("exp_avg", 0.0f); BufferDecl.Lazy("exp_avg_sq", 0.0f) |],
             [| BufferDecl.Lazy("mu_product", 1.0f) |], 8)
+        override _.TakesInput = true
         override _.Cells = [ beta1; beta2; eps; momentumDecay ]
         override _.Folds = true
         override _.Prepare(prep) =
@@ -502,6 +546,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -524,6 +571,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -541,14 +589,14 @@ module internal Ops =
                 let vc1 = Vector<float32> c1
                 let vc2 = Vector<float32> c2
                 for k in 0 .. vu.Length - 1 do
-                    let d = vsrc.[k]
+                    let d = (inV vsrc vpA neg hasWd vwdIn k)
                     let struct (m, v) = moments vm.[k] vv.[k] d vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
                     putV apply vu vpA vpoA vdA vsA k ((vc1 * d + vc2 * m) / (sqrtV (v * vib2) + ve))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = src.[i]
+                let d = (inS src pA neg hasWd wdIn i)
                 let struct (m, v) = moments m0.[i] v0.[i] d b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
@@ -560,6 +608,7 @@ module internal Ops =
     [<Sealed>]
     type Radam(beta1: Cell, beta2: Cell, eps: Cell) =
         inherit ElementwiseOp("scaleByRadam", [| BufferDecl.Lazy("exp_avg", 0.0f); BufferDecl.Lazy("exp_avg_sq", 0.0f) |], [||], 7)
+        override _.TakesInput = true
         override _.Cells = [ beta1; beta2; eps ]
         override _.Folds = true
         override _.Prepare(prep) =
@@ -581,6 +630,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -602,6 +654,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -617,13 +670,13 @@ module internal Ops =
                 let ve = Vector<float32> e
                 let vstep = Vector<float32> step
                 for k in 0 .. vu.Length - 1 do
-                    let struct (m, v) = moments vm.[k] vv.[k] vsrc.[k] vb1 vomb1 vb2 vomb2
+                    let struct (m, v) = moments vm.[k] vv.[k] (inV vsrc vpA neg hasWd vwdIn k) vb1 vomb1 vb2 vomb2
                     vmo.[k] <- m
                     vvo.[k] <- v
                     putV apply vu vpA vpoA vdA vsA k (if rectified then (vstep * m) / (sqrtV v + ve) else vstep * m)
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let struct (m, v) = moments m0.[i] v0.[i] src.[i] b1 omb1 b2 omb2
+                let struct (m, v) = moments m0.[i] v0.[i] (inS src pA neg hasWd wdIn i) b1 omb1 b2 omb2
                 mo.[i] <- m
                 vo.[i] <- v
                 putS apply u pA poA dA sA i (if rectified then (step * m) / (sqrtS v + e) else step * m)
@@ -635,6 +688,7 @@ module internal Ops =
     [<Sealed>]
     type AsgdRate(lr: Cell, lambd: Cell, alpha: Cell) =
         inherit ElementwiseOp("scaleByAsgdLearningRate", [||], [| { Name = "eta"; Initial = 0.0f; AtInit = false; InitialCell = lr } |], 2)
+        override _.TakesInput = true
         override _.Cells = [ lr; lambd; alpha ]
         override _.Prepare(prep) =
             let eta = prep.ScalarIn.[0]
@@ -650,6 +704,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -661,15 +718,16 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
                 let vsA = Vector<float32> sA
                 let vs = Vector<float32> s
-                for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k (vs * vsrc.[k])
+                for k in 0 .. vu.Length - 1 do putV apply vu vpA vpoA vdA vsA k (vs * (inV vsrc vpA neg hasWd vwdIn k))
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                putS apply u pA poA dA sA i (s * src.[i])
+                putS apply u pA poA dA sA i (s * (inS src pA neg hasWd wdIn i))
                 i <- i + 1
             if decay <> 0.0f then
                 // a decay that is not deferred comes before other ops, so this op is not the last of its pass
@@ -719,6 +777,7 @@ module internal Ops =
         inherit ElementwiseOp(
             "scaleByRprop",
             [| BufferDecl.Lazy("prev", 0.0f); { Name = "step_size"; Initial = 0.0f; AtInit = false; InitialCell = lr } |], [||], 4)
+        override _.TakesInput = true
         override _.Cells = [ lr; etaMinus; etaPlus; stepSizeMin; stepSizeMax ]
         override _.Prepare(prep) =
             prep.Scalars.[0] <- float32 etaMinus.Value
@@ -729,6 +788,9 @@ module internal Ops =
         override _.Run(c) =
             let u = c.U
             let src = c.Src
+            let neg = c.Negate
+            let wdIn = c.InDecay
+            let hasWd = wdIn <> 0.0f
             let apply = c.Applies
             let pA = c.P
             let poA = c.POut
@@ -746,6 +808,7 @@ module internal Ops =
             if simd () then
                 let vu = vec u
                 let vsrc = vro src
+                let vwdIn = Vector<float32> wdIn
                 let vpA = vro pA
                 let vpoA = vec poA
                 let vdA = Vector<float32> dA
@@ -759,7 +822,7 @@ module internal Ops =
                 let vlo = Vector<float32> lo
                 let vhi = Vector<float32> hi
                 for k in 0 .. vu.Length - 1 do
-                    let d = vsrc.[k]
+                    let d = (inV vsrc vpA neg hasWd vwdIn k)
                     let q = d * vprev.[k]
                     let up = Vector.GreaterThan(q, Vector<float32>.Zero)
                     let down = Vector.LessThan(q, Vector<float32>.Zero)
@@ -775,7 +838,7 @@ module internal Ops =
                     putV apply vu vpA vpoA vdA vsA k move
                 i <- vu.Length * lanes ()
             while i < u.Length do
-                let d = src.[i]
+                let d = (inS src pA neg hasWd wdIn i)
                 let q = d * prev0.[i]
                 let factor = if q > 0.0f then ep elif q < 0.0f then em else 1.0f
                 let s = MathF.Min(MathF.Max(s0.[i] * factor, lo), hi)
