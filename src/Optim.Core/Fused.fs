@@ -21,7 +21,7 @@ module Fused =
     /// The input and output arrays of one state buffer of parameter `index`. In place, both are the state's
     /// array (created as zeros on the parameter's first step). Pure, the output is a fresh array stored in
     /// `dst`, and the input is the old array, or that fresh zeroed array on the first step.
-    let private slot (src: State) (dst: State) (name: string) (index: int) (n: int) : struct (float32[] * float32[] * bool) =
+    let internal slot (src: State) (dst: State) (name: string) (index: int) (n: int) : struct (float32[] * float32[] * bool) =
         let old = (State.buffer name src).[index]
         let first = isNull old
         if obj.ReferenceEquals(src, dst) then
@@ -35,13 +35,13 @@ module Fused =
     /// The input value and the output array of a one-value-per-parameter buffer of parameter `index`
     /// (`initial` before its first step). In place the output is the state's own array; pure, or on the
     /// first step, it is a fresh one stored in `dst`. The caller writes the new value into it.
-    let private checkParam (state: State) (index: int) (paramLength: int) (gradLength: int) =
+    let internal checkParam (state: State) (index: int) (paramLength: int) (gradLength: int) =
         if index < 0 || index >= state.Steps.Length then
             raise (ArgumentOutOfRangeException("index", index, $"The state covers {state.Steps.Length} parameters."))
         if gradLength <> paramLength then
             invalidArg "grad" $"Gradient {index} has {gradLength} elements, but its parameter has {paramLength}."
 
-    let private pureStep (init: Tensor[] -> State) (step: ParamStep) : Optimizer =
+    let internal pureStep (init: Tensor[] -> State) (step: ParamStep) : Optimizer =
         let stepAll (ps: Tensor[]) (grads: float32[][]) (state: State) =
             if grads.Length <> ps.Length then
                 invalidArg "grads" $"Expected {ps.Length} gradients (one per parameter), got {grads.Length}."

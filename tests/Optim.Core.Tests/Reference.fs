@@ -6,23 +6,11 @@ module internal Optim.Tests.Reference
 open System
 open Optim
 
-/// A per-parameter fused step: reads parameter `index` from `src`, writes it into `dst`.
-type ParamStep =
-    delegate of src: State * dst: State * index: int * p: ReadOnlySpan<float32> * g: ReadOnlySpan<float32> * pOut: Span<float32> -> unit
-
-/// The input and output arrays of one state buffer of parameter `index`. In place, both are the state's
-/// array (created as zeros on the parameter's first step). Pure, the output is a fresh array stored in
-/// `dst`, and the input is the old array, or that fresh zeroed array on the first step.
-let slot (src: State) (dst: State) (name: string) (index: int) (n: int) : struct (float32[] * float32[] * bool) =
-    let old = (State.buffer name src).[index]
-    let first = isNull old
-    if obj.ReferenceEquals(src, dst) then
-        let a = if first then (let a = Array.zeroCreate n in (State.buffer name dst).[index] <- a; a) else old
-        struct (a, a, first)
-    else
-        let out = Array.zeroCreate n
-        (State.buffer name dst).[index] <- out
-        struct ((if first then out else old), out, first)
+/// The product's per-parameter step scaffolding (state slots, checks, the pure and in-place drivers), reused: the
+/// oracle is the kernels' arithmetic.
+let slot = Fused.slot
+let checkParam = Fused.checkParam
+let pureStep (init: Tensor[] -> State) (step: ParamStep) = Fused.pureStep init step
 
 /// The input value and the output array of a one-value-per-parameter buffer of parameter `index`
 /// (`initial` before its first step). In place the output is the state's own array; pure, or on the
@@ -34,44 +22,6 @@ let scalarSlot (src: State) (dst: State) (name: string) (index: int) (initial: f
         let out = Array.zeroCreate 1
         (State.buffer name dst).[index] <- out
         struct ((if isNull old then initial else old.[0]), out)
-
-let checkParam (state: State) (index: int) (paramLength: int) (gradLength: int) =
-    if index < 0 || index >= state.Steps.Length then
-        raise (ArgumentOutOfRangeException("index", index, $"The state covers {state.Steps.Length} parameters."))
-    if gradLength <> paramLength then
-        invalidArg "grad" $"Gradient {index} has {gradLength} elements, but its parameter has {paramLength}."
-
-let pureStep (init: Tensor[] -> State) (step: ParamStep) : Optimizer =
-    let stepAll (ps: Tensor[]) (grads: float32[][]) (state: State) =
-        if grads.Length <> ps.Length then
-            invalidArg "grads" $"Expected {ps.Length} gradients (one per parameter), got {grads.Length}."
-        if state.Steps.Length <> ps.Length then
-            invalidArg "state" $"The state covers {state.Steps.Length} parameters, but {ps.Length} were given."
-        grads |> Array.iteri (fun i g -> if not (isNull g) then checkParam state i ps.[i].Data.Length g.Length)
-        let dst = { state with Steps = Array.copy state.Steps; Buffers = state.Buffers |> Map.map (fun _ b -> Array.copy b) }
-        let out =
-            ps |> Array.mapi (fun i p ->
-                let g = grads.[i]
-                if isNull g then p
-                else
-                    let pOut = Array.zeroCreate p.Data.Length
-                    step.Invoke(state, dst, i, ReadOnlySpan p.Data, ReadOnlySpan g, Span pOut)
-                    dst.Steps.[i] <- dst.Steps.[i] + 1L
-                    { Shape = p.Shape; Data = pOut })
-        out, dst
-    { Init = init
-      Step = stepAll
-      StepInPlace =
-        fun ps grads state ->
-            if grads.Length <> ps.Length || state.Steps.Length <> ps.Length then
-                invalidArg "grads" $"Expected {state.Steps.Length} parameters and gradients, got {ps.Length} and {grads.Length}."
-            for i in 0 .. ps.Length - 1 do
-                let g = grads.[i]
-                if not (isNull g) then
-                    checkParam state i ps.[i].Length g.Length
-                    step.Invoke(state, state, i, ReadOnlySpan ps.[i], ReadOnlySpan g, Span ps.[i])
-                    state.Steps.[i] <- state.Steps.[i] + 1L
-            state }
 
 let sgdParam (o: SgdOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
     let negLr = float32 -o.Lr
@@ -146,21 +96,21 @@ let adamwInPlace (o: AdamOptions, state: State, index: int, param: Span<float32>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let sgd (o: SgdOptions) : Optimizer =
     let o = SgdOptions.validate o
-    pureStep (Alias.sgd o).Init (ParamStep(fun src dst i p g pOut -> sgdParam o src dst i p g pOut))
+    pureStep (Alias.sgd o).Init (Optim.ParamStep(fun src dst i p g pOut -> sgdParam o src dst i p g pOut))
 
 /// <summary>Adam as one hand-fused kernel; equals <c>Alias.adam o</c> and <c>torch.optim.Adam</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let adam (o: AdamOptions) : Optimizer =
     let o = AdamOptions.validate o
-    pureStep (Alias.adam o).Init (ParamStep(fun src dst i p g pOut -> adamParam o false src dst i p g pOut))
+    pureStep (Alias.adam o).Init (Optim.ParamStep(fun src dst i p g pOut -> adamParam o false src dst i p g pOut))
 
 /// <summary>AdamW as one hand-fused kernel; equals <c>Alias.adamw o</c> and <c>torch.optim.AdamW</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let adamw (o: AdamOptions) : Optimizer =
     let o = AdamOptions.validate o
-    pureStep (Alias.adamw o).Init (ParamStep(fun src dst i p g pOut -> adamParam o true src dst i p g pOut))
+    pureStep (Alias.adamw o).Init (Optim.ParamStep(fun src dst i p g pOut -> adamParam o true src dst i p g pOut))
 
 let adagradParam (o: AdagradOptions) (src: State) (dst: State) (index: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
     let struct (sIn, sOut, first) = slot src dst "sum" index p.Length
@@ -361,54 +311,54 @@ let rpropInPlace (o: RpropOptions, state: State, index: int, param: Span<float32
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let adagrad (o: AdagradOptions) : Optimizer =
     let o = AdagradOptions.validate o
-    pureStep (Alias.adagrad o).Init (ParamStep(fun src dst i p g pOut -> adagradParam o src dst i p g pOut))
+    pureStep (Alias.adagrad o).Init (Optim.ParamStep(fun src dst i p g pOut -> adagradParam o src dst i p g pOut))
 
 /// <summary>RMSprop as one hand-fused kernel; equals <c>Alias.rmsprop o</c> and <c>torch.optim.RMSprop</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let rmsprop (o: RmspropOptions) : Optimizer =
     let o = RmspropOptions.validate o
-    pureStep (Alias.rmsprop o).Init (ParamStep(fun src dst i p g pOut -> rmspropParam o src dst i p g pOut))
+    pureStep (Alias.rmsprop o).Init (Optim.ParamStep(fun src dst i p g pOut -> rmspropParam o src dst i p g pOut))
 
 /// <summary>Adadelta as one hand-fused kernel; equals <c>Alias.adadelta o</c> and <c>torch.optim.Adadelta</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let adadelta (o: AdadeltaOptions) : Optimizer =
     let o = AdadeltaOptions.validate o
-    pureStep (Alias.adadelta o).Init (ParamStep(fun src dst i p g pOut -> adadeltaParam o src dst i p g pOut))
+    pureStep (Alias.adadelta o).Init (Optim.ParamStep(fun src dst i p g pOut -> adadeltaParam o src dst i p g pOut))
 
 /// <summary>Adamax as one hand-fused kernel; equals <c>Alias.adamax o</c> and <c>torch.optim.Adamax</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let adamax (o: AdamaxOptions) : Optimizer =
     let o = AdamaxOptions.validate o
-    pureStep (Alias.adamax o).Init (ParamStep(fun src dst i p g pOut -> adamaxParam o src dst i p g pOut))
+    pureStep (Alias.adamax o).Init (Optim.ParamStep(fun src dst i p g pOut -> adamaxParam o src dst i p g pOut))
 
 /// <summary>NAdam as one hand-fused kernel; equals <c>Alias.nadam o</c> and <c>torch.optim.NAdam</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let nadam (o: NadamOptions) : Optimizer =
     let o = NadamOptions.validate o
-    pureStep (Alias.nadam o).Init (ParamStep(fun src dst i p g pOut -> nadamParam o src dst i p g pOut))
+    pureStep (Alias.nadam o).Init (Optim.ParamStep(fun src dst i p g pOut -> nadamParam o src dst i p g pOut))
 
 /// <summary>RAdam as one hand-fused kernel; equals <c>Alias.radam o</c> and <c>torch.optim.RAdam</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let radam (o: RadamOptions) : Optimizer =
     let o = RadamOptions.validate o
-    pureStep (Alias.radam o).Init (ParamStep(fun src dst i p g pOut -> radamParam o src dst i p g pOut))
+    pureStep (Alias.radam o).Init (Optim.ParamStep(fun src dst i p g pOut -> radamParam o src dst i p g pOut))
 
 /// <summary>ASGD as one hand-fused kernel; equals <c>Alias.asgd o</c> and <c>torch.optim.ASGD</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let asgd (o: AsgdOptions) : Optimizer =
     let o = AsgdOptions.validate o
-    pureStep (Alias.asgd o).Init (ParamStep(fun src dst i p g pOut -> asgdParam o src dst i p g pOut))
+    pureStep (Alias.asgd o).Init (Optim.ParamStep(fun src dst i p g pOut -> asgdParam o src dst i p g pOut))
 
 /// <summary>Rprop as one hand-fused kernel; equals <c>Alias.rprop o</c> and <c>torch.optim.Rprop</c>.</summary>
 /// <param name="o">The options.</param>
 /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
 let rprop (o: RpropOptions) : Optimizer =
     let o = RpropOptions.validate o
-    pureStep (Alias.rprop o).Init (ParamStep(fun src dst i p g pOut -> rpropParam o src dst i p g pOut))
+    pureStep (Alias.rprop o).Init (Optim.ParamStep(fun src dst i p g pOut -> rpropParam o src dst i p g pOut))
 
