@@ -292,7 +292,7 @@ public class SubclassingTests
         var ps = Params(9);
         var opt = new Lamb(ps, lr: lr, weightDecay: wd);
         var core = OptimizerModule.ofTransform(Alias.lamb(new LambOptions(lr, 0.9, 0.999, 1e-6, wd, false)));
-        var tensors = Params(9).Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+        var tensors = Params(9).Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();
         var state = core.Init.Invoke(tensors);
         var rng = new Random(12);
         for (int step = 0; step < 25; step++)
