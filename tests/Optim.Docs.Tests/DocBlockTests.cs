@@ -47,6 +47,68 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Equal([0.01], After(output, "weight_decay"));
         }),
         ("README.md", "FashionMnist.Load", output => Assert.True(After(output, "epoch 3: test accuracy")[0] >= 0.7, output)),
+        ("src/Optim.Core/README.md", "Fused.adam", output => AllBelow(After(output, "after 200 steps:"), 0.05, "Adam after 200 steps")),
+        ("src/Optim.Core/README.md", "Lbfgs.step", output =>
+        {
+            Assert.Equal(5.0, After(output, "loss")[0], 6);
+            AllBelow(After(output, "then at"), 1e-3, "LBFGS's minimum of Σx²");
+        }),
+        ("src/Optim.CSharp/README.md", "new Adam(", output => AllBelow(After(output, "w = "), 0.05, "Adam after 200 steps")),
+        ("src/Optim.CSharp/README.md", "new LBFGS(", output => AllBelow(After(output, "x = ").Select(x => x - 1).ToArray(), 1e-3, "LBFGS on Rosenbrock's function")),
+        ("src/Optim.NN/README.md", "FashionMnist.Load", output =>
+        {
+            Assert.True(After(output, "test accuracy")[0] >= 0.7, output);
+            Assert.Contains("graph recorded: False", output);
+        }),
+        ("src/Optim.NN/README.md", "accumulationSteps", output =>
+        {
+            Assert.Equal(2.0, After(output, "weight")[0], 1);
+            Assert.Equal(1.0, After(output, "bias")[0], 1);
+        }),
+        ("src/Optim.NN/README.md", "w.Grad", output => Assert.Equal([2.0, -4.0], After(output, "w.Grad = "))),
+        ("docs/custom-optimizers.md", "let quantize", output =>
+        {
+            var f = After(output, "f:");
+            Assert.True(f[0] == 14 && f[1] < 0.01 * 14 && f[2] == 200, output);
+            Assert.Contains("Lion's momentum is kept as exp_avg: true", output);
+            Assert.Contains("rounded: [|[|-3.0f; 0.5f; 2.0f|]; null|]", output);
+        }),
+        ("docs/custom-optimizers.md", "new ComposedOptimizer([w], lamb)", output =>
+        {
+            var f = After(output, "f(w) = ");
+            Assert.True(f[0] < 0.01 * 14, output);
+            Assert.Equal(0.05 * 0.25, f[1], 12);
+            Assert.Contains("Adam's state is kept: True", output);
+            Assert.Contains("chain(clipByValue, adamw)", output);
+        }),
+        ("docs/custom-optimizers.md", "class Lamb : Optimizer", output =>
+        {
+            var f = After(output, "f(w) = ");
+            Assert.True(f[0] < 0.01 * 14, output);
+            Assert.Equal(0.05 * 0.25, f[1], 12);
+            Assert.Contains("an Adam's state dict is refused:", output);
+            Assert.Contains("resumed with the same state: True", output);
+        }),
+        ("docs/schedulers.md", "Schedule.step 0.1 50L 0.1", output =>
+        {
+            var lrs = After(output, "StepLR at epoch 100:");
+            Assert.Equal(0.001, lrs[0], 12);
+            Assert.Equal(0.01, lrs[1], 12);   // then the 0 of "step 0"
+            Assert.Equal(0.1, lrs[3], 12);
+            var ps = After(output, "after 100 steps:");
+            AllBelow(ps[..2], 0.05, "SGD under the schedule");
+            Assert.Equal(100, ps[2]);
+            AllBelow(After(output, "through the chain:"), 0.05, "the chain under the schedule");
+            Assert.Equal([0.1, 1], After(output, "plateau: lr"));
+        }),
+        ("docs/schedulers.md", "new StepLR(optimizer, stepSize: 50", output =>
+        {
+            var last = After(output, "last lr");
+            Assert.Equal(1e-5, last[0], 12);
+            Assert.True(Math.Abs(last[1]) < 1e-3, output);
+            Assert.Equal([0, 1], After(output, "epochs: warmup"));
+            Assert.Contains("resumed: True", output);
+        }),
     ];
 
     /// <summary>The C# blocks, by place.</summary>
