@@ -11,7 +11,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using Optim;
 using Optim.CSharp;
-using OTensor = Optim.Tensor;
 
 var opts = new Dictionary<string, string>();
 for (int i = 0; i + 1 < args.Length; i += 2) opts[args[i].TrimStart('-')] = args[i + 1];
@@ -46,15 +45,15 @@ sgd = new SgdOptions(0.01, 0.9, sgd.Dampening, sgd.WeightDecay, sgd.Nesterov, sg
 };
 
 var variants = new List<(string Name, Action Step)>();
-void Core(string variant, Optim.Optimizer o, bool pure)
+void Core(string variant, Optim.CoreOptimizer o, bool pure)
 {
     var ps = Fresh(1f);
-    var tensorsOf = ps.Select(p => new OTensor([p.Length], p)).ToArray();
+    var tensorsOf = ps.Select(p => new CoreTensor([p.Length], p)).ToArray();
     var state = o.Init.Invoke(tensorsOf);
     if (pure)
     {
         var current = tensorsOf;
-        variants.Add((variant, () => { var r = Microsoft.FSharp.Core.FSharpFunc<OTensor[], float[][]>.InvokeFast(o.Step, current, grads, state); current = r.Item1; state = r.Item2; }));
+        variants.Add((variant, () => { var r = Microsoft.FSharp.Core.FSharpFunc<CoreTensor[], float[][]>.InvokeFast(o.Step, current, grads, state); current = r.Item1; state = r.Item2; }));
     }
     else variants.Add((variant, () => state = Microsoft.FSharp.Core.FSharpFunc<float[][], float[][]>.InvokeFast(o.StepInPlace, ps, grads, state)));
 }
@@ -117,7 +116,7 @@ return 0;
 /// <summary>The variants of one optimizer beyond the common ones.</summary>
 static partial class Extra
 {
-    public static void Add(string name, List<(string Name, Action Step)> variants, Action<string, Optim.Optimizer, bool> core, float[][] grads, int[] sizes)
+    public static void Add(string name, List<(string Name, Action Step)> variants, Action<string, Optim.CoreOptimizer, bool> core, float[][] grads, int[] sizes)
     {
         if (name == "adam")
         {

@@ -79,7 +79,7 @@ public sealed class Adafactor : Optimizer
         }
     }
 
-    private protected override State InitState(Tensor[] parameters) =>
+    private protected override State InitState(CoreTensor[] parameters) =>
         Alias.adafactor(AdafactorOptionsModule.defaults).Init.Invoke(parameters);
 
     private protected override void Validate(ParamGroup group) => Read(group);

@@ -40,6 +40,6 @@ public sealed class Adagrad : Optimizer
     public Adagrad(IEnumerable<ParamGroup> groups, double lr = 1e-2, double lrDecay = 0, double weightDecay = 0, double initialAccumulatorValue = 0, double eps = 1e-10, bool maximize = false)
         : base(groups, Described.Defaults(Descriptors.adagrad, lr, lrDecay, weightDecay, initialAccumulatorValue, eps, maximize)) { }
 
-    private protected override State InitGroupState(ParamGroup group, Tensor[] parameters) =>
+    private protected override State InitGroupState(ParamGroup group, CoreTensor[] parameters) =>
         Descriptors.adagrad.Chain.Invoke(new GroupHypers(group)).Init.Invoke(parameters);
 }

@@ -71,10 +71,10 @@ public sealed class ComposedOptimizer : Optimizer
         return ScheduleFree.evalParameters(beta, CoreState, CoreTensors()).Select(t => (float[])t.Data.Clone()).ToArray();
     }
 
-    private protected override State InitState(Tensor[] parameters) =>
+    private protected override State InitState(CoreTensor[] parameters) =>
         ChainOf!.Build(new DefaultHypers(ChainOf)).Init.Invoke(parameters);
 
-    private protected override State InitGroupState(ParamGroup group, Tensor[] parameters) =>
+    private protected override State InitGroupState(ParamGroup group, CoreTensor[] parameters) =>
         ChainOf!.Build(new GroupHypers(group)).Init.Invoke(parameters);
 
     private protected override void Validate(ParamGroup group)

@@ -110,8 +110,8 @@ public sealed class LBFGS : Optimizer
         ArgumentNullException.ThrowIfNull(closure);
         var options = Read(ParamGroups[0]);
         var ps = ParamGroups[0].Params;
-        var start = ps.Select(p => new Tensor(p.Shape, (float[])p.Data.Clone())).ToArray();
-        var evaluate = FuncConvert.FromFunc<Tensor[], Tuple<float, float[]?[]>>(trial =>
+        var start = ps.Select(p => new CoreTensor(p.Shape, (float[])p.Data.Clone())).ToArray();
+        var evaluate = FuncConvert.FromFunc<CoreTensor[], Tuple<float, float[]?[]>>(trial =>
         {
             for (int i = 0; i < ps.Count; i++) trial[i].Data.CopyTo(ps[i].Data, 0);
             float loss = closure();
@@ -119,7 +119,7 @@ public sealed class LBFGS : Optimizer
             for (int i = 0; i < ps.Count; i++) grads[i] = GradientOf(ps[i]);
             return Tuple.Create(loss, grads);
         });
-        Tuple<Tensor[], LbfgsState, float> result;
+        Tuple<CoreTensor[], LbfgsState, float> result;
         try
         {
             result = Lbfgs.step(options, evaluate, start, _lbfgs);
@@ -154,7 +154,7 @@ public sealed class LBFGS : Optimizer
         g["lr"], Count(g, "max_iter"), FSharpOption<int>.Some(Count(g, "max_eval")), g["tolerance_grad"], g["tolerance_change"],
         Count(g, "history_size"), ParseLineSearch("line_search_fn", g.GetText("line_search_fn"))));
 
-    private protected override State InitState(Tensor[] parameters) => StateModule.empty(parameters.Length);
+    private protected override State InitState(CoreTensor[] parameters) => StateModule.empty(parameters.Length);
 
     private protected override void Validate(ParamGroup group) => Read(group);
 

@@ -111,7 +111,7 @@ public abstract partial class Optimizer
     private protected State CoreState => _state;
 
     /// <summary>The parameters as core tensors over their live buffers, in the order of the groups.</summary>
-    private protected Tensor[] CoreTensors() => _all.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+    private protected CoreTensor[] CoreTensors() => _all.Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();
 
     /// <summary>The transformation of a <see cref="ComposedOptimizer"/> (null for the other kinds).</summary>
     private protected Transformation? ChainOf => _defaults.Chain;
@@ -163,7 +163,7 @@ public abstract partial class Optimizer
     {
         if (_upstream.Length != _all.Count) _upstream = new float[]?[_all.Count];
         Array.Clear(_upstream);
-        var tensors = _all.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+        var tensors = _all.Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();
         var state = _state;
         int offset = 0;
         for (int g = 0; g < _groups.Count; g++)

@@ -150,7 +150,7 @@ public abstract partial class Optimizer
         return defaults.ToDefaults(kind, (string[])stateNames.Clone());
     }
 
-    private State SubclassInitState(Tensor[] parameters)
+    private State SubclassInitState(CoreTensor[] parameters)
     {
         var state = StateModule.empty(parameters.Length);
         foreach (var name in _defaults.StateNames!) state = StateModule.declare(name, state);

@@ -245,17 +245,17 @@ public abstract partial class Optimizer
     /// <summary>Whether a key is a pair for this optimizer: a pair everywhere (<c>"betas"</c>, …) or one of its own (Adafactor's <c>"eps"</c>).</summary>
     private bool IsPair(string key) => Hyper.IsPair(key) || Array.Exists(_defaults.Pairs, p => p.Key == key);
 
-    private static Tensor[] Tensors(ParamGroup group) => group.Params.Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+    private static CoreTensor[] Tensors(ParamGroup group) => group.Params.Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();
 
     /// <summary>The core state for new parameters, declaring every buffer this kind may keep.</summary>
-    private protected virtual State InitState(Tensor[] parameters) =>
+    private protected virtual State InitState(CoreTensor[] parameters) =>
         _defaults.Descriptor is { } d ? d.Init(parameters) : SubclassInitState(parameters);
 
     /// <summary>
     /// The core state for the parameters of a group being added (or reloaded). Optimizers whose state starts
     /// from a group's hyperparameters (Adagrad's <c>initial_accumulator_value</c>) override it.
     /// </summary>
-    private protected virtual State InitGroupState(ParamGroup group, Tensor[] parameters) => InitState(parameters);
+    private protected virtual State InitGroupState(ParamGroup group, CoreTensor[] parameters) => InitState(parameters);
 
     /// <summary>Reads and validates a group's hyperparameters, throwing on invalid ones (by the descriptor, if the kind has one).</summary>
     private protected virtual void Validate(ParamGroup group)

@@ -47,7 +47,7 @@ public sealed class SparseAdam : Optimizer
         return SparseAdamOptionsModule.validate(new SparseAdamOptions(g["lr"], b1, b2, g["eps"], Flag(g, "maximize")));
     }
 
-    private protected override State InitState(Tensor[] parameters) =>
+    private protected override State InitState(CoreTensor[] parameters) =>
         Fused.sparseAdam(SparseAdamOptionsModule.defaults).Init.Invoke(parameters);
 
     private protected override void Validate(ParamGroup group) => Read(group);

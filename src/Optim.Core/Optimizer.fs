@@ -7,8 +7,12 @@ open System
 /// that give the same numbers. <c>Step</c> is pure; <c>StepInPlace</c> writes the new values into the
 /// caller's parameter and state buffers.
 /// </summary>
-/// <remarks>A <c>null</c> gradient leaves its parameter and that parameter's state untouched.</remarks>
-[<NoEquality; NoComparison>]
+/// <remarks>
+/// A <c>null</c> gradient leaves its parameter and that parameter's state untouched. From C# this type is
+/// <c>Optim.CoreOptimizer</c> (and its module <c>Optim.OptimizerModule</c>), so that it does not clash with the facade's
+/// <c>Optim.CSharp.Optimizer</c>.
+/// </remarks>
+[<NoEquality; NoComparison; CompiledName("CoreOptimizer")>]
 type Optimizer =
     { /// <summary>Declares the state for these parameters.</summary>
       Init: Tensor[] -> State
@@ -56,7 +60,7 @@ type internal FusedRunner(plan: Plan) =
                     gs <- null
         finally Threading.Monitor.Exit gate
 
-/// <summary>Building <see cref="T:Optim.Optimizer"/> values.</summary>
+/// <summary>Building <see cref="T:Optim.CoreOptimizer"/> values.</summary>
 [<RequireQualifiedAccess>]
 module Optimizer =
 
@@ -145,7 +149,7 @@ module Optimizer =
         ps, s
 
 /// <summary>
-/// An optimizer of sparse gradients (SparseAdam): like <see cref="T:Optim.Optimizer"/>, with one
+/// An optimizer of sparse gradients (SparseAdam): like <see cref="T:Optim.CoreOptimizer"/>, with one
 /// <see cref="T:Optim.SparseGradient"/> (or null) per parameter instead of a dense gradient.
 /// </summary>
 [<NoEquality; NoComparison>]

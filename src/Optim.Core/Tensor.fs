@@ -6,14 +6,17 @@ open System
 /// <remarks>
 /// The core never writes into a tensor it was given, except through the documented in-place functions
 /// (<c>Fused.*InPlace</c>, <c>Optimizer.StepInPlace</c>), which write into buffers the caller owns.
+/// From C# this type is <c>Optim.CoreTensor</c> (and this module <c>Optim.TensorModule</c>), so that it does not clash
+/// with Optim.NN's <c>Tensor</c>.
 /// </remarks>
+[<CompiledName("CoreTensor")>]
 type Tensor =
     { /// <summary>The extent of each dimension; the product equals <c>Data.Length</c>.</summary>
       Shape: int[]
       /// <summary>The elements, row-major.</summary>
       Data: float32[] }
 
-/// <summary>Functions to build and inspect <see cref="T:Optim.Tensor"/> values.</summary>
+/// <summary>Functions to build and inspect <see cref="T:Optim.CoreTensor"/> values.</summary>
 [<RequireQualifiedAccess>]
 module Tensor =
 

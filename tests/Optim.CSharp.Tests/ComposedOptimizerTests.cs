@@ -177,7 +177,7 @@ public sealed class ComposedOptimizerTests
         var ps = Params(5);
         var opt = new ComposedOptimizer(ps, lamb);
         var core = Optim.OptimizerModule.ofTransform(Optim.Alias.lamb(new Optim.LambOptions(0.02, 0.9, 0.999, 1e-6, 0.01, false)));
-        var tensors = Params(5).Select(p => new Optim.Tensor(p.Shape, p.Data)).ToArray();
+        var tensors = Params(5).Select(p => new Optim.CoreTensor(p.Shape, p.Data)).ToArray();
         var state = core.Init.Invoke(tensors);
         for (int t = 0; t < 5; t++)
         {

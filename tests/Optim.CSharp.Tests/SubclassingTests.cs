@@ -58,6 +58,43 @@ public sealed class HandSgd : Optimizer
     public float[]? BufferOf(Parameter p, string name) => TryGetState(p, name, out var b) ? b : null;
 }
 
+/// <summary>
+/// The LAMB subclass of docs/custom-optimizers.md (whose own copy Optim.Docs.Tests runs): LAMB (You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", 2020): Adam's
+/// direction plus weight decay, u = m̂ / (√v̂ + ε) + λp, rescaled per parameter by the trust ratio ‖p‖ / ‖u‖.
+/// </summary>
+public sealed class Lamb : Optimizer
+{
+    public Lamb(IEnumerable<Parameter> parameters, double lr = 1e-3, (double, double)? betas = null,
+                double eps = 1e-6, double weightDecay = 0)
+        : base(parameters,
+               new OptimizerDefaults { { "lr", lr }, { "betas", betas ?? (0.9, 0.999) }, { "eps", eps }, { "weight_decay", weightDecay } },
+               kind: "Lamb", "exp_avg", "exp_avg_sq") { }
+
+    protected override void StepParameter(ParamGroup group, Parameter p, ReadOnlySpan<float> grad)
+    {
+        float[] m = GetState(p, "exp_avg"), v = GetState(p, "exp_avg_sq");   // zeros at first
+        long t = GetStep(p);                                                 // 1 on the first step
+        var (beta1, beta2) = group.Betas;
+        float b1 = (float)beta1, b2 = (float)beta2, omb1 = (float)(1 - beta1), omb2 = (float)(1 - beta2);
+        float corr1 = (float)(1 / (1 - Math.Pow(beta1, t))), sqrtBc2 = (float)Math.Sqrt(1 - Math.Pow(beta2, t));
+        float eps = (float)group["eps"], wd = (float)group["weight_decay"];
+
+        var u = new float[p.Numel];
+        double pSquares = 0, uSquares = 0;
+        for (int i = 0; i < u.Length; i++)
+        {
+            m[i] = m[i] * b1 + omb1 * grad[i];
+            v[i] = v[i] * b2 + omb2 * grad[i] * grad[i];
+            u[i] = corr1 * m[i] / (MathF.Sqrt(v[i]) / sqrtBc2 + eps) + wd * p.Data[i];
+            pSquares += (double)p.Data[i] * p.Data[i];
+            uSquares += (double)u[i] * u[i];
+        }
+        float ratio = pSquares > 0 && uSquares > 0 ? (float)(Math.Sqrt(pSquares) / Math.Sqrt(uSquares)) : 1f;
+        float negLr = (float)-group.Lr;
+        for (int i = 0; i < u.Length; i++) p.Data[i] += negLr * (ratio * u[i]);
+    }
+}
+
 /// <summary>An optimizer that declares a buffer and a pair, to exercise the protected API's checks.</summary>
 public sealed class Probe : Optimizer
 {
@@ -292,7 +329,7 @@ public class SubclassingTests
         var ps = Params(9);
         var opt = new Lamb(ps, lr: lr, weightDecay: wd);
         var core = OptimizerModule.ofTransform(Alias.lamb(new LambOptions(lr, 0.9, 0.999, 1e-6, wd, false)));
-        var tensors = Params(9).Select(p => new Tensor(p.Shape, p.Data)).ToArray();
+        var tensors = Params(9).Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();
         var state = core.Init.Invoke(tensors);
         var rng = new Random(12);
         for (int step = 0; step < 25; step++)

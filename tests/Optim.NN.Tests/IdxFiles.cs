@@ -27,32 +27,4 @@ public static class IdxFiles
         }
         return path;
     }
-
-    /// <summary>
-    /// A small stand-in for Fashion-MNIST in <paramref name="dir"/>: 28×28 images whose class is which of ten
-    /// horizontal bands is bright, with noise; 300 training and 100 test images.
-    /// </summary>
-    public static string TinyFashionMnist(string dir)
-    {
-        var r = new Random(11);
-        void Split(string prefix, int n)
-        {
-            var labels = new byte[n];
-            var pixels = new byte[n * 784];
-            for (int i = 0; i < n; i++)
-            {
-                labels[i] = (byte)r.Next(10);
-                for (int p = 0; p < 784; p++)
-                {
-                    bool band = p / 28 >= 2 + 2 * labels[i] && p / 28 < 4 + 2 * labels[i];
-                    pixels[i * 784 + p] = (byte)Math.Min(255, (band ? 150 : 0) + r.Next(100));
-                }
-            }
-            Write(dir, $"{prefix}-images-idx3-ubyte.gz", Idx(0x803, [n, 28, 28], pixels), gzip: true);
-            Write(dir, $"{prefix}-labels-idx1-ubyte.gz", Idx(0x801, [n], labels), gzip: true);
-        }
-        Split("train", 300);
-        Split("t10k", 100);
-        return dir;
-    }
 }
