@@ -135,13 +135,12 @@ internal static class DemoData
                                          ?? throw new FileNotFoundException($"The demo has no embedded resource '{name}'.")),
                "the embedded sample (data/fashion-mnist-sample)");
         var (train, test) = (data.Train, data.Test);
-        string subset = "";
+        string images = string.Create(CultureInfo.InvariantCulture, $"{train.Count:N0} training images");
         if (trainImages < train.Count)
         {
-            subset = string.Create(CultureInfo.InvariantCulture, $" (the first {trainImages:N0} of its {train.Count:N0} training images)");
+            images = string.Create(CultureInfo.InvariantCulture, $"the first {trainImages:N0} of its {train.Count:N0} training images");
             train = new TensorDataset(train.Inputs[..trainImages.Value], train.Targets[..trainImages.Value]);
         }
-        return (train, test, string.Create(CultureInfo.InvariantCulture,
-            $"{what}, {train.Count:N0} training and {test.Count:N0} test images{subset}"));
+        return (train, test, string.Create(CultureInfo.InvariantCulture, $"{what}, {images} and {test.Count:N0} test images"));
     }
 }

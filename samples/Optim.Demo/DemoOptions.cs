@@ -59,7 +59,7 @@ internal abstract record DemoCommandLine
         var sample = new Option<bool>("--sample")
         {
             Description = "Train on the sample embedded in the demo (the first 10,000 training and 2,000 test images), " +
-                          "even where the full set is installed; not with --data.",
+                          "even where the full set is installed; not with --data. [default: off]",
             DefaultValueFactory = _ => false,
         };
         var epochs = new Option<int>("--epochs")
