@@ -55,7 +55,8 @@ internal static class Training
                                                 int epochs, int seed)
     {
         var results = new RunResult[recipes.Count];
-        console.Progress(recipes.Select(r => r.Name).ToList(), (i, start) => results[i] = Run(train, test, recipes[i], epochs, seed, start));
+        console.Progress(recipes.Select(r => r.Name).ToList(), (i, start) => results[i] = Run(train, test, recipes[i], epochs, seed, start,
+                                                                               warmUpSeconds: i == 0 ? FirstWarmUpSeconds : 0));
         return results;
     }
 
@@ -65,9 +66,10 @@ internal static class Training
     /// <c>loss.Backward()</c> on each micro-batch and <c>Step()</c> every <c>accumulationSteps</c> of them.
     /// <paramref name="start"/> gets the number of batches and returns what counts one done.
     /// </summary>
-    private static RunResult Run(TensorDataset train, TensorDataset test, Recipe recipe, int epochs, int seed, Func<int, Action> start)
+    private static RunResult Run(TensorDataset train, TensorDataset test, Recipe recipe, int epochs, int seed, Func<int, Action> start,
+                                 double warmUpSeconds)
     {
-        WarmUp(train, recipe);
+        WarmUp(train, recipe, warmUpSeconds);
         var rng = new Random(seed);
         var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
         var criterion = new CrossEntropyLoss();
@@ -112,31 +114,40 @@ internal static class Training
 
     /// <summary>
     /// Trains a throwaway copy of the recipe's model and optimizer (its own generator, an unshuffled loader) for
-    /// <see cref="WarmUpSteps"/> optimizer steps, so that the runtime's JIT has compiled and tiered up the forward,
-    /// backward and step code before the timed epochs. Without it the first run (plain SGD) paid for the compilation
-    /// and looked slower than the runs after it. The runs' results do not change: they start from their own seed.
+    /// <see cref="WarmUpSteps"/> optimizer steps and at least <paramref name="seconds"/>, so that the runtime has
+    /// compiled, and recompiled optimized, the forward, backward and step code before the timed epochs. The first run
+    /// warms up longer (<see cref="FirstWarmUpSeconds"/>): the runtime's tiered, profile-guided recompilation of the
+    /// code all runs share goes on for about a second of training, and without it whichever run came first (plain SGD)
+    /// looked slower in every epoch than the same run placed later. The runs' results do not change: each starts from
+    /// its own seed.
     /// </summary>
-    private static void WarmUp(TensorDataset train, Recipe recipe)
+    private static void WarmUp(TensorDataset train, Recipe recipe, double seconds)
     {
         var rng = new Random(12345);
         var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
         var criterion = new CrossEntropyLoss();
         var optimizer = recipe.MakeOptimizer(model.Parameters());
         var scheduler = recipe.MakeScheduler(optimizer, WarmUpSteps);
-        int micro = 0;
-        foreach (var (x, y) in new DataLoader(train, batchSize: recipe.BatchSize))
-        {
-            (criterion.Forward(model.Forward(x), y) / recipe.AccumulationSteps).Backward();
-            if (++micro % recipe.AccumulationSteps != 0) continue;
-            optimizer.Step();
-            optimizer.ZeroGrad();
-            scheduler?.Step();
-            if (micro / recipe.AccumulationSteps == WarmUpSteps) break;
-        }
+        var clock = Stopwatch.StartNew();
+        int micro = 0, steps = 0;
+        while (steps < WarmUpSteps || clock.Elapsed.TotalSeconds < seconds)
+            foreach (var (x, y) in new DataLoader(train, batchSize: recipe.BatchSize))
+            {
+                (criterion.Forward(model.Forward(x), y) / recipe.AccumulationSteps).Backward();
+                if (++micro % recipe.AccumulationSteps != 0) continue;
+                optimizer.Step();
+                optimizer.ZeroGrad();
+                // The scheduler's schedule has WarmUpSteps steps; after them the warm-up goes on at its last rate.
+                if (++steps < WarmUpSteps) scheduler?.Step();
+                if (steps >= WarmUpSteps && clock.Elapsed.TotalSeconds >= seconds) break;
+            }
     }
 
     /// <summary>The optimizer steps of a warm-up: past the 30 calls after which the runtime recompiles a method optimized.</summary>
     private const int WarmUpSteps = 40;
+
+    /// <summary>The first run's warm-up, in seconds of training.</summary>
+    private const double FirstWarmUpSeconds = 1.5;
 
     /// <summary>The fraction of test images whose largest logit is at their label, evaluated without recording a graph.</summary>
     public static double Accuracy(Module model, TensorDataset test)
