@@ -42,16 +42,16 @@ internal static class SeedExamples
     }
 
     /// <summary>Prints the descent runs as one table: the loss at each iteration, one column per run, and the final x.</summary>
-    public static void ShowDescent(IReadOnlyList<Descent> runs)
+    public static void ShowDescent(IAnsiConsole console, IReadOnlyList<Descent> runs)
     {
         var table = new Table().Border(TableBorder.Rounded)
-            .Title("[bold]Seed 002: SGD on y = 4x² from x = 2 (loss before each step)[/]");
+            .Title("[bold]SGD on y = 4x² from x = 2: the step size decides (loss before each step)[/]");
         table.AddColumn(new TableColumn("iter").RightAligned());
         foreach (var r in runs) table.AddColumn(new TableColumn(Markup.Escape(r.Label)).RightAligned());
         for (int i = 0; i < runs[0].Loss.Length; i++)
             table.AddRow(new[] { i.ToString(CultureInfo.InvariantCulture) }.Concat(runs.Select(r => G(r.Loss[i]))).ToArray());
         table.AddRow(new[] { "final x" }.Concat(runs.Select(r => G(r.FinalX))).ToArray());
-        AnsiConsole.Write(table);
+        console.Write(table);
     }
 
     /// <summary>The per-epoch report of seed 003's linear regression.</summary>
@@ -95,21 +95,21 @@ internal static class SeedExamples
     }
 
     /// <summary>Prints the regression as the seed does: the last batch's loss per epoch, then the parameters.</summary>
-    public static void ShowRegression(Regression r)
+    public static void ShowRegression(IAnsiConsole console, Regression r)
     {
-        AnsiConsole.Write(new Rule("[bold]Seed 003: linear regression on y = 2x, batch 2, 2 accumulation steps[/]").LeftJustified());
+        console.Write(new Rule("[bold]Gradient accumulation: linear regression on y = 2x, batches of 2, a step every 2 batches[/]").LeftJustified());
         for (int e = 0; e < r.EpochLoss.Length; e++)
-            AnsiConsole.WriteLine($"Epoch [{e + 1}/{r.EpochLoss.Length}], Loss: {r.EpochLoss[e].ToString("F4", CultureInfo.InvariantCulture)}");
-        AnsiConsole.WriteLine($"Final Parameters: W: {r.Weight.ToString("F4", CultureInfo.InvariantCulture)}, b: {r.Bias.ToString("F4", CultureInfo.InvariantCulture)} ({r.Steps} optimizer steps)");
+            console.WriteLine($"Epoch [{e + 1}/{r.EpochLoss.Length}], Loss: {r.EpochLoss[e].ToString("F4", CultureInfo.InvariantCulture)}");
+        console.WriteLine($"Final Parameters: W: {r.Weight.ToString("F4", CultureInfo.InvariantCulture)}, b: {r.Bias.ToString("F4", CultureInfo.InvariantCulture)} ({r.Steps} optimizer steps)");
     }
 
     /// <summary>
     /// Seed 002's tour of the optimizer's attributes: param groups, <c>add_param_group</c> with its own lr, and
     /// <c>state_dict</c> / <c>load_state_dict</c>.
     /// </summary>
-    public static void ParamGroupsAndStateDict()
+    public static void ParamGroupsAndStateDict(IAnsiConsole console)
     {
-        AnsiConsole.Write(new Rule("[bold]Seed 002: param_groups, add_param_group, state_dict[/]").LeftJustified());
+        console.Write(new Rule("[bold]The optimizer's param groups, add_param_group and its state_dict[/]").LeftJustified());
         var rng = new Random(0);
         float[] Randn(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var weight = new Parameter(Randn(4), 2, 2) { Name = "weight" };
@@ -121,13 +121,13 @@ internal static class SeedExamples
         for (int g = 0; g < optimizer.ParamGroups.Count; g++)
         {
             var group = optimizer.ParamGroups[g];
-            AnsiConsole.WriteLine($"group {g}: params [{string.Join(", ", group.Params.Select(p => p.Name))}], lr {Num(group.Lr)}, momentum {Num(group["momentum"])}");
+            console.WriteLine($"group {g}: params [{string.Join(", ", group.Params.Select(p => p.Name))}], lr {Num(group.Lr)}, momentum {Num(group["momentum"])}");
         }
         string json = optimizer.StateDict().ToJson();
         var resumed = new SGD([new ParamGroup([new Parameter(new float[4], 2, 2) { Name = "weight" }])], lr: 0.1, momentum: 0.9);
         resumed.AddParamGroup(new ParamGroup([new Parameter(new float[9], 3, 3) { Name = "w2" }]));
         resumed.LoadStateDict(StateDict.FromJson(json));
-        AnsiConsole.WriteLine($"state_dict: {json.Length} characters of JSON; loaded into a fresh SGD, group 1 lr = {Num(resumed.ParamGroups[1].Lr)}");
+        console.WriteLine($"state_dict: {json.Length} characters of JSON; loaded into a fresh SGD, group 1 lr = {Num(resumed.ParamGroups[1].Lr)}");
     }
 
     private static string Num(double x) => x.ToString(CultureInfo.InvariantCulture);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Optim.CSharp;
 using Optim.NN;
-using Spectre.Console;
 
 namespace OptimDemo;
 
@@ -51,18 +50,13 @@ internal static class Training
         new("Adam, accumulated", "lr 1e-3, 4 batches of 16 per step", 16, 4, ps => new Adam(ps, lr: 1e-3), (_, _) => null),
     ];
 
-    /// <summary>Trains every recipe for <paramref name="epochs"/> epochs, showing one progress bar per run.</summary>
-    public static IReadOnlyList<RunResult> RunAll(FashionMnist data, IReadOnlyList<Recipe> recipes, int epochs, int seed)
+    /// <summary>Trains every recipe for <paramref name="epochs"/> epochs, showing each run's progress.</summary>
+    public static IReadOnlyList<RunResult> RunAll(DemoConsole console, TensorDataset train, TensorDataset test, IReadOnlyList<Recipe> recipes,
+                                                int epochs, int seed)
     {
         var results = new RunResult[recipes.Count];
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
-            {
-                var tasks = recipes.Select(r => ctx.AddTask(Markup.Escape(r.Name), autoStart: false)).ToArray();
-                for (int i = 0; i < recipes.Count; i++)
-                    results[i] = Run(data, recipes[i], epochs, seed, tasks[i]);
-            });
+        console.Progress(recipes.Select(r => r.Name).ToList(), (i, start) => results[i] = Run(train, test, recipes[i], epochs, seed, start,
+                                                                               warmUpSeconds: i == 0 ? FirstWarmUpSeconds : 0));
         return results;
     }
 
@@ -70,21 +64,22 @@ internal static class Training
     /// One run: a fresh model from <paramref name="seed"/> (every run starts from the same weights), shuffled batches
     /// from the same seed, the recipe's optimizer, and with more than one accumulation step the seeds' loop:
     /// <c>loss.Backward()</c> on each micro-batch and <c>Step()</c> every <c>accumulationSteps</c> of them.
+    /// <paramref name="start"/> gets the number of batches and returns what counts one done.
     /// </summary>
-    private static RunResult Run(FashionMnist data, Recipe recipe, int epochs, int seed, ProgressTask task)
+    private static RunResult Run(TensorDataset train, TensorDataset test, Recipe recipe, int epochs, int seed, Func<int, Action> start,
+                                 double warmUpSeconds)
     {
+        WarmUp(train, recipe, warmUpSeconds);
         var rng = new Random(seed);
         var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
         var criterion = new CrossEntropyLoss();
         var optimizer = recipe.MakeOptimizer(model.Parameters());
-        var loader = new DataLoader(data.Train, batchSize: recipe.BatchSize, shuffle: true, seed: seed);
+        var loader = new DataLoader(train, batchSize: recipe.BatchSize, shuffle: true, seed: seed);
         int stepsPerEpoch = loader.Count / recipe.AccumulationSteps;
         var scheduler = recipe.MakeScheduler(optimizer, stepsPerEpoch);
-        var test = data.Test;
         var (losses, accuracies, seconds) = (new double[epochs], new double[epochs], new double[epochs]);
         var (batchLoss, lrs) = (new List<double>(), new List<double>());
-        task.MaxValue = epochs * loader.Count;
-        task.StartTask();
+        var tick = start(epochs * loader.Count);
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
@@ -108,15 +103,51 @@ internal static class Training
                     optimizer.ZeroGrad();
                     scheduler?.Step();
                 }
-                task.Increment(1);
+                tick();
             }
             seconds[epoch] = clock.Elapsed.TotalSeconds;
             losses[epoch] = sum / batches;
             accuracies[epoch] = Accuracy(model, test);
         }
-        task.StopTask();
         return new RunResult(recipe.Name, recipe.Setup, losses, accuracies, seconds, batchLoss.ToArray(), lrs.ToArray());
     }
+
+    /// <summary>
+    /// Trains a throwaway copy of the recipe's model and optimizer (its own generator, an unshuffled loader) for
+    /// <see cref="WarmUpSteps"/> optimizer steps and at least <paramref name="seconds"/>, so that the runtime has
+    /// compiled, and recompiled optimized, the forward, backward and step code before the timed epochs. The first run
+    /// warms up longer (<see cref="FirstWarmUpSeconds"/>): the runtime's tiered, profile-guided recompilation of the
+    /// code all runs share goes on for about a second of training, and without it whichever run came first (plain SGD)
+    /// looked slower in every epoch than the same run placed later. The runs' results do not change: each starts from
+    /// its own seed.
+    /// </summary>
+    private static void WarmUp(TensorDataset train, Recipe recipe, double seconds)
+    {
+        var rng = new Random(12345);
+        var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
+        var criterion = new CrossEntropyLoss();
+        var optimizer = recipe.MakeOptimizer(model.Parameters());
+        var scheduler = recipe.MakeScheduler(optimizer, WarmUpSteps);
+        var clock = Stopwatch.StartNew();
+        int micro = 0, steps = 0;
+        while (steps < WarmUpSteps || clock.Elapsed.TotalSeconds < seconds)
+            foreach (var (x, y) in new DataLoader(train, batchSize: recipe.BatchSize))
+            {
+                (criterion.Forward(model.Forward(x), y) / recipe.AccumulationSteps).Backward();
+                if (++micro % recipe.AccumulationSteps != 0) continue;
+                optimizer.Step();
+                optimizer.ZeroGrad();
+                // The scheduler's schedule has WarmUpSteps steps; after them the warm-up goes on at its last rate.
+                if (++steps < WarmUpSteps) scheduler?.Step();
+                if (steps >= WarmUpSteps && clock.Elapsed.TotalSeconds >= seconds) break;
+            }
+    }
+
+    /// <summary>The optimizer steps of a warm-up: past the 30 calls after which the runtime recompiles a method optimized.</summary>
+    private const int WarmUpSteps = 40;
+
+    /// <summary>The first run's warm-up, in seconds of training.</summary>
+    private const double FirstWarmUpSeconds = 1.5;
 
     /// <summary>The fraction of test images whose largest logit is at their label, evaluated without recording a graph.</summary>
     public static double Accuracy(Module model, TensorDataset test)
