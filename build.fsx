@@ -33,17 +33,27 @@ let test () =
     let results = Path.Combine(root, "out", "test-results")
     if Directory.Exists results then Directory.Delete(results, true)
     let projects = Directory.GetFiles(Path.Combine(root, "tests"), "*.??proj", SearchOption.AllDirectories) |> Array.sort
+    let counter (file: string) (name: string) =
+        let counters = XDocument.Load(file).Descendants() |> Seq.find (fun e -> e.Name.LocalName = "Counters")
+        int (counters.Attribute(XName.Get name).Value)
     let codes =
         projects |> Array.map (fun project ->
             let name = Path.GetFileNameWithoutExtension project
-            run "dotnet" [ "test"; project; "-c"; "Release"; "--no-build"; "-nologo"
-                           "--logger"; $"trx;LogFileName={name}.trx"; "--results-directory"; results ])
+            let once () =
+                run "dotnet" [ "test"; project; "-c"; "Release"; "--no-build"; "-nologo"
+                               "--logger"; $"trx;LogFileName={name}.trx"; "--results-directory"; results ]
+            let code = once ()
+            let file = Path.Combine(results, $"{name}.trx")
+            // The Core tests' host crashes now and then (an open defect, seen about once in ten runs: a crash inside
+            // the runtime, with no test failing). A run that failed no test but did not finish is run once more, and
+            // says so; a second crash, or any failed test, still fails the total.
+            if code <> 0 && (not (File.Exists file) || counter file "failed" = 0) then
+                eprintfn "%s: the test host stopped without a failed test (exit code %d); running it once more" name code
+                once ()
+            else code)
     let code = codes |> Array.fold max 0
     let trx = if Directory.Exists results then Directory.GetFiles(results, "*.trx") else [||]
-    let count (name: string) =
-        trx |> Array.sumBy (fun f ->
-            let counters = XDocument.Load(f).Descendants() |> Seq.find (fun e -> e.Name.LocalName = "Counters")
-            int (counters.Attribute(XName.Get name).Value))
+    let count (name: string) = trx |> Array.sumBy (fun f -> counter f name)
     let passed, failed = count "passed", count "failed"
     // A test project that crashed writes no result file; count it as a failure so the total cannot look green.
     let missing = max 0 (projects.Length - trx.Length)
