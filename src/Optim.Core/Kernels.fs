@@ -1,13 +1,8 @@
 namespace Optim
 
-#nowarn "9" // Large kernels hand pinned pointers to a worker thread: spans cannot cross threads.
-
 open System
 open System.Numerics
-open System.Runtime.ExceptionServices
 open System.Runtime.InteropServices
-open System.Threading
-open Microsoft.FSharp.NativeInterop
 
 /// Fused one-pass loops: each reads every input element once and writes every output element once.
 /// One kernel, two modes: outputs may be fresh buffers (the pure API) or the inputs themselves (the
@@ -136,45 +131,33 @@ type internal Kernels =
             pOut.[i] <- MathF.FusedMultiplyAdd(u, step, p.[i] * decay)
             i <- i + 1
 
-    /// AdafactorVectorSumsRange over whole buffers, shared between two threads when large (see Split): the sums are
-    /// those of the chunks, added in chunk order, whichever thread ran them.
+    /// AdafactorVectorSumsRange over whole buffers: a large one in chunks of `Split.chunk` elements, their sums added
+    /// in chunk order (as when the chunks were shared between two threads), on the calling thread. No pointer crosses
+    /// to another thread: these kernels were the only code that did, and the Core tests' rare runtime crash is
+    /// suspected of heap corruption.
     static member AdafactorVectorSums
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, vOut: Span<float32>,
          w: float32, eps1Sq: float32, maximize: bool) : struct (float * float) =
-        if p.Length < Split.threshold then Kernels.AdafactorVectorSumsRange(p, g, v, vOut, w, eps1Sq, maximize)
+        let n = p.Length
+        if n < Split.threshold then Kernels.AdafactorVectorSumsRange(p, g, v, vOut, w, eps1Sq, maximize)
         else
-            use pPin = fixed p
-            use gPin = fixed g
-            use vPin = fixed v
-            use vOutPin = fixed vOut
-            let j = AdafactorSumsJob.Current
-            j.Args <- { P = Split.addr pPin; G = Split.addr gPin; V = Split.addr vPin; VOut = Split.addr vOutPin; W = w; Eps1Sq = eps1Sq; Maximize = maximize }
-            let chunks = (p.Length + Split.chunk - 1) / Split.chunk
-            if isNull j.SumP || j.SumP.Length < chunks then
-                j.SumP <- Array.zeroCreate chunks
-                j.SumU <- Array.zeroCreate chunks
-            Split.run j p.Length
             let mutable sumP = 0.0
             let mutable sumU = 0.0
-            for k in 0 .. chunks - 1 do
-                sumP <- sumP + j.SumP.[k]
-                sumU <- sumU + j.SumU.[k]
+            let mutable lo = 0
+            while lo < n do
+                let len = min Split.chunk (n - lo)
+                let struct (a, b) =
+                    Kernels.AdafactorVectorSumsRange(p.Slice(lo, len), g.Slice(lo, len), v.Slice(lo, len), vOut.Slice(lo, len), w, eps1Sq, maximize)
+                sumP <- sumP + a
+                sumU <- sumU + b
+                lo <- lo + len
             struct (sumP, sumU)
 
-    /// AdafactorVectorApplyRange over whole buffers, shared between two threads when large (see Split).
+    /// AdafactorVectorApplyRange over whole buffers, on the calling thread.
     static member AdafactorVectorApply
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, pOut: Span<float32>,
          decay: float32, step: float32, eps1Sq: float32, maximize: bool) =
-        if p.Length < Split.threshold then Kernels.AdafactorVectorApplyRange(p, g, v, pOut, decay, step, eps1Sq, maximize)
-        else
-            use pPin = fixed p
-            use gPin = fixed g
-            use vPin = fixed v
-            use pOutPin = fixed pOut
-            Split.runKernel
-                { AdafactorApplyArgs.P = Split.addr pPin; G = Split.addr gPin; V = Split.addr vPin; POut = Split.addr pOutPin
-                  Decay = decay; Step = step; Eps1Sq = eps1Sq; Maximize = maximize }
-                p.Length
+        Kernels.AdafactorVectorApplyRange(p, g, v, pOut, decay, step, eps1Sq, maximize)
 
     /// Σg² and Σp² of one row, in double, adding each g² into its column's sum in `cols`.
     static member private FactoredRowSums(g: ReadOnlySpan<float32>, p: ReadOnlySpan<float32>, cols: Span<float>) : struct (float * float) =
@@ -296,35 +279,3 @@ type internal Kernels =
                 Kernels.FactoredRowApply(
                     p.Slice(br * cols, cols), g.Slice(br * cols, cols), colNew.Slice(b * cols, cols), pOut.Slice(br * cols, cols),
                     rowOut.[br], float32 means.[b], eps1Sq, decay, step, maximize)
-
-/// AdafactorVectorApplyRange's arguments over pinned memory, for either thread.
-and [<Struct>] internal AdafactorApplyArgs =
-    { P: nativeint; G: nativeint; V: nativeint; POut: nativeint
-      Decay: float32; Step: float32; Eps1Sq: float32; Maximize: bool }
-    interface IRangeKernel with
-        member a.Run(lo, hi) =
-            Kernels.AdafactorVectorApplyRange(
-                Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.V lo hi, Split.span a.POut lo hi, a.Decay, a.Step, a.Eps1Sq, a.Maximize)
-
-/// AdafactorVectorSumsRange's arguments over pinned memory.
-and [<Struct>] internal AdafactorSumsArgs =
-    { P: nativeint; G: nativeint; V: nativeint; VOut: nativeint; W: float32; Eps1Sq: float32; Maximize: bool }
-
-/// AdafactorVectorSumsRange as a job for either thread, run chunk by chunk (see Split.run): chunk k's sums land in
-/// SumP.[k] and SumU.[k], which the caller adds in chunk order. One per thread, reused.
-and [<Sealed; AllowNullLiteral>] internal AdafactorSumsJob() =
-    inherit RangeJob()
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private current: AdafactorSumsJob
-    static member Current : AdafactorSumsJob =
-        if isNull AdafactorSumsJob.current then AdafactorSumsJob.current <- AdafactorSumsJob()
-        AdafactorSumsJob.current
-    [<DefaultValue>] val mutable Args: AdafactorSumsArgs
-    [<DefaultValue>] val mutable SumP: float[]
-    [<DefaultValue>] val mutable SumU: float[]
-    override j.Run(lo, hi) =
-        let a = j.Args
-        let struct (sumP, sumU) =
-            Kernels.AdafactorVectorSumsRange(Split.ro a.P lo hi, Split.ro a.G lo hi, Split.ro a.V lo hi, Split.span a.VOut lo hi, a.W, a.Eps1Sq, a.Maximize)
-        j.SumP.[lo / Split.chunk] <- sumP
-        j.SumU.[lo / Split.chunk] <- sumU

@@ -1,35 +1,14 @@
 namespace Optim
 
-#nowarn "9" // Large kernels hand pinned pointers to a worker thread: spans cannot cross threads.
 
 open System
 open System.Runtime.ExceptionServices
 open System.Threading
-open Microsoft.FSharp.NativeInterop
 
 /// A piece of work over [lo, hi) that may run on any thread.
 [<AbstractClass; AllowNullLiteral>]
 type internal RangeJob() =
     abstract Run: lo: int * hi: int -> unit
-
-/// An elementwise kernel's arguments over pinned memory (pointers and scalars): `Run(lo, hi)` runs the kernel on
-/// elements [lo, hi) of every buffer. Each kernel's arguments are a struct of this interface.
-type internal IRangeKernel =
-    abstract Run: lo: int * hi: int -> unit
-
-/// A kernel's arguments as a job either thread can run. One per kernel type and calling thread, reused: a split
-/// kernel allocates nothing per call.
-[<Sealed; AllowNullLiteral>]
-type internal KernelJob<'K when 'K :> IRangeKernel and 'K: struct>() =
-    inherit RangeJob()
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private current: KernelJob<'K>
-    /// The calling thread's job for kernels of type 'K.
-    static member Current : KernelJob<'K> =
-        if isNull KernelJob<'K>.current then KernelJob<'K>.current <- KernelJob<'K>()
-        KernelJob<'K>.current
-    [<DefaultValue(false)>] val mutable Args: 'K
-    override j.Run(lo, hi) = j.Args.Run(lo, hi)
 
 /// A per-thread scratch buffer of doubles, grown when a larger one is needed and reused after that.
 [<Sealed>]
@@ -209,19 +188,3 @@ module internal Split =
                 j.Step <- null
                 j.Error <- null
                 if not (isNull error) then error.Throw()
-
-    /// Runs an elementwise kernel over [0, n), split as `run` splits it. Its pointers must stay pinned meanwhile.
-    let runKernel<'K when 'K :> IRangeKernel and 'K: struct> (args: 'K) (n: int) =
-        let j = KernelJob<'K>.Current
-        j.Args <- args
-        run j n
-
-    /// The address of pinned memory, for a kernel's arguments.
-    let inline addr (p: nativeptr<float32>) = NativePtr.toNativeInt p
-
-    /// A span over [lo, hi) of pinned memory at `ptr`, or an empty span for a null pointer.
-    let inline span (ptr: nativeint) (lo: int) (hi: int) =
-        if ptr = 0n then Span<float32>.Empty else Span<float32>(NativePtr.toVoidPtr (NativePtr.add (NativePtr.ofNativeInt<float32> ptr) lo), hi - lo)
-
-    /// A read-only span over [lo, hi) of pinned memory at `ptr`, or an empty span for a null pointer.
-    let inline ro (ptr: nativeint) (lo: int) (hi: int) : ReadOnlySpan<float32> = Span.op_Implicit (span ptr lo hi)

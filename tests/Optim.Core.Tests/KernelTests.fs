@@ -20,40 +20,13 @@ let private big (seed: int) (scale: float32) =
 let private buffers (seed: int) =
     [| big seed 2.0f; big (seed + 1) 1.0f; big (seed + 2) 0.1f; Array.map abs (big (seed + 3) 0.01f); Array.map abs (big (seed + 4) 0.01f) |]
 
-/// A kernel under test: `run split flags bs` runs it on the buffers `bs` (in place), either split (the wrapper) or
-/// as one pass of its Range loop, with boolean options `flags`.
-[<NoComparison; NoEquality>]
-type KernelCase = { Name: string; Run: bool -> bool[] -> float32[][] -> unit }
-
 let private ro (a: float32[]) = ReadOnlySpan a
 let private rw (a: float32[]) = Span a
 
-let kernels : KernelCase list =
-    [ { Name = "Adafactor (update pass)"
-        Run =
-          fun split f b ->
-              let decay = if f.[1] then 0.999f else 1.0f
-              if split then Kernels.AdafactorVectorApply(ro b.[0], ro b.[1], ro b.[3], rw b.[0], decay, -0.01f, 1e-14f, f.[0])
-              else Kernels.AdafactorVectorApplyRange(ro b.[0], ro b.[1], ro b.[3], rw b.[0], decay, -0.01f, 1e-14f, f.[0]) } ]
-
-type Table =
-    static member Kernels() : seq<obj[]> = kernels |> Seq.map (fun k -> [| box k.Name |])
-
 let private bits (a: float32[]) = a |> Array.map BitConverter.SingleToInt32Bits
 
-[<Theory; MemberData("Kernels", MemberType = typeof<Table>)>]
-let ``a split kernel gives exactly the numbers of one unsplit pass, in place`` (name: string) =
-    let k = kernels |> List.find (fun k -> k.Name = name)
-    let arb = Gen.zip (Gen.choose (0, 1000)) (Gen.arrayOfLength 4 (Gen.elements [ true; false ])) |> Arb.fromGen
-    Gen.check 4 arb (fun (seed, flags) ->
-        let run split =
-            let bs = buffers seed
-            k.Run split flags bs
-            bs |> Array.map bits
-        run true = run false)
-
 [<Fact>]
-let ``Adafactor's shared sums are the sums of the same chunks in order, and its second moment is the unshared one`` () =
+let ``Adafactor's sums over a large vector are the sums of its chunks in chunk order, and its second moment the chunks' own`` () =
     let arb = Gen.zip (Gen.choose (0, 1000)) (Gen.elements [ true; false ]) |> Arb.fromGen
     Gen.check 4 arb (fun (seed, maximize) ->
         let b = buffers seed
