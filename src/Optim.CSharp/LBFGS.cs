@@ -5,7 +5,7 @@ namespace Optim.CSharp;
 
 /// <summary>
 /// L-BFGS, as <c>torch.optim.LBFGS</c> (PyTorch 1.13; Nocedal, "Updating Quasi-Newton Matrices with Limited Storage",
-/// 1980, and Liu &amp; Nocedal, 1989, after Schmidt's minFunc). One <see cref="Step"/> runs up to <c>max_iter</c>
+/// 1980, and Liu &amp; Nocedal, 1989, after Schmidt's minFunc). One <see cref="Optimizer.Step"/> runs up to <c>max_iter</c>
 /// iterations over the concatenation <c>x</c> of all parameters, re-evaluating the closure as it goes: from the
 /// curvature pairs <c>sᵢ = tᵢdᵢ</c>, <c>yᵢ = gᵢ₊₁ − gᵢ</c> (the newest <c>history_size</c> with <c>y·s &gt; 1e-10</c>)
 /// the two-loop recursion gives the direction <c>d = −H·g</c>, with <c>H₀ = (y·s / y·y)·I</c> from the newest pair;
@@ -17,7 +17,7 @@ namespace Optim.CSharp;
 /// <c>"t"</c>, <c>"old_dirs"</c>, <c>"old_stps"</c>, <c>"ro"</c>, <c>"H_diag"</c>, <c>"prev_flat_grad"</c>, <c>"prev_loss"</c>.
 /// </summary>
 /// <remarks>
-/// <para>As in PyTorch there is exactly one param group, and <see cref="Step"/> needs a closure that clears the
+/// <para>As in PyTorch there is exactly one param group, and <see cref="Optimizer.Step"/> needs a closure that clears the
 /// gradients, evaluates the model at the parameters' current values, accumulates the gradients and returns the loss:</para>
 /// <code>
 /// var optimizer = new LBFGS(parameters, lineSearchFn: "strong_wolfe");
@@ -31,6 +31,9 @@ namespace Optim.CSharp;
 /// </code>
 /// <para>A parameter without a gradient (or with <see cref="Parameter.RequiresGrad"/> false) counts as a gradient of
 /// zeros; a sparse gradient is made dense, as PyTorch does. The numbers are PyTorch's on CPU, float32 throughout.</para>
+/// <para><see cref="Optimizer.Step"/> returns the loss of the first evaluation, at the parameters' values before the step;
+/// without a closure it throws <see cref="ArgumentNullException"/>. When the closure throws, the parameters get back their
+/// values from before the step, the state is kept, and the exception propagates.</para>
 /// </remarks>
 public sealed class LBFGS : Optimizer
 {
@@ -67,8 +70,8 @@ public sealed class LBFGS : Optimizer
     /// <summary>LBFGS over parameters.</summary>
     /// <param name="parameters">The parameters.</param>
     /// <param name="lr">Learning rate: the fixed step length, or the line search's first trial step.</param>
-    /// <param name="maxIter">The most iterations per <see cref="Step"/>, 1 or more.</param>
-    /// <param name="maxEval">The most closure evaluations per <see cref="Step"/>, 1 or more; null: <c>maxIter * 5 / 4</c>.</param>
+    /// <param name="maxIter">The most iterations per <see cref="Optimizer.Step"/>, 1 or more.</param>
+    /// <param name="maxEval">The most closure evaluations per <see cref="Optimizer.Step"/>, 1 or more; null: <c>maxIter * 5 / 4</c>.</param>
     /// <param name="toleranceGrad">Stop when the largest gradient element is at most this.</param>
     /// <param name="toleranceChange">Stop when the step or the change in loss is below this.</param>
     /// <param name="historySize">How many curvature pairs to keep, 1 or more.</param>
@@ -81,8 +84,8 @@ public sealed class LBFGS : Optimizer
     /// <summary>LBFGS over one param group (LBFGS takes no more than one); keys the group does not set take these values.</summary>
     /// <param name="groups">The param group, alone.</param>
     /// <param name="lr">Learning rate: the fixed step length, or the line search's first trial step.</param>
-    /// <param name="maxIter">The most iterations per <see cref="Step"/>, 1 or more.</param>
-    /// <param name="maxEval">The most closure evaluations per <see cref="Step"/>, 1 or more; null: <c>maxIter * 5 / 4</c>.</param>
+    /// <param name="maxIter">The most iterations per <see cref="Optimizer.Step"/>, 1 or more.</param>
+    /// <param name="maxEval">The most closure evaluations per <see cref="Optimizer.Step"/>, 1 or more; null: <c>maxIter * 5 / 4</c>.</param>
     /// <param name="toleranceGrad">Stop when the largest gradient element is at most this.</param>
     /// <param name="toleranceChange">Stop when the step or the change in loss is below this.</param>
     /// <param name="historySize">How many curvature pairs to keep, 1 or more.</param>
@@ -105,7 +108,7 @@ public sealed class LBFGS : Optimizer
     /// <exception cref="ArgumentException">The group's hyperparameters are invalid; the closure is not called.</exception>
     /// <remarks>When the closure throws, the parameters get back their values from before the step, the state is kept, and
     /// the exception propagates.</remarks>
-    public override float? Step(Func<float>? closure = null)
+    private protected override float? StepCore(Func<float>? closure)
     {
         ArgumentNullException.ThrowIfNull(closure);
         var options = Read(ParamGroups[0]);

@@ -84,7 +84,29 @@ public abstract partial class Optimizer
     /// <exception cref="InvalidOperationException">A parameter has a kind of gradient this optimizer does not take: a sparse one
     /// (<see cref="Parameter.AccumulateSparseGrad"/>) for any but <see cref="SparseAdam"/>, a dense one for <see cref="SparseAdam"/>;
     /// nothing is updated.</exception>
-    public virtual float? Step(Func<float>? closure = null)
+    /// <exception cref="ArgumentNullException"><see cref="LBFGS"/> got no closure; nothing is updated.</exception>
+    /// <remarks>
+    /// <para>The step hooks run around it, as PyTorch 2.x's do: the global pre-hooks
+    /// (<see cref="RegisterOptimizerStepPreHook"/>), this optimizer's (<see cref="RegisterStepPreHook"/>), the step (the
+    /// closure, then the update), this optimizer's post-hooks (<see cref="RegisterStepPostHook"/>), then the global ones
+    /// (<see cref="RegisterOptimizerStepPostHook"/>). A hook that throws stops the rest, and its exception reaches the
+    /// caller: from a pre-hook, before anything of the step has happened (no parameter, state or step count changes);
+    /// from a post-hook, after the whole step has been applied (its loss is then not returned).</para>
+    /// <para>Every optimizer runs its hooks, built-in, composed or a subclass: <see cref="Step"/> is not virtual, as PyTorch
+    /// wraps the <c>step</c> of every subclass with the hooks.</para>
+    /// </remarks>
+    public float? Step(Func<float>? closure = null)
+    {
+        RunHooks(s_stepPreHooks.Items);
+        RunHooks(_stepPreHooks.Items);
+        var loss = StepCore(closure);
+        RunHooks(_stepPostHooks.Items);
+        RunHooks(s_stepPostHooks.Items);
+        return loss;
+    }
+
+    /// <summary>The step itself, between the step hooks: the closure, then the update of every parameter with a gradient. LBFGS overrides it.</summary>
+    private protected virtual float? StepCore(Func<float>? closure)
     {
         float? loss = closure is null ? null : closure();
         for (int g = 0; g < _groups.Count; g++) Prepare(g, _groups[g]);
@@ -165,7 +187,16 @@ public abstract partial class Optimizer
     /// A snapshot of the optimizer, in PyTorch's <c>state_dict()</c> layout, with the parameters' names and
     /// shapes. It shares no memory with the optimizer.
     /// </summary>
+    /// <remarks>The hooks run around it, as PyTorch 2.x's do: <see cref="RegisterStateDictPreHook"/>'s before it is built,
+    /// then <see cref="RegisterStateDictPostHook"/>'s, each of which may replace it.</remarks>
+    /// <returns>The state dict (or what the post-hooks replaced it with).</returns>
     public StateDict StateDict()
+    {
+        RunHooks(_stateDictPreHooks.Items);
+        return RunStateDictHooks(_stateDictPostHooks.Items, BuildStateDict());
+    }
+
+    private StateDict BuildStateDict()
     {
         var records = _groups.Select((g, gi) => new GroupRecord(
             g.Keys.Select(k => Tuple.Create(k, ToValue(g, k))).ToArray(),
@@ -181,9 +212,18 @@ public abstract partial class Optimizer
     /// </summary>
     /// <param name="state">The state dict.</param>
     /// <exception cref="ArgumentException">It does not fit (another kind, count, shape, name or group layout, an unknown buffer, an invalid hyperparameter); the optimizer is exactly as before.</exception>
+    /// <remarks>The hooks run around it, as PyTorch 2.x's do: <see cref="RegisterLoadStateDictPreHook"/>'s first, each of
+    /// which may replace the state dict to load (one that throws leaves the optimizer exactly as before), then the load, then
+    /// <see cref="RegisterLoadStateDictPostHook"/>'s, after the whole state dict has been loaded.</remarks>
     public void LoadStateDict(StateDict state)
     {
         ArgumentNullException.ThrowIfNull(state);
+        Load(RunStateDictHooks(_loadStateDictPreHooks.Items, state));
+        RunHooks(_loadStateDictPostHooks.Items);
+    }
+
+    private void Load(StateDict state)
+    {
         var c = state.Checkpoint;
         var template = InitState([]);
         foreach (var g in _groups) template = StateModule.append(template, InitGroupState(g, Tensors(g)));

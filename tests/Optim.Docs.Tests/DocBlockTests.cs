@@ -89,6 +89,12 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Contains("an Adam's state dict is refused:", output);
             Assert.Contains("resumed with the same state: True", output);
         }),
+        ("docs/custom-optimizers.md", "RegisterStepPreHook", output =>
+        {
+            var f = After(output, "f(w) = ");
+            Assert.True(f[0] < 0.01 * 14 && f[1] == 200, output);
+            Assert.Equal([0.05], After(output, "lr after loading:"));
+        }),
         ("docs/schedulers.md", "Schedule.step 0.1 50L 0.1", output =>
         {
             var lrs = After(output, "StepLR at epoch 100:");
