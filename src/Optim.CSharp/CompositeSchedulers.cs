@@ -80,6 +80,12 @@ public sealed class SequentialLR : LRScheduler
         SetLastLr(scheduler.GetLastLr());
     }
 
+    /// <summary>Not available: PyTorch's <c>SequentialLR.step()</c> takes no epoch.</summary>
+    /// <param name="epoch">Ignored.</param>
+    /// <exception cref="InvalidOperationException">Always; call <see cref="Step()"/>.</exception>
+    public override void Step(int epoch) =>
+        throw new InvalidOperationException($"SequentialLR.Step() takes no epoch (got {epoch}), as in PyTorch; call Step().");
+
     private protected override SchedulerStateDict Save() =>
         SchedulerStateDict.Create(Kind, _schedulers.Select(s => s.StateDict()).ToArray())
             .Add("last_epoch", LastEpoch)
@@ -114,7 +120,7 @@ public sealed class SequentialLR : LRScheduler
 
 /// <summary>
 /// Steps several schedulers together, so that their effects multiply, as
-/// <c>torch.optim.lr_scheduler.ChainedScheduler</c>: every <see cref="Step"/> steps each child in order, and the
+/// <c>torch.optim.lr_scheduler.ChainedScheduler</c>: every <see cref="Step()"/> steps each child in order, and the
 /// chainable ones scale the rate the previous one left. For example a constant warmup factor over an exponential
 /// decay: <c>new ChainedScheduler([new ConstantLR(opt, 0.1, totalIters: 2), new ExponentialLR(opt, 0.9)])</c>.
 /// <see cref="LRScheduler.LastEpoch"/> counts the chain's steps. Pure counterpart: <c>Schedule.product</c> (for
@@ -175,6 +181,12 @@ public sealed class ChainedScheduler : LRScheduler
         LastEpoch++;
         SetLastLr(CurrentLrs());
     }
+
+    /// <summary>Not available: PyTorch's <c>ChainedScheduler.step()</c> takes no epoch.</summary>
+    /// <param name="epoch">Ignored.</param>
+    /// <exception cref="InvalidOperationException">Always; call <see cref="Step()"/>.</exception>
+    public override void Step(int epoch) =>
+        throw new InvalidOperationException($"ChainedScheduler.Step() takes no epoch (got {epoch}), as in PyTorch; call Step().");
 
     private protected override SchedulerStateDict Save() =>
         SchedulerStateDict.Create(Kind, _schedulers.Select(s => s.StateDict()).ToArray())

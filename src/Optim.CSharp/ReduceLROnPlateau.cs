@@ -64,19 +64,44 @@ public sealed class ReduceLROnPlateau : LRScheduler
     public override void Step() =>
         throw new InvalidOperationException("ReduceLROnPlateau needs the monitored metric: call Step(metric).");
 
+    /// <summary>Not available: this scheduler needs the metric.</summary>
+    /// <param name="epoch">Ignored.</param>
+    /// <exception cref="InvalidOperationException">Always; call <see cref="Step(double, int)"/>.</exception>
+    public override void Step(int epoch) =>
+        throw new InvalidOperationException($"ReduceLROnPlateau needs the monitored metric: call Step(metric, {epoch}).");
+
     /// <summary>Takes one epoch's metric and reduces the rates if it has plateaued.</summary>
     /// <param name="metric">The monitored value; NaN never counts as an improvement.</param>
     /// <exception cref="InvalidOperationException">A group was added after this scheduler was built and <c>minLr</c> was given per group; nothing was changed.</exception>
-    public void Step(double metric)
+    public void Step(double metric) => Observe(metric, null);
+
+    /// <summary>
+    /// Takes a metric for <paramref name="epoch"/>, as PyTorch's deprecated <c>step(metrics, epoch)</c>: the decision is
+    /// <see cref="Step(double)"/>'s (the epoch does not enter it), <see cref="LRScheduler.LastEpoch"/> becomes
+    /// <paramref name="epoch"/>, and verbose messages name it. The first call writes PyTorch's deprecation warning to
+    /// the <c>log</c>, once per scheduler.
+    /// </summary>
+    /// <param name="metric">The monitored value; NaN never counts as an improvement.</param>
+    /// <param name="epoch">The epoch, 0 or more (PyTorch also takes negative ones).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative; nothing was changed.</exception>
+    /// <exception cref="InvalidOperationException">A group was added after this scheduler was built and <c>minLr</c> was given per group; nothing was changed.</exception>
+    public void Step(double metric, int epoch)
+    {
+        CheckEpoch(epoch, nameof(epoch));
+        Observe(metric, epoch);
+    }
+
+    private void Observe(double metric, int? epoch)
     {
         var groups = Optimizer.ParamGroups;
         for (int i = 0; i < groups.Count; i++)
             if (!_minLr.Covers(i))
                 throw new InvalidOperationException(
                     $"Param group {i} was added to the optimizer after this ReduceLROnPlateau was created, but minLr was given per group; nothing was changed.");
+        if (epoch is not null) WarnEpochDeprecated();
         var (reduce, next) = Plateau.observe(_options, _state, metric);
-        _state = next;
-        LastEpoch = (int)next.LastEpoch;
+        _state = epoch is { } e ? new PlateauState(next.Lr, next.Best, next.NumBadEpochs, next.CooldownCounter, e) : next;
+        LastEpoch = (int)_state.LastEpoch;
         if (reduce)
             for (int i = 0; i < groups.Count; i++)
             {

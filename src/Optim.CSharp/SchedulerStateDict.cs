@@ -52,6 +52,8 @@ public sealed class SchedulerStateDict
         _entries.FirstOrDefault(e => e.Key == key && e.Scalar == scalar).Values
         ?? throw Bad($"The {Kind} state dict has no {(scalar ? "number" : "list")} '{key}'.");
 
+    internal bool Has(string key) => _entries.Any(e => e.Key == key);
+
     internal double Number(string key) => Find(key, true)[0];
 
     internal int Integer(string key, int min)

@@ -147,6 +147,97 @@ public class SchedulerTests
     }
 
     [Fact]
+    public void StepWithAnEpochWritesPyTorchsDeprecationWarningOncePerSchedulerAndOnlyToTheLog()
+    {
+        var log = new StringWriter();
+        var optimizer = Sgd();
+        var first = new StepLR(optimizer, 2, log: log);
+        optimizer.Step();
+        first.Step(3);
+        first.Step(5);
+        first.Step();
+        var plateau = new ReduceLROnPlateau(optimizer, log: log);
+        plateau.Step(1.0, 4);
+        plateau.Step(1.0, 5);
+        var warm = new CosineAnnealingWarmRestarts(optimizer, 4, log: log);
+        warm.Step(2.5);
+        warm.Step(3);
+        var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);   // one per StepLR and ReduceLROnPlateau; warm restarts' epochs are not deprecated
+        Assert.All(lines, l => Assert.StartsWith("UserWarning: The epoch parameter in `scheduler.step()` was not necessary", l));
+        Assert.Equal(5, plateau.LastEpoch);
+        Assert.Equal(3, warm.LastEpoch);
+    }
+
+    [Fact]
+    public void AnEpochThatIsNegativeOrNotFiniteIsRejectedNamingItAndChangesNothing()
+    {
+        var optimizer = Sgd();
+        var step = new StepLR(optimizer, 2);
+        var warm = new CosineAnnealingWarmRestarts(optimizer, 3, 2);
+        var plateau = new ReduceLROnPlateau(optimizer);
+        warm.Step(4.5);
+        var before = Groups(optimizer);
+        var state = warm.StateDict().ToJson();
+        foreach (var bad in new Action[]
+                 {
+                     () => step.Step(-1), () => warm.Step(-0.5), () => warm.Step(double.NaN), () => warm.Step(double.PositiveInfinity),
+                     () => warm.Step(3e9), () => warm.Step(-2), () => plateau.Step(1.0, -1),
+                 })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(bad);
+            Assert.Equal("epoch", e.ParamName);
+        }
+        Assert.Equal(before, Groups(optimizer));
+        Assert.Equal(state, warm.StateDict().ToJson());
+        Assert.Equal((0, 4, 0), (step.LastEpoch, warm.LastEpoch, plateau.LastEpoch));
+    }
+
+    [Fact]
+    public void SchedulersWhoseStepTakesNoEpochInPyTorchRejectOneAndChangeNothing()
+    {
+        var optimizer = Sgd();
+        var sequential = new SequentialLR(optimizer, [new ConstantLR(optimizer, 0.5, 2), new ExponentialLR(optimizer, 0.9)], [2]);
+        var chained = new ChainedScheduler([new ExponentialLR(optimizer, 0.9)]);
+        var plateau = new ReduceLROnPlateau(optimizer);
+        var before = Groups(optimizer);
+        foreach (var s in new LRScheduler[] { sequential, chained, plateau })
+            Assert.Throws<InvalidOperationException>(() => s.Step(3));
+        Assert.Equal(before, Groups(optimizer));
+        Assert.Equal((0, 0, 0), (sequential.LastEpoch, chained.LastEpoch, plateau.LastEpoch));
+    }
+
+    [Fact]
+    public void AStepToAnEpochPastOneCycleLRsEndThrowsAndChangesNothing()
+    {
+        var optimizer = Sgd();
+        var scheduler = new OneCycleLR(optimizer, 0.1, totalSteps: 10);
+        scheduler.Step(4);
+        var before = Groups(optimizer);
+        Assert.Throws<InvalidOperationException>(() => scheduler.Step(11));
+        Assert.Equal(before, Groups(optimizer));
+        Assert.Equal(4, scheduler.LastEpoch);
+    }
+
+    [Fact]
+    public void WarmRestartsSteppedToAFractionalEpochResumeFromTheirStateDictWhereTheyWere()
+    {
+        var a = Sgd();
+        var warm = new CosineAnnealingWarmRestarts(a, 3, 2, 0.001);
+        warm.Step(7.25);
+        var json = warm.StateDict().ToJson();
+        var b = Sgd();
+        var resumed = new CosineAnnealingWarmRestarts(b, 3, 2, 0.001);
+        resumed.LoadStateDict(SchedulerStateDict.FromJson(json));
+        for (int k = 0; k < 12; k++)
+        {
+            warm.Step();
+            resumed.Step();
+            Assert.Equal(Lrs(a), Lrs(b));
+        }
+    }
+
+    [Fact]
     public void AnOptimizerStepThatUpdatedNothingStillCountsForTheCallOrder()
     {
         var log = new StringWriter();

@@ -1,0 +1,144 @@
+# Golden learning rates for scheduler.step(epoch), PyTorch 1.13's deprecated closed-form path (and
+# CosineAnnealingWarmRestarts' fractional epochs, which are not deprecated).
+#
+#     /usr/bin/python3 tests/golden/generate_scheduler_epochs.py
+#
+# It writes scheduler_epochs.json next to itself.  Specs (optimizer, groups, scheduler) are those of
+# generate_schedulers.py, whose builders it reuses.
+#
+# CASE (one per line), as in schedulers.json except:
+#   epochs      one entry per step: null for scheduler.step(), a number for scheduler.step(epoch)
+#               (ReduceLROnPlateau: step(metrics[k]) or step(metrics[k], epoch)).  Epochs may go back.
+#               An integral epoch is written as an integer (PyTorch prints "%.5d" for it, "%.2f" for a float).
+#   lrs         len(epochs)+1 rows: after construction, then after each step
+#   last_epoch  len(epochs)+1 values of scheduler.last_epoch
+#   deprecation_warnings  how many times PyTorch warned EPOCH_DEPRECATION_WARNING (every call, with "always")
+#   messages    what verbose=True printed
+
+import contextlib
+import io
+import json
+import os
+import warnings
+
+import torch
+from torch.optim import lr_scheduler as S
+
+from generate_schedulers import SGD_M, TWO, make_scheduler, plateau_metrics, sch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(case):
+    opt_cls = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam}[case["optimizer"]]
+    groups = [{"params": [torch.zeros(1, requires_grad=True)], **g} for g in case["groups"]]
+    opt = opt_cls(groups, **case["optimizer_args"])
+    out = io.StringIO()
+    lrs, moms, epochs = [], [], []
+
+    def record():
+        lrs.append([g["lr"] for g in opt.param_groups])
+        moms.append([g.get("momentum", 0.0) for g in opt.param_groups])
+        epochs.append(sched.last_epoch)
+
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out):
+        warnings.simplefilter("always")
+        sched = make_scheduler(opt, case["scheduler"])
+        record()
+        for k, epoch in enumerate(case["epochs"]):
+            opt.step()
+            if "metrics" in case:
+                sched.step(case["metrics"][k], epoch)
+            else:
+                sched.step(epoch)
+                assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups]
+            record()
+        deprecations = sum(1 for w in caught if str(w.message) == S.EPOCH_DEPRECATION_WARNING)
+
+    result = dict(case)
+    result["lrs"] = lrs
+    result["last_epoch"] = epochs
+    if case.pop("cycled", None):
+        result.pop("cycled", None)
+        result["momentum"] = moms
+    result["messages"] = out.getvalue().splitlines()
+    result["deprecation_warnings"] = deprecations
+    return result
+
+
+def case(name, spec, epochs, groups=TWO, optimizer_args=SGD_M, **extra):
+    c = {"name": name, "optimizer": "SGD", "optimizer_args": optimizer_args, "groups": groups,
+         "scheduler": spec, "epochs": epochs}
+    c.update(extra)
+    return c
+
+
+N = None
+# Forward, a jump ahead, plain steps from there, back to an earlier epoch, and back to 0.
+JUMPS = [N, N, 5, 6, N, N, 2, N, 12, N, N, 0, N, 20, 3, N]
+
+CASES = []
+add = CASES.append
+add(case("StepLR(step_size=3, gamma=0.5)", sch("StepLR", step_size=3, gamma=0.5), JUMPS))
+add(case("StepLR(step_size=3) verbose", sch("StepLR", step_size=3, verbose=True), [N, 4, N, 1]))
+add(case("StepLR(step_size=5) resumed at last_epoch=9", sch("StepLR", step_size=5, gamma=0.5, last_epoch=9),
+         [N, 12, N, 30, 7],
+         groups=[{"lr": 0.1, "initial_lr": 0.2}, {"lr": 0.05, "initial_lr": 0.1}]))
+add(case("MultiStepLR([2,5,5,8], gamma=0.5)", sch("MultiStepLR", milestones=[2, 5, 5, 8], gamma=0.5),
+         JUMPS + [5, 4, 8, 7, N]))
+add(case("ConstantLR(factor=0.5, total_iters=4)", sch("ConstantLR", factor=0.5, total_iters=4), JUMPS))
+add(case("LinearLR(start_factor=0.25, total_iters=6)", sch("LinearLR", start_factor=0.25, total_iters=6), JUMPS))
+add(case("LinearLR(1.0, 0.2, 8)", sch("LinearLR", start_factor=1.0, end_factor=0.2, total_iters=8), JUMPS))
+add(case("ExponentialLR(0.9)", sch("ExponentialLR", gamma=0.9), JUMPS))
+add(case("PolynomialLR(total_iters=6, power=2.0)", sch("PolynomialLR", total_iters=6, power=2.0), JUMPS))
+add(case("CosineAnnealingLR(T_max=10, eta_min=0.001)", sch("CosineAnnealingLR", T_max=10, eta_min=0.001),
+         JUMPS + [9, N, N, N, 15, N, N]))
+add(case("LambdaLR(warmup10)", sch("LambdaLR", lr_lambda="warmup10"), JUMPS))
+add(case("LambdaLR([step20, exp95])", sch("LambdaLR", lr_lambda=["step20", "exp95"]), JUMPS + [45, N, 19]))
+add(case("MultiplicativeLR([const95, halve_every10])",
+         sch("MultiplicativeLR", lr_lambda=["const95", "halve_every10"]), JUMPS + [10, 10, 0, 30]))
+add(case("CyclicLR(triangular2, up 4, down 6)",
+         sch("CyclicLR", base_lr=0.01, max_lr=[0.1, 0.05], step_size_up=4, step_size_down=6, mode="triangular2"),
+         JUMPS + [33, N, 17], cycled=True))
+add(case("OneCycleLR(max_lr=0.1, total_steps=30)", sch("OneCycleLR", max_lr=0.1, total_steps=30),
+         JUMPS + [29, 30, 10, N], cycled=True))
+add(case("SWALR(swa_lr=0.01, anneal_epochs=5) ignores the epoch", sch("SWALR", swa_lr=0.01, anneal_epochs=5),
+         [N, 7, N, 0, 100, N, N, 3]))
+
+# Warm restarts within epochs: scheduler.step(epoch + i / iters), as PyTorch's documentation does.
+WITHIN = [e + i / 4 for e in range(9) for i in range(4)]
+add(case("CosineAnnealingWarmRestarts(T_0=3) stepped per batch",
+         sch("CosineAnnealingWarmRestarts", T_0=3, eta_min=0.001), WITHIN + [N, N, N, 1.5, N, 0.1, 7.75, N]))
+add(case("CosineAnnealingWarmRestarts(T_0=2, T_mult=2) stepped per batch",
+         sch("CosineAnnealingWarmRestarts", T_0=2, T_mult=2), [e + i / 3 for e in range(16) for i in range(3)]))
+add(case("CosineAnnealingWarmRestarts(T_0=3, T_mult=3, eta_min=0.001) at restarts, back and forth",
+         sch("CosineAnnealingWarmRestarts", T_0=3, T_mult=3, eta_min=0.001),
+         [N, N, 3, N, 12, 11.999, 39, 120, 363, N, N, 2.5, N, N, 0, N, 1091, 1093.5, 5.25, N, 364.75]))
+add(case("CosineAnnealingWarmRestarts(T_0=4, T_mult=2) exact restarts",
+         sch("CosineAnnealingWarmRestarts", T_0=4, T_mult=2), [4, 12, 28, 60, 124, 252, 508, 1020, 2044, 4092, 8188, N]))
+add(case("CosineAnnealingWarmRestarts(T_0=10) resumed at last_epoch=5",
+         sch("CosineAnnealingWarmRestarts", T_0=10, last_epoch=5), [N, 31.5, N, N, N, 9.5, N],
+         groups=[{"lr": 0.1, "initial_lr": 0.2}, {"lr": 0.05, "initial_lr": 0.1}]))
+add(case("CosineAnnealingWarmRestarts(T_0=2, T_mult=2) verbose",
+         sch("CosineAnnealingWarmRestarts", T_0=2, T_mult=2, verbose=True), [N, 0.5, 3, N, 6.25, 1]))
+
+M = plateau_metrics()[:30]
+add(case("ReduceLROnPlateau(patience=2, verbose) with epochs",
+         sch("ReduceLROnPlateau", factor=0.5, patience=2, verbose=True),
+         [N, N, 7, N, N, 3, 3, 3, N, N, 100, N, N, N, 0, N, N, N, N, N, 50, N, N, N, N, N, N, N, N, N], metrics=M))
+
+
+def main():
+    cases = [run(c) for c in CASES]
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "case names must be unique"
+    path = os.path.join(HERE, "scheduler_epochs.json")
+    with open(path, "w") as f:
+        f.write('{"torch_version": %s, "cases": [\n' % json.dumps(torch.__version__))
+        f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
+        f.write("\n]}\n")
+    print("wrote %d cases to %s" % (len(cases), path))
+
+
+if __name__ == "__main__":
+    main()
