@@ -11,8 +11,8 @@ namespace Optim.CSharp;
 /// <example><code>var scheduler = new CosineAnnealingLR(optimizer, tMax: 50, etaMin: 0);</code></example>
 public sealed class CosineAnnealingLR : LRScheduler
 {
-    private readonly int _tMax;
-    private readonly double _etaMin;
+    private int _tMax;
+    private double _etaMin;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -47,6 +47,20 @@ public sealed class CosineAnnealingLR : LRScheduler
 
     private protected override double[] ClosedFormLr() =>
         BaseLrs.Select(b => _etaMin + (b - _etaMin) * (1 + Math.Cos(Math.PI * LastEpoch / _tMax)) / 2).ToArray();
+
+    private protected override SchedulerStateDict Save() => base.Save().Add("T_max", _tMax).Add("eta_min", _etaMin);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        int tMax = state.Hyper("T_max", _tMax, 1);
+        double etaMin = state.Hyper("eta_min", _etaMin, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        return () =>
+        {
+            apply();
+            (_tMax, _etaMin) = (tMax, etaMin);
+        };
+    }
 }
 
 /// <summary>
@@ -65,8 +79,8 @@ public sealed class CosineAnnealingLR : LRScheduler
 /// <example><code>var scheduler = new CosineAnnealingWarmRestarts(optimizer, t0: 10, tMult: 2);   // restarts at epochs 10, 30, 70, …</code></example>
 public sealed class CosineAnnealingWarmRestarts : LRScheduler
 {
-    private readonly int _t0, _tMult;
-    private readonly double _etaMin;
+    private int _t0, _tMult;
+    private double _etaMin;
     private double _tCur, _printed;
     private long _tI;
     private (double, long) _before;
@@ -173,21 +187,29 @@ public sealed class CosineAnnealingWarmRestarts : LRScheduler
     private protected override double[] ComputeLr() =>
         BaseLrs.Select(b => _etaMin + (b - _etaMin) * (1 + Math.Cos(Math.PI * _tCur / _tI)) / 2).ToArray();
 
-    private protected override SchedulerStateDict Save() => base.Save().Add("T_cur", _tCur).Add("T_i", _tI);
+    private protected override SchedulerStateDict Save() =>
+        base.Save().Add("T_0", _t0).Add("T_mult", _tMult).Add("eta_min", _etaMin).Add("T_cur", _tCur).Add("T_i", _tI);
 
     // State dicts written before T_cur and T_i were saved hold only the epoch; the position then follows from it.
     private protected override Action Load(SchedulerStateDict state)
     {
         var apply = base.Load(state);
-        var (tCur, tI) = state.Has("T_cur") || state.Has("T_i")
-            ? (state.Number("T_cur"), (long)state.Integer("T_i", 1))
-            : Position(Math.Max(0, state.Integer("last_epoch", -1)));
-        if (!(tCur >= 0 && double.IsFinite(tCur)))
-            throw SchedulerStateDict.Bad($"'T_cur' in the {Kind} state dict must be a finite number, 0 or more, but is {tCur}.");
+        int t0 = state.Hyper("T_0", _t0, 1), tMult = state.Hyper("T_mult", _tMult, 1);
+        double etaMin = state.Hyper("eta_min", _etaMin, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        double tCur;
+        long tI;
+        if (state.Has("T_cur") || state.Has("T_i"))
+        {
+            tCur = state.Number("T_cur");
+            tI = state.Integer("T_i", 1);
+            if (!(tCur >= 0 && double.IsFinite(tCur)))
+                throw SchedulerStateDict.Bad($"'T_cur' in the {Kind} state dict must be a finite number, 0 or more, but is {tCur}.");
+        }
+        else (tCur, tI) = Position(Math.Max(0, state.Integer("last_epoch", -1)));
         return () =>
         {
             apply();
-            (_tCur, _tI) = (tCur, tI);
+            (_t0, _tMult, _etaMin, _tCur, _tI) = (t0, tMult, etaMin, tCur, tI);
         };
     }
 }

@@ -126,14 +126,23 @@ public abstract class LRScheduler
         Warn(EpochDeprecationWarning);
     }
 
-    /// <summary>A snapshot of the scheduler's progress (not its hyperparameters), sharing nothing with it.</summary>
+    /// <summary>
+    /// A snapshot of the scheduler, sharing nothing with it: its progress and its hyperparameters under PyTorch's names
+    /// (functions such as <c>lrLambda</c> excepted, as PyTorch does not save them).
+    /// </summary>
     /// <returns>The state dict.</returns>
     public SchedulerStateDict StateDict() => Save();
 
-    /// <summary>Restores progress saved by <see cref="StateDict"/> from a scheduler of the same kind over the same groups.</summary>
+    /// <summary>
+    /// Restores a scheduler saved by <see cref="StateDict"/> from one of the same kind over the same groups: its progress and
+    /// its hyperparameters, so that this scheduler, whatever arguments it was built with, continues exactly as the saved
+    /// one (load the optimizer's state first, as in PyTorch: chainable policies continue from the groups' rates). A
+    /// hyperparameter the state dict lacks (one written before they were saved) keeps this scheduler's value. Each loaded
+    /// value must pass the constructor's rule.
+    /// </summary>
     /// <param name="state">The state dict.</param>
     /// <exception cref="ArgumentNullException"><paramref name="state"/> is null.</exception>
-    /// <exception cref="ArgumentException">It is from another kind of scheduler, schedules more groups than the optimizer has, or holds an invalid value; the scheduler is unchanged.</exception>
+    /// <exception cref="ArgumentException">It is from another kind of scheduler, schedules more groups than the optimizer has, or holds an invalid value (the message names the key and the value); the scheduler is unchanged.</exception>
     public void LoadStateDict(SchedulerStateDict state)
     {
         ArgumentNullException.ThrowIfNull(state);

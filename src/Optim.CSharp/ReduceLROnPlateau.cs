@@ -27,8 +27,8 @@ namespace Optim.CSharp;
 /// </example>
 public sealed class ReduceLROnPlateau : LRScheduler
 {
-    private readonly PlateauOptions _options;
-    private readonly PerGroup _minLr;
+    private PlateauOptions _options;
+    private PerGroup _minLr;
     private PlateauState _state;
 
     /// <summary>Watches a metric for <paramref name="optimizer"/>'s groups; builds no rates until the first <see cref="Step(double)"/>.</summary>
@@ -120,7 +120,15 @@ public sealed class ReduceLROnPlateau : LRScheduler
             .Add("best", _state.Best)
             .Add("num_bad_epochs", _state.NumBadEpochs)
             .Add("cooldown_counter", _state.CooldownCounter)
-            .Add("last_lr", GetLastLr());
+            .Add("last_lr", GetLastLr())
+            .Add("mode", _options.Mode == PlateauMode.Min ? "min" : "max")
+            .Add("factor", _options.Factor)
+            .Add("patience", _options.Patience)
+            .Add("threshold", _options.Threshold)
+            .Add("threshold_mode", _options.ThresholdMode == ThresholdMode.Rel ? "rel" : "abs")
+            .Add("cooldown", _options.Cooldown)
+            .Add("min_lrs", _minLr, Optimizer.ParamGroups.Count)
+            .Add("eps", _options.Eps);
 
     private protected override Action Load(SchedulerStateDict state)
     {
@@ -129,10 +137,22 @@ public sealed class ReduceLROnPlateau : LRScheduler
         int bad = state.Integer("num_bad_epochs", 0), cooldown = state.Integer("cooldown_counter", 0);
         var lastLr = state.List("last_lr");
         if (double.IsNaN(best)) throw SchedulerStateDict.Bad("The state dict's best metric is NaN.");
+        var o = _options;
+        var options = new PlateauOptions(
+            state.Hyper("mode", o.Mode == PlateauMode.Min ? "min" : "max", "min", "max") == "min" ? PlateauMode.Min : PlateauMode.Max,
+            state.Hyper("factor", o.Factor, x => x >= 0 && x < 1, "in [0, 1)"),
+            state.Hyper("patience", o.Patience, 0),
+            state.Hyper("threshold", o.Threshold, SchedulerArgs.IsNonNegative, "a finite number, 0 or more"),
+            state.Hyper("threshold_mode", o.ThresholdMode == ThresholdMode.Rel ? "rel" : "abs", "rel", "abs") == "rel" ? ThresholdMode.Rel : ThresholdMode.Abs,
+            state.Hyper("cooldown", o.Cooldown, 0),
+            0.0,
+            state.Hyper("eps", o.Eps, SchedulerArgs.IsNonNegative, "a finite number, 0 or more"));
+        var minLr = state.Hyper("min_lrs", _minLr, Optimizer.ParamGroups.Count, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
         if (lastLr.Length > Optimizer.ParamGroups.Count)
             throw SchedulerStateDict.Bad($"The state dict covers {lastLr.Length} param groups, but the optimizer has {Optimizer.ParamGroups.Count}.");
         return () =>
         {
+            (_options, _minLr) = (options, minLr);
             _state = new PlateauState(0.0, best, bad, cooldown, lastEpoch);
             LastEpoch = lastEpoch;
             SetLastLr(lastLr);

@@ -369,6 +369,82 @@ public class SchedulerTests
         Assert.All(adam.ParamGroups, g => Assert.False(g.ContainsKey("momentum")));
     }
 
+    /// <summary>A state dict's JSON with one entry of its state replaced.</summary>
+    private static SchedulerStateDict With(LRScheduler scheduler, string key, System.Text.Json.Nodes.JsonNode? value)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(scheduler.StateDict().ToJson())!;
+        root["state"]![key] = value;
+        return SchedulerStateDict.FromJson(root.ToJsonString());
+    }
+
+    public static TheoryData<string, string, string> BadHyperparameters => new()
+    {
+        { "StepLR", "step_size", "0" }, { "StepLR", "gamma", "-0.5" }, { "StepLR", "gamma", "\"Infinity\"" }, { "StepLR", "step_size", "2.5" },
+        { "MultiStepLR", "milestones", "[3, -1]" }, { "ConstantLR", "factor", "0" }, { "LinearLR", "end_factor", "1.5" },
+        { "PolynomialLR", "total_iters", "0" }, { "CosineAnnealingLR", "T_max", "0" }, { "CosineAnnealingWarmRestarts", "T_mult", "0" },
+        { "CosineAnnealingWarmRestarts", "T_cur", "\"NaN\"" }, { "ReduceLROnPlateau", "mode", "\"sideways\"" },
+        { "ReduceLROnPlateau", "factor", "1" }, { "ReduceLROnPlateau", "min_lrs", "[0.1]" }, { "SWALR", "anneal_strategy", "\"cosine\"" },
+        { "SWALR", "swa_lrs", "-1" }, { "SequentialLR", "_milestones", "[0]" },
+    };
+
+    private static LRScheduler Build(string kind, Optimizer o) => kind switch
+    {
+        "StepLR" => new StepLR(o, 3),
+        "MultiStepLR" => new MultiStepLR(o, [2, 4]),
+        "ConstantLR" => new ConstantLR(o),
+        "LinearLR" => new LinearLR(o),
+        "PolynomialLR" => new PolynomialLR(o),
+        "CosineAnnealingLR" => new CosineAnnealingLR(o, 10),
+        "CosineAnnealingWarmRestarts" => new CosineAnnealingWarmRestarts(o, 3, 2),
+        "ReduceLROnPlateau" => new ReduceLROnPlateau(o),
+        "SWALR" => new SWALR(o, 0.01),
+        "SequentialLR" => new SequentialLR(o, [new ConstantLR(o), new ExponentialLR(o, 0.9)], [3]),
+        _ => throw new NotSupportedException(kind),
+    };
+
+    [Theory]
+    [MemberData(nameof(BadHyperparameters))]
+    public void ALoadedHyperparameterThatTheConstructorWouldRejectIsRejectedNamingItAndChangesNothing(string kind, string key, string json)
+    {
+        var optimizer = Sgd();
+        var scheduler = Build(kind, optimizer);
+        var bad = With(scheduler, key, System.Text.Json.Nodes.JsonNode.Parse(json));
+        if (scheduler is ReduceLROnPlateau plateau) plateau.Step(1.0); else scheduler.Step();
+        var before = scheduler.StateDict().ToJson();
+        var groups = Groups(optimizer);
+        var e = Assert.Throws<ArgumentException>(() => scheduler.LoadStateDict(bad));
+        Assert.Equal("state", e.ParamName);
+        Assert.Contains(key, e.Message);
+        Assert.Equal(before, scheduler.StateDict().ToJson());
+        Assert.Equal(groups, Groups(optimizer));
+    }
+
+    [Fact]
+    public void AStateDictWithoutHyperparametersLoadsItsCountersAndKeepsTheSchedulersOwn()
+    {
+        var optimizer = Sgd();
+        var step = new StepLR(optimizer, 3, 0.5);
+        for (int k = 0; k < 4; k++) step.Step();
+        var old = SchedulerStateDict.FromJson("""{"scheduler": "StepLR", "state": {"last_epoch": 4, "step_count": 5, "base_lrs": [0.1, 0.05], "last_lr": [0.05, 0.025]}}""");
+        var other = new StepLR(Sgd(), 5, 0.1);
+        other.LoadStateDict(old);
+        Assert.Equal(4, other.LastEpoch);
+        Assert.Contains("\"step_size\":5", other.StateDict().ToJson());
+        var warm = new CosineAnnealingWarmRestarts(Sgd(), 3, 2);
+        warm.LoadStateDict(SchedulerStateDict.FromJson("""{"scheduler": "CosineAnnealingWarmRestarts", "state": {"last_epoch": 10, "step_count": 0, "base_lrs": [0.1, 0.05], "last_lr": [0.1, 0.05]}}"""));
+        Assert.Contains("\"T_cur\":1,\"T_i\":12", warm.StateDict().ToJson());   // epoch 10: restarts at 3 and 9, then 1 of 12
+    }
+
+    [Fact]
+    public void AStateDictCarriesTheHyperparametersUnderPyTorchsNames()
+    {
+        var optimizer = Sgd();
+        var json = new ReduceLROnPlateau(optimizer, mode: "max", thresholdMode: "abs", minLr: new[] { 0.1, 0.2 }).StateDict().ToJson();
+        foreach (var part in new[] { "\"mode\":\"max\"", "\"threshold_mode\":\"abs\"", "\"min_lrs\":[0.1,0.2]", "\"factor\":0.1", "\"patience\":10", "\"cooldown\":0", "\"eps\":1E-08" })
+            Assert.Contains(part, json);
+        Assert.Equal(json, SchedulerStateDict.FromJson(json).ToJson());
+    }
+
     [Fact]
     public void AStateDictLoadsOnlyIntoTheSameKindOverGroupsThatFitAndRejectsBadJson()
     {

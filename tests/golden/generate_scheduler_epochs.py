@@ -11,9 +11,16 @@
 #               (ReduceLROnPlateau: step(metrics[k]) or step(metrics[k], epoch)).  Epochs may go back.
 #               An integral epoch is written as an integer (PyTorch prints "%.5d" for it, "%.2f" for a float).
 #   lrs         len(epochs)+1 rows: after construction, then after each step
-#   last_epoch  len(epochs)+1 values of scheduler.last_epoch
-#   deprecation_warnings  how many times PyTorch warned EPOCH_DEPRECATION_WARNING (every call, with "always")
+#   last_epoch  len(epochs)+1 values of scheduler.last_epoch (null for ChainedScheduler, which has none in 1.13)
+#   deprecation_warnings  how many times PyTorch warned EPOCH_DEPRECATION_WARNING (every call, with "always";
+#               the steps above only, not resume's)
 #   messages    what verbose=True printed
+#   resume      optional: state-dict round trips.  After the steps above, a second optimizer over the same groups
+#               and a scheduler built from resume["scheduler"] (the same kind, other arguments) load the first
+#               ones' state dicts (optimizer first), then both take resume["epochs"] steps (metrics: resume["metrics"]).
+#               resume["lrs"]: the second optimizer's rates after loading, then after each step;
+#               resume["same_as_saved"]: whether the first scheduler, stepped on, set the same rates (false where
+#               PyTorch does not save a hyperparameter, as plain lr_lambda functions).
 
 import contextlib
 import io
@@ -39,7 +46,7 @@ def run(case):
     def record():
         lrs.append([g["lr"] for g in opt.param_groups])
         moms.append([g.get("momentum", 0.0) for g in opt.param_groups])
-        epochs.append(sched.last_epoch)
+        epochs.append(getattr(sched, "last_epoch", None))   # ChainedScheduler has none in 1.13
 
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out):
         warnings.simplefilter("always")
@@ -49,11 +56,34 @@ def run(case):
             opt.step()
             if "metrics" in case:
                 sched.step(case["metrics"][k], epoch)
+            elif epoch is None:
+                sched.step()   # SequentialLR and ChainedScheduler take no epoch
+                assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups]
             else:
                 sched.step(epoch)
                 assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups]
             record()
         deprecations = sum(1 for w in caught if str(w.message) == S.EPOCH_DEPRECATION_WARNING)
+        resume = case.get("resume")
+        if resume is not None:
+            opt2 = opt_cls([{"params": [torch.zeros(1, requires_grad=True)], **g} for g in case["groups"]],
+                           **case["optimizer_args"])
+            sched2 = make_scheduler(opt2, resume["scheduler"])
+            opt2.load_state_dict(opt.state_dict())
+            sched2.load_state_dict(sched.state_dict())
+            rows, same = [[g["lr"] for g in opt2.param_groups]], True
+            for k, epoch in enumerate(resume["epochs"]):
+                for o, s in ((opt, sched), (opt2, sched2)):
+                    o.step()
+                    if "metrics" in resume:
+                        s.step(resume["metrics"][k], epoch)
+                    elif epoch is None:
+                        s.step()
+                    else:
+                        s.step(epoch)
+                rows.append([g["lr"] for g in opt2.param_groups])
+                same = same and rows[-1] == [g["lr"] for g in opt.param_groups]
+            resume = dict(resume, lrs=rows, same_as_saved=same)
 
     result = dict(case)
     result["lrs"] = lrs
@@ -63,6 +93,8 @@ def run(case):
         result["momentum"] = moms
     result["messages"] = out.getvalue().splitlines()
     result["deprecation_warnings"] = deprecations
+    if resume is not None:
+        result["resume"] = resume
     return result
 
 
@@ -126,6 +158,49 @@ M = plateau_metrics()[:30]
 add(case("ReduceLROnPlateau(patience=2, verbose) with epochs",
          sch("ReduceLROnPlateau", factor=0.5, patience=2, verbose=True),
          [N, N, 7, N, N, 3, 3, 3, N, N, 100, N, N, N, 0, N, N, N, N, N, 50, N, N, N, N, N, N, N, N, N], metrics=M))
+
+
+def resumed(name, saved, other, before, after, **extra):
+    add(case(name, saved, before, resume={"scheduler": other, "epochs": after}, **extra))
+
+
+PLAIN = [N] * 12
+resumed("StepLR(3, 0.5) loaded into StepLR(10, 0.9)", sch("StepLR", step_size=3, gamma=0.5),
+        sch("StepLR", step_size=10, gamma=0.9), [N] * 7, PLAIN + [4, N])
+resumed("MultiStepLR([2,5,5,8], 0.5) loaded into MultiStepLR([30])", sch("MultiStepLR", milestones=[2, 5, 5, 8], gamma=0.5),
+        sch("MultiStepLR", milestones=[30]), [N] * 3, PLAIN + [1, N, N])
+resumed("ConstantLR(0.5, 6) loaded into ConstantLR(0.25, 2)", sch("ConstantLR", factor=0.5, total_iters=6),
+        sch("ConstantLR", factor=0.25, total_iters=2), [N] * 3, PLAIN)
+resumed("LinearLR(0.25, 1.0, 8) loaded into LinearLR(0.5, 0.5, 3)", sch("LinearLR", start_factor=0.25, total_iters=8),
+        sch("LinearLR", start_factor=0.5, end_factor=0.5, total_iters=3), [N] * 4, PLAIN)
+resumed("ExponentialLR(0.9) loaded into ExponentialLR(0.5)", sch("ExponentialLR", gamma=0.9),
+        sch("ExponentialLR", gamma=0.5), [N] * 4, PLAIN + [2, N])
+resumed("PolynomialLR(8, 2.0) loaded into PolynomialLR(3, 1.0)", sch("PolynomialLR", total_iters=8, power=2.0),
+        sch("PolynomialLR", total_iters=3, power=1.0), [N] * 3, PLAIN)
+resumed("CosineAnnealingLR(10, 0.001) loaded into CosineAnnealingLR(3)", sch("CosineAnnealingLR", T_max=10, eta_min=0.001),
+        sch("CosineAnnealingLR", T_max=3), [N] * 4, PLAIN + [PLAIN[0]] * 10)
+resumed("CosineAnnealingWarmRestarts(3, 2, 0.001) at 7.25 loaded into CosineAnnealingWarmRestarts(5)",
+        sch("CosineAnnealingWarmRestarts", T_0=3, T_mult=2, eta_min=0.001), sch("CosineAnnealingWarmRestarts", T_0=5),
+        [N, 2.5, 7.25], PLAIN + [PLAIN[0]] * 20 + [12.5, N, N])
+resumed("LambdaLR(warmup10) loaded into LambdaLR(exp95) keeps its own function",
+        sch("LambdaLR", lr_lambda="warmup10"), sch("LambdaLR", lr_lambda="exp95"), [N] * 4, PLAIN)
+resumed("SWALR(0.01, 5, linear) loaded into SWALR(0.05, 10, cos)",
+        sch("SWALR", swa_lr=0.01, anneal_epochs=5, anneal_strategy="linear"), sch("SWALR", swa_lr=0.05), [N] * 2, PLAIN)
+resumed("SequentialLR([LinearLR(0.1, 5), ExponentialLR(0.9)], [5]) loaded into ([LinearLR(0.5, 2), ExponentialLR(0.5)], [2])",
+        sch("SequentialLR", schedulers=[sch("LinearLR", start_factor=0.1, total_iters=5), sch("ExponentialLR", gamma=0.9)],
+            milestones=[5]),
+        sch("SequentialLR", schedulers=[sch("LinearLR", start_factor=0.5, total_iters=2), sch("ExponentialLR", gamma=0.5)],
+            milestones=[2]), [N] * 3, PLAIN)
+resumed("ChainedScheduler([ConstantLR(0.1, 4), ExponentialLR(0.9)]) loaded into ([ConstantLR(0.5, 1), ExponentialLR(0.5)])",
+        sch("ChainedScheduler", schedulers=[sch("ConstantLR", factor=0.1, total_iters=4), sch("ExponentialLR", gamma=0.9)]),
+        sch("ChainedScheduler", schedulers=[sch("ConstantLR", factor=0.5, total_iters=1), sch("ExponentialLR", gamma=0.5)]),
+        [N] * 2, PLAIN)
+PM = plateau_metrics()
+add(case("ReduceLROnPlateau(max, abs, patience=2, cooldown=1, min_lr per group) loaded into ReduceLROnPlateau()",
+         sch("ReduceLROnPlateau", mode="max", factor=0.5, patience=2, threshold=0.001, threshold_mode="abs", cooldown=1,
+             min_lr=[2e-3, 4e-3]),
+         [N] * 12, metrics=[2.0 - x for x in PM[:12]],
+         resume={"scheduler": sch("ReduceLROnPlateau"), "epochs": [N] * 60, "metrics": [2.0 - x for x in PM[12:72]]}))
 
 
 def main():
