@@ -95,6 +95,8 @@ public class SchedulerEpochGoldenTests
             }
             var groupLrs = opt.ParamGroups.Select(g => g.Lr).ToArray();
             AssertRow("resumed lr", k + 1, Row(lrs, k + 1), groupLrs);
+            if (resume.TryGetProperty("momentum", out var mo))
+                AssertRow("resumed momentum", k + 1, Row(mo, k + 1), opt.ParamGroups.Select(g => g["momentum"]).ToArray());
             if (same) Assert.Equal(saved.ParamGroups.Select(g => g.Lr), groupLrs);
         }
         if (same) Assert.Equal(savedScheduler.StateDict().ToJson(), scheduler.StateDict().ToJson());

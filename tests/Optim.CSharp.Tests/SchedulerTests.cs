@@ -384,7 +384,10 @@ public class SchedulerTests
         { "PolynomialLR", "total_iters", "0" }, { "CosineAnnealingLR", "T_max", "0" }, { "CosineAnnealingWarmRestarts", "T_mult", "0" },
         { "CosineAnnealingWarmRestarts", "T_cur", "\"NaN\"" }, { "ReduceLROnPlateau", "mode", "\"sideways\"" },
         { "ReduceLROnPlateau", "factor", "1" }, { "ReduceLROnPlateau", "min_lrs", "[0.1]" }, { "SWALR", "anneal_strategy", "\"cosine\"" },
-        { "SWALR", "swa_lrs", "-1" }, { "SequentialLR", "_milestones", "[0]" },
+        { "SWALR", "swa_lrs", "-1" }, { "SequentialLR", "_milestones", "[0]" }, { "CyclicLR", "mode", "\"sine\"" },
+        { "CyclicLR", "step_ratio", "0" }, { "CyclicLR", "max_lrs", "[0.1, \"NaN\"]" }, { "CyclicLR", "base_momentum", "-1" },
+        { "OneCycleLR", "total_steps", "0" }, { "OneCycleLR", "pct_start", "1.5" }, { "OneCycleLR", "pct_start", "0.1" },
+        { "OneCycleLR", "anneal_strategy", "\"cosine\"" }, { "OneCycleLR", "cycle_momentum", "0.5" },
     };
 
     private static LRScheduler Build(string kind, Optimizer o) => kind switch
@@ -398,6 +401,8 @@ public class SchedulerTests
         "CosineAnnealingWarmRestarts" => new CosineAnnealingWarmRestarts(o, 3, 2),
         "ReduceLROnPlateau" => new ReduceLROnPlateau(o),
         "SWALR" => new SWALR(o, 0.01),
+        "CyclicLR" => new CyclicLR(o, 0.01, 0.1, stepSizeUp: 4),
+        "OneCycleLR" => new OneCycleLR(o, 0.1, totalSteps: 10),
         "SequentialLR" => new SequentialLR(o, [new ConstantLR(o), new ExponentialLR(o, 0.9)], [3]),
         _ => throw new NotSupportedException(kind),
     };

@@ -18,7 +18,8 @@
 #   resume      optional: state-dict round trips.  After the steps above, a second optimizer over the same groups
 #               and a scheduler built from resume["scheduler"] (the same kind, other arguments) load the first
 #               ones' state dicts (optimizer first), then both take resume["epochs"] steps (metrics: resume["metrics"]).
-#               resume["lrs"]: the second optimizer's rates after loading, then after each step;
+#               resume["lrs"]: the second optimizer's rates after loading, then after each step (and, for
+#               cyclic cases, resume["momentum"] the same rows of its momentum);
 #               resume["same_as_saved"]: whether the first scheduler, stepped on, set the same rates (false where
 #               PyTorch does not save a hyperparameter, as plain lr_lambda functions).
 
@@ -72,6 +73,7 @@ def run(case):
             opt2.load_state_dict(opt.state_dict())
             sched2.load_state_dict(sched.state_dict())
             rows, same = [[g["lr"] for g in opt2.param_groups]], True
+            moms2 = [[g.get("momentum", 0.0) for g in opt2.param_groups]]
             for k, epoch in enumerate(resume["epochs"]):
                 for o, s in ((opt, sched), (opt2, sched2)):
                     o.step()
@@ -82,14 +84,16 @@ def run(case):
                     else:
                         s.step(epoch)
                 rows.append([g["lr"] for g in opt2.param_groups])
+                moms2.append([g.get("momentum", 0.0) for g in opt2.param_groups])
                 same = same and rows[-1] == [g["lr"] for g in opt.param_groups]
             resume = dict(resume, lrs=rows, same_as_saved=same)
+            if case.get("cycled"):
+                resume["momentum"] = moms2
 
     result = dict(case)
     result["lrs"] = lrs
     result["last_epoch"] = epochs
-    if case.pop("cycled", None):
-        result.pop("cycled", None)
+    if result.pop("cycled", None):
         result["momentum"] = moms
     result["messages"] = out.getvalue().splitlines()
     result["deprecation_warnings"] = deprecations
@@ -195,6 +199,17 @@ resumed("ChainedScheduler([ConstantLR(0.1, 4), ExponentialLR(0.9)]) loaded into 
         sch("ChainedScheduler", schedulers=[sch("ConstantLR", factor=0.1, total_iters=4), sch("ExponentialLR", gamma=0.9)]),
         sch("ChainedScheduler", schedulers=[sch("ConstantLR", factor=0.5, total_iters=1), sch("ExponentialLR", gamma=0.5)]),
         [N] * 2, PLAIN)
+resumed("CyclicLR(triangular2, up 4, down 6) loaded into CyclicLR(exp_range, up 10, other momenta)",
+        sch("CyclicLR", base_lr=0.01, max_lr=[0.1, 0.05], step_size_up=4, step_size_down=6, mode="triangular2"),
+        sch("CyclicLR", base_lr=0.02, max_lr=0.2, step_size_up=10, mode="exp_range", gamma=0.9,
+            base_momentum=0.7, max_momentum=0.95), [N] * 5, [N] * 30, cycled=True)
+resumed("CyclicLR(cycle_momentum=False) loaded into CyclicLR()",
+        sch("CyclicLR", base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=3, cycle_momentum=False),
+        sch("CyclicLR", base_lr=0.05, max_lr=0.5, step_size_up=7), [N] * 4, [N] * 20, cycled=True)
+resumed("OneCycleLR(0.1, 30) loaded into OneCycleLR(0.5, 100, three_phase, linear)",
+        sch("OneCycleLR", max_lr=0.1, total_steps=30),
+        sch("OneCycleLR", max_lr=0.5, total_steps=100, three_phase=True, anneal_strategy="linear"),
+        [N] * 10, [N] * 20, cycled=True)
 PM = plateau_metrics()
 add(case("ReduceLROnPlateau(max, abs, patience=2, cooldown=1, min_lr per group) loaded into ReduceLROnPlateau()",
          sch("ReduceLROnPlateau", mode="max", factor=0.5, patience=2, threshold=0.001, threshold_mode="abs", cooldown=1,
