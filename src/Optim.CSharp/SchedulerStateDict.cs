@@ -18,7 +18,7 @@ namespace Optim.CSharp;
 /// <example>
 /// <code>
 /// File.WriteAllText("sched.json", scheduler.StateDict().ToJson());
-/// // later, on a scheduler built the same way:
+/// // later, on a scheduler of the same kind over the same groups (its own arguments are replaced by the saved ones):
 /// scheduler.LoadStateDict(SchedulerStateDict.FromJson(File.ReadAllText("sched.json")));
 /// </code>
 /// </example>
