@@ -12,7 +12,7 @@ namespace Optim.CSharp;
 public sealed class SequentialLR : LRScheduler
 {
     private readonly LRScheduler[] _schedulers;
-    private readonly int[] _milestones;
+    private int[] _milestones;
 
     /// <summary>Sequences <paramref name="schedulers"/>, which must all schedule <paramref name="optimizer"/>.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -80,17 +80,38 @@ public sealed class SequentialLR : LRScheduler
         SetLastLr(scheduler.GetLastLr());
     }
 
+    /// <summary>Not available: PyTorch's <c>SequentialLR.step()</c> takes no epoch.</summary>
+    /// <param name="epoch">Ignored.</param>
+    /// <exception cref="InvalidOperationException">Always; call <see cref="Step()"/>.</exception>
+    public override void Step(int epoch) =>
+        throw new InvalidOperationException($"SequentialLR.Step() takes no epoch (got {epoch}), as in PyTorch; call Step().");
+
     private protected override SchedulerStateDict Save() =>
         SchedulerStateDict.Create(Kind, _schedulers.Select(s => s.StateDict()).ToArray())
             .Add("last_epoch", LastEpoch)
-            .Add("last_lr", GetLastLr());
+            .Add("last_lr", GetLastLr())
+            .Add("_milestones", _milestones.Select(m => (double)m));
 
-    private protected override Action Load(SchedulerStateDict state) =>
-        LoadComposite(state, _schedulers, (epoch, lastLr) =>
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var milestones = _milestones;
+        if (state.Has("_milestones"))
+        {
+            var list = state.List("_milestones");
+            if (list.Length != _schedulers.Length - 1)
+                throw SchedulerStateDict.Bad($"'_milestones' in the SequentialLR state dict has {list.Length} values, but this SequentialLR has {_schedulers.Length} schedulers.");
+            for (int i = 0; i < list.Length; i++)
+                if (!(list[i] >= 1 && list[i] <= int.MaxValue && list[i] == Math.Floor(list[i])) || i > 0 && list[i] <= list[i - 1])
+                    throw SchedulerStateDict.Bad($"'_milestones' in the SequentialLR state dict must be integers increasing from 1 on, but are [{string.Join(", ", list)}].");
+            milestones = list.Select(m => (int)m).ToArray();
+        }
+        return LoadComposite(state, _schedulers, (epoch, lastLr) =>
         {
             LastEpoch = epoch;
             SetLastLr(lastLr);
+            _milestones = milestones;
         });
+    }
 
     /// <summary>Validates a composite's state and all its children's before applying any of it.</summary>
     internal static Action LoadComposite(SchedulerStateDict state, LRScheduler[] children, Action<int, double[]> apply)
@@ -114,7 +135,7 @@ public sealed class SequentialLR : LRScheduler
 
 /// <summary>
 /// Steps several schedulers together, so that their effects multiply, as
-/// <c>torch.optim.lr_scheduler.ChainedScheduler</c>: every <see cref="Step"/> steps each child in order, and the
+/// <c>torch.optim.lr_scheduler.ChainedScheduler</c>: every <see cref="Step()"/> steps each child in order, and the
 /// chainable ones scale the rate the previous one left. For example a constant warmup factor over an exponential
 /// decay: <c>new ChainedScheduler([new ConstantLR(opt, 0.1, totalIters: 2), new ExponentialLR(opt, 0.9)])</c>.
 /// <see cref="LRScheduler.LastEpoch"/> counts the chain's steps. Pure counterpart: <c>Schedule.product</c> (for
@@ -175,6 +196,12 @@ public sealed class ChainedScheduler : LRScheduler
         LastEpoch++;
         SetLastLr(CurrentLrs());
     }
+
+    /// <summary>Not available: PyTorch's <c>ChainedScheduler.step()</c> takes no epoch.</summary>
+    /// <param name="epoch">Ignored.</param>
+    /// <exception cref="InvalidOperationException">Always; call <see cref="Step()"/>.</exception>
+    public override void Step(int epoch) =>
+        throw new InvalidOperationException($"ChainedScheduler.Step() takes no epoch (got {epoch}), as in PyTorch; call Step().");
 
     private protected override SchedulerStateDict Save() =>
         SchedulerStateDict.Create(Kind, _schedulers.Select(s => s.StateDict()).ToArray())

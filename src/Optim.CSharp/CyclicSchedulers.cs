@@ -15,11 +15,11 @@ namespace Optim.CSharp;
 /// <example><code>var scheduler = new CyclicLR(optimizer, baseLr: 0.01, maxLr: 0.1, stepSizeUp: 2000);</code></example>
 public sealed class CyclicLR : LRScheduler
 {
-    private readonly PerGroup _baseLr, _maxLr, _baseMomentum, _maxMomentum;
-    private readonly double _totalSize, _stepRatio, _gamma;
-    private readonly string _mode, _scaleMode;
+    private PerGroup _baseLr, _maxLr, _baseMomentum, _maxMomentum;
+    private double _totalSize, _stepRatio, _gamma;
+    private string _mode, _scaleMode;
     private readonly Func<double, double>? _scaleFn;
-    private readonly string? _momentumKey;
+    private string? _momentumKey;
     private readonly List<double> _baseMomentums = new();
 
     /// <summary>Schedules <paramref name="optimizer"/>: sets every group's rate to <paramref name="baseLr"/> (and momentum to <paramref name="baseMomentum"/>), then the epoch-0 values.</summary>
@@ -143,19 +143,60 @@ public sealed class CyclicLR : LRScheduler
         if (_baseMomentums.Count > count) _baseMomentums.RemoveRange(count, _baseMomentums.Count - count);
     }
 
-    private protected override SchedulerStateDict Save() =>
-        _momentumKey is null ? base.Save() : base.Save().Add("base_momentums", _baseMomentums);
+    // PyTorch's keys, and base_lr (the argument, for groups added later; PyTorch's base_lrs are the base's). A scaleFn is
+    // not saved: the loading scheduler keeps its own, and with one it keeps its mode, which then does not matter.
+    private protected override SchedulerStateDict Save()
+    {
+        int groups = Optimizer.ParamGroups.Count;
+        var state = base.Save()
+            .Add("base_lr", _baseLr, groups).Add("max_lrs", _maxLr, groups)
+            .Add("total_size", _totalSize).Add("step_ratio", _stepRatio)
+            .Add("mode", _mode).Add("gamma", _gamma).Add("scale_mode", _scaleMode)
+            .Add("cycle_momentum", _momentumKey is null ? 0 : 1);
+        return _momentumKey is null ? state
+            : state.Add("base_momentum", _baseMomentum, groups).Add("max_momentums", _maxMomentum, groups).Add("base_momentums", _baseMomentums);
+    }
 
     private protected override Action Load(SchedulerStateDict state)
     {
         var apply = base.Load(state);
-        if (_momentumKey is null) return apply;
-        var momentums = state.List("base_momentums");
-        if (momentums.Length != state.List("base_lrs").Length || momentums.Any(m => !double.IsFinite(m)))
-            throw SchedulerStateDict.Bad("The state dict's base_momentums do not match its base_lrs.");
+        int groups = Optimizer.ParamGroups.Count;
+        const string Rate = "a finite number, 0 or more";
+        var baseLr = state.Hyper("base_lr", _baseLr, groups, SchedulerArgs.IsNonNegative, Rate);
+        var maxLr = state.Hyper("max_lrs", _maxLr, groups, SchedulerArgs.IsNonNegative, Rate);
+        double totalSize = state.Hyper("total_size", _totalSize, x => x >= 1 && x <= int.MaxValue && x == Math.Floor(x), "an integer of at least 1");
+        double stepRatio = state.Hyper("step_ratio", _stepRatio, x => x > 0 && x <= 1, "in (0, 1]");
+        double gamma = state.Hyper("gamma", _gamma, SchedulerArgs.IsNonNegative, Rate);
+        string mode = _mode, scaleMode = _scaleMode;
+        if (_scaleFn is null)
+        {
+            mode = state.Hyper("mode", _mode, "triangular", "triangular2", "exp_range");
+            scaleMode = mode == "exp_range" ? "iterations" : "cycle";
+        }
+        else scaleMode = state.Hyper("scale_mode", _scaleMode, "cycle", "iterations");
+        bool cycle = state.Hyper("cycle_momentum", _momentumKey is null ? 0 : 1, 0, 1) == 1;
+        string? key = cycle ? _momentumKey ?? MomentumKey(Optimizer) : null;
+        if (cycle && key is null)
+            throw SchedulerStateDict.Bad("'cycle_momentum' in the CyclicLR state dict is 1, but the optimizer has no momentum or betas.");
+        PerGroup baseMomentum = _baseMomentum, maxMomentum = _maxMomentum;
+        var momentums = new List<double>();
+        if (key is not null)
+        {
+            string rule = key == "betas" ? "in [0, 1) for an optimizer with betas" : Rate;
+            Func<double, bool> valid = key == "betas" ? x => x >= 0 && x < 1 : SchedulerArgs.IsNonNegative;
+            if (_momentumKey is null && !(state.Has("base_momentum") && state.Has("max_momentums")))
+                throw SchedulerStateDict.Bad("The CyclicLR state dict cycles momentum but has no 'base_momentum' and 'max_momentums'.");
+            baseMomentum = state.Hyper("base_momentum", _baseMomentum, groups, valid, rule);
+            maxMomentum = state.Hyper("max_momentums", _maxMomentum, groups, valid, rule);
+            momentums.AddRange(state.List("base_momentums"));
+            if (momentums.Count != state.List("base_lrs").Length || momentums.Any(m => !double.IsFinite(m)))
+                throw SchedulerStateDict.Bad("The state dict's base_momentums do not match its base_lrs.");
+        }
         return () =>
         {
             apply();
+            (_baseLr, _maxLr, _totalSize, _stepRatio, _gamma, _mode, _scaleMode) = (baseLr, maxLr, totalSize, stepRatio, gamma, mode, scaleMode);
+            (_momentumKey, _baseMomentum, _maxMomentum) = (key, baseMomentum, maxMomentum);
             _baseMomentums.Clear();
             _baseMomentums.AddRange(momentums);
         };
@@ -180,12 +221,12 @@ public sealed class OneCycleLR : LRScheduler
 {
     private readonly record struct Phase(double EndStep, string StartLr, string EndLr, string StartMomentum, string EndMomentum);
 
-    private readonly PerGroup _maxLr, _baseMomentum, _maxMomentum;
-    private readonly int _totalSteps;
-    private readonly Phase[] _phases;
-    private readonly bool _cosine;
-    private readonly double _divFactor, _finalDivFactor;
-    private readonly string? _momentumKey;
+    private PerGroup _maxLr, _baseMomentum, _maxMomentum;
+    private int _totalSteps;
+    private Phase[] _phases;
+    private bool _cosine, _threePhase;
+    private double _pctStart, _divFactor, _finalDivFactor;
+    private string? _momentumKey;
 
     /// <summary>Schedules <paramref name="optimizer"/>: records the cycle's values in every group and sets the step-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -231,13 +272,8 @@ public sealed class OneCycleLR : LRScheduler
         var shape = OneCycleModule.validate(new OneCycle(_totalSteps, pctStart, _cosine ? Anneal.Cos : Anneal.Linear, threePhase, divFactor, finalDivFactor));
         _divFactor = shape.DivFactor;
         _finalDivFactor = shape.FinalDivFactor;
-        double t = _totalSteps;
-        _phases = threePhase
-            ? [new(pctStart * t - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-               new(2 * pctStart * t - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-               new(t - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
-            : [new(pctStart * t - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-               new(t - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")];
+        (_pctStart, _threePhase) = (pctStart, threePhase);
+        _phases = Phases(_totalSteps, pctStart, threePhase);
         _maxLr = maxLr.Check(nameof(maxLr), "max_lr", groups, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
         if (cycleMomentum)
         {
@@ -262,6 +298,14 @@ public sealed class OneCycleLR : LRScheduler
     }
 
     /// <summary>What the constructor writes into a group: the cycle's rates and momenta, and the starting momentum.</summary>
+    private static Phase[] Phases(double t, double pctStart, bool threePhase) =>
+        threePhase
+            ? [new(pctStart * t - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+               new(2 * pctStart * t - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+               new(t - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+            : [new(pctStart * t - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+               new(t - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")];
+
     private void Record(int i, ParamGroup g)
     {
         g.SetComputed("initial_lr", _maxLr[i] / _divFactor);
@@ -316,5 +360,61 @@ public sealed class OneCycleLR : LRScheduler
     {
         Record(group, g);
         return g["initial_lr"];
+    }
+
+    // PyTorch keeps the per-group rates and momenta in the groups (the optimizer's state dict carries them) and the
+    // phases in _schedule_phases; the facade saves the arguments the phases and later groups come from.
+    private protected override SchedulerStateDict Save()
+    {
+        int groups = Optimizer.ParamGroups.Count;
+        var state = base.Save()
+            .Add("total_steps", _totalSteps).Add("pct_start", _pctStart).Add("three_phase", _threePhase ? 1 : 0)
+            .Add("anneal_strategy", _cosine ? "cos" : "linear").Add("max_lr", _maxLr, groups)
+            .Add("div_factor", _divFactor).Add("final_div_factor", _finalDivFactor)
+            .Add("cycle_momentum", _momentumKey is null ? 0 : 1);
+        return _momentumKey is null ? state : state.Add("base_momentum", _baseMomentum, groups).Add("max_momentum", _maxMomentum, groups);
+    }
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        int groups = Optimizer.ParamGroups.Count;
+        int totalSteps = state.Hyper("total_steps", _totalSteps, 1);
+        double pctStart = state.Hyper("pct_start", _pctStart, x => x >= 0 && x <= 1, "in [0, 1]");
+        bool threePhase = state.Hyper("three_phase", _threePhase ? 1 : 0, 0, 1) == 1;
+        bool cosine = state.Hyper("anneal_strategy", _cosine ? "cos" : "linear", "cos", "linear") == "cos";
+        var maxLr = state.Hyper("max_lr", _maxLr, groups, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        double divFactor = state.Hyper("div_factor", _divFactor, x => x > 0 && double.IsFinite(x), "a finite number more than 0");
+        double finalDivFactor = state.Hyper("final_div_factor", _finalDivFactor, x => x > 0 && double.IsFinite(x), "a finite number more than 0");
+        try
+        {
+            OneCycleModule.validate(new OneCycle(totalSteps, pctStart, cosine ? Anneal.Cos : Anneal.Linear, threePhase, divFactor, finalDivFactor));
+        }
+        catch (ArgumentException e)
+        {
+            throw SchedulerStateDict.Bad($"The OneCycleLR state dict's total_steps {totalSteps}, pct_start {pctStart} and three_phase {threePhase} do not fit: {e.Message}");
+        }
+        bool cycle = state.Hyper("cycle_momentum", _momentumKey is null ? 0 : 1, 0, 1) == 1;
+        string? key = cycle ? _momentumKey ?? MomentumKey(Optimizer) : null;
+        if (cycle && key is null)
+            throw SchedulerStateDict.Bad("'cycle_momentum' in the OneCycleLR state dict is 1, but the optimizer has no momentum or betas.");
+        PerGroup baseMomentum = _baseMomentum, maxMomentum = _maxMomentum;
+        if (key is not null)
+        {
+            if (_momentumKey is null && !(state.Has("base_momentum") && state.Has("max_momentum")))
+                throw SchedulerStateDict.Bad("The OneCycleLR state dict cycles momentum but has no 'base_momentum' and 'max_momentum'.");
+            string rule = key == "betas" ? "in [0, 1) for an optimizer with betas" : "a finite number, 0 or more";
+            Func<double, bool> valid = key == "betas" ? x => x >= 0 && x < 1 : SchedulerArgs.IsNonNegative;
+            baseMomentum = state.Hyper("base_momentum", _baseMomentum, groups, valid, rule);
+            maxMomentum = state.Hyper("max_momentum", _maxMomentum, groups, valid, rule);
+        }
+        return () =>
+        {
+            apply();
+            (_totalSteps, _pctStart, _threePhase, _cosine, _maxLr, _divFactor, _finalDivFactor) =
+                (totalSteps, pctStart, threePhase, cosine, maxLr, divFactor, finalDivFactor);
+            _phases = Phases(totalSteps, pctStart, threePhase);
+            (_momentumKey, _baseMomentum, _maxMomentum) = (key, baseMomentum, maxMomentum);
+        };
     }
 }

@@ -14,8 +14,8 @@ namespace Optim.CSharp;
 /// </example>
 public sealed class StepLR : LRScheduler
 {
-    private readonly int _stepSize;
-    private readonly double _gamma;
+    private int _stepSize;
+    private double _gamma;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -39,6 +39,20 @@ public sealed class StepLR : LRScheduler
 
     private protected override double[] ClosedFormLr() =>
         BaseLrs.Select(b => b * Math.Pow(_gamma, LastEpoch / _stepSize)).ToArray();
+
+    private protected override SchedulerStateDict Save() => base.Save().Add("step_size", _stepSize).Add("gamma", _gamma);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        int stepSize = state.Hyper("step_size", _stepSize, 1);
+        double gamma = state.Hyper("gamma", _gamma, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        return () =>
+        {
+            apply();
+            (_stepSize, _gamma) = (stepSize, gamma);
+        };
+    }
 }
 
 /// <summary>
@@ -50,8 +64,8 @@ public sealed class StepLR : LRScheduler
 public sealed class MultiStepLR : LRScheduler
 {
     private readonly Dictionary<int, int> _counts = new();
-    private readonly int[] _sorted;
-    private readonly double _gamma;
+    private int[] _sorted;
+    private double _gamma;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -67,11 +81,8 @@ public sealed class MultiStepLR : LRScheduler
     {
         ArgumentNullException.ThrowIfNull(milestones);
         _sorted = milestones.Order().ToArray();
-        foreach (var m in _sorted)
-        {
-            SchedulerArgs.AtLeast(m, 0, nameof(milestones), "milestones");
-            _counts[m] = _counts.GetValueOrDefault(m) + 1;
-        }
+        foreach (var m in _sorted) SchedulerArgs.AtLeast(m, 0, nameof(milestones), "milestones");
+        Count();
         _gamma = SchedulerArgs.NonNegative(gamma, nameof(gamma), "gamma");
         Initialize(lastEpoch);
     }
@@ -84,6 +95,35 @@ public sealed class MultiStepLR : LRScheduler
         int reached = _sorted.Count(m => m <= LastEpoch);
         return BaseLrs.Select(b => b * Math.Pow(_gamma, reached)).ToArray();
     }
+
+    private void Count()
+    {
+        _counts.Clear();
+        foreach (var m in _sorted) _counts[m] = _counts.GetValueOrDefault(m) + 1;
+    }
+
+    // A repeated milestone is listed as often as it counts (PyTorch saves a Counter).
+    private protected override SchedulerStateDict Save() => base.Save().Add("milestones", _sorted.Select(m => (double)m)).Add("gamma", _gamma);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        var sorted = _sorted;
+        if (state.Has("milestones"))
+        {
+            var list = state.List("milestones");
+            if (list.FirstOrDefault(m => !(m >= 0 && m <= int.MaxValue && m == Math.Floor(m)), 0) is var bad && !(bad >= 0 && bad <= int.MaxValue && bad == Math.Floor(bad)))
+                throw SchedulerStateDict.Bad($"'milestones' in the MultiStepLR state dict must hold integers of at least 0, but holds {bad}.");
+            sorted = list.Select(m => (int)m).Order().ToArray();
+        }
+        double gamma = state.Hyper("gamma", _gamma, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        return () =>
+        {
+            apply();
+            (_sorted, _gamma) = (sorted, gamma);
+            Count();
+        };
+    }
 }
 
 /// <summary>
@@ -95,8 +135,8 @@ public sealed class MultiStepLR : LRScheduler
 /// <example><code>var scheduler = new ConstantLR(optimizer, factor: 0.5, totalIters: 4);   // 0.025 for epochs 0–3, then 0.05</code></example>
 public sealed class ConstantLR : LRScheduler
 {
-    private readonly double _factor;
-    private readonly int _totalIters;
+    private double _factor;
+    private int _totalIters;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -124,6 +164,20 @@ public sealed class ConstantLR : LRScheduler
 
     private protected override double[] ClosedFormLr() =>
         BaseLrs.Select(b => b * (_factor + (LastEpoch >= _totalIters ? 1 - _factor : 0.0))).ToArray();
+
+    private protected override SchedulerStateDict Save() => base.Save().Add("factor", _factor).Add("total_iters", _totalIters);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        double factor = state.Hyper("factor", _factor, x => x > 0 && x <= 1, "in (0, 1]");
+        int totalIters = state.Hyper("total_iters", _totalIters, 1);
+        return () =>
+        {
+            apply();
+            (_factor, _totalIters) = (factor, totalIters);
+        };
+    }
 }
 
 /// <summary>
@@ -136,8 +190,8 @@ public sealed class ConstantLR : LRScheduler
 /// <example><code>var scheduler = new LinearLR(optimizer, startFactor: 0.5, totalIters: 4);   // 0.025, 0.03125, 0.0375, 0.04375, then 0.05</code></example>
 public sealed class LinearLR : LRScheduler
 {
-    private readonly double _start, _end;
-    private readonly int _totalIters;
+    private double _start, _end;
+    private int _totalIters;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -171,6 +225,21 @@ public sealed class LinearLR : LRScheduler
 
     private protected override double[] ClosedFormLr() =>
         BaseLrs.Select(b => b * (_start + (_end - _start) * Math.Min(_totalIters, LastEpoch) / _totalIters)).ToArray();
+
+    private protected override SchedulerStateDict Save() => base.Save().Add("start_factor", _start).Add("end_factor", _end).Add("total_iters", _totalIters);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        double start = state.Hyper("start_factor", _start, x => x > 0 && x <= 1, "in (0, 1]");
+        double end = state.Hyper("end_factor", _end, x => x >= 0 && x <= 1, "in [0, 1]");
+        int totalIters = state.Hyper("total_iters", _totalIters, 1);
+        return () =>
+        {
+            apply();
+            (_start, _end, _totalIters) = (start, end, totalIters);
+        };
+    }
 }
 
 /// <summary>
@@ -180,7 +249,7 @@ public sealed class LinearLR : LRScheduler
 /// <example><code>var scheduler = new ExponentialLR(optimizer, gamma: 0.95);</code></example>
 public sealed class ExponentialLR : LRScheduler
 {
-    private readonly double _gamma;
+    private double _gamma;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -201,6 +270,19 @@ public sealed class ExponentialLR : LRScheduler
         LastEpoch == 0 ? CurrentLrs() : CurrentLrs().Select(lr => lr * _gamma).ToArray();
 
     private protected override double[] ClosedFormLr() => BaseLrs.Select(b => b * Math.Pow(_gamma, LastEpoch)).ToArray();
+
+    private protected override SchedulerStateDict Save() => base.Save().Add("gamma", _gamma);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        double gamma = state.Hyper("gamma", _gamma, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        return () =>
+        {
+            apply();
+            _gamma = gamma;
+        };
+    }
 }
 
 /// <summary>
@@ -211,8 +293,8 @@ public sealed class ExponentialLR : LRScheduler
 /// <example><code>var scheduler = new PolynomialLR(optimizer, totalIters: 4, power: 1.0);   // 0.001, 0.00075, 0.0005, 0.00025, then 0</code></example>
 public sealed class PolynomialLR : LRScheduler
 {
-    private readonly int _totalIters;
-    private readonly double _power;
+    private int _totalIters;
+    private double _power;
 
     /// <summary>Schedules <paramref name="optimizer"/> and sets the epoch-0 rates.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -240,4 +322,18 @@ public sealed class PolynomialLR : LRScheduler
 
     private protected override double[] ClosedFormLr() =>
         BaseLrs.Select(b => b * Math.Pow(1.0 - (double)Math.Min(_totalIters, LastEpoch) / _totalIters, _power)).ToArray();
+
+    private protected override SchedulerStateDict Save() => base.Save().Add("total_iters", _totalIters).Add("power", _power);
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        int totalIters = state.Hyper("total_iters", _totalIters, 1);
+        double power = state.Hyper("power", _power, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        return () =>
+        {
+            apply();
+            (_totalIters, _power) = (totalIters, power);
+        };
+    }
 }

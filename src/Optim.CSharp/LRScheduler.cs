@@ -43,6 +43,7 @@ public abstract class LRScheduler
     private readonly List<double> _baseLrs = new();
     private double[] _lastLr;
     private int _optimizerStepsAtStart;
+    private bool _epochWarned;
 
     private protected LRScheduler(Optimizer optimizer, bool verbose, TextWriter? log)
     {
@@ -81,14 +82,67 @@ public abstract class LRScheduler
     /// <exception cref="InvalidOperationException">A group added after the scheduler was built cannot be scheduled, or the policy failed; nothing was changed.</exception>
     public virtual void Step() => StepAt(null);
 
-    /// <summary>A snapshot of the scheduler's progress (not its hyperparameters), sharing nothing with it.</summary>
+    /// <summary>
+    /// Sets every group's learning rate for <paramref name="epoch"/>, as PyTorch's deprecated <c>scheduler.step(epoch)</c>:
+    /// <see cref="LastEpoch"/> becomes <paramref name="epoch"/> and the rate is the policy's closed form where it has one
+    /// (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR), else its usual
+    /// formula at that epoch (MultiplicativeLR then multiplies the current rate by <c>λ(epoch)</c>, SWALR ignores the
+    /// epoch and counts its steps, as in PyTorch). Epochs may go back or skip ahead; a later <see cref="Step()"/>
+    /// continues from <paramref name="epoch"/> by the chainable formula.
+    /// </summary>
+    /// <remarks>
+    /// The first call writes PyTorch's deprecation warning (<c>"UserWarning: The epoch parameter in
+    /// `scheduler.step()` was not necessary and is being deprecated …"</c>) to the scheduler's <c>log</c>; later calls on
+    /// the same scheduler do not repeat it (Python prints it once per call site). CosineAnnealingWarmRestarts takes
+    /// fractional epochs and does not warn, as in PyTorch; SequentialLR and ChainedScheduler take no epoch.
+    /// </remarks>
+    /// <param name="epoch">The epoch, 0 or more (PyTorch also takes negative ones and extrapolates; see docs/parity.md).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative; nothing was changed.</exception>
+    /// <exception cref="InvalidOperationException">This scheduler takes no epoch, a group added after it was built cannot be scheduled, or the policy failed; nothing was changed.</exception>
+    public virtual void Step(int epoch)
+    {
+        CheckEpoch(epoch, nameof(epoch));
+        StepAt(epoch, deprecated: true);
+    }
+
+    /// <summary>Rejects an epoch that is negative or not finite (PyTorch's <c>math.floor</c> fails on NaN and infinities).</summary>
+    private protected static void CheckEpoch(double epoch, string name)
+    {
+        if (!(epoch >= 0 && epoch <= int.MaxValue))
+            throw new ArgumentOutOfRangeException(name, epoch, $"Expected a non-negative finite epoch of at most {int.MaxValue}, but got {epoch}; nothing was changed.");
+    }
+
+    private const string EpochDeprecationWarning =
+        "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. " +
+        "Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different from None, " +
+        "the closed form is used instead of the new chainable form, where available. Please open an issue if you are " +
+        "unable to replicate your use case: https://github.com/pytorch/pytorch/issues/new/choose.";
+
+    /// <summary>Writes PyTorch's <c>step(epoch)</c> deprecation warning, the first time only.</summary>
+    private protected void WarnEpochDeprecated()
+    {
+        if (_epochWarned) return;
+        _epochWarned = true;
+        Warn(EpochDeprecationWarning);
+    }
+
+    /// <summary>
+    /// A snapshot of the scheduler, sharing nothing with it: its progress and its hyperparameters under PyTorch's names
+    /// (functions such as <c>lrLambda</c> excepted, as PyTorch does not save them).
+    /// </summary>
     /// <returns>The state dict.</returns>
     public SchedulerStateDict StateDict() => Save();
 
-    /// <summary>Restores progress saved by <see cref="StateDict"/> from a scheduler of the same kind over the same groups.</summary>
+    /// <summary>
+    /// Restores a scheduler saved by <see cref="StateDict"/> from one of the same kind over the same groups: its progress and
+    /// its hyperparameters, so that this scheduler, whatever arguments it was built with, continues exactly as the saved
+    /// one (load the optimizer's state first, as in PyTorch: chainable policies continue from the groups' rates). A
+    /// hyperparameter the state dict lacks (one written before they were saved) keeps this scheduler's value. Each loaded
+    /// value must pass the constructor's rule.
+    /// </summary>
     /// <param name="state">The state dict.</param>
     /// <exception cref="ArgumentNullException"><paramref name="state"/> is null.</exception>
-    /// <exception cref="ArgumentException">It is from another kind of scheduler, schedules more groups than the optimizer has, or holds an invalid value; the scheduler is unchanged.</exception>
+    /// <exception cref="ArgumentException">It is from another kind of scheduler, schedules more groups than the optimizer has, or holds an invalid value (the message names the key and the value); the scheduler is unchanged.</exception>
     public void LoadStateDict(SchedulerStateDict state)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -176,14 +230,16 @@ public abstract class LRScheduler
 
     /// <summary>
     /// PyTorch's <c>step(epoch)</c>: with no epoch, the next epoch by the chainable formula; with one (SequentialLR
-    /// passes 0 at a milestone), that epoch by the closed form where the policy has one.
+    /// passes 0 at a milestone), that epoch by the closed form where the policy has one. <paramref name="deprecated"/>:
+    /// the user passed the epoch, and PyTorch's deprecation warning is due (SequentialLR's internal call stays silent).
     /// </summary>
-    internal void StepAt(int? epoch)
+    internal void StepAt(double? epoch, bool deprecated = false)
     {
         if (StepCount == 1 && Optimizer.StepCount - _optimizerStepsAtStart < 1)
             Warn("Detected call of LRScheduler.Step() before Optimizer.Step(). Call them in the opposite order: " +
                  "optimizer.Step() before scheduler.Step(). Failure to do this will result in skipping the first value " +
                  "of the learning rate schedule.");
+        if (deprecated) WarnEpochDeprecated();
         var groups = Optimizer.ParamGroups;
         int known = _baseLrs.Count;
         for (int i = known; i < groups.Count; i++)
@@ -209,6 +265,7 @@ public abstract class LRScheduler
         {
             for (int i = 0; i < snapshots.Length; i++) groups[known + i].Restore(snapshots[i]);
             ForgetGroups(known);
+            AbandonAdvance();
             LastEpoch = savedEpoch;
             StepCount = savedCount;
             throw;
@@ -219,7 +276,7 @@ public abstract class LRScheduler
             groups[i].SetComputed("lr", lrs[i]);
             if (momentum is { } m) groups[i].SetComputed(m.Key, m.Values[i]);
             Print(printed is { } e
-                ? $"Epoch {e.ToString("D5", CultureInfo.InvariantCulture)}: adjusting learning rate of group {i} to {Sci(lrs[i])}."
+                ? $"Epoch {e}: adjusting learning rate of group {i} to {Sci(lrs[i])}."
                 : $"Adjusting learning rate of group {i} to {Sci(lrs[i])}.");
         }
         _lastLr = CurrentLrs();
@@ -234,15 +291,24 @@ public abstract class LRScheduler
     /// <summary>PyTorch's <c>_get_closed_form_lr()</c>, used when an epoch is given; null where the policy has none.</summary>
     private protected virtual double[]? ClosedFormLr() => null;
 
-    /// <summary>Moves the counters to the next epoch (or to <paramref name="epoch"/>).</summary>
-    private protected virtual void Advance(int? epoch)
+    /// <summary>Moves the counters to the next epoch (or to <paramref name="epoch"/>, an integer here).</summary>
+    private protected virtual void Advance(double? epoch)
     {
         StepCount++;
-        LastEpoch = epoch ?? LastEpoch + 1;
+        LastEpoch = epoch is { } e ? (int)e : LastEpoch + 1;
     }
 
-    /// <summary>The epoch that verbose messages show (PyTorch prints one only when an epoch was passed).</summary>
-    private protected virtual int? PrintedEpoch(int? epoch) => epoch;
+    /// <summary>Undoes what an override of <see cref="Advance"/> changed beyond the counters, when the step fails.</summary>
+    private protected virtual void AbandonAdvance() { }
+
+    /// <summary>The epoch that verbose messages show (PyTorch prints one only when an epoch was passed), formatted.</summary>
+    private protected virtual string? PrintedEpoch(double? epoch) => epoch is { } e ? FormatEpoch(e) : null;
+
+    /// <summary>An epoch as PyTorch's <c>print_lr</c> writes it: <c>"%.5d"</c> for an integer, <c>"%.2f"</c> for a fraction.</summary>
+    private protected static string FormatEpoch(double epoch) =>
+        epoch == Math.Floor(epoch)
+            ? ((long)epoch).ToString("D5", CultureInfo.InvariantCulture)
+            : epoch.ToString("F2", CultureInfo.InvariantCulture);
 
     /// <summary>Why group <paramref name="group"/> cannot be scheduled (an argument given per group has no value for it), or null.</summary>
     private protected virtual string? Unschedulable(int group) => null;

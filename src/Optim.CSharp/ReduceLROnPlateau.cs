@@ -27,8 +27,8 @@ namespace Optim.CSharp;
 /// </example>
 public sealed class ReduceLROnPlateau : LRScheduler
 {
-    private readonly PlateauOptions _options;
-    private readonly PerGroup _minLr;
+    private PlateauOptions _options;
+    private PerGroup _minLr;
     private PlateauState _state;
 
     /// <summary>Watches a metric for <paramref name="optimizer"/>'s groups; builds no rates until the first <see cref="Step(double)"/>.</summary>
@@ -64,19 +64,44 @@ public sealed class ReduceLROnPlateau : LRScheduler
     public override void Step() =>
         throw new InvalidOperationException("ReduceLROnPlateau needs the monitored metric: call Step(metric).");
 
+    /// <summary>Not available: this scheduler needs the metric.</summary>
+    /// <param name="epoch">Ignored.</param>
+    /// <exception cref="InvalidOperationException">Always; call <see cref="Step(double, int)"/>.</exception>
+    public override void Step(int epoch) =>
+        throw new InvalidOperationException($"ReduceLROnPlateau needs the monitored metric: call Step(metric, {epoch}).");
+
     /// <summary>Takes one epoch's metric and reduces the rates if it has plateaued.</summary>
     /// <param name="metric">The monitored value; NaN never counts as an improvement.</param>
     /// <exception cref="InvalidOperationException">A group was added after this scheduler was built and <c>minLr</c> was given per group; nothing was changed.</exception>
-    public void Step(double metric)
+    public void Step(double metric) => Observe(metric, null);
+
+    /// <summary>
+    /// Takes a metric for <paramref name="epoch"/>, as PyTorch's deprecated <c>step(metrics, epoch)</c>: the decision is
+    /// <see cref="Step(double)"/>'s (the epoch does not enter it), <see cref="LRScheduler.LastEpoch"/> becomes
+    /// <paramref name="epoch"/>, and verbose messages name it. The first call writes PyTorch's deprecation warning to
+    /// the <c>log</c>, once per scheduler.
+    /// </summary>
+    /// <param name="metric">The monitored value; NaN never counts as an improvement.</param>
+    /// <param name="epoch">The epoch, 0 or more (PyTorch also takes negative ones).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative; nothing was changed.</exception>
+    /// <exception cref="InvalidOperationException">A group was added after this scheduler was built and <c>minLr</c> was given per group; nothing was changed.</exception>
+    public void Step(double metric, int epoch)
+    {
+        CheckEpoch(epoch, nameof(epoch));
+        Observe(metric, epoch);
+    }
+
+    private void Observe(double metric, int? epoch)
     {
         var groups = Optimizer.ParamGroups;
         for (int i = 0; i < groups.Count; i++)
             if (!_minLr.Covers(i))
                 throw new InvalidOperationException(
                     $"Param group {i} was added to the optimizer after this ReduceLROnPlateau was created, but minLr was given per group; nothing was changed.");
+        if (epoch is not null) WarnEpochDeprecated();
         var (reduce, next) = Plateau.observe(_options, _state, metric);
-        _state = next;
-        LastEpoch = (int)next.LastEpoch;
+        _state = epoch is { } e ? new PlateauState(next.Lr, next.Best, next.NumBadEpochs, next.CooldownCounter, e) : next;
+        LastEpoch = (int)_state.LastEpoch;
         if (reduce)
             for (int i = 0; i < groups.Count; i++)
             {
@@ -95,7 +120,15 @@ public sealed class ReduceLROnPlateau : LRScheduler
             .Add("best", _state.Best)
             .Add("num_bad_epochs", _state.NumBadEpochs)
             .Add("cooldown_counter", _state.CooldownCounter)
-            .Add("last_lr", GetLastLr());
+            .Add("last_lr", GetLastLr())
+            .Add("mode", _options.Mode == PlateauMode.Min ? "min" : "max")
+            .Add("factor", _options.Factor)
+            .Add("patience", _options.Patience)
+            .Add("threshold", _options.Threshold)
+            .Add("threshold_mode", _options.ThresholdMode == ThresholdMode.Rel ? "rel" : "abs")
+            .Add("cooldown", _options.Cooldown)
+            .Add("min_lrs", _minLr, Optimizer.ParamGroups.Count)
+            .Add("eps", _options.Eps);
 
     private protected override Action Load(SchedulerStateDict state)
     {
@@ -104,10 +137,22 @@ public sealed class ReduceLROnPlateau : LRScheduler
         int bad = state.Integer("num_bad_epochs", 0), cooldown = state.Integer("cooldown_counter", 0);
         var lastLr = state.List("last_lr");
         if (double.IsNaN(best)) throw SchedulerStateDict.Bad("The state dict's best metric is NaN.");
+        var o = _options;
+        var options = new PlateauOptions(
+            state.Hyper("mode", o.Mode == PlateauMode.Min ? "min" : "max", "min", "max") == "min" ? PlateauMode.Min : PlateauMode.Max,
+            state.Hyper("factor", o.Factor, x => x >= 0 && x < 1, "in [0, 1)"),
+            state.Hyper("patience", o.Patience, 0),
+            state.Hyper("threshold", o.Threshold, SchedulerArgs.IsNonNegative, "a finite number, 0 or more"),
+            state.Hyper("threshold_mode", o.ThresholdMode == ThresholdMode.Rel ? "rel" : "abs", "rel", "abs") == "rel" ? ThresholdMode.Rel : ThresholdMode.Abs,
+            state.Hyper("cooldown", o.Cooldown, 0),
+            0.0,
+            state.Hyper("eps", o.Eps, SchedulerArgs.IsNonNegative, "a finite number, 0 or more"));
+        var minLr = state.Hyper("min_lrs", _minLr, Optimizer.ParamGroups.Count, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
         if (lastLr.Length > Optimizer.ParamGroups.Count)
             throw SchedulerStateDict.Bad($"The state dict covers {lastLr.Length} param groups, but the optimizer has {Optimizer.ParamGroups.Count}.");
         return () =>
         {
+            (_options, _minLr) = (options, minLr);
             _state = new PlateauState(0.0, best, bad, cooldown, lastEpoch);
             LastEpoch = lastEpoch;
             SetLastLr(lastLr);

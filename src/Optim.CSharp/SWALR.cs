@@ -22,9 +22,9 @@ namespace Optim.CSharp;
 /// </example>
 public sealed class SWALR : LRScheduler
 {
-    private readonly PerGroup _swaLr;
-    private readonly int _annealEpochs;
-    private readonly bool _cosine;
+    private PerGroup _swaLr;
+    private int _annealEpochs;
+    private bool _cosine;
 
     /// <summary>Schedules <paramref name="optimizer"/>: records <c>"swa_lr"</c> in every group and takes the first (rate-keeping) step.</summary>
     /// <param name="optimizer">The optimizer.</param>
@@ -72,5 +72,26 @@ public sealed class SWALR : LRScheduler
     {
         g.SetComputed("swa_lr", _swaLr[group]);
         return base.Adopt(group, g);
+    }
+
+    // PyTorch keeps swa_lr in the groups (saved with the optimizer) and anneal_func as a method; the facade saves
+    // swaLr too, so that a group added later gets the saved value.
+    private protected override SchedulerStateDict Save() =>
+        base.Save()
+            .Add("swa_lrs", _swaLr, Optimizer.ParamGroups.Count)
+            .Add("anneal_epochs", _annealEpochs)
+            .Add("anneal_strategy", _cosine ? "cos" : "linear");
+
+    private protected override Action Load(SchedulerStateDict state)
+    {
+        var apply = base.Load(state);
+        var swaLr = state.Hyper("swa_lrs", _swaLr, Optimizer.ParamGroups.Count, SchedulerArgs.IsNonNegative, "a finite number, 0 or more");
+        int annealEpochs = state.Hyper("anneal_epochs", _annealEpochs, 0);
+        bool cosine = state.Hyper("anneal_strategy", _cosine ? "cos" : "linear", "cos", "linear") == "cos";
+        return () =>
+        {
+            apply();
+            (_swaLr, _annealEpochs, _cosine) = (swaLr, annealEpochs, cosine);
+        };
     }
 }

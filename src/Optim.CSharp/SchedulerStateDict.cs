@@ -5,22 +5,27 @@ using System.Text.Json.Nodes;
 namespace Optim.CSharp;
 
 /// <summary>
-/// A snapshot of a learning-rate scheduler's progress, as <c>scheduler.state_dict()</c>: its kind, epoch and
-/// step counters, base and last learning rates, the counters of its policy (ReduceLROnPlateau's best metric,
-/// …), and those of its children for SequentialLR and ChainedScheduler. Hyperparameters are not in it: they
-/// are the constructor's. Save it with the optimizer's <see cref="CSharp.StateDict"/>; to resume, build the
-/// optimizer and the scheduler as before, load the optimizer's state, then this.
+/// A snapshot of a learning-rate scheduler, as <c>scheduler.state_dict()</c>: its kind, epoch and step counters,
+/// base and last learning rates, the counters of its policy (ReduceLROnPlateau's best metric, …), its
+/// hyperparameters under PyTorch's names (<c>step_size</c>, <c>gamma</c>, <c>T_max</c>, <c>mode</c>, …), and
+/// those of its children for SequentialLR and ChainedScheduler. Loaded into a scheduler of the same kind built with
+/// other arguments, it makes that scheduler continue exactly as the saved one. Functions (<c>lrLambda</c>,
+/// <c>scaleFn</c>) are not in it, as PyTorch does not save plain functions: they stay the loading scheduler's. Save
+/// it with the optimizer's <see cref="CSharp.StateDict"/>; to resume, build the optimizer and the scheduler, load the
+/// optimizer's state, then this. A state dict without hyperparameters (written by an earlier Optim) loads as before:
+/// the scheduler keeps its own.
 /// </summary>
 /// <example>
 /// <code>
 /// File.WriteAllText("sched.json", scheduler.StateDict().ToJson());
-/// // later, on a scheduler built the same way:
+/// // later, on a scheduler of the same kind over the same groups (its own arguments are replaced by the saved ones):
 /// scheduler.LoadStateDict(SchedulerStateDict.FromJson(File.ReadAllText("sched.json")));
 /// </code>
 /// </example>
 public sealed class SchedulerStateDict
 {
     private readonly List<(string Key, double[] Values, bool Scalar)> _entries;
+    private readonly List<(string Key, string Value)> _texts = [];
 
     internal SchedulerStateDict(string kind, List<(string Key, double[] Values, bool Scalar)> entries, SchedulerStateDict[] children)
     {
@@ -48,9 +53,21 @@ public sealed class SchedulerStateDict
         return this;
     }
 
+    internal SchedulerStateDict Add(string key, string value)
+    {
+        _texts.Add((key, value));
+        return this;
+    }
+
+    /// <summary>A per-group hyperparameter: a number when it was given once, a list when per group.</summary>
+    internal SchedulerStateDict Add(string key, PerGroup value, int groups) =>
+        value.IsPerGroup ? Add(key, Enumerable.Range(0, groups).Select(i => value[i])) : Add(key, value[0]);
+
     private double[] Find(string key, bool scalar) =>
         _entries.FirstOrDefault(e => e.Key == key && e.Scalar == scalar).Values
         ?? throw Bad($"The {Kind} state dict has no {(scalar ? "number" : "list")} '{key}'.");
+
+    internal bool Has(string key) => _entries.Any(e => e.Key == key) || _texts.Any(t => t.Key == key);
 
     internal double Number(string key) => Find(key, true)[0];
 
@@ -64,6 +81,51 @@ public sealed class SchedulerStateDict
 
     internal double[] List(string key) => (double[])Find(key, false).Clone();
 
+    private static ArgumentException Rule(string kind, string key, object value, string rule) =>
+        Bad($"'{key}' in the {kind} state dict must be {rule}, but is {value}.");
+
+    // Hyperparameters. A key that is absent (a state dict written before they were saved) keeps the scheduler's
+    // own value; one that is present must pass the constructor's rule.
+
+    /// <summary>An integer hyperparameter in [<paramref name="min"/>, <paramref name="max"/>], or <paramref name="current"/> when absent.</summary>
+    internal int Hyper(string key, int current, int min, int max = int.MaxValue)
+    {
+        if (!Has(key)) return current;
+        var x = Number(key);
+        if (x != Math.Floor(x) || x < min || x > max)
+            throw Rule(Kind, key, x, max == int.MaxValue ? $"an integer of at least {min}" : $"an integer in [{min}, {max}]");
+        return (int)x;
+    }
+
+    /// <summary>A real hyperparameter that <paramref name="valid"/> accepts, or <paramref name="current"/> when absent.</summary>
+    internal double Hyper(string key, double current, Func<double, bool> valid, string rule)
+    {
+        if (!Has(key)) return current;
+        var x = Number(key);
+        return valid(x) ? x : throw Rule(Kind, key, x, rule);
+    }
+
+    /// <summary>A string hyperparameter, one of <paramref name="options"/>, or <paramref name="current"/> when absent.</summary>
+    internal string Hyper(string key, string current, params string[] options)
+    {
+        if (!Has(key)) return current;
+        var text = _texts.FirstOrDefault(t => t.Key == key).Value ?? throw Bad($"'{key}' in the {Kind} state dict must be a string.");
+        return Array.IndexOf(options, text) >= 0 ? text : throw Rule(Kind, key, $"'{text}'", "one of " + string.Join(", ", options.Select(o => $"'{o}'")));
+    }
+
+    /// <summary>A per-group hyperparameter (a number, or a list with one value per group), or <paramref name="current"/> when absent.</summary>
+    internal PerGroup Hyper(string key, PerGroup current, int groups, Func<double, bool> valid, string rule)
+    {
+        if (!Has(key)) return current;
+        bool scalar = _entries.Any(e => e.Key == key && e.Scalar);
+        var values = scalar ? [Number(key)] : List(key);
+        if (!scalar && values.Length != groups)
+            throw Bad($"'{key}' in the {Kind} state dict has {values.Length} values, but the optimizer has {groups} param groups.");
+        foreach (var x in values)
+            if (!valid(x)) throw Rule(Kind, key, x, rule);
+        return scalar ? values[0] : values;
+    }
+
     internal static ArgumentException Bad(string message) => new(message, "state");
 
     /// <summary>The JSON text: <c>{"scheduler": kind, "state": {…}, "schedulers": [children]}</c>; floats round-trip exactly, infinities are written as strings.</summary>
@@ -74,6 +136,8 @@ public sealed class SchedulerStateDict
         var state = new JsonObject();
         foreach (var (key, values, scalar) in _entries)
             state[key] = scalar ? Number(values[0]) : new JsonArray(values.Select(v => (JsonNode?)Number(v)).ToArray());
+        foreach (var (key, value) in _texts)
+            state[key] = value;
         return new JsonObject
         {
             ["scheduler"] = Kind,
@@ -108,13 +172,19 @@ public sealed class SchedulerStateDict
         if (node is not JsonObject o || o["scheduler"] is not JsonValue kind || o["state"] is not JsonObject state)
             throw new FormatException("expected an object with \"scheduler\" and \"state\".");
         var entries = new List<(string, double[], bool)>();
+        var texts = new List<(string, string)>();
         foreach (var (key, value) in state)
         {
             if (value is JsonArray a) entries.Add((key, a.Select(ReadNumber).ToArray(), false));
+            else if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is var text
+                     && text is not ("Infinity" or "-Infinity" or "NaN"))
+                texts.Add((key, text));
             else entries.Add((key, [ReadNumber(value)], true));
         }
         var children = o["schedulers"] is JsonArray cs ? cs.Select(FromNode).ToArray() : [];
-        return new SchedulerStateDict(kind.GetValue<string>(), entries, children);
+        var dict = new SchedulerStateDict(kind.GetValue<string>(), entries, children);
+        dict._texts.AddRange(texts);
+        return dict;
     }
 
     private static double ReadNumber(JsonNode? node) => node switch

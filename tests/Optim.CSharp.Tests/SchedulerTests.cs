@@ -147,6 +147,97 @@ public class SchedulerTests
     }
 
     [Fact]
+    public void StepWithAnEpochWritesPyTorchsDeprecationWarningOncePerSchedulerAndOnlyToTheLog()
+    {
+        var log = new StringWriter();
+        var optimizer = Sgd();
+        var first = new StepLR(optimizer, 2, log: log);
+        optimizer.Step();
+        first.Step(3);
+        first.Step(5);
+        first.Step();
+        var plateau = new ReduceLROnPlateau(optimizer, log: log);
+        plateau.Step(1.0, 4);
+        plateau.Step(1.0, 5);
+        var warm = new CosineAnnealingWarmRestarts(optimizer, 4, log: log);
+        warm.Step(2.5);
+        warm.Step(3);
+        var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);   // one per StepLR and ReduceLROnPlateau; warm restarts' epochs are not deprecated
+        Assert.All(lines, l => Assert.StartsWith("UserWarning: The epoch parameter in `scheduler.step()` was not necessary", l));
+        Assert.Equal(5, plateau.LastEpoch);
+        Assert.Equal(3, warm.LastEpoch);
+    }
+
+    [Fact]
+    public void AnEpochThatIsNegativeOrNotFiniteIsRejectedNamingItAndChangesNothing()
+    {
+        var optimizer = Sgd();
+        var step = new StepLR(optimizer, 2);
+        var warm = new CosineAnnealingWarmRestarts(optimizer, 3, 2);
+        var plateau = new ReduceLROnPlateau(optimizer);
+        warm.Step(4.5);
+        var before = Groups(optimizer);
+        var state = warm.StateDict().ToJson();
+        foreach (var bad in new Action[]
+                 {
+                     () => step.Step(-1), () => warm.Step(-0.5), () => warm.Step(double.NaN), () => warm.Step(double.PositiveInfinity),
+                     () => warm.Step(3e9), () => warm.Step(-2), () => plateau.Step(1.0, -1),
+                 })
+        {
+            var e = Assert.Throws<ArgumentOutOfRangeException>(bad);
+            Assert.Equal("epoch", e.ParamName);
+        }
+        Assert.Equal(before, Groups(optimizer));
+        Assert.Equal(state, warm.StateDict().ToJson());
+        Assert.Equal((0, 4, 0), (step.LastEpoch, warm.LastEpoch, plateau.LastEpoch));
+    }
+
+    [Fact]
+    public void SchedulersWhoseStepTakesNoEpochInPyTorchRejectOneAndChangeNothing()
+    {
+        var optimizer = Sgd();
+        var sequential = new SequentialLR(optimizer, [new ConstantLR(optimizer, 0.5, 2), new ExponentialLR(optimizer, 0.9)], [2]);
+        var chained = new ChainedScheduler([new ExponentialLR(optimizer, 0.9)]);
+        var plateau = new ReduceLROnPlateau(optimizer);
+        var before = Groups(optimizer);
+        foreach (var s in new LRScheduler[] { sequential, chained, plateau })
+            Assert.Throws<InvalidOperationException>(() => s.Step(3));
+        Assert.Equal(before, Groups(optimizer));
+        Assert.Equal((0, 0, 0), (sequential.LastEpoch, chained.LastEpoch, plateau.LastEpoch));
+    }
+
+    [Fact]
+    public void AStepToAnEpochPastOneCycleLRsEndThrowsAndChangesNothing()
+    {
+        var optimizer = Sgd();
+        var scheduler = new OneCycleLR(optimizer, 0.1, totalSteps: 10);
+        scheduler.Step(4);
+        var before = Groups(optimizer);
+        Assert.Throws<InvalidOperationException>(() => scheduler.Step(11));
+        Assert.Equal(before, Groups(optimizer));
+        Assert.Equal(4, scheduler.LastEpoch);
+    }
+
+    [Fact]
+    public void WarmRestartsSteppedToAFractionalEpochResumeFromTheirStateDictWhereTheyWere()
+    {
+        var a = Sgd();
+        var warm = new CosineAnnealingWarmRestarts(a, 3, 2, 0.001);
+        warm.Step(7.25);
+        var json = warm.StateDict().ToJson();
+        var b = Sgd();
+        var resumed = new CosineAnnealingWarmRestarts(b, 3, 2, 0.001);
+        resumed.LoadStateDict(SchedulerStateDict.FromJson(json));
+        for (int k = 0; k < 12; k++)
+        {
+            warm.Step();
+            resumed.Step();
+            Assert.Equal(Lrs(a), Lrs(b));
+        }
+    }
+
+    [Fact]
     public void AnOptimizerStepThatUpdatedNothingStillCountsForTheCallOrder()
     {
         var log = new StringWriter();
@@ -276,6 +367,87 @@ public class SchedulerTests
         new OneCycleLR(adam, 0.01, totalSteps: 20, baseMomentum: 0.8, maxMomentum: 0.9);
         Assert.All(adam.ParamGroups, g => Assert.Equal((0.9, 0.999), g.Betas));
         Assert.All(adam.ParamGroups, g => Assert.False(g.ContainsKey("momentum")));
+    }
+
+    /// <summary>A state dict's JSON with one entry of its state replaced.</summary>
+    private static SchedulerStateDict With(LRScheduler scheduler, string key, System.Text.Json.Nodes.JsonNode? value)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(scheduler.StateDict().ToJson())!;
+        root["state"]![key] = value;
+        return SchedulerStateDict.FromJson(root.ToJsonString());
+    }
+
+    public static TheoryData<string, string, string> BadHyperparameters => new()
+    {
+        { "StepLR", "step_size", "0" }, { "StepLR", "gamma", "-0.5" }, { "StepLR", "gamma", "\"Infinity\"" }, { "StepLR", "step_size", "2.5" },
+        { "MultiStepLR", "milestones", "[3, -1]" }, { "ConstantLR", "factor", "0" }, { "LinearLR", "end_factor", "1.5" },
+        { "PolynomialLR", "total_iters", "0" }, { "CosineAnnealingLR", "T_max", "0" }, { "CosineAnnealingWarmRestarts", "T_mult", "0" },
+        { "CosineAnnealingWarmRestarts", "T_cur", "\"NaN\"" }, { "ReduceLROnPlateau", "mode", "\"sideways\"" },
+        { "ReduceLROnPlateau", "factor", "1" }, { "ReduceLROnPlateau", "min_lrs", "[0.1]" }, { "SWALR", "anneal_strategy", "\"cosine\"" },
+        { "SWALR", "swa_lrs", "-1" }, { "SequentialLR", "_milestones", "[0]" }, { "CyclicLR", "mode", "\"sine\"" },
+        { "CyclicLR", "step_ratio", "0" }, { "CyclicLR", "max_lrs", "[0.1, \"NaN\"]" }, { "CyclicLR", "base_momentum", "-1" },
+        { "OneCycleLR", "total_steps", "0" }, { "OneCycleLR", "pct_start", "1.5" }, { "OneCycleLR", "pct_start", "0.1" },
+        { "OneCycleLR", "anneal_strategy", "\"cosine\"" }, { "OneCycleLR", "cycle_momentum", "0.5" },
+    };
+
+    private static LRScheduler Build(string kind, Optimizer o) => kind switch
+    {
+        "StepLR" => new StepLR(o, 3),
+        "MultiStepLR" => new MultiStepLR(o, [2, 4]),
+        "ConstantLR" => new ConstantLR(o),
+        "LinearLR" => new LinearLR(o),
+        "PolynomialLR" => new PolynomialLR(o),
+        "CosineAnnealingLR" => new CosineAnnealingLR(o, 10),
+        "CosineAnnealingWarmRestarts" => new CosineAnnealingWarmRestarts(o, 3, 2),
+        "ReduceLROnPlateau" => new ReduceLROnPlateau(o),
+        "SWALR" => new SWALR(o, 0.01),
+        "CyclicLR" => new CyclicLR(o, 0.01, 0.1, stepSizeUp: 4),
+        "OneCycleLR" => new OneCycleLR(o, 0.1, totalSteps: 10),
+        "SequentialLR" => new SequentialLR(o, [new ConstantLR(o), new ExponentialLR(o, 0.9)], [3]),
+        _ => throw new NotSupportedException(kind),
+    };
+
+    [Theory]
+    [MemberData(nameof(BadHyperparameters))]
+    public void ALoadedHyperparameterThatTheConstructorWouldRejectIsRejectedNamingItAndChangesNothing(string kind, string key, string json)
+    {
+        var optimizer = Sgd();
+        var scheduler = Build(kind, optimizer);
+        var bad = With(scheduler, key, System.Text.Json.Nodes.JsonNode.Parse(json));
+        if (scheduler is ReduceLROnPlateau plateau) plateau.Step(1.0); else scheduler.Step();
+        var before = scheduler.StateDict().ToJson();
+        var groups = Groups(optimizer);
+        var e = Assert.Throws<ArgumentException>(() => scheduler.LoadStateDict(bad));
+        Assert.Equal("state", e.ParamName);
+        Assert.Contains(key, e.Message);
+        Assert.Equal(before, scheduler.StateDict().ToJson());
+        Assert.Equal(groups, Groups(optimizer));
+    }
+
+    [Fact]
+    public void AStateDictWithoutHyperparametersLoadsItsCountersAndKeepsTheSchedulersOwn()
+    {
+        var optimizer = Sgd();
+        var step = new StepLR(optimizer, 3, 0.5);
+        for (int k = 0; k < 4; k++) step.Step();
+        var old = SchedulerStateDict.FromJson("""{"scheduler": "StepLR", "state": {"last_epoch": 4, "step_count": 5, "base_lrs": [0.1, 0.05], "last_lr": [0.05, 0.025]}}""");
+        var other = new StepLR(Sgd(), 5, 0.1);
+        other.LoadStateDict(old);
+        Assert.Equal(4, other.LastEpoch);
+        Assert.Contains("\"step_size\":5", other.StateDict().ToJson());
+        var warm = new CosineAnnealingWarmRestarts(Sgd(), 3, 2);
+        warm.LoadStateDict(SchedulerStateDict.FromJson("""{"scheduler": "CosineAnnealingWarmRestarts", "state": {"last_epoch": 10, "step_count": 0, "base_lrs": [0.1, 0.05], "last_lr": [0.1, 0.05]}}"""));
+        Assert.Contains("\"T_cur\":1,\"T_i\":12", warm.StateDict().ToJson());   // epoch 10: restarts at 3 and 9, then 1 of 12
+    }
+
+    [Fact]
+    public void AStateDictCarriesTheHyperparametersUnderPyTorchsNames()
+    {
+        var optimizer = Sgd();
+        var json = new ReduceLROnPlateau(optimizer, mode: "max", thresholdMode: "abs", minLr: new[] { 0.1, 0.2 }).StateDict().ToJson();
+        foreach (var part in new[] { "\"mode\":\"max\"", "\"threshold_mode\":\"abs\"", "\"min_lrs\":[0.1,0.2]", "\"factor\":0.1", "\"patience\":10", "\"cooldown\":0", "\"eps\":1E-08" })
+            Assert.Contains(part, json);
+        Assert.Equal(json, SchedulerStateDict.FromJson(json).ToJson());
     }
 
     [Fact]
