@@ -32,7 +32,7 @@ import warnings
 import torch
 from torch.optim import lr_scheduler as S
 
-from generate_schedulers import SGD_M, TWO, make_scheduler, plateau_metrics, sch
+from generate_schedulers import SGD_M, TWO, make_scheduler, plateau_metrics, sch, write_cases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -219,15 +219,7 @@ add(case("ReduceLROnPlateau(max, abs, patience=2, cooldown=1, min_lr per group) 
 
 
 def main():
-    cases = [run(c) for c in CASES]
-    names = [c["name"] for c in cases]
-    assert len(names) == len(set(names)), "case names must be unique"
-    path = os.path.join(HERE, "scheduler_epochs.json")
-    with open(path, "w") as f:
-        f.write('{"torch_version": %s, "cases": [\n' % json.dumps(torch.__version__))
-        f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
-        f.write("\n]}\n")
-    print("wrote %d cases to %s" % (len(cases), path))
+    write_cases([run(c) for c in CASES], "scheduler_epochs.json")
 
 
 if __name__ == "__main__":

@@ -304,16 +304,20 @@ add(case("CosineAnnealingLR(40) then SWALR(0.02) at 25",
          sch("CosineAnnealingLR", T_max=40), then={"at": 25, "scheduler": sch("SWALR", swa_lr=0.02, anneal_epochs=8)}))
 
 
-def main():
-    cases = [run(c) for c in CASES]
+def write_cases(cases, file_name):
+    """Writes recorded cases (unique names) as a fixture next to this script, one case per line."""
     names = [c["name"] for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"
-    path = os.path.join(HERE, "schedulers.json")
+    path = os.path.join(HERE, file_name)
     with open(path, "w") as f:
         f.write('{"torch_version": %s, "cases": [\n' % json.dumps(torch.__version__))
         f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
         f.write("\n]}\n")
     print("wrote %d cases to %s" % (len(cases), path))
+
+
+def main():
+    write_cases([run(c) for c in CASES], "schedulers.json")
 
 
 if __name__ == "__main__":
