@@ -197,9 +197,6 @@ public abstract partial class Optimizer
         var g = c.Upstream.Length > 0 ? _upstream[index] : p.Grad;
         // a gate may have rejected the group's step (applyIfFinite), or hold it (multiSteps: the parameter does not move
         // and counts no step), or release for this parameter what it held even though it has no gradient now
-        var b = c.Bound!;
-        if (!b.Steps(index, g)) return;
-        Fusion.Step(b, index, p.Data, g, p.Data, Mode.Apply);
-        if (!b.Holds) _state.Steps[index]++;
+        Fusion.StepInPlace(c.Bound!, index, p.Data, g);
     }
 }

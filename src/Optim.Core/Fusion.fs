@@ -654,6 +654,13 @@ and [<AbstractClass; Sealed>] internal Fusion =
         try Split.run f n
         finally f.Clear()
 
+    /// The in-place step of parameter `i` (after `Reduce`): if it takes part (see `Bound.Steps`), its pass over `p`
+    /// itself, and its step counted unless a gate held the step. The one rule every in-place driver follows.
+    static member StepInPlace(b: Bound, i: int, p: float32[], g: float32[]) =
+        if b.Steps(i, g) then
+            Fusion.Step(b, i, p, g, p, Mode.Apply)
+            if not b.Holds then b.Src.Steps.[i] <- b.Src.Steps.[i] + 1L
+
     /// A fresh float32 buffer for a pure step's output or new state: uninitialised, as the pass writes every element.
     /// (The pinned object heap, tried so that the GC would not copy these live buffers between generations, made whole
     /// pure steps slower: allocating there costs more than the copies saved.)

@@ -36,11 +36,7 @@ type internal FusedRunner(plan: Plan) =
     let mutable stepOne : Action<int> = null
     do
         stepOne <-
-            Action<int>(fun i ->
-                let g = gs.[i]
-                if bound.Steps(i, g) then
-                    Fusion.Step(bound, i, ps.[i], g, ps.[i], Mode.Apply)
-                    if not bound.Holds then bound.Src.Steps.[i] <- bound.Src.Steps.[i] + 1L)
+            Action<int>(fun i -> Fusion.StepInPlace(bound, i, ps.[i], gs.[i]))
 
     /// One in-place step of every parameter with a gradient, on the kernel threads.
     member _.Step(parameters: float32[][], grads: float32[][], state: State) =
