@@ -5,11 +5,14 @@ internal static class Shapes
 {
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
-    /// <summary>The element count of a shape of rank 0 to 2, validated.</summary>
+    /// <summary>The highest rank a tensor may have (NCHW images).</summary>
+    public const int MaxRank = 4;
+
+    /// <summary>The element count of a shape of rank 0 to <see cref="MaxRank"/>, validated.</summary>
     public static int Numel(int[] shape, string paramName)
     {
-        if (shape.Length > 2)
-            throw new ArgumentException($"Tensors have rank 0, 1 or 2, but the shape is {Format(shape)}.", paramName);
+        if (shape.Length > MaxRank)
+            throw new ArgumentException($"Tensors have rank 0 to {MaxRank}, but the shape is {Format(shape)}.", paramName);
         long n = 1;
         foreach (var d in shape)
         {

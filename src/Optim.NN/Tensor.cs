@@ -5,9 +5,9 @@ using Optim.NN.Autograd;
 namespace Optim.NN;
 
 /// <summary>
-/// A float32 tensor of rank 0 (a scalar), 1 or 2, row-major, that records the operations applied to it so that
+/// A float32 tensor of rank 0 (a scalar) to 4 (NCHW images), row-major, that records the operations applied to it so that
 /// <see cref="Backward"/> can compute gradients, as <c>torch.Tensor</c> with <c>requires_grad</c>. Higher ranks are
-/// not supported: they are not needed for the dense models this library trains.
+/// not supported.
 /// </summary>
 /// <remarks>
 /// A tensor is a <em>leaf</em> when it was made by the user (a constructor, <see cref="FromParameter"/>) and a
@@ -24,9 +24,9 @@ public sealed partial class Tensor
 
     /// <summary>Wraps a buffer as a leaf tensor. The buffer is not copied: it is the live value.</summary>
     /// <param name="data">The values, row-major.</param>
-    /// <param name="shape">The dimensions, at most two; omitted, <c>[data.Length]</c> (a scalar is made by <see cref="Scalar"/>).</param>
+    /// <param name="shape">The dimensions, at most four (NCHW); omitted, <c>[data.Length]</c> (a scalar is made by <see cref="Scalar"/>).</param>
     /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
-    /// <exception cref="ArgumentException">The rank is above 2, an extent is negative, or the shape's element count is not <c>data.Length</c>.</exception>
+    /// <exception cref="ArgumentException">The rank is above 4, an extent is negative, or the shape's element count is not <c>data.Length</c>.</exception>
     /// <example><code>var x = new Tensor(new float[] { 1, 2, 3, 4, 5, 6 }, 2, 3) { RequiresGrad = true };</code></example>
     public Tensor(float[] data, params int[] shape)
     {
@@ -65,9 +65,9 @@ public sealed partial class Tensor
     /// <see cref="Grad"/> are the parameter's, so <see cref="Backward"/> accumulates into <see cref="Parameter.Grad"/>
     /// (through <see cref="Parameter.AccumulateGrad"/>) and <see cref="Optimizer.Step"/> moves the values in place.
     /// </summary>
-    /// <param name="parameter">The parameter, of rank 0 to 2.</param>
+    /// <param name="parameter">The parameter, of rank 0 to 4.</param>
     /// <exception cref="ArgumentNullException"><paramref name="parameter"/> is null.</exception>
-    /// <exception cref="ArgumentException">The parameter's rank is above 2.</exception>
+    /// <exception cref="ArgumentException">The parameter's rank is above 4.</exception>
     public static Tensor FromParameter(Parameter parameter)
     {
         ArgumentNullException.ThrowIfNull(parameter);
@@ -80,8 +80,8 @@ public sealed partial class Tensor
     public static Tensor Scalar(float value) => new([value], [], null, null);
 
     /// <summary>A leaf tensor of zeros.</summary>
-    /// <param name="shape">The dimensions, at most two.</param>
-    /// <exception cref="ArgumentException">The rank is above 2 or an extent is negative.</exception>
+    /// <param name="shape">The dimensions, at most four.</param>
+    /// <exception cref="ArgumentException">The rank is above 4 or an extent is negative.</exception>
     public static Tensor Zeros(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -105,7 +105,7 @@ public sealed partial class Tensor
 
     internal int[] ShapeArray => _shape;
 
-    /// <summary>The number of dimensions: 0, 1 or 2.</summary>
+    /// <summary>The number of dimensions: 0 to 4.</summary>
     public int Rank => _shape.Length;
 
     /// <summary>The number of elements.</summary>
