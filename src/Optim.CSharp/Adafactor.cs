@@ -84,6 +84,9 @@ public sealed class Adafactor : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
+    private protected override string[]? KeptBuffers(HyperSnapshot group, int[] shape) =>
+        shape.Length >= 2 ? ["row_var", "col_var"] : ["variance"];
+
     private protected override void Prepare(int index, ParamGroup group)
     {
         if (_options.Length != ParamGroups.Count) _options = new AdafactorOptions[ParamGroups.Count];

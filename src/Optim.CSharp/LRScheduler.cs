@@ -340,8 +340,10 @@ public abstract class LRScheduler
         int groups = Optimizer.ParamGroups.Count;
         if (baseLrs.Length > groups || lastLr.Length > groups)
             throw SchedulerStateDict.Bad($"The state dict schedules {Math.Max(baseLrs.Length, lastLr.Length)} param groups, but the optimizer has {groups}.");
-        if (baseLrs.Concat(lastLr).FirstOrDefault(x => !double.IsFinite(x), 0.0) is var x && !double.IsFinite(x))
-            throw SchedulerStateDict.Bad($"The state dict holds a learning rate of {x}.");
+        if (baseLrs.Length != lastLr.Length)
+            throw SchedulerStateDict.Bad($"The state dict holds {baseLrs.Length} base_lrs but {lastLr.Length} last_lr; there is one of each per scheduled param group.");
+        if (baseLrs.Concat(lastLr).FirstOrDefault(x => !(double.IsFinite(x) && x >= 0), 0.0) is var x && !(double.IsFinite(x) && x >= 0))
+            throw SchedulerStateDict.Bad($"The state dict holds a learning rate of {x}; learning rates are finite and 0 or more.");
         for (int i = 0; i < baseLrs.Length; i++)
             if (Unschedulable(i) is { } why) throw SchedulerStateDict.Bad($"The state dict schedules param group {i}, but {why}.");
         return () =>

@@ -239,6 +239,15 @@ public abstract partial class Optimizer
             foreach (var (key, value) in c.Groups[gi].Hyper)
             {
                 snapshot.Order.Add(key);
+                var (isPair, isFlag) = KnownForm(_defaults.Descriptor, _groups[gi], key);
+                if (isFlag == true && value is HyperValue.Number)
+                    throw new CheckpointException($"Param group {gi} of the state dict holds a number for '{key}', where a boolean belongs.");
+                if (isFlag == false && value is HyperValue.Flag)
+                    throw new CheckpointException($"Param group {gi} of the state dict holds a boolean for '{key}', where a number belongs.");
+                if (isPair == true && value is not HyperValue.Pair)
+                    throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as one value, where a pair belongs.");
+                if (isPair == false && value is HyperValue.Pair)
+                    throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as a pair, where one value belongs.");
                 if (value is HyperValue.Number n) { Hyper.CheckScalar(_defaults.Descriptor, key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
                 else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
                 else if (value is HyperValue.Pair pair && IsPair(key))
@@ -263,9 +272,51 @@ public abstract partial class Optimizer
             }
             restored.Add(snapshot);
         }
+        CheckComplete(restored, c);
         for (int gi = 0; gi < _groups.Count; gi++) _groups[gi].Restore(restored[gi]);
         _state = newState;
         commitOwnState?.Invoke();
+    }
+
+    /// <summary>
+    /// The form of a key, where it is known: whether it is a pair, and whether it is a boolean. From the optimizer's
+    /// descriptor; for an optimizer without one, whether it is a pair from the loading group (which holds flags as
+    /// scalars, so whether it is a boolean is not known there).
+    /// </summary>
+    private static (bool? IsPair, bool? IsFlag) KnownForm(Optim.Descriptor? owner, ParamGroup group, string key)
+    {
+        if (owner is not null)
+            return owner.TryFind(key) is { IsSome: true } own
+                ? (own.Value.Kind == HyperKind.Pair, own.Value.Kind == HyperKind.Flag)
+                : (null, null);
+        var current = group.Snapshot();
+        if (current.Pairs.Any(kv => kv.Key == key)) return (true, false);
+        if (current.Scalars.Any(kv => kv.Key == key)) return (false, null);
+        return (null, null);
+    }
+
+    /// <summary>Fails on a parameter whose saved state lacks a buffer its group keeps under the saved hyperparameters.</summary>
+    private void CheckComplete(List<HyperSnapshot> groups, Checkpoint c)
+    {
+        var kept = new string[_all.Count][];
+        int index = 0;
+        for (int gi = 0; gi < _groups.Count; gi++)
+            foreach (var p in _groups[gi].Params) kept[index++] = KeptBuffers(groups[gi], p.Shape)!;
+        CheckpointModule.checkComplete(_defaults.Kind, kept, c);
+    }
+
+    /// <summary>
+    /// The buffers a parameter of this shape has once it has state, under a group's hyperparameters, or null where the
+    /// optimizer cannot say (a subclass's, a composed chain's): then a load requires none. Described optimizers read their
+    /// descriptor's chain.
+    /// </summary>
+    private protected virtual string[]? KeptBuffers(HyperSnapshot group, int[] shape)
+    {
+        if (_defaults.Descriptor is not { } descriptor) return null;
+        var values = Microsoft.FSharp.Collections.ListModule.OfSeq(
+            group.Scalars.Select(kv => Tuple.Create(kv.Key, new[] { kv.Value }))
+                .Concat(group.Pairs.Select(kv => Tuple.Create(kv.Key, new[] { kv.Value.Item1, kv.Value.Item2 }))));
+        return descriptor.KeptBuffers(values, shape);
     }
 
     private int Offset(int group)

@@ -74,8 +74,9 @@ public sealed class SchedulerStateDict
     internal int Integer(string key, int min)
     {
         var x = Number(key);
-        if (x != Math.Floor(x) || x < min || x > int.MaxValue)
-            throw Bad($"'{key}' in the {Kind} state dict must be an integer of at least {min}, but is {x}.");
+        // below int.MaxValue, so that the next step's count still fits
+        if (x != Math.Floor(x) || x < min || x >= int.MaxValue)
+            throw Bad($"'{key}' in the {Kind} state dict must be an integer from {min} to {int.MaxValue - 1}, but is {x}.");
         return (int)x;
     }
 
@@ -158,7 +159,8 @@ public sealed class SchedulerStateDict
     {
         ArgumentNullException.ThrowIfNull(json);
         JsonNode? root;
-        try { root = JsonNode.Parse(json); }
+        // a key given twice has no one meaning (readers differ on which wins): rejected
+        try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (JsonException e) { throw new ArgumentException($"The scheduler state dict is not valid JSON: {e.Message}", nameof(json), e); }
         try { return FromNode(root); }
         catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)

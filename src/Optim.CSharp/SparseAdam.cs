@@ -52,6 +52,8 @@ public sealed class SparseAdam : Optimizer
 
     private protected override void Validate(ParamGroup group) => Read(group);
 
+    private protected override string[]? KeptBuffers(HyperSnapshot group, int[] shape) => ["exp_avg", "exp_avg_sq"];
+
     private protected override void Prepare(int index, ParamGroup group)
     {
         if (_options.Length != ParamGroups.Count) _options = new SparseAdamOptions[ParamGroups.Count];

@@ -170,6 +170,45 @@ module Checkpoint =
             | _ -> fail $"Malformed state dict: {where} must be a whole number, but is {e.GetRawText()}."
         | k -> fail $"Malformed state dict: {where} must be a whole number, but is a {k}."
 
+    /// <summary>The largest step count a state dict may hold: 2⁵³, the last whole number a double (PyTorch's
+    /// float <c>step</c> tensor) counts exactly, and far below where an <c>int64</c> counter would wrap.</summary>
+    [<Literal>]
+    let MaxStep = 9007199254740992.0
+
+    /// A parameter shape, checked: extents of 0 or more whose product fits an array (checked before anything is allocated).
+    let private readShape (where: string) (e: JsonElement) =
+        let shape = arrayOf where e |> Array.map (readInt where)
+        let mutable n = 1L
+        for d in shape do
+            if d < 0 then fail $"Malformed state dict: {where} is {Tensor.formatShape shape}, with a negative extent."
+            n <- n * int64 d
+            if n > int64 Array.MaxLength then
+                fail $"Malformed state dict: {where} is {Tensor.formatShape shape}, which holds more elements than an array can."
+        shape
+
+    /// Buffers whose every element is 0 or more in any state an optimizer can reach (running squares and sums,
+    /// step sizes, learning rates), so that a negative one is a corrupt state dict, not a state.
+    let private nonNegativeBuffers =
+        set [ "exp_avg_sq"; "max_exp_avg_sq"; "square_avg"; "sum"; "acc_delta"; "exp_inf"; "step_size"; "eta"
+              "row_var"; "col_var"; "variance" ]
+
+    /// Fails on an object anywhere in the document that holds a key twice: JSON readers differ on which one wins, so
+    /// such a document has no one meaning.
+    let rec private checkUnique (where: string) (e: JsonElement) =
+        match e.ValueKind with
+        | JsonValueKind.Object ->
+            let seen = Collections.Generic.HashSet<string>()
+            for p in e.EnumerateObject() do
+                let path = if where = "" then p.Name else $"{where}.{p.Name}"
+                if not (seen.Add p.Name) then fail $"Malformed state dict: the key '{path}' appears twice."
+                checkUnique path p.Value
+        | JsonValueKind.Array ->
+            let mutable i = 0
+            for x in e.EnumerateArray() do
+                checkUnique $"{where}[{i}]" x
+                i <- i + 1
+        | _ -> ()
+
     /// <summary>Reads a checkpoint from JSON written by <see cref="M:Optim.CheckpointModule.toJson(Optim.Checkpoint)"/>.</summary>
     /// <param name="json">The JSON text.</param>
     /// <returns>The checkpoint; its state declares the buffer names found in the text.</returns>
@@ -181,13 +220,14 @@ module Checkpoint =
             with :? JsonException as e -> fail $"Malformed state dict: not valid JSON ({e.Message})"
         use doc = doc
         let root = doc.RootElement
+        checkUnique "" root
         let kind =
             match (prop "the document" "optimizer" root).ValueKind with
             | JsonValueKind.String -> (prop "the document" "optimizer" root).GetString()
             | _ -> fail "Malformed state dict: 'optimizer' must be a string."
         let shapes =
             arrayOf "param_shapes" (prop "the document" "param_shapes" root)
-            |> Array.mapi (fun i s -> arrayOf $"param_shapes[{i}]" s |> Array.map (readInt $"param_shapes[{i}]"))
+            |> Array.mapi (fun i s -> readShape $"param_shapes[{i}]" s)
         let n = shapes.Length
         let names =
             let a = arrayOf "param_names" (prop "the document" "param_names" root)
@@ -242,17 +282,23 @@ module Checkpoint =
                 | true, i when i >= 0 && i < n -> i
                 | _ -> fail $"Malformed state dict: state key '{entry.Name}' is not a parameter index below {n}."
             if entry.Value.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: state[{i}] must be an object."
+            match entry.Value.TryGetProperty "step" with
+            | true, _ -> ()
+            | _ -> fail $"Malformed state dict: state[{i}] has no 'step'."
             for field in entry.Value.EnumerateObject() do
                 let where = $"state[{i}].{field.Name}"
                 if field.Name = "step" then
-                    let v = readFloat where field.Value
-                    if not (v >= 0.0 && v = Math.Floor v) then fail $"Malformed state dict: {where} must be a whole number of 0 or more, but is {v}."
-                    steps.[i] <- int64 v
+                    if field.Value.ValueKind <> JsonValueKind.Number then
+                        fail $"Malformed state dict: {where} must be a whole number from 0 to 2^53, but is a {field.Value.ValueKind}."
+                    // read exactly (a double would round 2^53 + 1 to 2^53)
+                    match field.Value.TryGetDecimal() with
+                    | true, v when v >= 0M && v <= 9007199254740992M && v = Math.Floor v -> steps.[i] <- int64 v
+                    | _ -> fail $"Malformed state dict: {where} must be a whole number from 0 to 2^53, but is {field.Value.GetRawText()}."
                 else
                     let values =
                         if field.Value.ValueKind = JsonValueKind.Object then
                             // a buffer that carries its shape: the parameter's shape with one dimension reduced to 1
-                            let shape = arrayOf $"{where}.shape" (prop where "shape" field.Value) |> Array.map (readInt $"{where}.shape")
+                            let shape = readShape $"{where}.shape" (prop where "shape" field.Value)
                             let values = arrayOf $"{where}.data" (prop where "data" field.Value) |> Array.map (readFloat where >> float32)
                             let p = shapes.[i]
                             if shape |> Array.exists (fun d -> d < 0) || values.Length <> Tensor.numel shape then
@@ -278,6 +324,10 @@ module Checkpoint =
                             if values.Length <> expected && values.Length <> 1 then
                                 fail $"Malformed state dict: {where} has {values.Length} elements, but parameter {i} has shape {Tensor.formatShape shapes.[i]}."
                             values
+                    if nonNegativeBuffers.Contains field.Name then
+                        match Array.tryFindIndex (fun (x: float32) -> x < 0.0f) values with
+                        | Some k -> fail $"Malformed state dict: {where}[{k}] is {values.[k]}, but this buffer is never negative."
+                        | None -> ()
                     if not (buffers.ContainsKey field.Name) then buffers.[field.Name] <- Array.zeroCreate n
                     buffers.[field.Name].[i] <- values
         { Kind = kind
@@ -289,6 +339,24 @@ module Checkpoint =
           Groups = groups
           Names = names
           Shapes = shapes }
+
+    /// <summary>
+    /// Checks that every parameter the checkpoint holds state for has all of that state: its step and every buffer
+    /// <paramref name="kept"/> names for it. PyTorch's step fails on a missing one; refilling it with a fresh one would
+    /// resume from another state than the one saved, so a load fails instead.
+    /// </summary>
+    /// <param name="kind">The loading optimizer's kind, for the message.</param>
+    /// <param name="kept">Per parameter, the buffers its group keeps under the checkpoint's hyperparameters, or null
+    /// where the optimizer cannot say (then nothing is required).</param>
+    /// <param name="c">The checkpoint, already read.</param>
+    /// <exception cref="T:Optim.CheckpointException">A buffer is missing; the message names it and the parameter.</exception>
+    let checkComplete (kind: string) (kept: string[][]) (c: Checkpoint) : unit =
+        for i in 0 .. min kept.Length c.State.Steps.Length - 1 do
+            if not (isNull kept.[i]) && hasState c.State i then
+                for name in kept.[i] do
+                    match c.State.Buffers.TryFind name with
+                    | Some b when not (isNull b.[i]) -> ()
+                    | _ -> fail $"The state dict's state of parameter {i} lacks '{name}', which a {kind} optimizer keeps for it under the state dict's hyperparameters."
 
     /// <summary>
     /// Checks that a checkpoint fits an optimizer (its kind, parameter count, shapes and names, group

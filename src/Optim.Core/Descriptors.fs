@@ -176,6 +176,26 @@ type internal Descriptor =
     /// The state of new parameters, declaring every buffer this optimizer may keep.
     member d.Init(parameters: Tensor[]) : State = (d.Chain(d.Fixed d.EveryBuffer)).Init parameters
 
+    /// The buffers this optimizer keeps for a parameter of this shape under these values (over the defaults): those its
+    /// chain, built with them, declares and whose layout applies to the shape. A probe of the same rank stands in for
+    /// the parameter, so nothing of its size is allocated.
+    /// A <c>momentum_buffer</c> (declared by the momentum trace whatever the momentum) is among them only with a momentum
+    /// other than 0, and never for SGD: PyTorch's SGD saves it as <c>None</c> until a step with momentum creates it, at
+    /// whatever step count, so a state without it is complete.
+    member d.KeptBuffers(values: (string * float[]) list, shape: int[]) : string[] =
+        let probe = Tensor.zeros (Array.map (fun e -> min e 1) shape)
+        let s = (d.Chain(d.Fixed values)).Init [| probe |]
+        let momentum =
+            match List.tryFind (fun (k, _) -> k = "momentum") values, d.TryFind "momentum" with
+            | Some(_, v), _ when v.Length > 0 -> v.[0]
+            | _, ValueSome spec when spec.Default.Length > 0 -> spec.Default.[0]
+            | _ -> 0.0
+        let optional name = name = "momentum_buffer" && (d.Kind = "SGD" || momentum = 0.0)
+        [| for KeyValue(name, _) in s.Buffers do
+             match BufferLayout.shapeOf (State.layout name s) shape with
+             | ValueSome _ when not (optional name) -> yield name
+             | _ -> () |]
+
 /// Every built-in optimizer's descriptor.
 [<RequireQualifiedAccess>]
 module internal Descriptors =
