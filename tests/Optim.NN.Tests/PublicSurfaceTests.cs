@@ -40,7 +40,8 @@ public class PublicSurfaceTests
     {
         var names = Library.GetExportedTypes().Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
         Assert.Equal(
-            new[] { "CrossEntropyLoss", "DataLoader", "FashionMnist", "Functional", "Idx", "Linear", "MSELoss", "Module", "ReLU", "Sequential", "Tensor", "TensorDataset" },
+            new[] { "Cifar10", "Compose", "CrossEntropyLoss", "DataLoader", "FashionMnist", "Functional", "ITransform", "Idx", "Linear", "MSELoss", "Module",
+                "Normalize", "RandomCrop", "RandomHorizontalFlip", "ReLU", "Sequential", "Tensor", "TensorDataset" },
             names);
     }
 }

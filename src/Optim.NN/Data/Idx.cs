@@ -28,13 +28,19 @@ public static class Idx
     /// <param name="name">What error messages call the stream (a file or resource name).</param>
     /// <returns>Shape <c>[count, rows·columns]</c>, values in [0, 1].</returns>
     /// <exception cref="InvalidDataException">The stream is not an IDX image file (wrong magic number), or is truncated or too long.</exception>
-    public static Tensor ReadImages(Stream stream, string name = "the stream")
+    public static Tensor ReadImages(Stream stream, string name = "the stream") => ReadImageFile(stream, name).Images;
+
+    /// <summary>An image file's images, as <see cref="ReadImages(Stream, string)"/> reads them, and their rows and columns.</summary>
+    internal static (Tensor Images, int Rows, int Columns) ReadImageFile(Stream stream, string name)
     {
         var (dims, bytes) = Read(stream, name, ImagesMagic, 3);
         var pixels = GC.AllocateUninitializedArray<float>(bytes.Length);
         for (int i = 0; i < bytes.Length; i++) pixels[i] = bytes[i] / 255f;
-        return new Tensor(pixels, dims[0], dims[1] * dims[2]);
+        return (new Tensor(pixels, dims[0], dims[1] * dims[2]), dims[1], dims[2]);
     }
+
+    /// <summary>The bytes before a label file's labels: the magic number and the count.</summary>
+    internal const int LabelsHeaderSize = 8;
 
     /// <summary>Reads a label file (magic 0x00000801: count bytes).</summary>
     /// <param name="path">The file.</param>
@@ -96,7 +102,8 @@ public static class Idx
         return (dims, bytes);
     }
 
-    private static int ReadFully(Stream stream, Span<byte> buffer)
+    /// <summary>Reads until the buffer is full or the stream ends; returns the bytes read.</summary>
+    internal static int ReadFully(Stream stream, Span<byte> buffer)
     {
         int total = 0;
         while (total < buffer.Length)

@@ -2,14 +2,15 @@ namespace Optim.NN;
 
 /// <summary>
 /// Samples as rows of two tensors (<c>torch.utils.data.TensorDataset</c>): sample <c>i</c> is row <c>i</c> of
-/// <see cref="Inputs"/> and of <see cref="Targets"/>. For classification the targets are class indices, one per
+/// <see cref="Inputs"/> and of <see cref="Targets"/>, their slice at index <c>i</c> of the first dimension (of inputs
+/// <c>[N, C, H, W]</c>, the image <c>[C, H, W]</c>). For classification the targets are class indices, one per
 /// sample, held as float32.
 /// </summary>
 public sealed class TensorDataset
 {
     /// <summary>A dataset over inputs and targets with one row per sample.</summary>
-    /// <param name="inputs">Shape <c>[samples, features]</c> or <c>[samples]</c>.</param>
-    /// <param name="targets">Shape <c>[samples, outputs]</c> or <c>[samples]</c> (class indices, or one value per sample).</param>
+    /// <param name="inputs">Rank 1 to 4, samples first: <c>[samples]</c>, <c>[samples, features]</c>, … <c>[samples, C, H, W]</c>.</param>
+    /// <param name="targets">Rank 1 to 4, samples first: <c>[samples]</c> (class indices, or one value per sample), <c>[samples, outputs]</c>, ….</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A tensor is a scalar, or the sample counts differ.</exception>
     public TensorDataset(Tensor inputs, Tensor targets)
