@@ -51,7 +51,7 @@ public abstract class Module
 
     /// <summary>
     /// Sets training mode (<c>module.train(mode)</c>) on this module and every registered child, recursively: layers
-    /// such as <c>Dropout</c> and <c>BatchNorm2d</c> behave differently in training and evaluation.
+    /// such as <see cref="Dropout"/> and <see cref="BatchNorm2d"/> behave differently in training and evaluation.
     /// </summary>
     /// <param name="mode">True for training, false for evaluation.</param>
     /// <returns>This module.</returns>
@@ -78,7 +78,7 @@ public abstract class Module
 
     /// <summary>
     /// The module's own buffers by name, in order: state saved in <see cref="StateDict"/> but not trained (for
-    /// <c>BatchNorm2d</c>: <c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c>). Each tensor is
+    /// <see cref="BatchNorm2d"/>: <c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c>). Each tensor is
     /// the live buffer: <see cref="LoadStateDict"/> copies into its <see cref="Tensor.Data"/>. Every buffer is persistent
     /// (saved). The base module has none.
     /// </summary>
