@@ -185,7 +185,9 @@ public abstract partial class Optimizer
 
     /// <summary>
     /// A snapshot of the optimizer, in PyTorch's <c>state_dict()</c> layout, with the parameters' names and
-    /// shapes. It shares no memory with the optimizer.
+    /// shapes. It shares no memory with the optimizer. A param group whose parameters all have a
+    /// <see cref="Parameter.Name"/> records them under <c>param_names</c>, as PyTorch 2.x does for an optimizer given
+    /// named parameters; without names the JSON has no such key in its groups.
     /// </summary>
     /// <remarks>The hooks run around it, as PyTorch 2.x's do: <see cref="RegisterStateDictPreHook"/>'s before it is built,
     /// then <see cref="RegisterStateDictPostHook"/>'s, each of which may replace it.</remarks>
@@ -211,7 +213,10 @@ public abstract partial class Optimizer
     /// same kind over parameters of the same count, shapes, names and grouping.
     /// </summary>
     /// <param name="state">The state dict.</param>
-    /// <exception cref="ArgumentException">It does not fit (another kind, count, shape, name or group layout, an unknown buffer, an invalid hyperparameter); the optimizer is exactly as before.</exception>
+    /// <exception cref="ArgumentException">It does not fit (another kind, count, shape, name or group layout, an unknown buffer, an invalid hyperparameter); the optimizer is exactly as before.
+    /// A parameter whose <see cref="Parameter.Name"/> differs from the name the state dict recorded at its index is a misfit: an
+    /// optimizer's state saved for <c>0.weight</c> does not load into <c>2.weight</c> of the same shape. A parameter without a
+    /// name, here or in the state dict, loads by position and shape alone.</exception>
     /// <remarks>The hooks run around it, as PyTorch 2.x's do: <see cref="RegisterLoadStateDictPreHook"/>'s first, each of
     /// which may replace the state dict to load (one that throws leaves the optimizer exactly as before), then the load, then
     /// <see cref="RegisterLoadStateDictPostHook"/>'s, after the whole state dict has been loaded.</remarks>

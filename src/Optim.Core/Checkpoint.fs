@@ -114,6 +114,12 @@ module Checkpoint =
             w.WriteStartArray "param_groups"
             for g in c.Groups do
                 w.WriteStartObject()
+                // PyTorch 2.x's param_names, first as there, when every parameter of the group is named
+                let groupNames = g.Params |> Array.map (fun p -> if p >= 0 && p < c.Names.Length then c.Names.[p] else null)
+                if groupNames.Length > 0 && Array.forall (isNull >> not) groupNames then
+                    w.WriteStartArray "param_names"
+                    for n in groupNames do w.WriteStringValue n
+                    w.WriteEndArray()
                 for key, v in g.Hyper do
                     w.WritePropertyName key
                     match v with
@@ -243,9 +249,23 @@ module Checkpoint =
                 let where = $"param_groups[{gi}]"
                 if g.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: {where} must be an object."
                 let ps = arrayOf $"{where}.params" (prop where "params" g) |> Array.map (readInt $"{where}.params")
+                match g.TryGetProperty "param_names" with
+                | true, e ->
+                    let groupNames = arrayOf $"{where}.param_names" e
+                    if groupNames.Length <> ps.Length then
+                        fail $"Malformed state dict: {where} has {groupNames.Length} param_names for {ps.Length} params."
+                    groupNames |> Array.iteri (fun k e ->
+                        if e.ValueKind <> JsonValueKind.String then fail $"Malformed state dict: {where}.param_names[{k}] must be a string."
+                        let name, p = e.GetString(), ps.[k]
+                        // a group's names and the list of all names say the same, or one of them is silent
+                        if p >= 0 && p < n then
+                            if isNull names.[p] then names.[p] <- name
+                            elif names.[p] <> name then
+                                fail $"Malformed state dict: {where}.param_names[{k}] is '{name}', but param_names[{p}] is '{names.[p]}'.")
+                | _ -> ()
                 let hyper =
                     [| for p in g.EnumerateObject() do
-                         if p.Name <> "params" then
+                         if p.Name <> "params" && p.Name <> "param_names" then
                              let w = $"{where}.{p.Name}"
                              let v =
                                  match p.Value.ValueKind with

@@ -58,8 +58,11 @@ public class ModuleTests
         Assert.Empty(new ReLU().Parameters());
         Assert.Same(l2, model[2]);
         Assert.Equal(4, model.Modules.Count);
-        Assert.Equal("weight", l1.Weight.Name);
-        Assert.Equal("bias", l1.Bias!.Name);
+        // the Sequential named them by their dotted names in it
+        Assert.Equal("0.weight", l1.Weight.Name);
+        Assert.Equal("0.bias", l1.Bias!.Name);
+        Assert.Equal("3.1.weight", l3.Weight.Name);
+        Assert.Equal("weight", new Linear(2, 2).Weight.Name);
     }
 
     [Fact]

@@ -50,6 +50,7 @@ public sealed class Linear : Module
     /// <exception cref="ArgumentException">The input's last extent is not <see cref="InFeatures"/>.</exception>
     public override Tensor Forward(Tensor input) => Functional.Linear(input, _weight, _bias);
 
-    /// <summary>The weight, then the bias if any.</summary>
-    public override IEnumerable<Parameter> Parameters() => Bias is null ? [Weight] : [Weight, Bias];
+    /// <summary><c>weight</c>, then <c>bias</c> if any.</summary>
+    protected override IEnumerable<(string Name, Parameter Parameter)> RegisteredParameters() =>
+        Bias is null ? [("weight", Weight)] : [("weight", Weight), ("bias", Bias)];
 }
