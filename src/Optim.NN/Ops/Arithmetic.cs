@@ -39,12 +39,15 @@ internal static class Arithmetic
             {
                 case BinaryKind.Add:
                 case BinaryKind.Subtract:
-                    if (db)
+                    if (db && !bc.BFull)
+                        // a stretched b sums the gradient into a buffer of its own size: no copy of the whole gradient
+                        bc.ReduceInto(b, grad, bc.BStrides, full: false, negate: kind == BinaryKind.Subtract);
+                    else if (db)
                     {
                         var gb = new float[grad.Length];
                         if (kind == BinaryKind.Add) grad.AsSpan().CopyTo(gb);
                         else TensorPrimitives.Negate(grad, gb);
-                        bc.ReduceInto(b, gb, bc.BStrides, bc.BFull);
+                        b.AddGrad(gb);
                     }
                     if (da) bc.ReduceInto(a, grad, bc.AStrides, bc.AFull);
                     break;

@@ -182,9 +182,10 @@ internal readonly struct Broadcast
     /// <summary>
     /// Sums a gradient over the result's shape down to an operand's shape (the adjoint of broadcasting: a sum over
     /// every dimension the operand was stretched along), and adds it into the operand's pending gradient.
-    /// <paramref name="grad"/> is handed on unchanged when the operand is full.
+    /// <paramref name="grad"/> is handed on unchanged when the operand is full, and only read otherwise;
+    /// <paramref name="negate"/> (for a stretched operand only) adds the negated sums.
     /// </summary>
-    public void ReduceInto(Tensor operand, float[] grad, Strides s, bool full)
+    public void ReduceInto(Tensor operand, float[] grad, Strides s, bool full, bool negate = false)
     {
         if (full)
         {
@@ -207,6 +208,7 @@ internal readonly struct Broadcast
                     }
                     else reduced[o] += TensorPrimitives.Sum(g);
                 }
+        if (negate) TensorPrimitives.Negate(reduced, reduced);
         operand.AddGrad(reduced);
     }
 }
