@@ -40,7 +40,7 @@ public class PublicSurfaceTests
     {
         var names = Library.GetExportedTypes().Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
         Assert.Equal(
-            new[] { "CrossEntropyLoss", "DataLoader", "FashionMnist", "Functional", "Idx", "Linear", "MSELoss", "Module", "ReLU", "Sequential", "Tensor", "TensorDataset" },
+            new[] { "CrossEntropyLoss", "DataLoader", "FashionMnist", "Flatten", "Functional", "Idx", "Linear", "MSELoss", "Module", "ReLU", "Sequential", "Tensor", "TensorDataset" },
             names);
     }
 }
