@@ -6,10 +6,10 @@ public static class Functional
     /// <summary>
     /// The affine map <c>input·weightᵀ + bias</c> (<c>F.linear</c>), as one operation.
     /// </summary>
-    /// <param name="input">Shape <c>[batch, in]</c> or <c>[in]</c>.</param>
+    /// <param name="input">Shape <c>[*, in]</c>: <c>[batch, in]</c>, <c>[in]</c>, or more leading dimensions (up to rank 4), as PyTorch's.</param>
     /// <param name="weight">Shape <c>[out, in]</c>.</param>
     /// <param name="bias">Shape <c>[out]</c>, or null for none.</param>
-    /// <returns>Shape <c>[batch, out]</c> (or <c>[out]</c>).</returns>
+    /// <returns>Shape <c>[*, out]</c>: the input's, with the last extent <c>out</c>.</returns>
     /// <exception cref="ArgumentException">The shapes do not fit; the message gives them.</exception>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => Ops.MatMul.Linear(input, weight, bias);
 

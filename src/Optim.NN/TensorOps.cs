@@ -5,8 +5,11 @@ namespace Optim.NN;
 public sealed partial class Tensor
 {
     /// <summary>
-    /// Elementwise sum with broadcasting (PyTorch's rules, ranks up to 2): equal shapes, a row <c>[n]</c> or
-    /// <c>[1, n]</c> or a column <c>[m, 1]</c> over <c>[m, n]</c>, or a one-element tensor over anything.
+    /// Elementwise sum with broadcasting (PyTorch's rules, any ranks up to 4): the shapes are aligned on the right and
+    /// each pair of extents must be equal or one of them 1, which is stretched (a missing dimension counts as 1): a row
+    /// <c>[n]</c> over <c>[m, n]</c>, <c>[3, 1, 1]</c> over <c>[2, 3, 4, 5]</c>, <c>[2, 1, 4, 1]</c> with
+    /// <c>[1, 3, 1, 5]</c> to <c>[2, 3, 4, 5]</c>, a scalar over anything. The gradient of a stretched operand is summed
+    /// over the dimensions it was stretched along.
     /// </summary>
     /// <param name="left">The first operand.</param>
     /// <param name="right">The second operand.</param>
@@ -80,8 +83,9 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// Row <paramref name="index"/> along the first dimension (<c>x[i]</c>): a row of a matrix, or an element of a
-    /// vector as a scalar. The result is a copy that records its gradient (writing it does not change this tensor).
+    /// Row <paramref name="index"/> along the first dimension (<c>x[i]</c>), of shape <c>Shape[1..]</c>: a row of a
+    /// matrix, an image <c>[C, H, W]</c> of a batch <c>[N, C, H, W]</c>, or an element of a vector as a scalar. The
+    /// result is a copy that records its gradient (writing it does not change this tensor).
     /// </summary>
     /// <param name="index">The row; negative counts from the end.</param>
     /// <exception cref="ArgumentException">The tensor is a scalar.</exception>
@@ -117,6 +121,7 @@ public sealed partial class Tensor
     public Tensor MatMul(Tensor other) => Ops.MatMul.Product(this, other);
 
     /// <summary>The transpose of a matrix, as a copy; a tensor of rank 0 or 1 is returned as it is (<c>t()</c>).</summary>
+    /// <exception cref="InvalidOperationException">The tensor has rank 3 or 4 (as PyTorch's <c>t()</c>; see <see cref="Permute"/>).</exception>
     public Tensor T() => Ops.MatMul.Transpose(this);
 
     /// <summary>The sum of all elements, as a scalar.</summary>
@@ -157,7 +162,7 @@ public sealed partial class Tensor
     public Tensor Pow(float exponent) => Unary.Pow(this, exponent);
 
     /// <summary>
-    /// <c>x − log Σ exp(x)</c> along the last dimension, computed stably (<c>log_softmax</c>).
+    /// <c>x − log Σ exp(x)</c> along the last dimension, computed stably (<c>log_softmax</c>), for any rank from 1 to 4.
     /// </summary>
     /// <param name="dim">The dimension: the last one (-1, or the rank minus 1).</param>
     /// <exception cref="ArgumentException">The tensor is a scalar, or <paramref name="dim"/> is not the last dimension.</exception>

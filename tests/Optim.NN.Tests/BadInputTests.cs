@@ -17,8 +17,8 @@ public class BadInputTests
         Rejects(() => _ = new Tensor(new float[5], 2, 3), "shape", "[2, 3]", "5");
         Rejects(() => _ = new Tensor(new float[32], 2, 2, 2, 2, 2), "shape", "rank 0 to 4");
         Rejects(() => _ = new Tensor(new float[0], -1), "shape", "[-1]");
-        Rejects(() => Tensor.Zeros(1, 2, 3, 1, 1), "shape");
-        Rejects(() => Tensor.FromParameter(new Optim.CSharp.Parameter(new float[32], 2, 2, 2, 2, 2)), "parameter");
+        Rejects(() => Tensor.Zeros(1, 2, 3, 1, 1), "shape", "rank 0 to 4");
+        Rejects(() => Tensor.FromParameter(new Optim.CSharp.Parameter(new float[16], 2, 2, 2, 1, 2)), "parameter", "rank 0 to 4");
         Assert.Throws<ArgumentNullException>(() => new Tensor((float[])null!));
     }
 

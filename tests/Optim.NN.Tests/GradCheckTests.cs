@@ -67,6 +67,29 @@ public sealed record MseE(Expr A, Expr B) : Expr([])
     public override string ToString() => $"mse({A}, {B})";
 }
 
+/// <summary>The views: each gives the same values under the node's shape.</summary>
+public enum ViewOp { Reshape, View, Flatten, Squeeze, Unsqueeze }
+
+/// <summary>
+/// A view of X under the shape S: Reshape or View of S with the extent at A given as -1 (none when A is -1),
+/// Flatten(A, B), Squeeze(A) or Unsqueeze(A).
+/// </summary>
+public sealed record ViewE(ViewOp Op, Expr X, int A, int B, int[] S) : Expr(S)
+{
+    public override string ToString() => $"{Op}({X}, {A}, {B})->[{string.Join(",", S)}]";
+}
+
+public sealed record PermuteE(Expr X, int[] Dims, int[] S) : Expr(S)
+{
+    public override string ToString() => $"permute({X}, [{string.Join(",", Dims)}])";
+}
+
+/// <summary>Max() of everything (Dim null), or the values of Max(Dim, KeepDim).</summary>
+public sealed record MaxE(Expr X, int? Dim, bool KeepDim, int[] S) : Expr(S)
+{
+    public override string ToString() => $"max({X}, {Dim?.ToString() ?? "all"}{(KeepDim ? ", keep" : "")})";
+}
+
 /// <summary>A random scalar-valued graph with its leaf values.</summary>
 public sealed record GraphCase(Expr Root, int Seed)
 {
@@ -81,6 +104,33 @@ public sealed record GraphCase(Expr Root, int Seed)
 public class GradCheckTests
 {
     private static Gen<int> Extent => Gen.Choose(1, 4);
+
+    private const int MaxRank = 4;
+
+    /// <summary>The extent of a dimension added on the way to rank 3 or 4, small so that finite differences stay cheap.</summary>
+    private static Gen<int> Small => Gen.Choose(1, 3);
+
+    private static Gen<bool> Bool => Gen.Elements(false, true);
+
+    private static int[] Insert(int[] shape, int at, int extent) => [.. shape[..at], extent, .. shape[at..]];
+
+    private static int[] Remove(int[] shape, int at) => [.. shape[..at], .. shape[(at + 1)..]];
+
+    private static int[] Replace(int[] shape, int at, int extent)
+    {
+        var r = (int[])shape.Clone();
+        r[at] = extent;
+        return r;
+    }
+
+    /// <summary>A permutation of 0 … rank − 1, drawn from a seed.</summary>
+    private static Gen<int[]> Permutation(int rank) =>
+        Gen.Choose(0, 1 << 20).Select(seed =>
+        {
+            var p = Enumerable.Range(0, rank).ToArray();
+            new Random(seed).Shuffle(p);
+            return p;
+        });
 
     /// <summary>A graph of the given output shape and depth.</summary>
     private static Gen<Expr> Node(int[] shape, int depth)
@@ -107,8 +157,8 @@ public class GradCheckTests
             () => from x in Node(shape, d) from op in Gen.Elements(Op2.Add, Op2.Mul)
                   select (Expr)new BinaryE(op, x, new UnaryE(Op1.Tanh, x, shape), shape),
         };
-        if (rank < 2)
-            // one row of a matrix, or one element of a vector
+        if (rank < MaxRank)
+            // one row of a tensor one rank up: a row of a matrix, an element of a vector, an image of a batch
             options.Add(() => from extra in Gen.Choose(1, 3) from at in Gen.Choose(0, extra - 1)
                               from x in Node([extra, .. shape], d) select (Expr)new RowsE(x, at, 1, true, shape));
         if (rank > 0)
@@ -116,7 +166,7 @@ public class GradCheckTests
             options.Add(() => from before in Gen.Choose(0, 2) from after in Gen.Choose(0, 2)
                               from x in Node([shape[0] + before + after, .. shape[1..]], d)
                               select (Expr)new RowsE(x, before, shape[0], false, shape));
-        var smaller = Smaller(shape);
+        var smaller = Smaller(shape).Where(s => !s.SequenceEqual(shape)).ToArray();
         if (smaller.Length > 0)
             // broadcasting: a smaller operand stretched over the shape, on either side
             options.Add(() => from s in Gen.Elements(smaller)
@@ -125,6 +175,7 @@ public class GradCheckTests
                               from big in op == Op2.Div && first ? Positive(shape, d) : Node(shape, d)
                               from small in op == Op2.Div && !first ? Positive(s, d) : Node(s, d)
                               select (Expr)(first ? new BinaryE(op, small, big, shape) : new BinaryE(op, big, small, shape)));
+        AddAnyRank(options, shape, d);
         if (rank == 2)
         {
             int m = shape[0], n = shape[1];
@@ -166,6 +217,85 @@ public class GradCheckTests
         return Gen.Choose(0, options.Count - 1).SelectMany(i => options[i]());
     }
 
+    /// <summary>
+    /// The options of every rank: views from another shape of as many elements, permutations, sums, means and maxima
+    /// along a dimension of a tensor one rank up, broadcasting with both operands stretched, and, at ranks 3 and 4,
+    /// log-softmax and Linear.
+    /// </summary>
+    private static void AddAnyRank(List<Func<Gen<Expr>>> options, int[] shape, int d)
+    {
+        int rank = shape.Length;
+        var ones = Enumerable.Range(0, rank).Where(i => shape[i] == 1).ToArray();
+        int numel = shape.Aggregate(1, (a, b) => a * b);
+        // reshape or view from the reversed shape, or from the flat one, with one extent inferred or none
+        options.Add(() => from flat in Bool from view in Bool from at in Gen.Choose(-1, rank - 1)
+                          from x in Node(flat ? [numel] : shape.Reverse().ToArray(), d)
+                          select (Expr)new ViewE(view ? ViewOp.View : ViewOp.Reshape, x, at, 0, shape));
+        if (rank < MaxRank)
+        {
+            // squeeze an inserted 1
+            options.Add(() => from at in Gen.Choose(0, rank) from neg in Bool from x in Node(Insert(shape, at, 1), d)
+                              select (Expr)new ViewE(ViewOp.Squeeze, x, neg ? at - (rank + 1) : at, 0, shape));
+            // sum, mean or max along an inserted dimension
+            options.Add(() => from at in Gen.Choose(0, rank) from k in Small from neg in Bool from kind in Gen.Choose(0, 2)
+                              from x in Node(Insert(shape, at, k), d)
+                              select kind == 2
+                                  ? (Expr)new MaxE(x, neg ? at - (rank + 1) : at, false, shape)
+                                  : new ReduceE(x, neg ? at - (rank + 1) : at, false, kind == 1, shape));
+        }
+        if (ones.Length > 0)
+        {
+            options.Add(() => from at in Gen.Elements(ones) from neg in Bool from x in Node(Remove(shape, at), d)
+                              select (Expr)new ViewE(ViewOp.Unsqueeze, x, neg ? at - rank : at, 0, shape));
+            // the same reductions with keepDim
+            options.Add(() => from at in Gen.Elements(ones) from k in Small from neg in Bool from kind in Gen.Choose(0, 2)
+                              from x in Node(Replace(shape, at, k), d)
+                              select kind == 2
+                                  ? (Expr)new MaxE(x, neg ? at - rank : at, true, shape)
+                                  : new ReduceE(x, neg ? at - rank : at, true, kind == 1, shape));
+        }
+        if (rank == 1 && shape[0] == 1)
+            options.Add(() => Node([], d).Select(x => (Expr)new ViewE(ViewOp.Flatten, x, 0, -1, shape)));
+        if (rank is > 0 and < MaxRank)
+            // flatten two dimensions whose extents multiply to one of this shape's
+            options.Add(() => from at in Gen.Choose(0, rank - 1)
+                              from f in Gen.Elements(Enumerable.Range(1, shape[at]).Where(v => shape[at] % v == 0).ToArray())
+                              from neg in Bool
+                              from x in Node([.. shape[..at], f, shape[at] / f, .. shape[(at + 1)..]], d)
+                              select (Expr)new ViewE(ViewOp.Flatten, x, neg ? at - (rank + 1) : at, neg ? at - rank : at + 1, shape));
+        if (rank >= 2)
+        {
+            options.Add(() => from p in Permutation(rank) from neg in Bool
+                              from x in Node(Unpermuted(shape, p), d)
+                              select (Expr)new PermuteE(x, neg ? p.Select(v => v - rank).ToArray() : p, shape));
+            // both operands stretched: a has 1 where the mask is set, b where it is not
+            options.Add(() => from mask in Gen.Choose(0, (1 << rank) - 1)
+                              from op in Gen.Elements(Op2.Add, Op2.Sub, Op2.Mul, Op2.Div)
+                              from a in Node(Enumerable.Range(0, rank).Select(i => (mask >> i & 1) == 1 ? 1 : shape[i]).ToArray(), d)
+                              from b in op == Op2.Div
+                                  ? Positive(Enumerable.Range(0, rank).Select(i => (mask >> i & 1) == 1 ? shape[i] : 1).ToArray(), d)
+                                  : Node(Enumerable.Range(0, rank).Select(i => (mask >> i & 1) == 1 ? shape[i] : 1).ToArray(), d)
+                              select (Expr)new BinaryE(op, a, b, shape));
+        }
+        if (rank >= 3)
+        {
+            options.Add(() => Node(shape, d).Select(x => (Expr)new UnaryE(Op1.LogSoftmax, x, shape)));
+            options.Add(() => from k in Small from bias in Bool
+                              from x in Node([.. shape[..^1], k], d) from w in Node([shape[^1], k], d) from b in Node([shape[^1]], d)
+                              select (Expr)new LinearE(x, w, bias ? b : null, shape));
+        }
+        if (rank == 0)
+            options.Add(() => from s in AnyShape34 from x in Node(s, d) select (Expr)new MaxE(x, null, false, shape));
+    }
+
+    /// <summary>The shape that <c>Permute(p)</c> takes to <paramref name="shape"/>: extent <c>shape[i]</c> at <c>p[i]</c>.</summary>
+    private static int[] Unpermuted(int[] shape, int[] p)
+    {
+        var input = new int[shape.Length];
+        for (int i = 0; i < p.Length; i++) input[p[i]] = shape[i];
+        return input;
+    }
+
     /// <summary>Keeps exponentials and cubes of deep graphs in range.</summary>
     private static Expr Tame(Op1 op, Expr x) => op is Op1.Exp or Op1.Pow3 ? new UnaryE(Op1.Tanh, x, x.Shape) : x;
 
@@ -180,13 +310,34 @@ public class GradCheckTests
             _ => new UnaryE(Op1.Exp, new UnaryE(Op1.Tanh, x, shape), shape),
         };
 
-    /// <summary>The shapes that broadcast onto <paramref name="shape"/> without changing it.</summary>
-    private static int[][] Smaller(int[] shape) => shape.Length switch
+    /// <summary>
+    /// The shapes that broadcast onto <paramref name="shape"/> without changing it: a suffix of it (leading dimensions
+    /// dropped) with any of its extents set to 1.
+    /// </summary>
+    private static int[][] Smaller(int[] shape)
     {
-        2 => [[shape[1]], [1, shape[1]], [shape[0], 1], [], [1]],
-        1 => [[], [1]],
-        _ => [],
-    };
+        var all = new List<int[]>();
+        for (int drop = 0; drop <= shape.Length; drop++)
+        {
+            var rest = shape[drop..];
+            for (int mask = 0; mask < 1 << rest.Length; mask++)
+                all.Add(rest.Select((e, i) => (mask >> i & 1) == 1 ? 1 : e).ToArray());
+        }
+        return all.Distinct(new ShapeComparer()).ToArray();
+    }
+
+    private sealed class ShapeComparer : IEqualityComparer<int[]>
+    {
+        public bool Equals(int[]? x, int[]? y) => x!.SequenceEqual(y!);
+
+        public int GetHashCode(int[] s) => s.Aggregate(s.Length, (h, e) => h * 31 + e);
+    }
+
+    /// <summary>Shapes of rank 3 and 4 with small extents.</summary>
+    private static Gen<int[]> Shape34 =>
+        from rank in Gen.Choose(3, 4) from s in Gen.ArrayOf(Small, rank) select s;
+
+    private static Gen<int[]> AnyShape34 => Gen.OneOf(AnyShape, Shape34);
 
     private static Gen<int[]> AnyShape =>
         Gen.OneOf(Gen.Constant(Array.Empty<int>()), Extent.Select(n => new[] { n }), Extent.SelectMany(m => Extent.Select(n => new[] { m, n })));
@@ -219,11 +370,17 @@ public class GradCheckTests
                 case RowsE ro: Visit(ro.X); break;
                 case CrossEntropyE ce: Visit(ce.Logits); break;
                 case MseE ms: Visit(ms.A); Visit(ms.B); break;
+                case ViewE v: Visit(v.X); break;
+                case PermuteE pe: Visit(pe.X); break;
+                case MaxE mx: Visit(mx.X); break;
             }
         }
         Visit(g.Root);
         return leaves;
     }
+
+    /// <summary>The shape with the extent at <paramref name="at"/> given as -1 (none when it is -1).</summary>
+    private static int[] Inferred(int[] shape, int at) => at < 0 ? shape : Replace(shape, at, -1);
 
     private static string Key(LeafE l) => $"{l.Id}:{string.Join(",", l.S)}";
 
@@ -279,6 +436,16 @@ public class GradCheckTests
             RowsE ro => ro.Squeeze ? T(ro.X)[ro.Start] : T(ro.X)[ro.Start..(ro.Start + ro.Count)],
             CrossEntropyE ce => Functional.CrossEntropy(T(ce.Logits), new Tensor(ce.Targets.Select(t => (float)t).ToArray(), ce.Targets.Length)),
             MseE ms => Functional.MseLoss(T(ms.A), T(ms.B)),
+            ViewE v => v.Op switch
+            {
+                ViewOp.Reshape => T(v.X).Reshape(Inferred(v.S, v.A)),
+                ViewOp.View => T(v.X).View(Inferred(v.S, v.A)),
+                ViewOp.Flatten => T(v.X).Flatten(v.A, v.B),
+                ViewOp.Squeeze => T(v.X).Squeeze(v.A),
+                _ => T(v.X).Unsqueeze(v.A),
+            },
+            PermuteE pe => T(pe.X).Permute(pe.Dims),
+            MaxE mx => mx.Dim is { } md ? T(mx.X).Max(md, mx.KeepDim).Values : T(mx.X).Max(),
             _ => throw new InvalidOperationException(e.ToString()),
         };
         Assert.Equal(e.Shape, result.Shape.ToArray());
@@ -325,6 +492,14 @@ public class GradCheckTests
             case RowsE ro: result = Reference.Rows(R(ro.X), ro.Start, ro.Count, ro.Squeeze); break;
             case CrossEntropyE ce: result = Reference.CrossEntropy(R(ce.Logits), ce.Targets); break;
             case MseE ms: result = Reference.Mse(R(ms.A), R(ms.B)); break;
+            case ViewE v: result = new D(R(v.X).Data, v.S); break;
+            case PermuteE pe: result = Reference.Permute(R(pe.X), pe.Dims); break;
+            case MaxE mx:
+                var mxx = R(mx.X);
+                // finite differences hold only where the maximum does not change hands within the step
+                k = Math.Min(k, Reference.MaxGap(mxx, mx.Dim));
+                result = Reference.Max(mxx, mx.Dim, mx.KeepDim);
+                break;
             default: throw new InvalidOperationException(e.ToString());
         }
         kink = k;
@@ -397,6 +572,28 @@ public class GradCheckTests
                 return Prop.When(usable, () => { });
             }));
         Assert.True(checkedGraphs >= 1000);
+    }
+
+    private static Gen<GraphCase> Graphs34 =>
+        from depth in Gen.Choose(1, 3)
+        from shape in Shape34
+        from mean in Bool
+        from x in Node(shape, depth)
+        from seed in Gen.Choose(0, int.MaxValue)
+        select new GraphCase(new ReduceE(x, null, false, mean, []), seed);
+
+    [Fact]
+    public void AutodiffGradientsEqualFiniteDifferencesOnRandomGraphsOverRank3And4Tensors()
+    {
+        int checkedGraphs = 0;
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(400).WithMaxRejected(2000),
+            Prop.ForAll(Graphs34.ToArbitrary(), g =>
+            {
+                bool usable = GradientsMatch(g);
+                if (usable) checkedGraphs++;
+                return Prop.When(usable, () => { });
+            }));
+        Assert.True(checkedGraphs >= 400);
     }
 
     [Fact]

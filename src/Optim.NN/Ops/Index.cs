@@ -5,7 +5,7 @@ namespace Optim.NN.Ops;
 /// <summary>Rows taken along the first dimension (<c>x[i]</c>, <c>x[a:b]</c>), copied, with the gradient scattered back.</summary>
 internal static class Index
 {
-    /// <summary>Rows [start, start + count) of a tensor of rank 1 or 2; <paramref name="squeeze"/> drops the first dimension (one row only).</summary>
+    /// <summary>Rows [start, start + count) along the first dimension of a tensor of rank 1 to 4; <paramref name="squeeze"/> drops that dimension (one row only).</summary>
     public static Tensor Rows(Tensor x, int start, int count, bool squeeze, string paramName)
     {
         if (x.Rank == 0) throw new ArgumentException("A scalar cannot be indexed.", paramName);
@@ -13,15 +13,12 @@ internal static class Index
         if (start < 0 || count < 0 || start > n - count)
             throw new ArgumentOutOfRangeException(paramName,
                 $"Rows {start} to {start + count} are out of range for a tensor of shape {Shapes.Format(x.ShapeArray)}.");
-        int width = x.Rank == 2 ? x.ShapeArray[1] : 1;
+        // a row is everything below the first dimension
+        var rest = x.ShapeArray[1..];
+        int width = 1;
+        foreach (var e in rest) width *= e;
         var y = x.Data.AsSpan(start * width, count * width).ToArray();
-        int[] shape = (x.Rank, squeeze) switch
-        {
-            (2, true) => [width],
-            (2, false) => [count, width],
-            (_, true) => [],
-            _ => [count],
-        };
+        int[] shape = squeeze ? rest : [count, .. rest];
         return Tensor.Result(y, shape, Tensor.Records(x) ? new RowsNode(x, start * width) : null);
     }
 

@@ -40,8 +40,12 @@ internal static class MatMul
     }
 
     /// <summary>The transpose of a matrix (a copy), or the tensor itself for ranks 0 and 1, as PyTorch's <c>t()</c>.</summary>
+    /// <exception cref="InvalidOperationException">The tensor has rank 3 or 4.</exception>
     public static Tensor Transpose(Tensor x)
     {
+        if (x.Rank > 2)
+            throw new InvalidOperationException(
+                $"T() transposes a tensor of rank 2 or less (PyTorch's t()), but the shape is {Shapes.Format(x.ShapeArray)}; use Permute to reorder the dimensions of a tensor of rank {x.Rank}.");
         if (x.Rank < 2) return x;
         int m = x.ShapeArray[0], n = x.ShapeArray[1];
         var y = GC.AllocateUninitializedArray<float>(m * n);
@@ -71,8 +75,9 @@ internal static class MatMul
     }
 
     /// <summary>
-    /// <c>x·Wᵀ + b</c> for <c>x</c> of shape <c>[batch, in]</c> (or <c>[in]</c>), <c>W</c> of shape <c>[out, in]</c> and
-    /// <c>b</c> of shape <c>[out]</c>, as one operation: the bias fills the output and the product accumulates onto it.
+    /// <c>x·Wᵀ + b</c> for <c>x</c> of shape <c>[*, in]</c> (rank 1 to 4: every row of the last dimension is mapped),
+    /// <c>W</c> of shape <c>[out, in]</c> and <c>b</c> of shape <c>[out]</c>, as one operation: the bias fills the output
+    /// and the product accumulates onto it.
     /// </summary>
     /// <exception cref="ArgumentException">The shapes do not fit.</exception>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
@@ -88,12 +93,13 @@ internal static class MatMul
                 "input");
         if (bias is not null && (bias.Rank != 1 || bias.ShapeArray[0] != outF))
             throw new ArgumentException($"The bias must have shape [{outF}], but it has shape {Shapes.Format(bias.ShapeArray)}.", nameof(bias));
-        int m = x.Rank == 2 ? x.ShapeArray[0] : 1;
+        int m = 1;
+        for (int i = 0; i < x.Rank - 1; i++) m *= x.ShapeArray[i];
         var y = GC.AllocateUninitializedArray<float>(m * outF);
         if (bias is not null)
             for (int i = 0; i < m; i++) bias.Data.AsSpan().CopyTo(y.AsSpan(i * outF, outF));
         Gemm.Multiply(m, outF, inF, x.Data, false, weight.Data, true, y, accumulate: bias is not null);
-        int[] shape = x.Rank == 2 ? [m, outF] : [outF];
+        int[] shape = [.. x.ShapeArray[..^1], outF];
         bool records = Autograd.GradMode.Enabled && (x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         return Tensor.Result(y, shape, records ? new LinearNode(x, weight, bias, m, inF, outF) : null);
     }

@@ -14,34 +14,58 @@ internal static class Reduction
         return Tensor.Result([s], [], Tensor.Records(x) ? new AllNode(x, mean) : null);
     }
 
-    /// <summary>The sum (or mean) along <paramref name="dim"/> (negative counts from the end).</summary>
+    /// <summary>The sum (or mean) along <paramref name="dim"/> (negative counts from the end), of a tensor of rank 1 to 4.</summary>
     /// <exception cref="ArgumentException">The dimension is out of range.</exception>
     public static Tensor Along(Tensor x, int dim, bool keepDim, bool mean)
     {
+        dim = Dim(x, dim, nameof(dim));
+        var (outer, count, inner) = Split(x.ShapeArray, dim);
+        var y = new float[outer * inner];
+        for (int o = 0; o < outer; o++)
+        {
+            var dst = y.AsSpan(o * inner, inner);
+            var src = x.Data.AsSpan(o * count * inner, count * inner);
+            if (inner == 1) dst[0] = TensorPrimitives.Sum(src);
+            else
+                for (int k = 0; k < count; k++) TensorPrimitives.Add(dst, src.Slice(k * inner, inner), dst);
+        }
+        if (mean) TensorPrimitives.Divide(y, count, y);
+        return Tensor.Result(y, Reduced(x.ShapeArray, dim, keepDim), Tensor.Records(x) ? new AlongNode(x, outer, count, inner, mean) : null);
+    }
+
+    /// <summary>A dimension of <paramref name="x"/> made non-negative (negative counts from the end), as PyTorch wraps it.</summary>
+    /// <exception cref="ArgumentException">The dimension is out of range, or the tensor is a scalar.</exception>
+    public static int Dim(Tensor x, int dim, string paramName)
+    {
         int rank = x.Rank;
         if (rank == 0 || dim < -rank || dim >= rank)
-            throw new ArgumentException($"Dimension {dim} is out of range for a tensor of shape {Shapes.Format(x.ShapeArray)}.", nameof(dim));
-        if (dim < 0) dim += rank;
-        // seen as a matrix [rows, cols], reduce over rows (dim 0 of a matrix) or over cols
-        int rows = rank == 2 ? x.ShapeArray[0] : 1, cols = x.ShapeArray[^1];
-        bool overRows = rank == 2 && dim == 0;
-        int[] shape = (rank, overRows, keepDim) switch
+            throw new ArgumentException(
+                rank == 0
+                    ? $"Dimension {dim} is out of range for a tensor of shape {Shapes.Format(x.ShapeArray)}: a scalar has no dimension to reduce."
+                    : $"Dimension {dim} is out of range for a tensor of shape {Shapes.Format(x.ShapeArray)} (expected a dimension in [{-rank}, {rank - 1}]).",
+                paramName);
+        return dim < 0 ? dim + rank : dim;
+    }
+
+    /// <summary>The shape seen as <c>[outer, shape[dim], inner]</c>: the extents before, at and after <paramref name="dim"/>.</summary>
+    public static (int Outer, int Count, int Inner) Split(int[] shape, int dim)
+    {
+        int outer = 1, inner = 1;
+        for (int i = 0; i < dim; i++) outer *= shape[i];
+        for (int i = dim + 1; i < shape.Length; i++) inner *= shape[i];
+        return (outer, shape[dim], inner);
+    }
+
+    /// <summary>The shape without <paramref name="dim"/>, or with extent 1 there when <paramref name="keepDim"/>.</summary>
+    public static int[] Reduced(int[] shape, int dim, bool keepDim)
+    {
+        if (keepDim)
         {
-            (1, _, true) => [1],
-            (1, _, false) => [],
-            (_, true, true) => [1, cols],
-            (_, true, false) => [cols],
-            (_, false, true) => [rows, 1],
-            _ => [rows],
-        };
-        int count = overRows ? rows : cols;
-        var y = new float[overRows ? cols : rows];
-        if (overRows)
-            for (int i = 0; i < rows; i++) TensorPrimitives.Add(y, x.Data.AsSpan(i * cols, cols), y);
-        else
-            for (int i = 0; i < rows; i++) y[i] = TensorPrimitives.Sum(x.Data.AsSpan(i * cols, cols));
-        if (mean) TensorPrimitives.Divide(y, count, y);
-        return Tensor.Result(y, shape, Tensor.Records(x) ? new AlongNode(x, rows, cols, overRows, mean ? count : 0) : null);
+            var kept = (int[])shape.Clone();
+            kept[dim] = 1;
+            return kept;
+        }
+        return [.. shape[..dim], .. shape[(dim + 1)..]];
     }
 
     private sealed class AllNode(Tensor input, bool mean) : Node(input)
@@ -55,18 +79,22 @@ internal static class Reduction
         }
     }
 
-    /// <summary>Spreads the reduced gradient back along the reduced dimension (divided by its length for a mean, when <paramref name="divisor"/> is not 0).</summary>
-    private sealed class AlongNode(Tensor input, int rows, int cols, bool overRows, int divisor) : Node(input)
+    /// <summary>Spreads the reduced gradient back along the reduced dimension (divided by its length for a mean).</summary>
+    private sealed class AlongNode(Tensor input, int outer, int count, int inner, bool mean) : Node(input)
     {
         public override void Backward(float[] grad)
         {
-            if (divisor != 0) TensorPrimitives.Divide(grad, divisor, grad);
-            var gx = GC.AllocateUninitializedArray<float>(rows * cols);
-            for (int i = 0; i < rows; i++)
+            if (mean) TensorPrimitives.Divide(grad, count, grad);
+            var gx = GC.AllocateUninitializedArray<float>(outer * count * inner);
+            for (int o = 0; o < outer; o++)
             {
-                var row = gx.AsSpan(i * cols, cols);
-                if (overRows) grad.AsSpan().CopyTo(row);
-                else row.Fill(grad[i]);
+                var g = grad.AsSpan(o * inner, inner);
+                for (int k = 0; k < count; k++)
+                {
+                    var dst = gx.AsSpan((o * count + k) * inner, inner);
+                    if (inner == 1) dst[0] = g[0];
+                    else g.CopyTo(dst);
+                }
             }
             A.AddGrad(gx);
         }

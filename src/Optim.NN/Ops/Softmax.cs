@@ -19,14 +19,14 @@ internal static class Softmax
         return (max, TensorPrimitives.Sum(exps));
     }
 
-    /// <summary><c>y = x − max − log Σ exp(x − max)</c> along the last dimension of a tensor of rank 1 or 2.</summary>
+    /// <summary><c>y = x − max − log Σ exp(x − max)</c> along the last dimension of a tensor of rank 1 to 4.</summary>
     /// <exception cref="ArgumentException">The tensor is a scalar, or <paramref name="dim"/> is not its last dimension.</exception>
     public static Tensor LogSoftmax(Tensor x, int dim)
     {
         int rank = x.Rank;
         if (rank == 0 || (dim != -1 && dim != rank - 1))
             throw new ArgumentException(
-                $"LogSoftmax runs along the last dimension (-1 or {rank - 1}) of a tensor of rank 1 or 2, but got dim {dim} for shape {Shapes.Format(x.ShapeArray)}.",
+                $"LogSoftmax runs along the last dimension (-1 or {rank - 1}) of a tensor of rank 1 to 4, but got dim {dim} for shape {Shapes.Format(x.ShapeArray)}.",
                 nameof(dim));
         int cols = x.ShapeArray[^1], rows = cols == 0 ? 0 : x.Numel / cols;
         var y = GC.AllocateUninitializedArray<float>(x.Numel);
