@@ -70,6 +70,30 @@ internal static class Demo
         Plot("training_lr_onecycle", new Chart($"{scheduled.Name}: the learning rate at each optimizer step", "Epoch",
             "Learning rate", [new Curve(scheduled.Name, scheduled.Lrs)], XPerPoint: (double)options.Epochs / scheduled.Lrs.Length));
 
+        var (imgTrain, imgTest, channels, imgSource) = DemoData.LoadImages(options.DataDir, options.Sample, options.TrainImages);
+        con.Write(new Rule("[bold]The CIFAR-10 tutorial's CNN: 3 convolutions and poolings, 2 linear layers[/]").LeftJustified());
+        con.WriteLine($"Data: {imgSource}.");
+        var lrRuns = CnnSection.LearningRates(imgTrain, channels, [0.01, 0.001]);
+        CnnSection.ShowLearningRates(con, lrRuns, Math.Min(CnnSection.LrImages, imgTrain.Count));
+        Plot("cnn_lr_loss_sum", new Chart("The tutorial's loop: SGD at two learning rates, one image per step", "Epoch",
+            "Cross-entropy loss summed over the epoch", lrRuns.Select(r => new Curve($"lr {G(r.Lr)}", r.EpochLossSum)).ToList()));
+        int cnnEpochs = Math.Min(options.Epochs, CnnEpochs);
+        con.WriteLine($"The network trained with SGD with momentum and with Adam, {cnnEpochs} epoch{(cnnEpochs == 1 ? "" : "s")} each, batches of 64:");
+        var cnnRuns = Training.RunAll(console, imgTrain, imgTest, CnnSection.Recipes(channels), cnnEpochs, seed: 0);
+        var cnnTable = new Table().Border(TableBorder.Rounded).Title("[bold]The CNN: test accuracy, final loss and time per epoch[/]")
+            .AddColumns("run", "setup")
+            .AddColumn(new TableColumn("test accuracy").RightAligned())
+            .AddColumn(new TableColumn("final loss").RightAligned())
+            .AddColumn(new TableColumn("s / epoch").RightAligned());
+        foreach (var r in cnnRuns)
+            cnnTable.AddRow(Markup.Escape(r.Name), Markup.Escape(r.Setup), F(r.FinalAccuracy, "F4"), F(r.FinalLoss, "F4"), F(r.SecondsPerEpoch, "F2"));
+        con.Write(cnnTable);
+        Plot("cnn_training_loss", new Chart("The CNN's training loss (mean over each twentieth of an epoch)", "Epoch",
+            "Cross-entropy loss (nats, log scale)", cnnRuns.Select(r => new Curve(r.Name, Binned(r.BatchLoss, Bins * cnnEpochs))).ToList(),
+            LogY: true, XStart: 0.5 / Bins, XPerPoint: 1.0 / Bins));
+        Plot("cnn_test_accuracy", new Chart("The CNN's test accuracy after each epoch", "Epoch",
+            $"Test accuracy (fraction of {imgTest.Count:N0} images right)", cnnRuns.Select(r => new Curve(r.Name, r.EpochAccuracy)).ToList(), XStart: 1));
+
         con.Write(new Rule("[bold]Plots[/]").LeftJustified());
         foreach (var path in plots) con.WriteLine(path);
         if (options.JsonFile is { } json)
@@ -85,6 +109,18 @@ internal static class Demo
                     epoch_seconds = r.EpochSeconds,
                 }),
                 accumulation_regression = new { weight = regression.Weight, bias = regression.Bias, epoch_loss = regression.EpochLoss },
+                cnn = new
+                {
+                    data = imgSource,
+                    epochs = cnnEpochs,
+                    learning_rates = lrRuns.Select(r => new { lr = r.Lr, epoch_loss_sum = r.EpochLossSum }),
+                    runs = cnnRuns.Select(r => new
+                    {
+                        name = r.Name, setup = r.Setup, test_accuracy = r.FinalAccuracy, final_loss = r.FinalLoss,
+                        seconds_per_epoch = r.SecondsPerEpoch, epoch_loss = r.EpochLoss, epoch_accuracy = r.EpochAccuracy,
+                        epoch_seconds = r.EpochSeconds,
+                    }),
+                },
                 plots,
             };
             File.WriteAllText(json, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
@@ -92,6 +128,9 @@ internal static class Demo
         }
         return 0;
     }
+
+    /// <summary>The most epochs the CNN's runs train (fewer when <c>--epochs</c> asks for fewer), so that its section stays short.</summary>
+    internal const int CnnEpochs = 2;
 
     private static string G(double x) => x.ToString("G4", CultureInfo.InvariantCulture);
 
@@ -122,19 +161,44 @@ internal static class DemoData
     public const string Installed = "/usr/share/datasets/fashion-mnist";
 
     /// <summary>
-    /// The set in <paramref name="dir"/> when given, else the full set from <see cref="Installed"/> when present (and no
+    /// The set in <paramref name="dir"/> when it holds Fashion-MNIST, else the full set from <see cref="Installed"/> when present (and no
     /// <paramref name="sample"/> was asked for), else the sample embedded in the demo (the first 10,000 training and
     /// 2,000 test images); its first <paramref name="trainImages"/> training images when given; and a line saying which.
     /// </summary>
     public static (TensorDataset Train, TensorDataset Test, string Source) Load(string? dir, bool sample, int? trainImages = null)
     {
-        var (data, what) =
-            dir is not null ? (FashionMnist.Load(dir), $"{dir}")
-            : !sample && File.Exists(Path.Combine(Installed, "t10k-labels-idx1-ubyte.gz")) ? (FashionMnist.Load(Installed), $"the full set in {Installed}")
-            : (FashionMnist.Load(name => typeof(DemoData).Assembly.GetManifestResourceStream("fashion-mnist/" + name)
-                                         ?? throw new FileNotFoundException($"The demo has no embedded resource '{name}'.")),
-               "the embedded sample (data/fashion-mnist-sample)");
-        var (train, test) = (data.Train, data.Test);
+        var (data, what) = Open(dir, sample);
+        return Limit(data.Train, data.Test, what, trainImages);
+    }
+
+    /// <summary>
+    /// The images for the CNN: CIFAR-10 when <paramref name="dir"/> holds its batches, else the Fashion-MNIST set
+    /// <see cref="Load"/> picks, as one-channel images zero-padded to 32×32; their channel count; and a line saying which.
+    /// </summary>
+    public static (TensorDataset Train, TensorDataset Test, int Channels, string Source) LoadImages(string? dir, bool sample, int? trainImages = null)
+    {
+        if (dir is not null && DemoCommandLine.HoldsCifar10(dir))
+        {
+            var cifar = Cifar10.Load(dir);
+            var (ctrain, ctest, csource) = Limit(cifar.Train, cifar.Test, $"CIFAR-10 in {dir}", trainImages);
+            return (ctrain, ctest, 3, csource);
+        }
+        var (data, what) = Open(dir, sample);
+        var images = data.AsImages(padding: 2);
+        var (train, test, source) = Limit(images.Train, images.Test, $"Fashion-MNIST padded to 32×32 (1 channel; CIFAR-10 is not on this machine), {what}", trainImages);
+        return (train, test, 1, source);
+    }
+
+    /// <summary>Fashion-MNIST from <paramref name="dir"/> when it holds it, else installed, else embedded; and where from.</summary>
+    private static (FashionMnist Data, string What) Open(string? dir, bool sample) =>
+        dir is not null && DemoCommandLine.HoldsFashionMnist(dir) ? (FashionMnist.Load(dir), $"{dir}")
+        : !sample && File.Exists(Path.Combine(Installed, "t10k-labels-idx1-ubyte.gz")) ? (FashionMnist.Load(Installed), $"the full set in {Installed}")
+        : (FashionMnist.Load(name => typeof(DemoData).Assembly.GetManifestResourceStream("fashion-mnist/" + name)
+                                     ?? throw new FileNotFoundException($"The demo has no embedded resource '{name}'.")),
+           "the embedded sample (data/fashion-mnist-sample)");
+
+    private static (TensorDataset Train, TensorDataset Test, string Source) Limit(TensorDataset train, TensorDataset test, string what, int? trainImages)
+    {
         string images = string.Create(CultureInfo.InvariantCulture, $"{train.Count:N0} training images");
         if (trainImages < train.Count)
         {

@@ -7,7 +7,7 @@ namespace OptimDemo;
 /// <summary>The demo's settings, read from its command line and checked before any work starts.</summary>
 /// <param name="OutDir">Where the plots go (created, and known to be writable).</param>
 /// <param name="JsonFile">Where the summary goes, or null for none (its directory created, and known to be writable).</param>
-/// <param name="DataDir">A directory holding the Fashion-MNIST files, or null for the default.</param>
+/// <param name="DataDir">A directory holding the Fashion-MNIST files, CIFAR-10's, or both; or null for the default.</param>
 /// <param name="Sample">Whether to train on the embedded sample even where the full set is installed.</param>
 /// <param name="Epochs">How many epochs each run trains.</param>
 /// <param name="TrainImages">How many of the training images to train on, or null for all of them.</param>
@@ -52,7 +52,9 @@ internal abstract record DemoCommandLine
     {
         var data = new Option<string>("--data")
         {
-            Description = "A directory holding Fashion-MNIST: " + string.Join(", ", DataFiles) + " (each may end in .gz). " +
+            Description = "A directory holding Fashion-MNIST: " + string.Join(", ", DataFiles) + " (each may end in .gz), " +
+                          "or CIFAR-10's binary batches (data_batch_1.bin ... test_batch.bin), or both: the MLP trains on " +
+                          "Fashion-MNIST, the CNN on CIFAR-10 when it is there, else on Fashion-MNIST padded to 32x32. " +
                           $"[default: {DemoData.Installed} when installed, else the sample embedded in the demo]",
             HelpName = "dir",
         };
@@ -88,7 +90,8 @@ internal abstract record DemoCommandLine
         };
         var root = new RootCommand(
             "Optim's demo: the tutorials' optimizer examples through the C# facade, then an MLP trained on Fashion-MNIST " +
-            "with SGD, momentum, Adam, AdamW, OneCycleLR and gradient accumulation; a table on the console, plots on disk.")
+            "with SGD, momentum, Adam, AdamW, OneCycleLR and gradient accumulation, then the CIFAR-10 tutorial's CNN " +
+            "(its learning-rate comparison, SGD with momentum and Adam); tables on the console, plots on disk.")
         {
             data, sample, epochs, trainImages, outDir, json,
         };
@@ -131,13 +134,27 @@ internal abstract record DemoCommandLine
         return new Invalid($"{option.Name} '{value}': {rule}.");
     }
 
-    /// <summary>Why <paramref name="dir"/> does not hold the Fashion-MNIST files, or null when it does.</summary>
+    /// <summary>CIFAR-10's binary batches, which <see cref="Optim.NN.Cifar10.Load(string)"/> reads.</summary>
+    public static IReadOnlyList<string> CifarFiles { get; } =
+        ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"];
+
+    /// <summary>Whether <paramref name="dir"/> holds Fashion-MNIST's four files.</summary>
+    public static bool HoldsFashionMnist(string dir) => MissingFashionMnist(dir).Count == 0;
+
+    /// <summary>Whether <paramref name="dir"/> holds CIFAR-10's six binary batches.</summary>
+    public static bool HoldsCifar10(string dir) => CifarFiles.All(f => File.Exists(Path.Combine(dir, f)));
+
+    private static List<string> MissingFashionMnist(string dir) =>
+        DataFiles.Where(f => !File.Exists(Path.Combine(dir, f + ".gz")) && !File.Exists(Path.Combine(dir, f))).ToList();
+
+    /// <summary>Why <paramref name="dir"/> holds neither the Fashion-MNIST files nor CIFAR-10's, or null when it holds either.</summary>
     private static string? DataProblem(string dir)
     {
         if (File.Exists(dir)) return "is a file, not a directory";
         if (!Directory.Exists(dir)) return "no such directory";
-        var missing = DataFiles.Where(f => !File.Exists(Path.Combine(dir, f + ".gz")) && !File.Exists(Path.Combine(dir, f))).ToList();
-        return missing.Count == 0 ? null : $"holds no {string.Join(", no ", missing)} (each may end in .gz)";
+        var missing = MissingFashionMnist(dir);
+        return missing.Count == 0 || HoldsCifar10(dir) ? null
+            : $"holds no {string.Join(", no ", missing)} (each may end in .gz), nor CIFAR-10's {string.Join(", ", CifarFiles)}";
     }
 
     /// <summary>

@@ -35,7 +35,14 @@ internal static class Training
     internal sealed record Recipe(
         string Name, string Setup, int BatchSize, int AccumulationSteps,
         Func<IEnumerable<Parameter>, Optimizer> MakeOptimizer,
-        Func<Optimizer, int, LRScheduler?> MakeScheduler);
+        Func<Optimizer, int, LRScheduler?> MakeScheduler)
+    {
+        /// <summary>The model, from a generator; by default the MLP 784-128-10.</summary>
+        public Func<Random, Module> MakeModel { get; init; } = Mlp;
+    }
+
+    /// <summary>The MLP 784-128-10 the Fashion-MNIST runs train.</summary>
+    public static Module Mlp(Random rng) => new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
 
     /// <summary>The runs the demo compares; the scheduler's length comes from <paramref name="epochs"/> and the loader.</summary>
     public static IReadOnlyList<Recipe> Recipes(int epochs) =>
@@ -70,8 +77,7 @@ internal static class Training
                                  double warmUpSeconds)
     {
         WarmUp(train, recipe, warmUpSeconds);
-        var rng = new Random(seed);
-        var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
+        var model = recipe.MakeModel(new Random(seed));
         var criterion = new CrossEntropyLoss();
         var optimizer = recipe.MakeOptimizer(model.Parameters());
         var loader = new DataLoader(train, batchSize: recipe.BatchSize, shuffle: true, seed: seed);
@@ -82,6 +88,7 @@ internal static class Training
         var tick = start(epochs * loader.Count);
         for (int epoch = 0; epoch < epochs; epoch++)
         {
+            model.Train();
             var clock = Stopwatch.StartNew();
             double sum = 0;
             int batches = 0, micro = 0;
@@ -123,8 +130,7 @@ internal static class Training
     /// </summary>
     private static void WarmUp(TensorDataset train, Recipe recipe, double seconds)
     {
-        var rng = new Random(12345);
-        var model = new Sequential(new Linear(784, 128, random: rng), new ReLU(), new Linear(128, 10, random: rng));
+        var model = recipe.MakeModel(new Random(12345));
         var criterion = new CrossEntropyLoss();
         var optimizer = recipe.MakeOptimizer(model.Parameters());
         var scheduler = recipe.MakeScheduler(optimizer, WarmUpSteps);
@@ -152,20 +158,11 @@ internal static class Training
     /// <summary>The fraction of test images whose largest logit is at their label, evaluated without recording a graph.</summary>
     public static double Accuracy(Module model, TensorDataset test)
     {
+        model.Eval();
         using var _ = Tensor.NoGrad();
-        int correct = 0;
+        double correct = 0;
         foreach (var (x, y) in new DataLoader(test, batchSize: 1000))
-        {
-            var logits = model.Forward(x);
-            int classes = logits.Shape[1];
-            for (int i = 0; i < logits.Shape[0]; i++)
-            {
-                var row = logits.Data.AsSpan(i * classes, classes);
-                int best = 0;
-                for (int c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
-                if (best == (int)y.Data[i]) correct++;
-            }
-        }
-        return (double)correct / test.Count;
+            correct += model.Forward(x).ArgMax(1).Eq(y).Sum().Item();
+        return correct / test.Count;
     }
 }

@@ -83,7 +83,8 @@ public abstract partial class Optimizer
     /// <exception cref="ArgumentException">A group's hyperparameters are invalid; nothing is updated.</exception>
     /// <exception cref="InvalidOperationException">A parameter has a kind of gradient this optimizer does not take: a sparse one
     /// (<see cref="Parameter.AccumulateSparseGrad"/>) for any but <see cref="SparseAdam"/>, a dense one for <see cref="SparseAdam"/>;
-    /// nothing is updated.</exception>
+    /// nothing is updated. Or another <see cref="Step"/> of this optimizer is running (an optimizer is not thread-safe);
+    /// this call changes nothing.</exception>
     /// <exception cref="ArgumentNullException"><see cref="LBFGS"/> got no closure; nothing is updated.</exception>
     /// <remarks>
     /// <para>The step hooks run around it, as PyTorch 2.x's do: the global pre-hooks
@@ -97,13 +98,24 @@ public abstract partial class Optimizer
     /// </remarks>
     public float? Step(Func<float>? closure = null)
     {
-        RunHooks(s_stepPreHooks.Items);
-        RunHooks(_stepPreHooks.Items);
-        var loss = StepCore(closure);
-        RunHooks(_stepPostHooks.Items);
-        RunHooks(s_stepPostHooks.Items);
-        return loss;
+        if (Interlocked.Exchange(ref _stepping, 1) != 0)
+            throw new InvalidOperationException(
+                "Step() was called while another Step() of this optimizer was running (on another thread, or from its " +
+                "closure or a hook). An optimizer is not thread-safe: step it from one thread at a time.");
+        try
+        {
+            RunHooks(s_stepPreHooks.Items);
+            RunHooks(_stepPreHooks.Items);
+            var loss = StepCore(closure);
+            RunHooks(_stepPostHooks.Items);
+            RunHooks(s_stepPostHooks.Items);
+            return loss;
+        }
+        finally { Volatile.Write(ref _stepping, 0); }
     }
+
+    /// <summary>1 while a <see cref="Step"/> runs: a second one at the same time would lose updates, so it throws.</summary>
+    private int _stepping;
 
     /// <summary>The step itself, between the step hooks: the closure, then the update of every parameter with a gradient. LBFGS overrides it.</summary>
     private protected virtual float? StepCore(Func<float>? closure)
@@ -156,6 +168,8 @@ public abstract partial class Optimizer
             var p = group.Params[k];
             if (_all.Contains(p))
                 throw new ArgumentException($"{p} appears in more than one parameter group.", nameof(group));
+            if (_all.FirstOrDefault(q => ReferenceEquals(q.Data, p.Data)) is { } other)
+                throw new ArgumentException($"{p} and {other} are one buffer (the same float[]): a step would update it twice.", nameof(group));
         }
         var before = group.Snapshot();
         var owner = group.Descriptor;

@@ -22,16 +22,20 @@ public sealed class ParamGroup
     /// <summary>A group over these parameters, with no hyperparameter set yet.</summary>
     /// <param name="parameters">The parameters, in order.</param>
     /// <exception cref="ArgumentNullException">The sequence or one of its items is null.</exception>
-    /// <exception cref="ArgumentException">A parameter appears twice.</exception>
+    /// <exception cref="ArgumentException">A parameter appears twice, or two parameters share one <see cref="Parameter.Data"/> array.</exception>
     public ParamGroup(IEnumerable<Parameter> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         _params = new List<Parameter>();
         var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        var buffers = new Dictionary<float[], Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var p in parameters)
         {
             if (p is null) throw new ArgumentNullException(nameof(parameters), "A parameter group cannot hold a null parameter.");
             if (!seen.Add(p)) throw new ArgumentException($"{p} appears twice in the parameter group.", nameof(parameters));
+            if (!buffers.TryAdd(p.Data, p))
+                throw new ArgumentException(
+                    $"{p} and {buffers[p.Data]} are one buffer (the same float[]): a step would update it twice.", nameof(parameters));
             _params.Add(p);
         }
     }

@@ -241,3 +241,65 @@ public class CompleteStateLoadsTests
         Assert.Equal(json, fresh.StateDict().ToJson());
     }
 }
+
+/// <summary>Faults a user can make with an optimizer that would silently lose or double updates: each one throws.</summary>
+public class MisuseTests
+{
+    [Fact]
+    public void A_step_called_while_another_runs_throws_and_changes_nothing()
+    {
+        var p = new Parameter([1f, 2f]) { Grad = [1f, 1f] };
+        var opt = new SGD([p], lr: 0.1);
+        InvalidOperationException? inner = null;
+        float[]? seen = null;
+        var handle = opt.RegisterStepPostHook(o =>
+        {
+            seen = p.Data.ToArray();
+            inner = Assert.Throws<InvalidOperationException>(() => o.Step());
+        });
+        opt.Step();
+        Assert.NotNull(inner);
+        Assert.Contains("not thread-safe", inner!.Message);
+        Assert.Equal(seen, p.Data);   // the refused call moved nothing
+        handle.Remove();
+        opt.Step();                   // and the guard is released after the step
+        Assert.Equal(0.8f, p.Data[0], 1e-6f);
+        Assert.Equal(1.8f, p.Data[1], 1e-6f);
+    }
+
+    [Fact]
+    public void Steps_from_two_threads_at_once_are_refused_rather_than_lost()
+    {
+        var p = new Parameter(new float[1 << 16]);
+        var opt = new SGD([p], lr: 1e-3);
+        int done = 0, refused = 0;
+        var threads = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            for (int i = 0; i < 2000; i++)
+            {
+                p.Grad ??= Enumerable.Repeat(1f, p.Data.Length).ToArray();
+                try { opt.Step(); Interlocked.Increment(ref done); }
+                catch (InvalidOperationException) { Interlocked.Increment(ref refused); }
+            }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        Assert.Equal(4000, done + refused);
+        // every step that was not refused was applied: no update is lost
+        Assert.Equal(-1e-3f * done, p.Data[0], 1e-3f * done * 1e-4f + 1e-6f);
+    }
+
+    [Fact]
+    public void Two_parameters_over_one_buffer_are_rejected_in_a_group_and_across_groups()
+    {
+        var data = new float[4];
+        var a = new Parameter(data);
+        var b = new Parameter(data, 2, 2);
+        var e = Assert.Throws<ArgumentException>(() => new SGD([a, b], lr: 0.1));
+        Assert.Contains("one buffer", e.Message);
+        var opt = new SGD([a], lr: 0.1);
+        var e2 = Assert.Throws<ArgumentException>(() => opt.AddParamGroup(new ParamGroup([b])));
+        Assert.Equal("group", e2.ParamName);
+        Assert.Single(opt.ParamGroups);
+    }
+}
