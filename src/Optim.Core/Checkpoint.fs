@@ -302,8 +302,10 @@ module Checkpoint =
                 | true, i when i >= 0 && i < n -> i
                 | _ -> fail $"Malformed state dict: state key '{entry.Name}' is not a parameter index below {n}."
             if entry.Value.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: state[{i}] must be an object."
+            // PyTorch's SGD keeps no step (its state is the momentum buffer alone); every other optimizer does
             match entry.Value.TryGetProperty "step" with
             | true, _ -> ()
+            | _ when kind = "SGD" -> ()
             | _ -> fail $"Malformed state dict: state[{i}] has no 'step'."
             for field in entry.Value.EnumerateObject() do
                 let where = $"state[{i}].{field.Name}"
