@@ -297,7 +297,7 @@ public sealed class CheckpointFile
         {
             double x = ReadFloat(e);
             // integral counters (last_epoch, step_size) as Python ints, as PyTorch keeps them
-            return x == Math.Floor(x) && Math.Abs(x) <= 1L << 53 ? (long)x : x;
+            return x == Math.Floor(x) && Math.Abs(x) <= 1L << 53 ? (long)x : (object)x;
         }
         foreach (var p in node.GetProperty("state").EnumerateObject())
             d.Add(p.Name, p.Value.ValueKind switch
@@ -320,7 +320,7 @@ public sealed class CheckpointFile
     /// Reads a checkpoint from a <c>.pt</c> file: one <see cref="Save"/> wrote, or one PyTorch wrote with
     /// <c>torch.save</c> — of <c>model.state_dict()</c> (its tensors become <see cref="Model"/>), of
     /// <c>optimizer.state_dict()</c> (read it with <see cref="OptimizerStateFor"/>), or of a dict holding
-    /// <c>"model"</c>, <c>"optimizer"</c> and numbers, strings and booleans.
+    /// <c>"model"</c>, <c>"optimizer"</c>, tensors (read as weights) and numbers, strings and booleans (read as entries).
     /// </summary>
     /// <param name="path">The file.</param>
     /// <returns>The checkpoint.</returns>
@@ -370,6 +370,12 @@ public sealed class CheckpointFile
                     metadata = value as PyDict ?? throw Bad($"'{MetadataKey}' holds {Pickle.Describe(value)}, not a dict.");
                     break;
                 default:
+                    // a flat dict PyTorch wrote ({name: tensor, "epoch": 3}): its tensors are weights
+                    if (value is TensorData t)
+                    {
+                        if (!c.Model.TryAdd(k, t)) throw Bad($"The weight '{k}' appears both in 'model' and beside it.");
+                        break;
+                    }
                     if (value is not (long or double or string or bool))
                         throw Bad($"The entry '{k}' holds {Pickle.Describe(value)}; a checkpoint's entries are numbers, strings and booleans.");
                     c._order.Add(k);
@@ -392,7 +398,8 @@ public sealed class CheckpointFile
         foreach (var (key, value) in d.Items)
         {
             if (key is not string k) throw Bad($"'model' has the key {Pickle.Describe(key)}; weights are named by strings.");
-            Model.Add(k, value as TensorData ?? throw Bad($"model weight '{k}' holds {Pickle.Describe(value)}, not a tensor."));
+            if (!Model.TryAdd(k, value as TensorData ?? throw Bad($"model weight '{k}' holds {Pickle.Describe(value)}, not a tensor.")))
+                throw Bad($"The weight '{k}' appears both in 'model' and beside it.");
         }
     }
 
