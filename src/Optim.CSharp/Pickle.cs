@@ -258,7 +258,7 @@ internal static class Pickle
                 case Stop:
                     if (marks.Count > 0 || stack.Count != 1) throw Bad(at, $"STOP with {stack.Count} values and {marks.Count} marks on the stack; a pickle ends with one value.");
                     if (pos != p.Length) throw Bad(pos, $"{p.Length - pos} bytes follow STOP.");
-                    if (stack[0] is GlobalRef or StorageRef) throw Bad(at, "the pickle's value is a bare global or storage.");
+                    Check(stack[0], at, 2L * p.Length + 1024);
                     return stack[0];
                 case Mark: marks.Push(stack.Count); break;
                 case EmptyTuple: stack.Add(new PyTuple([])); break;
@@ -376,6 +376,36 @@ internal static class Pickle
                     throw Bad(at, $"opcode 0x{op:x2} ('{(op >= 0x20 && op < 0x7f ? ((char)op).ToString() : "?")}') is not allowed: the reader takes only what torch.save writes for dicts, lists, tuples, numbers, strings, booleans, None and tensors.");
             }
         }
+    }
+
+    /// <summary>
+    /// Checks the value a pickle built: no global or storage outside a tensor, no container that holds itself, at most
+    /// <see cref="MaxDepth"/> levels, and, with shared references (BINGET) expanded, at most <paramref name="limit"/>
+    /// values, so that what reads or re-saves it later does bounded work.
+    /// </summary>
+    private static void Check(object? root, int at, long limit)
+    {
+        long nodes = 0;
+        var path = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        void Walk(object? x, int depth)
+        {
+            if (++nodes > limit) throw Bad(at, $"the pickle's values, with their shared references expanded, number more than {limit}: refused.");
+            if (depth > MaxDepth) throw Bad(at, $"the pickle's values nest deeper than {MaxDepth} levels.");
+            IEnumerable<object?>? children = x switch
+            {
+                GlobalRef g => throw Bad(at, $"the global {g.Module}.{g.Name} is used as a value; it may only rebuild a tensor or an OrderedDict."),
+                StorageRef r => throw Bad(at, $"storage '{r.Key}' is used as a value; it may only rebuild a tensor."),
+                PyDict d => d.Items.Select(kv => kv.Value),
+                List<object?> l => l,
+                PyTuple t => t.Items,
+                _ => null,
+            };
+            if (children is null) return;
+            if (!path.Add(x!)) throw Bad(at, "a container holds itself.");
+            foreach (var c in children) Walk(c, depth + 1);
+            path.Remove(x!);
+        }
+        Walk(root, 0);
     }
 
     private static string Line(ReadOnlySpan<byte> p, ref int pos, int at)

@@ -307,6 +307,20 @@ public sealed class CheckpointFileTests
     }
 
     [Fact]
+    public void SelfContainingExponentiallySharedOrTooDeepValuesAreRejected()
+    {
+        // a list that holds itself
+        Assert.Contains("holds itself", Reject(Zip(Bytes("\x80\x02}X", 1, "x", "]q\0h\0as."))));
+        // forty levels of tuples of the one before, twice: 2⁴⁰ values from 200 bytes ("billion laughs")
+        var laughs = string.Concat(Enumerable.Range(0, 40).Select(i => $"h{(char)i}\x86q{(char)(i + 1)}"));
+        Assert.Contains("refused", Reject(Zip(Bytes("\x80\x02}X", 1, "x", "X", 1, "aq\0", laughs, "s."))));
+        // lists nested 100 deep
+        Assert.Contains("deeper than 64", Reject(Zip(Bytes("\x80\x02}X", 1, "x", new string(']', 100), new string('a', 99), "s."))));
+        // a dict key that appears twice
+        Assert.Contains("appears twice", Reject(Zip(Bytes("\x80\x02}(X", 1, "a", "K\x01X", 1, "a", "K\x02u."))));
+    }
+
+    [Fact]
     public void TruncatedCorruptOrOversizedZipsAreRejectedNamingTheEntryOrOffset()
     {
         var good = Sample().ToBytes();
