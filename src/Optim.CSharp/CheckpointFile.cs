@@ -170,7 +170,8 @@ public sealed class CheckpointFile
     /// </summary>
     /// <param name="path">The file; its directory must exist.</param>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
-    /// <exception cref="NotSupportedException"><see cref="Optimizer"/> is an LBFGS state dict.</exception>
+    /// <exception cref="NotSupportedException"><see cref="Optimizer"/> is an LBFGS state dict, or the file would exceed
+    /// 4 GB or 65535 tensors (ZIP64, which Optim does not write).</exception>
     /// <exception cref="IOException">The file could not be written; the old one is untouched.</exception>
     public void Save(string path)
     {

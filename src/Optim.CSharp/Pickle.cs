@@ -52,18 +52,25 @@ internal static class Pickle
 
     // ---------------------------------------------------------------- writing
 
-    /// <summary>Pickles <paramref name="value"/>; each tensor becomes a storage, numbered from 0, that <paramref name="storages"/> collects.</summary>
+    /// <summary>Pickles <paramref name="value"/>; each tensor object becomes one storage, numbered from 0, that <paramref name="storages"/> collects.</summary>
     public static byte[] Write(object? value, List<TensorData> storages)
     {
         var w = new MemoryStream();
         w.WriteByte(Proto);
         w.WriteByte(2);
-        WriteValue(w, value, storages, 0);
+        WriteValue(w, value, new Storages(storages), 0);
         w.WriteByte(Stop);
         return w.ToArray();
     }
 
-    private static void WriteValue(MemoryStream w, object? value, List<TensorData> storages, int depth)
+    /// <summary>The storages written so far, and each tensor object's storage key.</summary>
+    private sealed class Storages(List<TensorData> list)
+    {
+        public List<TensorData> List { get; } = list;
+        public Dictionary<TensorData, int> Keys { get; } = new(ReferenceEqualityComparer.Instance);
+    }
+
+    private static void WriteValue(MemoryStream w, object? value, Storages storages, int depth)
     {
         if (depth > MaxDepth) throw new InvalidOperationException($"A value nests deeper than {MaxDepth} levels.");
         switch (value)
@@ -133,6 +140,8 @@ internal static class Pickle
     private static void WriteString(MemoryStream w, string s)
     {
         var bytes = Encoding.UTF8.GetBytes(s);
+        // the reader's limit, so that whatever Optim writes it reads back
+        if (bytes.Length > MaxString) throw new NotSupportedException($"A string of {bytes.Length} bytes is over the checkpoint's limit of {MaxString}.");
         w.WriteByte(BinUnicode);
         Span<byte> n = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(n, bytes.Length);
@@ -146,7 +155,7 @@ internal static class Pickle
         w.Write(Encoding.ASCII.GetBytes(module + "\n" + name + "\n"));
     }
 
-    private static void WriteTensor(MemoryStream w, TensorData t, List<TensorData> storages)
+    private static void WriteTensor(MemoryStream w, TensorData t, Storages storages)
     {
         string storage = t.DType switch { "float32" => "FloatStorage", "float64" => "DoubleStorage", _ => "LongStorage" };
         WriteGlobal(w, "torch._utils", "_rebuild_tensor_v2");
@@ -155,12 +164,18 @@ internal static class Pickle
         w.WriteByte(Mark);
         WriteString(w, "storage");
         WriteGlobal(w, "torch", storage);
-        WriteString(w, storages.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // one storage per tensor object, as torch.save writes one per storage: a tensor held twice (tied weights) is stored once
+        if (!storages.Keys.TryGetValue(t, out int key))
+        {
+            key = storages.List.Count;
+            storages.List.Add(t);
+            storages.Keys[t] = key;
+        }
+        WriteString(w, key.ToString(System.Globalization.CultureInfo.InvariantCulture));
         WriteString(w, "cpu");
         WriteInt(w, t.Numel);
         w.WriteByte(Tuple);
         w.WriteByte(BinPersId);
-        storages.Add(t);
         WriteInt(w, 0);
         var shape = t.Shape;
         var stride = new long[shape.Length];

@@ -11,8 +11,8 @@ namespace Optim.CSharp;
 /// </summary>
 internal static class TorchZip
 {
-    /// <summary>The most entries a file may have (a model of ten thousand tensors has about ten thousand).</summary>
-    public const int MaxEntries = 1 << 20;
+    /// <summary>The most entries a file may have without ZIP64, which this reader and writer do not take.</summary>
+    public const int MaxEntries = 0xFFFF;
 
     private const uint LocalSignature = 0x04034b50, CentralSignature = 0x02014b50, EndSignature = 0x06054b50;
 
@@ -43,6 +43,8 @@ internal static class TorchZip
     /// <summary>Writes the entries, in order, as a stored zip with 64-byte aligned data.</summary>
     public static void Write(Stream output, IReadOnlyList<(string Name, Bytes Data)> entries)
     {
+        if (entries.Count > MaxEntries)
+            throw new NotSupportedException($"A checkpoint of {entries.Count} entries (one per tensor) needs ZIP64, which Optim does not write; the most is {MaxEntries}.");
         var central = new MemoryStream();
         long offset = 0;
         Span<byte> h = stackalloc byte[46];
@@ -50,6 +52,8 @@ internal static class TorchZip
         foreach (var (name, bytes) in entries)
         {
             var data = bytes();
+            if (offset + data.Length + 30 + 64 + NameLength(name) > uint.MaxValue)
+                throw new NotSupportedException("A checkpoint over 4 GB needs ZIP64, which Optim does not write.");
             var nameBytes = Encoding.UTF8.GetBytes(name);
             uint crc = Crc32(data);
             // the extra field pads the local header so that the data starts at a multiple of 64, as torch.save does
@@ -93,6 +97,8 @@ internal static class TorchZip
         BinaryPrimitives.WriteUInt32LittleEndian(h[16..], checked((uint)offset));
         output.Write(h[..22]);
     }
+
+    private static int NameLength(string name) => Encoding.UTF8.GetByteCount(name);
 
     private static CheckpointFileException Bad(string message) => new("Not a readable .pt file: " + message);
 
