@@ -12,8 +12,8 @@ public sealed record BlockRun(int ExitCode, string Output, string Errors);
 /// <summary>
 /// Compiles and runs doc blocks as a reader would: a C# block as the Program.cs of a new console project (top-level
 /// statements, the console template's implicit usings, nullable on) referencing the Optim packages; an F# block as a
-/// script (<c>dotnet fsi</c>) referencing Optim.Core. Each runs in a process of its own, in a working directory that
-/// holds the repository's <c>data/fashion-mnist-sample</c>, with a time limit.
+/// script (<c>dotnet fsi</c>) referencing Optim.Core and Optim.CSharp. Each runs in a process of its own, in a working directory that
+/// holds the repository's <c>data/fashion-mnist-sample</c> (and tests/golden/pt's files under <c>pytorch/</c>), with a time limit.
 /// </summary>
 public sealed class BlockRunner : IDisposable
 {
@@ -43,6 +43,9 @@ public sealed class BlockRunner : IDisposable
         var sample = Path.Combine(DocBlocks.Root, "data", "fashion-mnist-sample");
         var copy = Directory.CreateDirectory(Path.Combine(WorkingDirectory, "data", "fashion-mnist-sample")).FullName;
         foreach (var f in Directory.GetFiles(sample, "*.gz")) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        // docs/checkpoints.md reads files PyTorch wrote (tests/golden/generate_pt.py) from pytorch/
+        var pytorch = Directory.CreateDirectory(Path.Combine(WorkingDirectory, "pytorch")).FullName;
+        foreach (var f in Directory.GetFiles(Path.Combine(DocBlocks.Root, "tests", "golden", "pt"), "*.pt")) File.Copy(f, Path.Combine(pytorch, Path.GetFileName(f)));
         _csharp = new(PrepareCSharp);
     }
 
@@ -117,8 +120,8 @@ public sealed class BlockRunner : IDisposable
     {
         var dir = Directory.CreateDirectory(Path.Combine(_temp, "fsharp")).FullName;
         var script = Path.Combine(dir, Name(block) + ".fsx");
-        string core = typeof(Optim.TensorModule).Assembly.Location;
-        File.WriteAllText(script, $"#r \"{core}\"\n# {block.Line} \"{Path.Combine(DocBlocks.Root, block.File)}\"\n{block.Code}");
+        string core = typeof(Optim.TensorModule).Assembly.Location, facade = typeof(Optim.CSharp.Optimizer).Assembly.Location;
+        File.WriteAllText(script, $"#r \"{core}\"\n#r \"{facade}\"\n# {block.Line} \"{Path.Combine(DocBlocks.Root, block.File)}\"\n{block.Code}");
         return Run(Dotnet(), ["fsi", "--warnaserror+", script]);
     }
 

@@ -115,6 +115,19 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Equal([0, 1], After(output, "epochs: warmup"));
             Assert.Contains("resumed: True", output);
         }),
+        ("docs/checkpoints.md", "checkpoint.Save(\"checkpoint.pt\")", output =>
+        {
+            Assert.Equal([3, 0.025], After(output, "resumed at epoch"));   // 0.1 · 0.5² after 4 epochs of StepLR(2, 0.5)
+            Assert.Contains("resumed with the same state: True", output);
+        }),
+        ("docs/checkpoints.md", "checkpoint.Save \"checkpoint-fs.pt\"", output => Assert.Contains("F#: resumed at epoch 3 with the same state: true", output)),
+        ("docs/checkpoints.md", "pytorch/model.pt", output =>
+        {
+            Assert.Contains("0.weight: float32 [3, 4]", output);
+            Assert.Contains("1.num_batches_tracked: int64 []", output);
+            Assert.Contains("Adam resumed from PyTorch after 10 steps: True", output);
+            Assert.Contains("saved for PyTorch: w, b", output);
+        }),
     ];
 
     /// <summary>The C# blocks, by place.</summary>
