@@ -259,6 +259,9 @@ public sealed class CheckpointFile
             foreach (var h in g.EnumerateObject())
                 group.Add(h.Name, h.Name == "params"
                     ? h.Value.EnumerateArray().Select(x => (object?)x.GetInt64()).ToList()
+                    // PyTorch 2.x's names of the group's parameters
+                    : h.Name == "param_names"
+                    ? h.Value.EnumerateArray().Select(x => (object?)x.GetString()).ToList()
                     : h.Value.ValueKind switch
                     {
                         JsonValueKind.True => true,
@@ -524,6 +527,15 @@ public sealed class CheckpointFile
                         w.WriteStartArray();
                         foreach (var p in ps)
                             w.WriteNumberValue(p is long x && x >= 0 && x < n ? x : throw Bad($"'{where}' holds {Pickle.Describe(p)}, not a parameter index below {n}."));
+                        w.WriteEndArray();
+                        continue;
+                    }
+                    if (key == "param_names")
+                    {
+                        if (hv is not List<object?> names || names.Any(x => x is not string))
+                            throw Bad($"'{where}' is not a list of parameter names.");
+                        w.WriteStartArray();
+                        foreach (var name in names) w.WriteStringValue((string)name!);
                         w.WriteEndArray();
                         continue;
                     }

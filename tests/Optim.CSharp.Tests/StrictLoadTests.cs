@@ -72,7 +72,6 @@ public class StrictLoadTests
     [InlineData("Adam", "exp_avg_sq")]
     [InlineData("Adam", "step")]
     [InlineData("AdamAmsgrad", "max_exp_avg_sq")]
-    [InlineData("SGD", "momentum_buffer")]
     [InlineData("RMSprop", "square_avg")]
     [InlineData("Adagrad", "sum")]
     [InlineData("Rprop", "prev")]
