@@ -107,6 +107,9 @@ public abstract partial class Optimizer
             RunHooks(s_stepPreHooks.Items);
             RunHooks(_stepPreHooks.Items);
             var loss = StepCore(closure);
+            // every parameter the step took part in was written in place
+            foreach (var p in _all)
+                if (p.RequiresGrad && (p.Grad is not null || p.HasSparseGrad)) p.MarkModified();
             RunHooks(_stepPostHooks.Items);
             RunHooks(s_stepPostHooks.Items);
             return loss;

@@ -39,6 +39,21 @@ public sealed class Parameter
     /// <summary>The live values, updated in place by <see cref="Optimizer.Step"/>.</summary>
     public float[] Data { get; }
 
+    /// <summary>
+    /// How many times <see cref="Data"/> was changed in place by the library (PyTorch's <c>tensor._version</c>): each
+    /// <see cref="Optimizer.Step"/> that updates the parameter, and each <see cref="MarkModified"/>, adds one. Autograd
+    /// (Optim.NN) records it when an operation saves the parameter for its backward pass, and refuses to differentiate
+    /// through a value that has changed since, as PyTorch raises "modified by an inplace operation".
+    /// </summary>
+    public int Version { get; private set; }
+
+    /// <summary>
+    /// Records that <see cref="Data"/> was changed in place (call it after writing the array yourself, as PyTorch's
+    /// in-place operations bump the version), so that a backward pass through a graph built before fails clearly
+    /// instead of using the new values.
+    /// </summary>
+    public void MarkModified() => Version = unchecked(Version + 1);
+
     /// <summary>The dimensions.</summary>
     public int[] Shape { get; }
 

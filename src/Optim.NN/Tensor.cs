@@ -105,6 +105,9 @@ public sealed partial class Tensor
 
     internal int[] ShapeArray => _shape;
 
+    /// <summary>The facade parameter this leaf is over, or null.</summary>
+    internal Parameter? Parameter => _parameter;
+
     /// <summary>The number of dimensions: 0 to 4.</summary>
     public int Rank => _shape.Length;
 

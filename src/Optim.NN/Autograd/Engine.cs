@@ -17,8 +17,11 @@ internal static class Engine
             throw new InvalidOperationException($"A gradient can be created implicitly only for a one-element output, but the tensor has shape {Shapes.Format(root.ShapeArray)}.");
         var order = TopologicalOrder(root);
         foreach (var t in order)
+        {
             if (t.GradFn is { Released: true })
                 throw new InvalidOperationException("Trying to backward through the graph a second time: its intermediate results were released by the first Backward(). Pass retainGraph: true to the first call to keep them.");
+            t.GradFn?.CheckVersions();
+        }
         root.Pending = [1f];
         for (int i = order.Count - 1; i >= 0; i--)
         {

@@ -213,6 +213,8 @@ public abstract class Module
             throw new ArgumentException($"Error(s) in loading state_dict for {GetType().Name}: {string.Join(" ", errors)} Nothing was loaded.", nameof(stateDict));
         foreach (var e in entries)
             if (stateDict.TryGetValue(e.Key, out var value)) value!.Data.AsSpan().CopyTo(e.Data);
+        foreach (var (name, p) in NamedParameters())
+            if (stateDict.ContainsKey(name)) p.MarkModified();
         return (missing, unexpected);
     }
 
