@@ -266,7 +266,11 @@ public sealed class OneCycleLR : LRScheduler
         {
             int e = SchedulerArgs.AtLeast(epochs ?? 0, 1, nameof(epochs), "epochs");
             int s = SchedulerArgs.AtLeast(stepsPerEpoch ?? 0, 1, nameof(stepsPerEpoch), "steps_per_epoch");
-            _totalSteps = checked(e * s);
+            long product = (long)e * s;
+            if (product >= int.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(stepsPerEpoch), s,
+                    $"epochs × stepsPerEpoch = {e} × {s} = {product} steps, more than a schedule counts (at most {int.MaxValue - 1}).");
+            _totalSteps = (int)product;
         }
         _cosine = SchedulerArgs.OneOf(annealStrategy, nameof(annealStrategy), "anneal_strategy", "cos", "linear") == "cos";
         var shape = OneCycleModule.validate(new OneCycle(_totalSteps, pctStart, _cosine ? Anneal.Cos : Anneal.Linear, threePhase, divFactor, finalDivFactor));
@@ -394,6 +398,10 @@ public sealed class OneCycleLR : LRScheduler
         {
             throw SchedulerStateDict.Bad($"The OneCycleLR state dict's total_steps {totalSteps}, pct_start {pctStart} and three_phase {threePhase} do not fit: {e.Message}");
         }
+        if (state.Has("last_epoch") && state.Number("last_epoch") > totalSteps)
+            throw SchedulerStateDict.Bad($"The OneCycleLR state dict is at step {state.Number("last_epoch")}, past its total_steps {totalSteps}.");
+        if (state.Has("last_epoch") && state.Number("last_epoch") > totalSteps)
+            throw SchedulerStateDict.Bad($"The OneCycleLR state dict is at step {state.Number("last_epoch")}, past its total_steps {totalSteps}.");
         bool cycle = state.Hyper("cycle_momentum", _momentumKey is null ? 0 : 1, 0, 1) == 1;
         string? key = cycle ? _momentumKey ?? MomentumKey(Optimizer) : null;
         if (cycle && key is null)

@@ -150,8 +150,14 @@ public abstract class LRScheduler
     }
 
     /// <summary>Checks the kind and validates the whole state dict; returns the action that applies it.</summary>
-    internal Action PrepareLoad(SchedulerStateDict state) =>
-        state.Kind == Kind ? Load(state) : throw SchedulerStateDict.Bad($"This state dict is from a {state.Kind}, not a {Kind}.");
+    internal Action PrepareLoad(SchedulerStateDict state)
+    {
+        if (state.Kind != Kind) throw SchedulerStateDict.Bad($"This state dict is from a {state.Kind}, not a {Kind}.");
+        var apply = Load(state);
+        if (state.Unread.FirstOrDefault() is { } unknown)
+            throw SchedulerStateDict.Bad($"The {Kind} state dict holds '{unknown}', which a {Kind} does not keep.");
+        return apply;
+    }
 
     /// <summary>Replaces the base rates (CyclicLR's come from its <c>baseLr</c> argument, not from <c>"initial_lr"</c>).</summary>
     private protected void ReplaceBaseLrs(IEnumerable<double> baseLrs)

@@ -255,44 +255,52 @@ public abstract partial class Optimizer
             _groups.Select(g => g.Params.Count).ToArray(), c);
         var commitOwnState = LoadOwnState(state);
         var restored = new List<HyperSnapshot>();
-        for (int gi = 0; gi < _groups.Count; gi++)
+        try
         {
-            var snapshot = new HyperSnapshot([], [], [], []);
-            foreach (var (key, value) in c.Groups[gi].Hyper)
+            for (int gi = 0; gi < _groups.Count; gi++)
             {
-                snapshot.Order.Add(key);
-                var (isPair, isFlag) = KnownForm(_defaults.Descriptor, _groups[gi], key);
-                if (isFlag == true && value is HyperValue.Number)
-                    throw new CheckpointException($"Param group {gi} of the state dict holds a number for '{key}', where a boolean belongs.");
-                if (isFlag == false && value is HyperValue.Flag)
-                    throw new CheckpointException($"Param group {gi} of the state dict holds a boolean for '{key}', where a number belongs.");
-                if (isPair == true && value is not HyperValue.Pair)
-                    throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as one value, where a pair belongs.");
-                if (isPair == false && value is HyperValue.Pair)
-                    throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as a pair, where one value belongs.");
-                if (value is HyperValue.Number n) { Hyper.CheckScalar(_defaults.Descriptor, key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
-                else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
-                else if (value is HyperValue.Pair pair && IsPair(key))
+                var snapshot = new HyperSnapshot([], [], [], []);
+                foreach (var (key, value) in c.Groups[gi].Hyper)
                 {
-                    Hyper.CheckPair(_defaults.Descriptor, key, (pair.Item1, pair.Item2));
-                    snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
+                    snapshot.Order.Add(key);
+                    var (isPair, isFlag) = KnownForm(_defaults.Descriptor, _groups[gi], key);
+                    if (isFlag == true && value is HyperValue.Number)
+                        throw new CheckpointException($"Param group {gi} of the state dict holds a number for '{key}', where a boolean belongs.");
+                    if (isFlag == false && value is HyperValue.Flag)
+                        throw new CheckpointException($"Param group {gi} of the state dict holds a boolean for '{key}', where a number belongs.");
+                    if (isPair == true && value is not HyperValue.Pair)
+                        throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as one value, where a pair belongs.");
+                    if (isPair == false && value is HyperValue.Pair)
+                        throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as a pair, where one value belongs.");
+                    if (value is HyperValue.Number n) { Hyper.CheckScalar(_defaults.Descriptor, key, n.Item); snapshot.Scalars.Add((key, n.Item)); }
+                    else if (value is HyperValue.Flag f) snapshot.Scalars.Add((key, f.Item ? 1.0 : 0.0));
+                    else if (value is HyperValue.Pair pair && IsPair(key))
+                    {
+                        Hyper.CheckPair(_defaults.Descriptor, key, (pair.Item1, pair.Item2));
+                        snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
+                    }
+                    else if ((value is HyperValue.Text || value.IsAbsent) && Hyper.IsText(key))
+                    {
+                        var text = value is HyperValue.Text t ? t.Item : null;
+                        Hyper.CheckText(key, text);
+                        snapshot.Texts!.Add((key, text));
+                    }
+                    else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
                 }
-                else if ((value is HyperValue.Text || value.IsAbsent) && Hyper.IsText(key))
+                var probe = new ParamGroup([]);
+                probe.Restore(snapshot);
+                try { Validate(probe); }
+                catch (KeyNotFoundException e)
                 {
-                    var text = value is HyperValue.Text t ? t.Item : null;
-                    Hyper.CheckText(key, text);
-                    snapshot.Texts!.Add((key, text));
+                    throw new CheckpointException($"Param group {gi} of the state dict lacks a hyperparameter in the form this optimizer takes: {e.Message}");
                 }
-                else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
+                restored.Add(snapshot);
             }
-            var probe = new ParamGroup([]);
-            probe.Restore(snapshot);
-            try { Validate(probe); }
-            catch (KeyNotFoundException e)
-            {
-                throw new CheckpointException($"Param group {gi} of the state dict lacks a hyperparameter in the form this optimizer takes: {e.Message}");
-            }
-            restored.Add(snapshot);
+        }
+        catch (ArgumentException e) when (e is not CheckpointException)
+        {
+            // a saved hyperparameter outside its rule: the state dict is what is wrong
+            throw new CheckpointException($"The state dict holds an invalid hyperparameter: {e.Message}");
         }
         CheckComplete(restored, c);
         for (int gi = 0; gi < _groups.Count; gi++) _groups[gi].Restore(restored[gi]);

@@ -63,11 +63,24 @@ public sealed class SchedulerStateDict
     internal SchedulerStateDict Add(string key, PerGroup value, int groups) =>
         value.IsPerGroup ? Add(key, Enumerable.Range(0, groups).Select(i => value[i])) : Add(key, value[0]);
 
-    private double[] Find(string key, bool scalar) =>
-        _entries.FirstOrDefault(e => e.Key == key && e.Scalar == scalar).Values
-        ?? throw Bad($"The {Kind} state dict has no {(scalar ? "number" : "list")} '{key}'.");
+    private double[] Find(string key, bool scalar)
+    {
+        _read.Add(key);
+        return _entries.FirstOrDefault(e => e.Key == key && e.Scalar == scalar).Values
+            ?? throw Bad($"The {Kind} state dict has no {(scalar ? "number" : "list")} '{key}'.");
+    }
 
-    internal bool Has(string key) => _entries.Any(e => e.Key == key) || _texts.Any(t => t.Key == key);
+    internal bool Has(string key)
+    {
+        _read.Add(key);
+        return _entries.Any(e => e.Key == key) || _texts.Any(t => t.Key == key);
+    }
+
+    // the keys a load has asked for: one it never asked for is not the loading scheduler's, and is refused
+    private readonly HashSet<string> _read = [];
+
+    /// <summary>The keys of this level that no load has read.</summary>
+    internal IEnumerable<string> Unread => _entries.Select(e => e.Key).Concat(_texts.Select(t => t.Key)).Where(k => !_read.Contains(k));
 
     internal double Number(string key) => Find(key, true)[0];
 

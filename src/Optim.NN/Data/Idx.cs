@@ -93,8 +93,24 @@ public static class Idx
             count *= dims[d];
         }
         if (count > Array.MaxLength) throw new InvalidDataException($"'{path}' declares {count} bytes of data, more than an array holds.");
-        var bytes = new byte[count];
+        // a sample's extents (an image's rows × columns) must fit one tensor row too, even when there are no samples
+        long sample = 1;
+        for (int d = 1; d < rank; d++) sample *= dims[d];
+        if (sample > Array.MaxLength)
+            throw new InvalidDataException($"'{path}' declares samples of [{string.Join(", ", dims[1..])}] = {sample} values, more than a tensor row holds.");
+        // what a plain file holds is known: a header that declares more is refused before anything is allocated
+        if (gzip is null && input.CanSeek && input.Length - input.Position < count)
+            throw new InvalidDataException(
+                $"'{path}' is truncated: its header declares [{string.Join(", ", dims)}] = {count} bytes of data, but only {input.Length - input.Position} follow.");
+        // a compressed one is read in growing pieces, so that a short stream declaring gigabytes allocates what it holds
+        var bytes = new byte[Math.Min(count, 1 << 24)];
         got = ReadFully(stream, bytes);
+        while (got == bytes.Length && bytes.Length < count)
+        {
+            int before = bytes.Length;
+            Array.Resize(ref bytes, (int)Math.Min(count, 2L * before));
+            got = before + ReadFully(stream, bytes.AsSpan(before));
+        }
         if (got < count)
             throw new InvalidDataException($"'{path}' is truncated: its header declares [{string.Join(", ", dims)}] = {count} bytes of data, but only {got} follow.");
         if (stream.ReadByte() >= 0)

@@ -15,6 +15,9 @@ internal static class MatMul
             throw new ArgumentException(
                 $"MatMul multiplies [m, k] by [k, n], but the shapes are {Shapes.Format(a.ShapeArray)} and {Shapes.Format(b.ShapeArray)}.", "other");
         int m = a.ShapeArray[0], k = a.ShapeArray[1], n = b.ShapeArray[1];
+        if ((long)m * n > Array.MaxLength)
+            throw new ArgumentException(
+                $"MatMul of {Shapes.Format(a.ShapeArray)} by {Shapes.Format(b.ShapeArray)} gives [{m}, {n}] = {(long)m * n} elements, more than a tensor holds.", "other");
         var y = GC.AllocateUninitializedArray<float>(m * n);
         Gemm.Multiply(m, n, k, a.Data, false, b.Data, false, y, accumulate: false);
         return Tensor.Result(y, [m, n], Tensor.Records(a, b) ? new ProductNode(a, b, m, k, n) : null);
@@ -95,6 +98,9 @@ internal static class MatMul
             throw new ArgumentException($"The bias must have shape [{outF}], but it has shape {Shapes.Format(bias.ShapeArray)}.", nameof(bias));
         int m = 1;
         for (int i = 0; i < x.Rank - 1; i++) m *= x.ShapeArray[i];
+        if ((long)m * outF > Array.MaxLength)
+            throw new ArgumentException(
+                $"Linear of {Shapes.Format(x.ShapeArray)} by {Shapes.Format(weight.ShapeArray)} gives {(long)m * outF} elements, more than a tensor holds.", nameof(weight));
         var y = GC.AllocateUninitializedArray<float>(m * outF);
         if (bias is not null)
             for (int i = 0; i < m; i++) bias.Data.AsSpan().CopyTo(y.AsSpan(i * outF, outF));
