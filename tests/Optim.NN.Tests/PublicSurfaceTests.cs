@@ -40,7 +40,7 @@ public class PublicSurfaceTests
     {
         var names = Library.GetExportedTypes().Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
         Assert.Equal(
-            new[] { "CrossEntropyLoss", "DataLoader", "FashionMnist", "Functional", "Idx", "Linear", "MSELoss", "Module", "ReLU", "Sequential", "Tensor", "TensorDataset" },
+            new[] { "AvgPool2d", "Conv2d", "CrossEntropyLoss", "DataLoader", "FashionMnist", "Functional", "Idx", "Linear", "MSELoss", "MaxPool2d", "Module", "ReLU", "Sequential", "Tensor", "TensorDataset" },
             names);
     }
 }
