@@ -82,7 +82,7 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         _backward = backward;
         _x = _w = _b = _y = _gy = _gx = _gw = _gb = null;
         int pixels = s.Pixels;
-        _split = s.N >= 2 && TwoThreads.Available && (long)s.OutC * s.Depth * s.N * pixels >= Gemm.ParallelThreshold;
+        _split = Splits(s);
         _mid = _split ? s.N / 2 : s.N;
         int half = _split ? s.N - _mid : s.N;
         _group = Math.Clamp((TargetColumns + pixels - 1) / Math.Max(pixels, 1), 1, Math.Max(half, 1));
@@ -104,6 +104,10 @@ internal sealed unsafe class ConvKernel : TwoPartJob
             }
         }
     }
+
+    /// <summary>Whether a batch is split in two halves of images, one per thread: two images or more, and enough work.</summary>
+    internal static bool Splits(in ConvShape s) =>
+        s.N >= 2 && TwoThreads.Available && (long)s.OutC * s.Depth * s.N * s.Pixels >= Gemm.ParallelThreshold;
 
     /// <summary>A pinned scratch buffer of at least <paramref name="length"/> floats; it only grows.</summary>
     private static void Ensure(ref float[]? buffer, long length)

@@ -36,6 +36,10 @@ internal sealed unsafe class PoolKernel : TwoPartJob
         fixed (float* px = x, pgy = gy, pgx = gx) Execute(kind, s, backward: true, px, null, pgy, pgx);
     }
 
+    /// <summary>Whether the planes are split in two halves, one per thread.</summary>
+    internal static bool Splits(in ConvShape s) =>
+        s.N * s.C >= 2 && (long)s.N * s.C * s.H * s.W >= ParallelThreshold && TwoThreads.Available;
+
     private static void Execute(PoolKind kind, in ConvShape s, bool backward, float* x, float* y, float* gy, float* gx)
     {
         var k = _perThread ??= new PoolKernel();
@@ -44,7 +48,7 @@ internal sealed unsafe class PoolKernel : TwoPartJob
         int planes = s.N * s.C;
         try
         {
-            if (planes >= 2 && (long)planes * s.H * s.W >= ParallelThreshold && TwoThreads.Available)
+            if (Splits(s))
             {
                 k._mid = planes / 2;
                 TwoThreads.Run(k);
