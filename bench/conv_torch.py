@@ -1,6 +1,7 @@
 # The PyTorch side of bench/Optim.ConvBench: forward and backward of each convolution and pooling layer of the
 # CIFAR-10 tutorial's CNN at batch 64 on 2 threads, median milliseconds over the runs, one JSON line per layer; then
-# one full training step of the network (forward, cross-entropy, backward) for the epoch estimate.
+# one full training step of the network (forward, cross-entropy, backward) for the epoch estimate. Also the fastest
+# run, since the machine may be shared.
 #   /usr/bin/python3 bench/conv_torch.py [--runs 15] [--channels 3] [--batch 64]
 import argparse
 import json
@@ -44,7 +45,7 @@ for name, layer, c, size, grad in layers:
             both.append((t2 - t0) * 1e3)
     f, t = statistics.median(fw), statistics.median(both)
     total += t
-    row = {"layer": name, "forward_ms": round(f, 2), "forward_backward_ms": round(t, 2)}
+    row = {"layer": name, "forward_ms": round(f, 2), "forward_backward_ms": round(t, 2), "min_forward_backward_ms": round(min(both), 2)}
     if isinstance(layer, nn.Conv2d):
         macs = b * layer.out_channels * layer.in_channels * 25 * size * size
         row["gflops_forward"] = round(2 * macs / (f * 1e6), 1)
@@ -64,4 +65,5 @@ for r in range(a.runs + 3):
     if r >= 3:
         steps.append((time.perf_counter() - t0) * 1e3)
 print(json.dumps({"total_forward_backward_ms": round(total, 1), "network_step_ms": round(statistics.median(steps), 1),
+                  "min_network_step_ms": round(min(steps), 1),
                   "batch": b, "channels": ch}))

@@ -121,4 +121,34 @@ public class ConvThreadingTests
         for (int i = 0; i < x.Length; i++)
             Assert.True(Math.Abs(batch.Gx[i] - expected[i]) <= 1e-5, $"dx[{i}]: {batch.Gx[i]}, plain loop {expected[i]}");
     }
+
+    private sealed class Nested : TwoPartJob
+    {
+        public readonly int[] Inner = new int[2];
+        public readonly int[] Outer = new int[2];
+
+        private sealed class Leaf(Nested owner) : TwoPartJob
+        {
+            public override void Run(int part) => Interlocked.Increment(ref owner.Inner[part]);
+        }
+
+        public override void Run(int part)
+        {
+            // a half that runs a two-part job of its own, as a convolution's half runs its products
+            TwoThreads.Run(new Leaf(this));
+            Interlocked.Increment(ref Outer[part]);
+        }
+    }
+
+    [Fact]
+    public void AJobRunFromInsideAHalfRunsEachOfItsHalvesOnce()
+    {
+        for (int i = 0; i < 2000; i++)
+        {
+            var job = new Nested();
+            TwoThreads.Run(job);
+            Assert.Equal([1, 1], job.Outer);
+            Assert.Equal([2, 2], job.Inner);
+        }
+    }
 }
