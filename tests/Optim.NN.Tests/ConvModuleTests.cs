@@ -80,4 +80,22 @@ public class ConvModuleTests
         Assert.Equal(new[] { 2, 3, 4, 4 }, avg.Forward(x).Shape);
         Assert.Equal(Functional.AvgPool2d(x, (3, 3), (2, 2), (1, 1)).Data, avg.Forward(x).Data);
     }
+
+    [Fact]
+    public void MaxPoolingPropagatesNaNAndRoutesTheGradientToTheLastNaNOrTheFirstMaximumAsPyTorchDoes()
+    {
+        // PyTorch 1.13: F.max_pool2d(x, 2) and F.max_pool2d(x, 3, 1, 1) on this x, then sum().backward()
+        float nan = float.NaN;
+        float[] x = [1, nan, 3, 0, 2, nan, -1, 5, 0, 0, 0, 0, 0, 0, 0, 0];
+        var t = new Tensor((float[])x.Clone(), 1, 1, 4, 4) { RequiresGrad = true };
+        var y = Functional.MaxPool2d(t, 2);
+        Assert.Equal([nan, 5, 0, 0], y.Data);
+        y.Sum().Backward();
+        Assert.Equal([0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0], t.Grad!);
+        var u = new Tensor((float[])x.Clone(), 1, 1, 4, 4) { RequiresGrad = true };
+        var z = Functional.MaxPool2d(u, 3, 1, 1);
+        Assert.Equal([nan, nan, nan, 5, nan, nan, nan, 5, nan, nan, nan, 5, 0, 0, 0, 0], z.Data);
+        z.Sum().Backward();
+        Assert.Equal([0, 0, 0, 0, 0, 9, 0, 3, 2, 1, 1, 0, 0, 0, 0, 0], u.Grad!);
+    }
 }

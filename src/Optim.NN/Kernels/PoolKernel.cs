@@ -19,31 +19,37 @@ internal sealed unsafe class PoolKernel : TwoPartJob
 
     private ConvShape _s;
     private PoolKind _kind;
-    private bool _backward;
+    private bool _backward, _overwrite;
     private float* _x, _y, _gy, _gx;
     private int _mid;
 
     /// <summary>Pools <paramref name="x"/> (<c>[N·C planes of H×W]</c>) into <paramref name="y"/>.</summary>
     public static void Forward(PoolKind kind, in ConvShape s, float[] x, float[] y)
     {
-        fixed (float* px = x, py = y) Execute(kind, s, backward: false, px, py, null, null);
+        fixed (float* px = x, py = y) Execute(kind, s, backward: false, px, py, null, null, overwrite: false);
     }
 
     /// <summary>Adds the gradient of the inputs, given the outputs' <paramref name="gy"/>, into <paramref name="gx"/> (zeroed first unless <paramref name="accumulate"/>).</summary>
     public static void Backward(PoolKind kind, in ConvShape s, float[] x, float[] gy, float[] gx, bool accumulate)
     {
-        if (!accumulate) Array.Clear(gx);
-        fixed (float* px = x, pgy = gy, pgx = gx) Execute(kind, s, backward: true, px, null, pgy, pgx);
+        // 2×2 windows at stride 2 that tile the plane write every input's gradient once, zeros included: no clearing pass
+        bool overwrite = !accumulate && kind == PoolKind.Max && Tiles2x2(s);
+        if (!accumulate && !overwrite) Array.Clear(gx);
+        fixed (float* px = x, pgy = gy, pgx = gx) Execute(kind, s, backward: true, px, null, pgy, pgx, overwrite);
     }
+
+    /// <summary>2×2 windows at stride 2 without padding over a plane of even height and width: each input in exactly one window.</summary>
+    private static bool Tiles2x2(in ConvShape s) =>
+        s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0 && s.H % 2 == 0 && s.W % 2 == 0;
 
     /// <summary>Whether the planes are split in two halves, one per thread.</summary>
     internal static bool Splits(in ConvShape s) =>
         s.N * s.C >= 2 && (long)s.N * s.C * s.H * s.W >= ParallelThreshold && TwoThreads.Available;
 
-    private static void Execute(PoolKind kind, in ConvShape s, bool backward, float* x, float* y, float* gy, float* gx)
+    private static void Execute(PoolKind kind, in ConvShape s, bool backward, float* x, float* y, float* gy, float* gx, bool overwrite)
     {
         var k = _perThread ??= new PoolKernel();
-        k._s = s; k._kind = kind; k._backward = backward;
+        k._s = s; k._kind = kind; k._backward = backward; k._overwrite = overwrite;
         k._x = x; k._y = y; k._gy = gy; k._gx = gx;
         int planes = s.N * s.C;
         try
@@ -155,6 +161,30 @@ internal sealed unsafe class PoolKernel : TwoPartJob
         int ho = s.OutH, wo = s.OutW;
         long plane = (long)s.H * s.W;
         float* x = _x + p * plane, gx = _gx + p * plane, gy = _gy + (long)p * ho * wo;
+        if (_overwrite)
+        {
+            for (int oh = 0; oh < ho; oh++)
+            {
+                float* r0 = x + 2 * oh * s.W, r1 = r0 + s.W, g0 = gx + 2 * oh * s.W, g1 = g0 + s.W;
+                for (int ow = 0; ow < wo; ow++)
+                {
+                    // ArgMax's scan of the window, unrolled: the first maximum in row-major order, or the last NaN
+                    int c = 2 * ow, arg = 0;
+                    float m = r0[c], v = r0[c + 1];
+                    if (v > m || float.IsNaN(v)) { m = v; arg = 1; }
+                    v = r1[c];
+                    if (v > m || float.IsNaN(v)) { m = v; arg = 2; }
+                    v = r1[c + 1];
+                    if (v > m || float.IsNaN(v)) arg = 3;
+                    float g = gy[oh * wo + ow];
+                    g0[c] = arg == 0 ? g : 0f;
+                    g0[c + 1] = arg == 1 ? g : 0f;
+                    g1[c] = arg == 2 ? g : 0f;
+                    g1[c + 1] = arg == 3 ? g : 0f;
+                }
+            }
+            return;
+        }
         for (int oh = 0; oh < ho; oh++)
             for (int ow = 0; ow < wo; ow++)
             {
