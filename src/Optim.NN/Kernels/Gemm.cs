@@ -7,15 +7,19 @@ namespace Optim.NN.Kernels;
 
 /// <summary>
 /// Single-precision matrix product <c>C (+)= op(A)·op(B)</c> on row-major buffers, where <c>op(X)</c> is X or Xᵀ,
-/// as a blocked, packed kernel in the manner of BLIS/GotoBLAS: B is packed in kc×16 panels (kept in L1), A in
-/// 6×kc panels (kept in L2), and a 6×16 register-blocked micro-kernel does 12 FMAs on 8 floats per step of k.
+/// as a blocked, packed kernel in the manner of BLIS/GotoBLAS: B is packed in kc×NR panels (kept in L1), A in
+/// 6×kc panels (kept in L2), and a 6×NR register-blocked micro-kernel does 12 FMAs per step of k: on 16 floats
+/// each with AVX-512 (NR = 32), else on 8 (AVX2, NR = 16).
 /// Transposed operands are read by the packing routines, so no transposed copy of an operand is ever made.
 /// Large products are split in two halves (of rows or of columns) that run on two threads. The loops are compiled
 /// fully optimised from their first call (no tier-0 warm-up).
 /// </summary>
 internal static unsafe class Gemm
 {
-    private const int MR = 6, NR = 16;
+    private const int MR = 6;
+
+    /// <summary>The micro-kernel's columns: 32 (two 16-wide registers per row) with AVX-512, else 16 (two 8-wide).</summary>
+    private static readonly int NR = Avx512F.IsSupported ? 32 : 16;
     private const int KcMax = 256, Mc = 16 * MR, NcMax = 1024;
 
     /// <summary>Products of at least this many multiply-adds are split over two threads (below, waking the worker costs more than it saves).</summary>
@@ -107,10 +111,10 @@ internal static unsafe class Gemm
                         {
                             int mr = Math.Min(MR, mc - ir);
                             float* cptr = job.C + (long)(ic + ir) * n + jc + jr;
-                            if (mr == MR && nr == NR) Kernel(kcur, ap + ir * kcur, bpanel, cptr, n, acc);
+                            if (mr == MR && nr == NR) Micro(kcur, ap + ir * kcur, bpanel, cptr, n, acc);
                             else
                             {
-                                Kernel(kcur, ap + ir * kcur, bpanel, tile, NR, false);
+                                Micro(kcur, ap + ir * kcur, bpanel, tile, NR, false);
                                 for (int r = 0; r < mr; r++)
                                 {
                                     float* dst = cptr + (long)r * n;
@@ -218,10 +222,7 @@ internal static unsafe class Gemm
                 float* src = job.B + (long)pc * n + jc + jr;
                 if (nr == NR)
                     for (int p = 0; p < kc; p++, src += n)
-                    {
-                        Vector256.Store(Vector256.Load(src), dst + p * NR);
-                        Vector256.Store(Vector256.Load(src + 8), dst + p * NR + 8);
-                    }
+                        for (int h = 0; h < NR; h += 8) Vector256.Store(Vector256.Load(src + h), dst + p * NR + h);
                 else
                     for (int p = 0; p < kc; p++, src += n)
                     {
@@ -260,6 +261,56 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Micro(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        if (NR == 32) Kernel512(kc, a, b, c, ldc, accumulate);
+        else Kernel(kc, a, b, c, ldc, accumulate);
+    }
+
+    /// <summary>The 6×32 micro-kernel of AVX-512: C[6,32] (+)= Apanel[6,kc]·Bpanel[kc,32], twelve 16-wide accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel512(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 32)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(x, b0, c10); c11 = Avx512F.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(x, b0, c20); c21 = Avx512F.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(x, b0, c30); c31 = Avx512F.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(x, b0, c40); c41 = Avx512F.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(x, b0, c50); c51 = Avx512F.FusedMultiplyAdd(x, b1, c51);
+        }
+        Store(c, c00, c01, accumulate); c += ldc;
+        Store(c, c10, c11, accumulate); c += ldc;
+        Store(c, c20, c21, accumulate); c += ldc;
+        Store(c, c30, c31, accumulate); c += ldc;
+        Store(c, c40, c41, accumulate); c += ldc;
+        Store(c, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector512<float> lo, Vector512<float> hi, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Vector512.Load(c);
+            hi += Vector512.Load(c + 16);
+        }
+        Vector512.Store(lo, c);
+        Vector512.Store(hi, c + 16);
+    }
 
     /// <summary>The 6×16 micro-kernel: C[6,16] (+)= Apanel[6,kc]·Bpanel[kc,16], twelve 8-wide accumulators in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

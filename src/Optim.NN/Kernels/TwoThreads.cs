@@ -13,8 +13,9 @@ internal abstract class TwoPartJob
 /// Runs the two halves of a job at once: half 1 on one persistent worker thread, half 0 on the caller, then
 /// waits for both. Nothing is allocated per call. When the worker has not picked half 1 up by the time the caller
 /// is done with half 0 (a busy machine did not schedule it), the caller takes half 1 back and runs it itself, so a
-/// loaded machine costs at most the serial time. With one core, or while another thread holds the worker, both
-/// halves run on the caller. The halves write disjoint outputs with the same code, so the result does not depend
+/// loaded machine costs at most the serial time. With one core, while another thread holds the worker, or from
+/// inside a half (a job whose halves run jobs of their own, such as a convolution's products), both halves run on
+/// the caller. The halves write disjoint outputs with the same code, so the result does not depend
 /// on where they ran.
 /// </summary>
 internal static class TwoThreads
@@ -34,7 +35,8 @@ internal static class TwoThreads
 
     public static void Run(TwoPartJob job)
     {
-        if (!Available || !Monitor.TryEnter(Gate))
+        // the gate is reentrant: a half already running on the caller must not post over its own job
+        if (!Available || Monitor.IsEntered(Gate) || !Monitor.TryEnter(Gate))
         {
             job.Run(0);
             job.Run(1);

@@ -1,0 +1,128 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Optim.NN.Kernels;
+
+/// <summary>
+/// The geometry of a 2-D convolution or pooling over NCHW images: <see cref="N"/> images of <see cref="C"/> channels
+/// of <see cref="H"/>×<see cref="W"/>, a <see cref="KH"/>×<see cref="KW"/> window moved by the stride over the input
+/// padded with zeros (or, for pooling, with nothing) on each side; for a convolution, <see cref="OutC"/> filters.
+/// </summary>
+internal readonly record struct ConvShape(int N, int C, int H, int W, int OutC, int KH, int KW, int SH, int SW, int PH, int PW)
+{
+    /// <summary>The output's height, <c>floor((H + 2·pH − kH) / sH) + 1</c>.</summary>
+    public int OutH => (H + 2 * PH - KH) / SH + 1;
+
+    /// <summary>The output's width, <c>floor((W + 2·pW − kW) / sW) + 1</c>.</summary>
+    public int OutW => (W + 2 * PW - KW) / SW + 1;
+
+    /// <summary>The output pixels of one channel of one image.</summary>
+    public int Pixels => OutH * OutW;
+
+    /// <summary>The rows of the column matrix: one per (channel, kernel row, kernel column), the weight's layout.</summary>
+    public int Depth => C * KH * KW;
+
+    /// <summary>A 1×1 kernel at stride 1 without padding: an image is its own column matrix.</summary>
+    public bool Pointwise => KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
+}
+
+/// <summary>
+/// The column matrix of a convolution (im2col) and its adjoint (col2im): row <c>(c·kH + i)·kW + j</c> holds, for
+/// every output pixel <c>(oh, ow)</c>, the input value under kernel tap <c>(i, j)</c> of channel <c>c</c>, that is
+/// <c>x[c, oh·sH − pH + i, ow·sW − pW + j]</c>, or 0 in the padding. The convolution is then the product of the
+/// weight <c>[outC, C·kH·kW]</c> with this matrix.
+/// </summary>
+internal static unsafe class Im2Col
+{
+    /// <summary>
+    /// Writes the column matrix of one image <paramref name="x"/> (<c>[C, H, W]</c>) into the columns
+    /// <c>[0, Pixels)</c> of <paramref name="cols"/>, whose rows are <paramref name="ld"/> floats apart.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Gather(in ConvShape s, float* x, float* cols, int ld)
+    {
+        int ho = s.OutH, wo = s.OutW, plane = s.H * s.W;
+        for (int c = 0; c < s.C; c++)
+            for (int i = 0; i < s.KH; i++)
+                for (int j = 0; j < s.KW; j++)
+                {
+                    float* dst = cols + (long)((c * s.KH + i) * s.KW + j) * ld;
+                    int offset = j - s.PW;
+                    Columns(offset, s.SW, s.W, wo, out int lo, out int hi);
+                    for (int oh = 0; oh < ho; oh++, dst += wo)
+                    {
+                        int ih = oh * s.SH - s.PH + i;
+                        if ((uint)ih >= (uint)s.H || lo == hi)
+                        {
+                            for (int ow = 0; ow < wo; ow++) dst[ow] = 0f;
+                            continue;
+                        }
+                        // src[ow·sW] is input column ow·sW − pW + j of row ih
+                        float* src = x + (long)c * plane + (long)ih * s.W + offset;
+                        for (int ow = 0; ow < lo; ow++) dst[ow] = 0f;
+                        if (s.SW == 1) Copy(src + lo, dst + lo, hi - lo);
+                        else for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * s.SW];
+                        for (int ow = hi; ow < wo; ow++) dst[ow] = 0f;
+                    }
+                }
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="Gather"/>: adds every entry of the column matrix (columns <c>[0, Pixels)</c> of
+    /// <paramref name="cols"/>) into the input value it was read from, in <paramref name="x"/> (<c>[C, H, W]</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScatterAdd(in ConvShape s, float* cols, int ld, float* x)
+    {
+        int ho = s.OutH, wo = s.OutW, plane = s.H * s.W;
+        for (int c = 0; c < s.C; c++)
+            for (int i = 0; i < s.KH; i++)
+                for (int j = 0; j < s.KW; j++)
+                {
+                    float* src = cols + (long)((c * s.KH + i) * s.KW + j) * ld;
+                    int offset = j - s.PW;
+                    Columns(offset, s.SW, s.W, wo, out int lo, out int hi);
+                    if (lo == hi) continue;
+                    for (int oh = 0; oh < ho; oh++, src += wo)
+                    {
+                        int ih = oh * s.SH - s.PH + i;
+                        if ((uint)ih >= (uint)s.H) continue;
+                        float* dst = x + (long)c * plane + (long)ih * s.W + offset;
+                        if (s.SW == 1) AddTo(src + lo, dst + lo, hi - lo);
+                        else for (int ow = lo; ow < hi; ow++) dst[ow * s.SW] += src[ow];
+                    }
+                }
+    }
+
+    // The rows copied are short (an output row: 8 to 32 floats in the target network), so these inline loops beat
+    // the library calls, whose fixed cost per call is that of the copy itself.
+
+    /// <summary><c>dst[0..n) = src[0..n)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(float* src, float* dst, int n)
+    {
+        int i = 0;
+        for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
+    /// <summary><c>dst[0..n) += src[0..n)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTo(float* src, float* dst, int n)
+    {
+        int i = 0;
+        for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(dst + i) + Vector256.Load(src + i), dst + i);
+        for (; i < n; i++) dst[i] += src[i];
+    }
+
+    /// <summary>The output columns <c>[lo, hi)</c> whose input column <c>ow·stride + offset</c> lies in <c>[0, width)</c>.</summary>
+    private static void Columns(int offset, int stride, int width, int outW, out int lo, out int hi)
+    {
+        lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        // the first ow with ow·stride + offset ≥ width
+        int end = width - offset;
+        hi = end <= 0 ? 0 : (end + stride - 1) / stride;
+        lo = Math.Min(lo, outW);
+        hi = Math.Clamp(hi, lo, outW);
+    }
+}
