@@ -82,7 +82,7 @@ internal static class CnnSection
     public static void ShowLearningRates(IAnsiConsole console, IReadOnlyList<LrRun> runs, int images)
     {
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"[bold]The tutorial's loop, SGD, one image per step: the loss summed over each epoch of {images:N0} images[/]");
+            .Title($"[bold]Loss summed per epoch ({images:N0} images, one per step)[/]");
         table.AddColumn(new TableColumn("epoch").RightAligned());
         foreach (var r in runs) table.AddColumn(new TableColumn($"lr {r.Lr.ToString("G", CultureInfo.InvariantCulture)}").RightAligned());
         for (int e = 0; e < runs[0].EpochLossSum.Length; e++)
