@@ -154,7 +154,10 @@ public abstract class LRScheduler
     {
         if (state.Kind != Kind) throw SchedulerStateDict.Bad($"This state dict is from a {state.Kind}, not a {Kind}.");
         var apply = Load(state);
-        if (state.Unread.FirstOrDefault() is { } unknown)
+        // a key that the load did not read and that this scheduler does not save is not one of its keys (a misspelt
+        // one, or another kind's): refused rather than silently dropped
+        var own = Save();
+        if (state.Unread.FirstOrDefault(k => !own.Has(k)) is { } unknown)
             throw SchedulerStateDict.Bad($"The {Kind} state dict holds '{unknown}', which a {Kind} does not keep.");
         return apply;
     }

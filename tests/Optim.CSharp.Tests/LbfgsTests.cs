@@ -354,7 +354,10 @@ public sealed class LbfgsFacadeTests
         Unchanged((opt, _) =>
         {
             var json = opt.StateDict().ToJson().Replace("\"history_size\":100", "\"history_size\":0");
-            Rejects(() => opt.LoadStateDict(StateDict.FromJson(json)), "history_size", "0");
+            // a state dict's bad value is the state dict's fault: a CheckpointException (argument "state") naming the key and value
+            var e = Assert.Throws<CheckpointException>(() => opt.LoadStateDict(StateDict.FromJson(json)));
+            Assert.Contains("history_size", e.Message);
+            Assert.Contains("0", e.Message);
         });
         Unchanged((opt, _) =>
         {

@@ -58,7 +58,8 @@ let ``malformed JSON is rejected with a clear message`` () =
     fails (fun () -> Checkpoint.ofJson "[]" |> ignore) "must be an object"
     fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{},"param_groups":[],"param_names":[],"param_shapes":[[2]]}""" |> ignore) "param_names"
     fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"5":{}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "'5'"
-    fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"0":{"exp_avg":[1,2,3]}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "shape [2]"
+    fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"0":{"step":1,"exp_avg":[1,2,3]}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "shape [2]"
+    fails (fun () -> Checkpoint.ofJson """{"optimizer":"Adam","state":{"0":{"exp_avg":[1,2]}},"param_groups":[],"param_names":[null],"param_shapes":[[2]]}""" |> ignore) "has no 'step'"
 
 [<Fact>]
 let ``a checkpoint that does not fit the optimizer is rejected, naming what differs`` () =

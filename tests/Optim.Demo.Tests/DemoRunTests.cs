@@ -33,8 +33,16 @@ public sealed class DemoRunTests : IDisposable
 
         using var summary = JsonDocument.Parse(File.ReadAllText(json));
         var plots = summary.RootElement.GetProperty("plots").EnumerateArray().Select(p => p.GetString()!).ToList();
-        Assert.Equal(16, plots.Count);
+        Assert.Equal(22, plots.Count);
         Assert.All(plots, p => Assert.True(new FileInfo(p).Length > 1000, p));
         Assert.Equal(6, summary.RootElement.GetProperty("runs").GetArrayLength());
+        // the CNN's section: the tutorial's two learning rates, then its two training runs, each to 100%
+        var cnn = summary.RootElement.GetProperty("cnn");
+        Assert.Equal(2, cnn.GetProperty("learning_rates").GetArrayLength());
+        Assert.Equal(2, cnn.GetProperty("runs").GetArrayLength());
+        Assert.Contains("Fashion-MNIST padded to 32×32", cnn.GetProperty("data").GetString());
+        foreach (var recipe in CnnSection.Recipes(1))
+            Assert.StartsWith(recipe.Name + ": 100%", lines.Last(l => l.StartsWith(recipe.Name + ": ", StringComparison.Ordinal)));
+        Assert.Contains("Loss summed per epoch (256 images, one per step)", printed);
     }
 }
