@@ -215,7 +215,12 @@ public class StateDictFuzzTests
                 var a = JsonNode.Parse(json)!["state"]!.AsObject();
                 var b = JsonNode.Parse(scheduler.StateDict().ToJson())!["state"]!.AsObject();
                 foreach (var (key, value) in a)
-                    Assert.True(b[key] is { } got && Same(value, got, false), $"mutation {i}: '{key}' is {b[key]?.ToJsonString()}, the text says {value?.ToJsonString()}");
+                {
+                    // with cycle_momentum off, a OneCycleLR keeps no momenta: the text's are read as nothing to keep
+                    bool dropped = key is "base_momentum" or "max_momentum" && Number(a["cycle_momentum"]) == 0;
+                    Assert.True(dropped ? b[key] is null : b[key] is { } got && Same(value, got, false),
+                        $"mutation {i}: '{key}' is {b[key]?.ToJsonString()}, the text says {value?.ToJsonString()}");
+                }
                 // and it can go on stepping, to the end of its cycle (past it, OneCycleLR throws, as PyTorch's does)
                 for (int s = 0; s < 3 && scheduler.LastEpoch < (int)b["total_steps"]!.GetValue<double>(); s++) { opt.Step(); scheduler.Step(); }
             }
