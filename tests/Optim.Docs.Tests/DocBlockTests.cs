@@ -121,6 +121,7 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Contains("resumed with the same state: True", output);
         }),
         ("docs/checkpoints.md", "checkpoint.Save \"checkpoint-fs.pt\"", output => Assert.Contains("F#: resumed at epoch 3 with the same state: true", output)),
+        ("docs/checkpoints.md", "Transformation.ApplyIfFinite", output => Assert.Contains("skipped a NaN step: True", output)),
         ("docs/checkpoints.md", "file.SetModel(model)", output =>
         {
             Assert.Contains("model keys: 0.weight, 0.bias, 1.weight, 1.bias, 1.running_mean, 1.running_var, 1.num_batches_tracked, 5.weight, 5.bias", output);
