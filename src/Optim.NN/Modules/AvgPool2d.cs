@@ -5,7 +5,7 @@ namespace Optim.NN;
 /// See <see cref="Functional.AvgPool2d(Tensor, int, int?, int)"/>.
 /// </summary>
 /// <example><code>var pool = new AvgPool2d(2);   // [N, C, 32, 32] → [N, C, 16, 16]</code></example>
-public sealed class AvgPool2d : Module
+public sealed class AvgPool2d : Pool2d
 {
     /// <summary>A pooling layer.</summary>
     /// <param name="kernelSize">The window's height and width.</param>
@@ -13,24 +13,7 @@ public sealed class AvgPool2d : Module
     /// <param name="padding">The padding on each side, at most half the window.</param>
     /// <exception cref="ArgumentException"><paramref name="kernelSize"/> or <paramref name="stride"/> is not positive, or
     /// <paramref name="padding"/> is negative or more than half the window.</exception>
-    public AvgPool2d(int kernelSize, int? stride = null, int padding = 0)
-    {
-        Ops.Pool.CheckKernel((kernelSize, kernelSize), nameof(kernelSize));
-        if (stride is { } s) Ops.Conv.CheckStride((s, s), nameof(stride));
-        Ops.Pool.CheckPadding((padding, padding), (kernelSize, kernelSize), nameof(padding));
-        KernelSize = kernelSize;
-        Stride = stride ?? kernelSize;
-        Padding = padding;
-    }
-
-    /// <summary>The window's height and width.</summary>
-    public int KernelSize { get; }
-
-    /// <summary>The step of the window.</summary>
-    public int Stride { get; }
-
-    /// <summary>The padding on each side.</summary>
-    public int Padding { get; }
+    public AvgPool2d(int kernelSize, int? stride = null, int padding = 0) : base(kernelSize, stride, padding) { }
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The input is not 3-D or 4-D, or smaller than the window once padded.</exception>
