@@ -29,13 +29,13 @@ internal sealed unsafe class ConvKernel : TwoPartJob
     private readonly Scratch[] _scratch = [new(), new()];
     private ConvShape _s;
     private float* _x, _w, _b, _y, _gy, _gx, _gw, _gb;
-    private bool _backward, _accX, _split;
+    private bool _backward, _accX, _split, _padded;
     private int _mid, _group;
 
-    /// <summary>Buffers of one half: column matrix, gathered output or output gradient, column gradient, partial sums.</summary>
+    /// <summary>Buffers of one half: column matrix, gathered output or output gradient, column gradient, partial sums, padded image.</summary>
     private sealed class Scratch
     {
-        public float[]? Cols, Mat, DCols, DW, DB;
+        public float[]? Cols, Mat, DCols, DW, DB, Padded;
     }
 
     /// <summary><c>y = conv(x, w) + b</c>: x is <c>[N, C, H, W]</c>, w <c>[outC, C, kH, kW]</c>, b <c>[outC]</c> or null, y <c>[N, outC, oH, oW]</c>.</summary>
@@ -107,12 +107,14 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         long columns = (long)_group * pixels;
         if (s.Depth * columns > Array.MaxLength || s.OutC * columns > Array.MaxLength) _group = 1;
         columns = (long)_group * pixels;
+        _padded = Im2Col.UsesPadded(s) && !(s.Pointwise && _group == 1);
         for (int part = 0; part < (_split ? 2 : 1); part++)
         {
             var sc = _scratch[part];
             // the one-image, 1×1 case reads and writes the images in place and needs no column matrix
             bool needCols = !(s.Pointwise && _group == 1);
             if (needCols) Ensure(ref sc.Cols, s.Depth * columns);
+            if (_padded) Ensure(ref sc.Padded, Im2Col.PaddedLength(s));
             if (_group > 1) Ensure(ref sc.Mat, s.OutC * columns);
             if (backward)
             {
@@ -196,7 +198,16 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         if (s.Pointwise && g == 1) return _x + n0 * inImage;
         float* cols = Ptr(sc.Cols!);
         int ld = g * s.Pixels;
-        for (int i = 0; i < g; i++) Im2Col.Gather(s, _x + (n0 + i) * inImage, cols + i * s.Pixels, ld);
+        for (int i = 0; i < g; i++)
+        {
+            if (_padded)
+            {
+                float* padded = Ptr(sc.Padded!);
+                Im2Col.Pad(s, _x + (n0 + i) * inImage, padded);
+                Im2Col.GatherPadded(s, padded, cols + i * s.Pixels, ld);
+            }
+            else Im2Col.Gather(s, _x + (n0 + i) * inImage, cols + i * s.Pixels, ld);
+        }
         return cols;
     }
 
@@ -208,7 +219,8 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         float* dw = Ptr(sc.DW!), db = Ptr(sc.DB!);
         new Span<float>(db, outC).Clear();
         bool firstW = true;
-        if (_gx != null && !_accX) new Span<float>(_gx + from * inImage, (int)((to - from) * inImage)).Clear();
+        // the padded scatter writes each image's gradient whole (below); the others add into a cleared one
+        if (_gx != null && !_accX && !_padded) new Span<float>(_gx + from * inImage, (int)((to - from) * inImage)).Clear();
         for (int n0 = from; n0 < to; n0 += _group)
         {
             int g = Math.Min(_group, to - n0), ld = g * pixels;
@@ -244,7 +256,19 @@ internal sealed unsafe class ConvKernel : TwoPartJob
                 float* dcols = Ptr(sc.DCols!);
                 // dcols[D, g·P] = Wᵀ·dY, W stored [outC, D]
                 Gemm.Multiply(depth, ld, outC, w, true, dySpan, false, new Span<float>(dcols, depth * ld), accumulate: false);
-                for (int i = 0; i < g; i++) Im2Col.ScatterAdd(s, dcols + i * pixels, ld, _gx + (n0 + i) * inImage);
+                for (int i = 0; i < g; i++)
+                {
+                    float* gx = _gx + (n0 + i) * inImage;
+                    if (_padded)
+                    {
+                        // the sums start from the gradient so far (or 0) and add in ScatterAdd's order: the same floats
+                        float* padded = Ptr(sc.Padded!);
+                        Im2Col.Pad(s, _accX ? gx : null, padded);
+                        Im2Col.ScatterAddPadded(s, dcols + i * pixels, ld, padded);
+                        Im2Col.Unpad(s, padded, gx);
+                    }
+                    else Im2Col.ScatterAdd(s, dcols + i * pixels, ld, gx);
+                }
             }
         }
         if (firstW) new Span<float>(dw, outC * depth).Clear();

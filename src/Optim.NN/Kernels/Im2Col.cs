@@ -94,6 +94,72 @@ internal static unsafe class Im2Col
                 }
     }
 
+    // At stride 1 along the width, Gather and ScatterAdd go through a copy of the image with its zero padding
+    // written out ([C, H + 2·pH, W + 2·pW]): every row of the column matrix is then a whole, unclipped run of the
+    // padded row, copied or added with full vectors and no bounds per kernel tap (the clipped copies left 2 of
+    // every 16 floats of the target's second layer, and most of its third's 8, to scalar loops).
+
+    /// <summary>Whether <see cref="GatherPadded"/> and <see cref="ScatterAddPadded"/> apply: stride 1 along the width.</summary>
+    public static bool UsesPadded(in ConvShape s) => s.SW == 1;
+
+    /// <summary>The floats of one padded image, <c>C·(H + 2·pH)·(W + 2·pW)</c>.</summary>
+    public static long PaddedLength(in ConvShape s) => (long)s.C * (s.H + 2 * s.PH) * (s.W + 2 * s.PW);
+
+    /// <summary>
+    /// Copies image <paramref name="x"/> (<c>[C, H, W]</c>) into <paramref name="padded"/> with its zero border,
+    /// or, when <paramref name="x"/> is null, zeroes <paramref name="padded"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Pad(in ConvShape s, float* x, float* padded)
+    {
+        int hp = s.H + 2 * s.PH, wp = s.W + 2 * s.PW;
+        new Span<float>(padded, (int)PaddedLength(s)).Clear();
+        if (x == null) return;
+        for (int c = 0; c < s.C; c++)
+            for (int h = 0; h < s.H; h++)
+                Copy(x + ((long)c * s.H + h) * s.W, padded + ((long)c * hp + h + s.PH) * wp + s.PW, s.W);
+    }
+
+    /// <summary>Copies the inside of <paramref name="padded"/> (the image without its border) into <paramref name="x"/> (<c>[C, H, W]</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Unpad(in ConvShape s, float* padded, float* x)
+    {
+        int hp = s.H + 2 * s.PH, wp = s.W + 2 * s.PW;
+        for (int c = 0; c < s.C; c++)
+            for (int h = 0; h < s.H; h++)
+                Copy(padded + ((long)c * hp + h + s.PH) * wp + s.PW, x + ((long)c * s.H + h) * s.W, s.W);
+    }
+
+    /// <summary><see cref="Gather"/> from an image padded by <see cref="Pad"/>, at stride 1 along the width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void GatherPadded(in ConvShape s, float* padded, float* cols, int ld)
+    {
+        int ho = s.OutH, wo = s.OutW, hp = s.H + 2 * s.PH, wp = s.W + 2 * s.PW;
+        for (int c = 0; c < s.C; c++)
+            for (int i = 0; i < s.KH; i++)
+                for (int j = 0; j < s.KW; j++)
+                {
+                    float* dst = cols + (long)((c * s.KH + i) * s.KW + j) * ld;
+                    float* src = padded + ((long)c * hp + i) * wp + j;
+                    for (int oh = 0; oh < ho; oh++, dst += wo) Copy(src + (long)oh * s.SH * wp, dst, wo);
+                }
+    }
+
+    /// <summary><see cref="ScatterAdd"/> into an image padded by <see cref="Pad"/>, at stride 1 along the width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScatterAddPadded(in ConvShape s, float* cols, int ld, float* padded)
+    {
+        int ho = s.OutH, wo = s.OutW, hp = s.H + 2 * s.PH, wp = s.W + 2 * s.PW;
+        for (int c = 0; c < s.C; c++)
+            for (int i = 0; i < s.KH; i++)
+                for (int j = 0; j < s.KW; j++)
+                {
+                    float* src = cols + (long)((c * s.KH + i) * s.KW + j) * ld;
+                    float* dst = padded + ((long)c * hp + i) * wp + j;
+                    for (int oh = 0; oh < ho; oh++, src += wo) AddTo(src, dst + (long)oh * s.SH * wp, wo);
+                }
+    }
+
     // The rows copied are short (an output row: 8 to 32 floats in the target network), so these inline loops beat
     // the library calls, whose fixed cost per call is that of the copy itself.
 
