@@ -36,6 +36,7 @@ internal sealed unsafe class ConvKernel : TwoPartJob
     private sealed class Scratch
     {
         public float[]? Cols, Mat, DCols, DW, DB, Padded;
+        public readonly PaddedColumns Columns = new();
     }
 
     /// <summary><c>y = conv(x, w) + b</c>: x is <c>[N, C, H, W]</c>, w <c>[outC, C, kH, kW]</c>, b <c>[outC]</c> or null, y <c>[N, outC, oH, oW]</c>.</summary>
@@ -114,7 +115,8 @@ internal sealed unsafe class ConvKernel : TwoPartJob
             // the one-image, 1×1 case reads and writes the images in place and needs no column matrix
             bool needCols = !(s.Pointwise && _group == 1);
             if (needCols) Ensure(ref sc.Cols, s.Depth * columns);
-            if (_padded) Ensure(ref sc.Padded, Im2Col.PaddedLength(s));
+            // the forward pass pads a group's images side by side; the backward pass one image at a time
+            if (_padded) Ensure(ref sc.Padded, (backward ? 1 : _group) * Im2Col.PaddedLength(s));
             if (_group > 1) Ensure(ref sc.Mat, s.OutC * columns);
             if (backward)
             {
@@ -165,20 +167,18 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         for (int n0 = from; n0 < to; n0 += _group)
         {
             int g = Math.Min(_group, to - n0), ld = g * pixels;
-            float* cols = ColumnMatrix(sc, n0, g);
             var w = new ReadOnlySpan<float>(_w, outC * depth);
-            var colSpan = new ReadOnlySpan<float>(cols, depth * ld);
             if (g == 1)
             {
                 // straight into the image's output, onto the bias
                 float* y = _y + n0 * outImage;
                 if (_b != null)
                     for (int o = 0; o < outC; o++) new Span<float>(y + (long)o * pixels, pixels).Fill(_b[o]);
-                Gemm.Multiply(outC, pixels, depth, w, false, colSpan, false, new Span<float>(y, (int)outImage), accumulate: _b != null);
+                Product(sc, n0, g, w, new Span<float>(y, (int)outImage), accumulate: _b != null);
                 continue;
             }
             float* mat = Ptr(sc.Mat!);
-            Gemm.Multiply(outC, ld, depth, w, false, colSpan, false, new Span<float>(mat, outC * ld), accumulate: false);
+            Product(sc, n0, g, w, new Span<float>(mat, outC * ld), accumulate: false);
             for (int i = 0; i < g; i++)
                 for (int o = 0; o < outC; o++)
                 {
@@ -188,6 +188,29 @@ internal sealed unsafe class ConvKernel : TwoPartJob
                     else src.CopyTo(dst);
                 }
         }
+    }
+
+    /// <summary>
+    /// <c>y (+)= W·cols</c> for images <c>[n0, n0 + g)</c>: at stride 1 along the width the column matrix is never
+    /// written, its panels packed straight from the padded images (writing 0.8 MB per image of the target's second
+    /// layer and reading it back cost as much as packing it); otherwise it is gathered first.
+    /// </summary>
+    private void Product(Scratch sc, int n0, int g, ReadOnlySpan<float> w, Span<float> y, bool accumulate)
+    {
+        var s = _s;
+        int ld = g * s.Pixels;
+        if (_padded)
+        {
+            long inImage = (long)s.C * s.H * s.W, paddedLength = Im2Col.PaddedLength(s);
+            float* padded = Ptr(sc.Padded!);
+            for (int i = 0; i < g; i++) Im2Col.Pad(s, _x + (n0 + i) * inImage, padded + i * paddedLength);
+            sc.Columns.Set(s, padded);
+            try { Gemm.Multiply(s.OutC, ld, s.Depth, w, sc.Columns, y, accumulate); }
+            finally { sc.Columns.Clear(); }
+            return;
+        }
+        float* cols = ColumnMatrix(sc, n0, g);
+        Gemm.Multiply(s.OutC, ld, s.Depth, w, false, new ReadOnlySpan<float>(cols, s.Depth * ld), false, y, accumulate);
     }
 
     /// <summary>The column matrix of images <c>[n0, n0 + g)</c>, side by side (the image itself for one 1×1 image).</summary>

@@ -49,7 +49,36 @@ internal static unsafe class Gemm
         {
             var job = _job ??= new Job();
             job.Set(pa, pb, pc, m, n, k, transA, transB, accumulate);
-            if ((long)m * n * k >= ParallelThreshold && TwoThreads.Available)
+            Execute(job);
+        }
+    }
+
+    /// <summary>
+    /// <c>C[m,n] (+)= A[m,k]·B[k,n]</c> where B is a convolution's column matrix that is never written out: its
+    /// panels are packed straight from the padded images of <paramref name="b"/>, which saves writing the matrix and
+    /// reading it back. A is stored <c>[m,k]</c>; C must not overlap A.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, PaddedColumns b, Span<float> c, bool accumulate)
+    {
+        if (a.Length < (long)m * k || c.Length < (long)m * n)
+            throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
+        if (m == 0 || n == 0 || k == 0) throw new ArgumentException("A column matrix product has no empty extent.");
+        fixed (float* pa = a, pc = c)
+        {
+            var job = _job ??= new Job();
+            job.Set(pa, null, pc, m, n, k, false, false, accumulate);
+            job.ColumnsB = b;
+            Execute(job);
+        }
+    }
+
+    /// <summary>Runs a product set up in <paramref name="job"/>, in two halves when it is large enough, then clears the job.</summary>
+    private static void Execute(Job job)
+    {
+        try
+        {
+            int m = job.M, n = job.N;
+            if ((long)m * n * job.K >= ParallelThreshold && TwoThreads.Available)
             {
                 int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
                 job.SplitRows = tilesM > tilesN;
@@ -57,6 +86,9 @@ internal static unsafe class Gemm
                 TwoThreads.Run(job);
             }
             else Block(job, 0, m, 0, n);
+        }
+        finally
+        {
             job.Set(null, null, null, 0, 0, 0, false, false, false);
         }
     }
@@ -67,10 +99,13 @@ internal static unsafe class Gemm
         public float* A, B, C;
         public int M, N, K, Mid;
         public bool TransA, TransB, Accumulate, SplitRows;
+        /// <summary>When set, B is this column matrix, packed from its images (and <see cref="B"/> is unused).</summary>
+        public PaddedColumns? ColumnsB;
 
         public void Set(float* a, float* b, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate)
         {
             A = a; B = b; C = c; M = m; N = n; K = k; TransA = transA; TransB = transB; Accumulate = accumulate;
+            ColumnsB = null;
         }
 
         public override void Run(int part)
@@ -188,6 +223,11 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(Job job, float* dst, int pc, int kc, int jc, int nc)
     {
+        if (job.ColumnsB is { } columns)
+        {
+            columns.PackB(dst, pc, kc, jc, nc, NR);
+            return;
+        }
         int n = job.N, k = job.K;
         for (int jr = 0; jr < nc; jr += NR, dst += NR * kc)
         {

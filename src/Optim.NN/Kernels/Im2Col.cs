@@ -165,7 +165,7 @@ internal static unsafe class Im2Col
 
     /// <summary><c>dst[0..n) = src[0..n)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy(float* src, float* dst, int n)
+    internal static void Copy(float* src, float* dst, int n)
     {
         int i = 0;
         for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
@@ -190,5 +190,64 @@ internal static unsafe class Im2Col
         hi = end <= 0 ? 0 : (end + stride - 1) / stride;
         lo = Math.Min(lo, outW);
         hi = Math.Clamp(hi, lo, outW);
+    }
+}
+
+/// <summary>
+/// The column matrix of a group of images (<see cref="Im2Col"/>'s layout: row <c>(c·kH + i)·kW + j</c>, the images'
+/// pixels side by side as columns) read from their zero-bordered copies (<see cref="Im2Col.Pad"/>, at stride 1 along
+/// the width) rather than written out: <see cref="Gemm"/> packs its panels straight from the images. Entry
+/// <c>(d, column)</c> is the padded image's float at <c>Offsets[d]</c> past the column's output pixel's corner, so
+/// a run of a panel's columns along one output row is a contiguous run of a padded row. One per scratch, reused.
+/// </summary>
+internal sealed unsafe class PaddedColumns
+{
+    private ConvShape _s;
+    private float* _padded;
+    private long _stride;
+    private int[] _offsets = [];
+
+    /// <summary>Points at the padded images of shape <paramref name="s"/> from <paramref name="padded"/> on, <see cref="Im2Col.PaddedLength"/> floats apart.</summary>
+    public void Set(in ConvShape s, float* padded)
+    {
+        _s = s;
+        _padded = padded;
+        _stride = Im2Col.PaddedLength(s);
+        int depth = s.Depth, hp = s.H + 2 * s.PH, wp = s.W + 2 * s.PW;
+        if (_offsets.Length < depth) _offsets = new int[depth];
+        for (int c = 0; c < s.C; c++)
+            for (int i = 0; i < s.KH; i++)
+                for (int j = 0; j < s.KW; j++) _offsets[(c * s.KH + i) * s.KW + j] = (c * hp + i) * wp + j;
+    }
+
+    /// <summary>Stops pointing at the images.</summary>
+    public void Clear() => _padded = null;
+
+    /// <summary>
+    /// Packs depth <c>[pc, pc+kc)</c> × columns <c>[jc, jc+nc)</c> into panels of <paramref name="nr"/> columns,
+    /// each stored depth-major and zero-padded: the layout of <see cref="Gemm"/>'s packed B.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void PackB(float* dst, int pc, int kc, int jc, int nc, int nr)
+    {
+        var s = _s;
+        int pixels = s.Pixels, wo = s.OutW, rowStep = s.SH * (s.W + 2 * s.PW);
+        fixed (int* offsets = _offsets)
+            for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
+            {
+                int width = Math.Min(nr, nc - jr);
+                // the panel's columns in runs along one output row of one image
+                for (int col = 0; col < width;)
+                {
+                    int column = jc + jr + col, image = column / pixels, q = column - image * pixels, oh = q / wo, ow = q - oh * wo;
+                    int run = Math.Min(wo - ow, width - col);
+                    float* src = _padded + image * _stride + (long)oh * rowStep + ow;
+                    for (int p = 0; p < kc; p++) Im2Col.Copy(src + offsets[pc + p], dst + p * nr + col, run);
+                    col += run;
+                }
+                if (width < nr)
+                    for (int p = 0; p < kc; p++)
+                        for (int c = width; c < nr; c++) dst[p * nr + c] = 0f;
+            }
     }
 }
