@@ -35,7 +35,7 @@ internal sealed unsafe class ConvKernel : TwoPartJob
     /// <summary>Buffers of one half: column matrix, gathered output or output gradient, column gradient, partial sums, padded image.</summary>
     private sealed class Scratch
     {
-        public float[]? Cols, Mat, DCols, DW, DB, Padded;
+        public float[]? Cols, Mat, DCols, DW, DB, Padded, PaddedGrad;
         public readonly PaddedColumns Columns = new();
     }
 
@@ -114,9 +114,10 @@ internal sealed unsafe class ConvKernel : TwoPartJob
             var sc = _scratch[part];
             // the one-image, 1×1 case reads and writes the images in place and needs no column matrix
             bool needCols = !(s.Pointwise && _group == 1);
-            if (needCols) Ensure(ref sc.Cols, s.Depth * columns);
-            // the forward pass pads a group's images side by side; the backward pass one image at a time
-            if (_padded) Ensure(ref sc.Padded, (backward ? 1 : _group) * Im2Col.PaddedLength(s));
+            if (needCols && !_padded) Ensure(ref sc.Cols, s.Depth * columns);
+            // a group's images padded side by side; the backward pass scatters into one padded image at a time
+            if (_padded) Ensure(ref sc.Padded, _group * Im2Col.PaddedLength(s));
+            if (_padded && backward) Ensure(ref sc.PaddedGrad, Im2Col.PaddedLength(s));
             if (_group > 1) Ensure(ref sc.Mat, s.OutC * columns);
             if (backward)
             {
@@ -201,16 +202,23 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         int ld = g * s.Pixels;
         if (_padded)
         {
-            long inImage = (long)s.C * s.H * s.W, paddedLength = Im2Col.PaddedLength(s);
-            float* padded = Ptr(sc.Padded!);
-            for (int i = 0; i < g; i++) Im2Col.Pad(s, _x + (n0 + i) * inImage, padded + i * paddedLength);
-            sc.Columns.Set(s, padded);
+            PadGroup(sc, n0, g);
             try { Gemm.Multiply(s.OutC, ld, s.Depth, w, sc.Columns, y, accumulate); }
             finally { sc.Columns.Clear(); }
             return;
         }
         float* cols = ColumnMatrix(sc, n0, g);
         Gemm.Multiply(s.OutC, ld, s.Depth, w, false, new ReadOnlySpan<float>(cols, s.Depth * ld), false, y, accumulate);
+    }
+
+    /// <summary>Pads images <c>[n0, n0 + g)</c> side by side into the scratch and points its <see cref="PaddedColumns"/> at them.</summary>
+    private void PadGroup(Scratch sc, int n0, int g)
+    {
+        var s = _s;
+        long inImage = (long)s.C * s.H * s.W, paddedLength = Im2Col.PaddedLength(s);
+        float* padded = Ptr(sc.Padded!);
+        for (int i = 0; i < g; i++) Im2Col.Pad(s, _x + (n0 + i) * inImage, padded + i * paddedLength);
+        sc.Columns.Set(s, padded);
     }
 
     /// <summary>The column matrix of images <c>[n0, n0 + g)</c>, side by side (the image itself for one 1×1 image).</summary>
@@ -221,16 +229,7 @@ internal sealed unsafe class ConvKernel : TwoPartJob
         if (s.Pointwise && g == 1) return _x + n0 * inImage;
         float* cols = Ptr(sc.Cols!);
         int ld = g * s.Pixels;
-        for (int i = 0; i < g; i++)
-        {
-            if (_padded)
-            {
-                float* padded = Ptr(sc.Padded!);
-                Im2Col.Pad(s, _x + (n0 + i) * inImage, padded);
-                Im2Col.GatherPadded(s, padded, cols + i * s.Pixels, ld);
-            }
-            else Im2Col.Gather(s, _x + (n0 + i) * inImage, cols + i * s.Pixels, ld);
-        }
+        for (int i = 0; i < g; i++) Im2Col.Gather(s, _x + (n0 + i) * inImage, cols + i * s.Pixels, ld);
         return cols;
     }
 
@@ -259,12 +258,22 @@ internal sealed unsafe class ConvKernel : TwoPartJob
                 for (int o = 0; o < outC; o++) db[o] += TensorPrimitives.Sum(dySpan.Slice(o * ld, ld));
             if (_gw != null)
             {
-                float* cols = ColumnMatrix(sc, n0, g);
                 // dWᵀ[D, outC] (+)= cols[D, g·P]·dYᵀ, dY stored [outC, g·P]: with outC as the product's columns (one
                 // or two whole register panels) this runs about 1.4 times as fast as dW = dY·colsᵀ, whose 32 rows
-                // leave a partial tile of 6
-                Gemm.Multiply(depth, outC, ld, new ReadOnlySpan<float>(cols, depth * ld), false, dySpan, true,
-                              new Span<float>(dw, outC * depth), accumulate: !firstW);
+                // leave a partial tile of 6; at stride 1 along the width the columns are packed from the padded
+                // images, as in the forward pass
+                var dwSpan = new Span<float>(dw, outC * depth);
+                if (_padded)
+                {
+                    PadGroup(sc, n0, g);
+                    try { Gemm.Multiply(depth, outC, ld, sc.Columns, dySpan, true, dwSpan, accumulate: !firstW); }
+                    finally { sc.Columns.Clear(); }
+                }
+                else
+                {
+                    float* cols = ColumnMatrix(sc, n0, g);
+                    Gemm.Multiply(depth, outC, ld, new ReadOnlySpan<float>(cols, depth * ld), false, dySpan, true, dwSpan, accumulate: !firstW);
+                }
                 firstW = false;
             }
             if (_gx != null)
@@ -285,7 +294,7 @@ internal sealed unsafe class ConvKernel : TwoPartJob
                     if (_padded)
                     {
                         // the sums start from the gradient so far (or 0) and add in ScatterAdd's order: the same floats
-                        float* padded = Ptr(sc.Padded!);
+                        float* padded = Ptr(sc.PaddedGrad!);
                         Im2Col.Pad(s, _accX ? gx : null, padded);
                         Im2Col.ScatterAddPadded(s, dcols + i * pixels, ld, padded);
                         Im2Col.Unpad(s, padded, gx);

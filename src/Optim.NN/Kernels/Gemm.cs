@@ -16,7 +16,7 @@ namespace Optim.NN.Kernels;
 /// </summary>
 internal static unsafe class Gemm
 {
-    private const int MR = 6;
+    internal const int MR = 6;
 
     /// <summary>The micro-kernel's columns: 32 (two 16-wide registers per row) with AVX-512, else 16 (two 8-wide).</summary>
     private static readonly int NR = Avx512F.IsSupported ? 32 : 16;
@@ -72,6 +72,25 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// <c>C[m,n] (+)= A[m,k]·op(B)[k,n]</c> where A is a convolution's column matrix that is never written out, its
+    /// panels packed straight from the padded images of <paramref name="a"/>. B is stored <c>[k,n]</c>, or
+    /// <c>[n,k]</c> when <paramref name="transB"/>; C must not overlap B.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, PaddedColumns a, ReadOnlySpan<float> b, bool transB, Span<float> c, bool accumulate)
+    {
+        if (b.Length < (long)k * n || c.Length < (long)m * n)
+            throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
+        if (m == 0 || n == 0 || k == 0) throw new ArgumentException("A column matrix product has no empty extent.");
+        fixed (float* pb = b, pc = c)
+        {
+            var job = _job ??= new Job();
+            job.Set(null, pb, pc, m, n, k, false, transB, accumulate);
+            job.ColumnsA = a;
+            Execute(job);
+        }
+    }
+
     /// <summary>Runs a product set up in <paramref name="job"/>, in two halves when it is large enough, then clears the job.</summary>
     private static void Execute(Job job)
     {
@@ -101,11 +120,13 @@ internal static unsafe class Gemm
         public bool TransA, TransB, Accumulate, SplitRows;
         /// <summary>When set, B is this column matrix, packed from its images (and <see cref="B"/> is unused).</summary>
         public PaddedColumns? ColumnsB;
+        /// <summary>When set, A is this column matrix, packed from its images (and <see cref="A"/> is unused).</summary>
+        public PaddedColumns? ColumnsA;
 
         public void Set(float* a, float* b, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate)
         {
             A = a; B = b; C = c; M = m; N = n; K = k; TransA = transA; TransB = transB; Accumulate = accumulate;
-            ColumnsB = null;
+            ColumnsA = ColumnsB = null;
         }
 
         public override void Run(int part)
@@ -176,6 +197,11 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(Job job, float* dst, int ic, int mc, int pc, int kc)
     {
+        if (job.ColumnsA is { } columns)
+        {
+            columns.PackA(dst, ic, mc, pc, kc);
+            return;
+        }
         int m = job.M, k = job.K;
         for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
         {
@@ -276,7 +302,7 @@ internal static unsafe class Gemm
 
     /// <summary>Transposes the 8×8 block of rows r0..r7 and stores row <c>i</c> of the transpose at <c>dst + i·stride</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+    internal static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
                                    Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
                                    float* dst, int stride)
     {

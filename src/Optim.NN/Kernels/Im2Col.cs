@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Optim.NN.Kernels;
 
@@ -94,12 +95,13 @@ internal static unsafe class Im2Col
                 }
     }
 
-    // At stride 1 along the width, Gather and ScatterAdd go through a copy of the image with its zero padding
-    // written out ([C, H + 2·pH, W + 2·pW]): every row of the column matrix is then a whole, unclipped run of the
-    // padded row, copied or added with full vectors and no bounds per kernel tap (the clipped copies left 2 of
-    // every 16 floats of the target's second layer, and most of its third's 8, to scalar loops).
+    // At stride 1 along the width, the column matrix is read from a copy of the image with its zero padding
+    // written out ([C, H + 2·pH, W + 2·pW]) by PaddedColumns, and ScatterAdd adds into one: every row of the column
+    // matrix is then a whole, unclipped run of the padded row, copied or added with full vectors and no bounds per
+    // kernel tap (the clipped copies left 2 of every 16 floats of the target's second layer, and most of its
+    // third's 8, to scalar loops).
 
-    /// <summary>Whether <see cref="GatherPadded"/> and <see cref="ScatterAddPadded"/> apply: stride 1 along the width.</summary>
+    /// <summary>Whether <see cref="PaddedColumns"/> and <see cref="ScatterAddPadded"/> apply: stride 1 along the width.</summary>
     public static bool UsesPadded(in ConvShape s) => s.SW == 1;
 
     /// <summary>The floats of one padded image, <c>C·(H + 2·pH)·(W + 2·pW)</c>.</summary>
@@ -128,21 +130,6 @@ internal static unsafe class Im2Col
         for (int c = 0; c < s.C; c++)
             for (int h = 0; h < s.H; h++)
                 Copy(padded + ((long)c * hp + h + s.PH) * wp + s.PW, x + ((long)c * s.H + h) * s.W, s.W);
-    }
-
-    /// <summary><see cref="Gather"/> from an image padded by <see cref="Pad"/>, at stride 1 along the width.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void GatherPadded(in ConvShape s, float* padded, float* cols, int ld)
-    {
-        int ho = s.OutH, wo = s.OutW, hp = s.H + 2 * s.PH, wp = s.W + 2 * s.PW;
-        for (int c = 0; c < s.C; c++)
-            for (int i = 0; i < s.KH; i++)
-                for (int j = 0; j < s.KW; j++)
-                {
-                    float* dst = cols + (long)((c * s.KH + i) * s.KW + j) * ld;
-                    float* src = padded + ((long)c * hp + i) * wp + j;
-                    for (int oh = 0; oh < ho; oh++, dst += wo) Copy(src + (long)oh * s.SH * wp, dst, wo);
-                }
     }
 
     /// <summary><see cref="ScatterAdd"/> into an image padded by <see cref="Pad"/>, at stride 1 along the width.</summary>
@@ -222,6 +209,46 @@ internal sealed unsafe class PaddedColumns
 
     /// <summary>Stops pointing at the images.</summary>
     public void Clear() => _padded = null;
+
+    /// <summary>
+    /// Packs rows <c>[ic, ic+mc)</c> × columns <c>[pc, pc+kc)</c> into panels of <see cref="Gemm.MR"/> rows, each
+    /// stored column-major and zero-padded: the layout of <see cref="Gemm"/>'s packed A. Eight columns of six rows
+    /// at a time are transposed in registers; each transposed vector is stored whole and its last two lanes are
+    /// overwritten by the next column's (Gemm's buffer has slack for the very last).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void PackA(float* dst, int ic, int mc, int pc, int kc)
+    {
+        const int MR = Gemm.MR;
+        var s = _s;
+        int pixels = s.Pixels, wo = s.OutW, rowStep = s.SH * (s.W + 2 * s.PW);
+        fixed (int* offsets = _offsets)
+            for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+            {
+                int rows = Math.Min(MR, mc - ir);
+                int* off = offsets + ic + ir;
+                // the panel's columns in runs along one output row of one image
+                for (int p = 0; p < kc;)
+                {
+                    int column = pc + p, image = column / pixels, q = column - image * pixels, oh = q / wo, ow = q - oh * wo;
+                    int run = Math.Min(wo - ow, kc - p);
+                    float* src = _padded + image * _stride + (long)oh * rowStep + ow;
+                    float* d = dst + p * MR;
+                    int t = 0;
+                    if (rows == MR && Avx.IsSupported)
+                        for (; t + 8 <= run; t += 8)
+                        {
+                            var z = Vector256<float>.Zero;
+                            Gemm.Transpose8(Vector256.Load(src + off[0] + t), Vector256.Load(src + off[1] + t), Vector256.Load(src + off[2] + t),
+                                            Vector256.Load(src + off[3] + t), Vector256.Load(src + off[4] + t), Vector256.Load(src + off[5] + t),
+                                            z, z, d + t * MR, MR);
+                        }
+                    for (; t < run; t++)
+                        for (int r = 0; r < MR; r++) d[t * MR + r] = r < rows ? src[off[r] + t] : 0f;
+                    p += run;
+                }
+            }
+    }
 
     /// <summary>
     /// Packs depth <c>[pc, pc+kc)</c> × columns <c>[jc, jc+nc)</c> into panels of <paramref name="nr"/> columns,
