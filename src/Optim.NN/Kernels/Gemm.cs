@@ -175,8 +175,13 @@ internal static unsafe class Gemm
                                 {
                                     float* dst = cptr + (long)r * n;
                                     float* src = tile + r * NR;
-                                    if (acc) for (int j = 0; j < nr; j++) dst[j] += src[j];
-                                    else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                                    // whole vectors where the tile is NR wide (the last rows of 32 or 64 output
+                                    // channels, every panel of the product)
+                                    int j = 0;
+                                    if (acc) for (; j + 8 <= nr; j += 8) Vector256.Store(Vector256.Load(dst + j) + Vector256.Load(src + j), dst + j);
+                                    else for (; j + 8 <= nr; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+                                    if (acc) for (; j < nr; j++) dst[j] += src[j];
+                                    else for (; j < nr; j++) dst[j] = src[j];
                                 }
                             }
                         }

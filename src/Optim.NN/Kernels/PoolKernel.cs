@@ -151,6 +151,8 @@ internal sealed unsafe class PoolKernel : TwoPartJob
         arg = Vector256.ConditionalSelect(wins.AsInt32(), Vector256.Create(place), arg);
     }
 
+    // compiled fully optimised from the first call: unoptimised, the vector helpers are calls, not instructions
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MaxForward(int p)
     {
         var s = _s;
@@ -193,6 +195,7 @@ internal sealed unsafe class PoolKernel : TwoPartJob
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MaxBackward(int p)
     {
         var s = _s;
