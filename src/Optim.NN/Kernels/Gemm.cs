@@ -215,12 +215,18 @@ internal static unsafe class Gemm
             {
                 // A is stored [k, m]: the MR values of one depth are contiguous
                 float* src = job.A + (long)pc * m + ic + ir;
-                for (int p = 0; p < kc; p++, src += m)
-                {
-                    int r = 0;
-                    for (; r < mr; r++) dst[p * MR + r] = src[r];
-                    for (; r < MR; r++) dst[p * MR + r] = 0f;
-                }
+                if (mr == MR && ic + ir + 8 <= m)
+                    // one 8-wide copy per depth, whose last two lanes the next depth's overwrites (the buffer has
+                    // slack for the very last); the 8 floats read lie in the same row of A (a convolution's Wᵀ
+                    // is packed so for every image)
+                    for (int p = 0; p < kc; p++, src += m) Vector256.Store(Vector256.Load(src), dst + p * MR);
+                else
+                    for (int p = 0; p < kc; p++, src += m)
+                    {
+                        int r = 0;
+                        for (; r < mr; r++) dst[p * MR + r] = src[r];
+                        for (; r < MR; r++) dst[p * MR + r] = 0f;
+                    }
             }
             else
             {
