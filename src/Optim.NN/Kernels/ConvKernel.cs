@@ -12,7 +12,9 @@ namespace Optim.NN.Kernels;
 /// scratch and serial products. The backward pass recomputes the columns rather than keeping them: it forms
 /// <c>dW = dY·colsᵀ</c> (as its transpose, summed over the batch, each half into its own buffer, the halves then added
 /// in a fixed order),
-/// <c>dX = col2im(Wᵀ·dY)</c> and <c>db = Σ dY</c>. Scratch buffers live with the per-thread kernel object and only
+/// <c>dX = col2im(Wᵀ·dY)</c> and <c>db = Σ dY</c>. At stride 1 along the width (the target network's layers) the
+/// column matrix is never written: the images are copied with their zero border and <see cref="Gemm"/> packs its
+/// panels straight from them (<see cref="PaddedColumns"/>). Scratch buffers live with the per-thread kernel object and only
 /// grow, so that a call in steady state allocates nothing. A batch of one image is not split: its products are large
 /// enough for <see cref="Gemm"/> to split them itself.
 /// </summary>
