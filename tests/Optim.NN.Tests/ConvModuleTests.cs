@@ -98,4 +98,42 @@ public class ConvModuleTests
         z.Sum().Backward();
         Assert.Equal([0, 0, 0, 0, 0, 9, 0, 3, 2, 1, 1, 0, 0, 0, 0, 0], u.Grad!);
     }
+
+    [Fact]
+    public void MaxPoolingOverWidePlanesFollowsTheSameRuleInEveryLaneOfTheVectorPath()
+    {
+        // 2×2 windows at stride 2 over planes 40 wide (20 windows a row: two vectors of 8, then 4 alone), values
+        // from {-1, 0, 1, NaN} so that ties and NaNs fall everywhere; the reference is PyTorch's rule, written out:
+        // the first maximum in row-major order, or the last NaN, gets the gradient
+        var rng = new Random(7);
+        float[] pick = [-1, 0, 1, float.NaN];
+        const int n = 2, c = 3, h = 6, w = 40;
+        var x = new float[n * c * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = pick[rng.Next(4)];
+        var gy = new float[n * c * (h / 2) * (w / 2)];
+        for (int i = 0; i < gy.Length; i++) gy[i] = rng.Next(1, 100);
+        var expectedY = new float[gy.Length];
+        var expectedGx = new float[x.Length];
+        for (int p = 0; p < n * c; p++)
+            for (int oh = 0; oh < h / 2; oh++)
+                for (int ow = 0; ow < w / 2; ow++)
+                {
+                    int best = -1;
+                    float max = float.NegativeInfinity;
+                    for (int dh = 0; dh < 2; dh++)
+                        for (int dw = 0; dw < 2; dw++)
+                        {
+                            int at = p * h * w + (2 * oh + dh) * w + 2 * ow + dw;
+                            if (best < 0 || x[at] > max || float.IsNaN(x[at])) { best = at; max = x[at]; }
+                        }
+                    int o = p * (h / 2) * (w / 2) + oh * (w / 2) + ow;
+                    expectedY[o] = max;
+                    expectedGx[best] = gy[o];
+                }
+        var t = new Tensor(x, n, c, h, w) { RequiresGrad = true };
+        var y = Functional.MaxPool2d(t, 2);
+        Assert.Equal(expectedY, y.Data);
+        (y * new Tensor(gy, n, c, h / 2, w / 2)).Sum().Backward();
+        Assert.Equal(expectedGx, t.Grad!);
+    }
 }

@@ -16,7 +16,7 @@ namespace Optim.NN.Kernels;
 /// </summary>
 internal static unsafe class Gemm
 {
-    private const int MR = 6;
+    internal const int MR = 6;
 
     /// <summary>The micro-kernel's columns: 32 (two 16-wide registers per row) with AVX-512, else 16 (two 8-wide).</summary>
     private static readonly int NR = Avx512F.IsSupported ? 32 : 16;
@@ -49,7 +49,55 @@ internal static unsafe class Gemm
         {
             var job = _job ??= new Job();
             job.Set(pa, pb, pc, m, n, k, transA, transB, accumulate);
-            if ((long)m * n * k >= ParallelThreshold && TwoThreads.Available)
+            Execute(job);
+        }
+    }
+
+    /// <summary>
+    /// <c>C[m,n] (+)= A[m,k]·B[k,n]</c> where B is a convolution's column matrix that is never written out: its
+    /// panels are packed straight from the padded images of <paramref name="b"/>, which saves writing the matrix and
+    /// reading it back. A is stored <c>[m,k]</c>; C must not overlap A.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, PaddedColumns b, Span<float> c, bool accumulate)
+    {
+        if (a.Length < (long)m * k || c.Length < (long)m * n)
+            throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
+        if (m == 0 || n == 0 || k == 0) throw new ArgumentException("A column matrix product has no empty extent.");
+        fixed (float* pa = a, pc = c)
+        {
+            var job = _job ??= new Job();
+            job.Set(pa, null, pc, m, n, k, false, false, accumulate);
+            job.ColumnsB = b;
+            Execute(job);
+        }
+    }
+
+    /// <summary>
+    /// <c>C[m,n] (+)= A[m,k]·op(B)[k,n]</c> where A is a convolution's column matrix that is never written out, its
+    /// panels packed straight from the padded images of <paramref name="a"/>. B is stored <c>[k,n]</c>, or
+    /// <c>[n,k]</c> when <paramref name="transB"/>; C must not overlap B.
+    /// </summary>
+    public static void Multiply(int m, int n, int k, PaddedColumns a, ReadOnlySpan<float> b, bool transB, Span<float> c, bool accumulate)
+    {
+        if (b.Length < (long)k * n || c.Length < (long)m * n)
+            throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
+        if (m == 0 || n == 0 || k == 0) throw new ArgumentException("A column matrix product has no empty extent.");
+        fixed (float* pb = b, pc = c)
+        {
+            var job = _job ??= new Job();
+            job.Set(null, pb, pc, m, n, k, false, transB, accumulate);
+            job.ColumnsA = a;
+            Execute(job);
+        }
+    }
+
+    /// <summary>Runs a product set up in <paramref name="job"/>, in two halves when it is large enough, then clears the job.</summary>
+    private static void Execute(Job job)
+    {
+        try
+        {
+            int m = job.M, n = job.N;
+            if ((long)m * n * job.K >= ParallelThreshold && TwoThreads.Available)
             {
                 int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
                 job.SplitRows = tilesM > tilesN;
@@ -57,6 +105,9 @@ internal static unsafe class Gemm
                 TwoThreads.Run(job);
             }
             else Block(job, 0, m, 0, n);
+        }
+        finally
+        {
             job.Set(null, null, null, 0, 0, 0, false, false, false);
         }
     }
@@ -67,10 +118,15 @@ internal static unsafe class Gemm
         public float* A, B, C;
         public int M, N, K, Mid;
         public bool TransA, TransB, Accumulate, SplitRows;
+        /// <summary>When set, B is this column matrix, packed from its images (and <see cref="B"/> is unused).</summary>
+        public PaddedColumns? ColumnsB;
+        /// <summary>When set, A is this column matrix, packed from its images (and <see cref="A"/> is unused).</summary>
+        public PaddedColumns? ColumnsA;
 
         public void Set(float* a, float* b, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate)
         {
             A = a; B = b; C = c; M = m; N = n; K = k; TransA = transA; TransB = transB; Accumulate = accumulate;
+            ColumnsA = ColumnsB = null;
         }
 
         public override void Run(int part)
@@ -119,8 +175,13 @@ internal static unsafe class Gemm
                                 {
                                     float* dst = cptr + (long)r * n;
                                     float* src = tile + r * NR;
-                                    if (acc) for (int j = 0; j < nr; j++) dst[j] += src[j];
-                                    else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                                    // whole vectors where the tile is NR wide (the last rows of 32 or 64 output
+                                    // channels, every panel of the product)
+                                    int j = 0;
+                                    if (acc) for (; j + 8 <= nr; j += 8) Vector256.Store(Vector256.Load(dst + j) + Vector256.Load(src + j), dst + j);
+                                    else for (; j + 8 <= nr; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+                                    if (acc) for (; j < nr; j++) dst[j] += src[j];
+                                    else for (; j < nr; j++) dst[j] = src[j];
                                 }
                             }
                         }
@@ -141,6 +202,11 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(Job job, float* dst, int ic, int mc, int pc, int kc)
     {
+        if (job.ColumnsA is { } columns)
+        {
+            columns.PackA(dst, ic, mc, pc, kc);
+            return;
+        }
         int m = job.M, k = job.K;
         for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
         {
@@ -149,12 +215,18 @@ internal static unsafe class Gemm
             {
                 // A is stored [k, m]: the MR values of one depth are contiguous
                 float* src = job.A + (long)pc * m + ic + ir;
-                for (int p = 0; p < kc; p++, src += m)
-                {
-                    int r = 0;
-                    for (; r < mr; r++) dst[p * MR + r] = src[r];
-                    for (; r < MR; r++) dst[p * MR + r] = 0f;
-                }
+                if (mr == MR && ic + ir + 8 <= m)
+                    // one 8-wide copy per depth, whose last two lanes the next depth's overwrites (the buffer has
+                    // slack for the very last); the 8 floats read lie in the same row of A (a convolution's Wᵀ
+                    // is packed so for every image)
+                    for (int p = 0; p < kc; p++, src += m) Vector256.Store(Vector256.Load(src), dst + p * MR);
+                else
+                    for (int p = 0; p < kc; p++, src += m)
+                    {
+                        int r = 0;
+                        for (; r < mr; r++) dst[p * MR + r] = src[r];
+                        for (; r < MR; r++) dst[p * MR + r] = 0f;
+                    }
             }
             else
             {
@@ -188,6 +260,11 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(Job job, float* dst, int pc, int kc, int jc, int nc)
     {
+        if (job.ColumnsB is { } columns)
+        {
+            columns.PackB(dst, pc, kc, jc, nc, NR);
+            return;
+        }
         int n = job.N, k = job.K;
         for (int jr = 0; jr < nc; jr += NR, dst += NR * kc)
         {
@@ -236,7 +313,7 @@ internal static unsafe class Gemm
 
     /// <summary>Transposes the 8×8 block of rows r0..r7 and stores row <c>i</c> of the transpose at <c>dst + i·stride</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+    internal static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
                                    Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
                                    float* dst, int stride)
     {

@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Optim.NN.Kernels;
 
 /// <summary>The pooling kinds.</summary>
@@ -121,6 +125,34 @@ internal sealed unsafe class PoolKernel : TwoPartJob
         return arg;
     }
 
+    /// <summary>
+    /// The scan of <see cref="ArgMax"/> over eight 2×2 windows side by side, whose rows are the 16 floats at
+    /// <paramref name="r0"/> and at <paramref name="r1"/>: each window's maximum and the place that won (0, 1: first
+    /// row; 2, 3: second), by the same test in the same order. The windows come in the lane order
+    /// <c>[0 1 4 5 | 2 3 6 7]</c>, which the in-lane shuffle that separates even from odd columns leaves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Max2x2(float* r0, float* r1, out Vector256<float> max, out Vector256<int> arg)
+    {
+        Vector256<float> a0 = Vector256.Load(r0), a1 = Vector256.Load(r0 + 8), b0 = Vector256.Load(r1), b1 = Vector256.Load(r1 + 8);
+        max = Avx.Shuffle(a0, a1, 0x88);   // even columns of the first row
+        arg = Vector256<int>.Zero;
+        Take(ref max, ref arg, Avx.Shuffle(a0, a1, 0xDD), 1);
+        Take(ref max, ref arg, Avx.Shuffle(b0, b1, 0x88), 2);
+        Take(ref max, ref arg, Avx.Shuffle(b0, b1, 0xDD), 3);
+    }
+
+    /// <summary>Where <c>v &gt; max || IsNaN(v)</c>, takes <paramref name="v"/> as the maximum and <paramref name="place"/> as its place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(ref Vector256<float> max, ref Vector256<int> arg, Vector256<float> v, int place)
+    {
+        var wins = Avx.CompareGreaterThan(v, max) | Avx.CompareUnordered(v, v);
+        max = Vector256.ConditionalSelect(wins, v, max);
+        arg = Vector256.ConditionalSelect(wins.AsInt32(), Vector256.Create(place), arg);
+    }
+
+    // compiled fully optimised from the first call: unoptimised, the vector helpers are calls, not instructions
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MaxForward(int p)
     {
         var s = _s;
@@ -128,11 +160,19 @@ internal sealed unsafe class PoolKernel : TwoPartJob
         float* x = _x + (long)p * s.H * s.W, y = _y + (long)p * ho * wo;
         if (s.KH == 2 && s.KW == 2 && s.SH == 2 && s.SW == 2 && s.PH == 0 && s.PW == 0)
         {
-            // the common 2×2 window at stride 2: the same test, unrolled
+            // the common 2×2 window at stride 2: the same test, unrolled, 8 windows at a time where vectors allow
             for (int oh = 0; oh < ho; oh++)
             {
                 float* r0 = x + 2 * oh * s.W, r1 = r0 + s.W;
-                for (int ow = 0; ow < wo; ow++)
+                int ow = 0;
+                if (Avx2.IsSupported)
+                    for (; ow + 8 <= wo; ow += 8)
+                    {
+                        Max2x2(r0 + 2 * ow, r1 + 2 * ow, out var m, out _);
+                        // m is in the lane order [0 1 4 5 | 2 3 6 7] of the windows (see Max2x2)
+                        Vector256.Store(Avx2.Permute4x64(m.AsDouble(), 0xD8).AsSingle(), y + oh * wo + ow);
+                    }
+                for (; ow < wo; ow++)
                 {
                     float m = r0[2 * ow];
                     float v = r0[2 * ow + 1];
@@ -155,6 +195,7 @@ internal sealed unsafe class PoolKernel : TwoPartJob
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MaxBackward(int p)
     {
         var s = _s;
@@ -166,7 +207,26 @@ internal sealed unsafe class PoolKernel : TwoPartJob
             for (int oh = 0; oh < ho; oh++)
             {
                 float* r0 = x + 2 * oh * s.W, r1 = r0 + s.W, g0 = gx + 2 * oh * s.W, g1 = g0 + s.W;
-                for (int ow = 0; ow < wo; ow++)
+                int ow = 0;
+                if (Avx2.IsSupported)
+                    for (; ow + 8 <= wo; ow += 8)
+                    {
+                        int c = 2 * ow;
+                        Max2x2(r0 + c, r1 + c, out _, out var arg);
+                        // the 8 gradients in Max2x2's lane order [0 1 4 5 | 2 3 6 7]
+                        var g = Avx2.Permute4x64(Vector256.Load(gy + oh * wo + ow).AsDouble(), 0xD8).AsSingle();
+                        var z = Vector256<int>.Zero;
+                        var e0 = Vector256.ConditionalSelect(Vector256.Equals(arg, z).AsSingle(), g, default);
+                        var o0 = Vector256.ConditionalSelect(Vector256.Equals(arg, Vector256.Create(1)).AsSingle(), g, default);
+                        var e1 = Vector256.ConditionalSelect(Vector256.Equals(arg, Vector256.Create(2)).AsSingle(), g, default);
+                        var o1 = Vector256.ConditionalSelect(Vector256.Equals(arg, Vector256.Create(3)).AsSingle(), g, default);
+                        // interleaving the even and odd columns back undoes the lane order: inputs c..c+7, then c+8..c+15
+                        Vector256.Store(Avx.UnpackLow(e0, o0), g0 + c);
+                        Vector256.Store(Avx.UnpackHigh(e0, o0), g0 + c + 8);
+                        Vector256.Store(Avx.UnpackLow(e1, o1), g1 + c);
+                        Vector256.Store(Avx.UnpackHigh(e1, o1), g1 + c + 8);
+                    }
+                for (; ow < wo; ow++)
                 {
                     // ArgMax's scan of the window, unrolled: the first maximum in row-major order, or the last NaN
                     int c = 2 * ow, arg = 0;
