@@ -17,9 +17,13 @@ namespace Optim.CSharp;
 /// </summary>
 /// <example>
 /// <code>
-/// File.WriteAllText("sched.json", scheduler.StateDict().ToJson());
-/// // later, on a scheduler of the same kind over the same groups (its own arguments are replaced by the saved ones):
-/// scheduler.LoadStateDict(SchedulerStateDict.FromJson(File.ReadAllText("sched.json")));
+/// // saved atomically with the optimizer (a crash mid-save leaves the previous file whole); see CheckpointFile
+/// new CheckpointFile { Optimizer = optimizer.StateDict(), Scheduler = scheduler.StateDict() }.Save("checkpoint.pt");
+/// // later, on an optimizer and a scheduler of the same kinds over the same groups (the scheduler's own arguments are
+/// // replaced by the saved ones); ToJson/FromJson give the same state as text
+/// var loaded = CheckpointFile.Load("checkpoint.pt");
+/// optimizer.LoadStateDict(loaded.OptimizerStateFor(optimizer));
+/// scheduler.LoadStateDict(loaded.Scheduler!);
 /// </code>
 /// </example>
 public sealed class SchedulerStateDict
