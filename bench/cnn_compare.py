@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times one training epoch of the CIFAR-10 tutorial's CNN (seed 001's network) on Fashion-MNIST padded to 32x32,
+"""Times one training epoch of the CIFAR-10 tutorial's CNN (the demo's) on Fashion-MNIST padded to 32x32,
 batch 64, 2 threads, with Optim.NN, PyTorch 1.13 (oneDNN convolutions) and TorchSharp-cpu 0.107 (LibTorch 2.10),
 in one run: the three alternate, round after round, and the table reports each one's median seconds per epoch.
 
@@ -66,7 +66,7 @@ for r in range(args.rounds):
 median = {name: statistics.median(s for res in rs for s in res["epoch_seconds"]) for name, rs in results.items()}
 frameworks = {name: rs[0]["framework"] for name, rs in results.items()}
 images = results["Optim.NN"][0]["train_images"]
-print(f"Seed 001's CNN on Fashion-MNIST padded to 32x32 ({images:,} training images per epoch), "
+print(f"The CIFAR-10 tutorial's CNN on Fashion-MNIST padded to 32x32 ({images:,} training images per epoch), "
       f"{args.optimizer} (lr {results['Optim.NN'][0]['lr']}), batch 64, 2 threads each; "
       f"median s/epoch over {args.rounds} round(s) of {args.epochs} epoch(s), the frameworks alternating\n")
 print("| framework | s/epoch | vs Optim.NN | test accuracy after the last epoch |")

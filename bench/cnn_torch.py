@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the CIFAR-10 tutorial's network (seed 001's) on Fashion-MNIST padded to 32x32 with PyTorch 1.13, exactly as
+"""Trains the CIFAR-10 tutorial's network (the demo's CNN) on Fashion-MNIST padded to 32x32 with PyTorch 1.13, exactly as
 bench/Optim.CnnBench does: batch 64, shuffled DataLoader, 1 input channel, SGD with momentum or Adam. Prints one line
 of JSON: seconds per epoch (the training loop only) and test accuracy.
 

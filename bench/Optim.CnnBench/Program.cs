@@ -1,4 +1,4 @@
-// Trains the CIFAR-10 tutorial's network (seed 001's) on Fashion-MNIST padded to 32x32 with Optim.NN, exactly as
+// Trains the CIFAR-10 tutorial's network (the demo's CNN) on Fashion-MNIST padded to 32x32 with Optim.NN, exactly as
 // bench/cnn_torch.py does with PyTorch, and prints one line of JSON: seconds per epoch (the training loop only:
 // batches, forward, backward, step) and test accuracy after each epoch.
 //   dotnet bench/Optim.CnnBench/bin/Release/net10.0/Optim.CnnBench.dll [--epochs 1] [--data DIR] [--seed 0]
