@@ -1,22 +1,14 @@
 using System.Text.Json;
 using Optim.CSharp;
 
+using static Optim.NN.Tests.Golden;
+
 namespace Optim.NN.Tests;
 
 /// <summary>BatchNorm1d/2d against PyTorch 1.13, from tests/golden/modules.json (generate_modules.py).</summary>
 public class BatchNormGoldenTests
 {
-    internal static readonly JsonElement Cases = Load();
-
-    private static JsonElement Load()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", "modules.json")));
-        return doc.RootElement.GetProperty("cases").Clone();
-    }
-
-    private static float[] Data(JsonElement t) => t.GetProperty("data").EnumerateArray().Select(x => x.GetSingle()).ToArray();
-
-    private static int[] Shape(JsonElement t) => t.GetProperty("shape").EnumerateArray().Select(x => x.GetInt32()).ToArray();
+    internal static readonly JsonElement Cases = Golden.Cases("modules.json");
 
     /// <summary>The spec's parity tolerance: 1e-5 + 1e-4·|expected| per element.</summary>
     private static void Close(JsonElement expected, ReadOnlySpan<float> actual, string what)

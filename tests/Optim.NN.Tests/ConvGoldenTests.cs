@@ -1,19 +1,13 @@
 using System.Text.Json;
 
+using static Optim.NN.Tests.Golden;
+
 namespace Optim.NN.Tests;
 
 /// <summary>Convolution and pooling, forward and gradients, against PyTorch 1.13's, from tests/golden/conv.json (generate_conv.py).</summary>
 public class ConvGoldenTests
 {
-    private static readonly JsonElement Cases = Load();
-
-    private static JsonElement Load()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", "conv.json")));
-        return doc.RootElement.GetProperty("cases").Clone();
-    }
-
-    private static float[] Data(JsonElement t) => t.GetProperty("data").EnumerateArray().Select(x => x.GetSingle()).ToArray();
+    private static readonly JsonElement Cases = Golden.Cases("conv.json");
 
     private static int[] Ints(JsonElement a) => a.EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
@@ -24,21 +18,6 @@ public class ConvGoldenTests
     {
         var p = Ints(c.GetProperty(key));
         return (p[0], p[1]);
-    }
-
-    /// <summary>The spec's parity tolerance: 1e-5 + 1e-4·|expected| per element.</summary>
-    private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
-    {
-        Assert.True(expected.Length == actual.Length, $"{what}: {actual.Length} elements, PyTorch has {expected.Length}");
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(float.IsFinite(actual[i]) && Math.Abs(actual[i] - expected[i]) <= 1e-5 + 1e-4 * Math.Abs(expected[i]),
-                $"{what}[{i}]: {actual[i]}, PyTorch {expected[i]}");
-    }
-
-    private static void Close(JsonElement expected, Tensor actual, string what)
-    {
-        Assert.Equal(Ints(expected.GetProperty("shape")), actual.Shape.ToArray());
-        Close(Data(expected), actual.Data, what);
     }
 
     public static IEnumerable<object[]> Named(string prefix) =>

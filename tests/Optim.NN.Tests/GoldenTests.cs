@@ -1,45 +1,14 @@
 using System.Text.Json;
 using Optim.CSharp;
 
+using static Optim.NN.Tests.Golden;
+
 namespace Optim.NN.Tests;
 
 /// <summary>Forward values and gradients against PyTorch 1.13's, from tests/golden/nn.json (generate_nn.py).</summary>
 public class GoldenTests
 {
-    private static readonly JsonElement Cases = Load();
-
-    private static JsonElement Load()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", "nn.json")));
-        return doc.RootElement.GetProperty("cases").Clone();
-    }
-
-    private static float[] Data(JsonElement t) => t.GetProperty("data").EnumerateArray().Select(x => x.GetSingle()).ToArray();
-
-    private static int[] Shape(JsonElement t) => t.GetProperty("shape").EnumerateArray().Select(x => x.GetInt32()).ToArray();
-
-    private static Tensor Make(JsonElement t, bool requiresGrad = false)
-    {
-        var shape = Shape(t);
-        var x = shape.Length == 0 ? Tensor.Scalar(Data(t)[0]) : new Tensor(Data(t), shape);
-        x.RequiresGrad = requiresGrad;
-        return x;
-    }
-
-    /// <summary>The spec's parity tolerance: 1e-5 + 1e-4·|expected| per element.</summary>
-    private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
-    {
-        Assert.True(expected.Length == actual.Length, $"{what}: {actual.Length} elements, PyTorch has {expected.Length}");
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(float.IsFinite(actual[i]) && Math.Abs(actual[i] - expected[i]) <= 1e-5 + 1e-4 * Math.Abs(expected[i]),
-                $"{what}[{i}]: {actual[i]}, PyTorch {expected[i]}");
-    }
-
-    private static void Close(JsonElement expected, Tensor actual, string what)
-    {
-        Assert.Equal(Shape(expected), actual.Shape.ToArray());
-        Close(Data(expected), actual.Data, what);
-    }
+    private static readonly JsonElement Cases = Golden.Cases("nn.json");
 
     /// <summary>The same operations as generate_nn.py's op cases.</summary>
     private static readonly Dictionary<string, Func<Dictionary<string, Tensor>, Tensor>> OpCases = new()

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Optim.NN.Transforms;
 
+using static Optim.NN.Tests.Golden;
+
 namespace Optim.NN.Tests;
 
 /// <summary>
@@ -16,10 +18,6 @@ public class TransformTests
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", "transforms.json")));
         return doc.RootElement.Clone();
     }
-
-    private static float[] Data(JsonElement t) => t.GetProperty("data").EnumerateArray().Select(x => x.GetSingle()).ToArray();
-
-    private static int[] Shape(JsonElement t) => t.GetProperty("shape").EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
     private static double[] Doubles(JsonElement a) => a.EnumerateArray().Select(x => x.GetDouble()).ToArray();
 
