@@ -7,7 +7,6 @@ of JSON: seconds per epoch (the training loop only) and test accuracy.
                                         [--lr LR] [--train-limit N]
 """
 import argparse
-import gzip
 import json
 import os
 import time
@@ -16,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
+
+import idx  # bench/idx.py, next to this script
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--epochs", type=int, default=1)
@@ -34,16 +35,7 @@ torch.manual_seed(args.seed)
 
 
 def read_idx(name):
-    path = os.path.join(args.data, name + ".gz")
-    if not os.path.exists(path):
-        path = os.path.join(args.data, name)
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    rank = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * d: 8 + 4 * d], "big") for d in range(rank)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
+    return idx.read_idx(args.data, name)
 
 
 def images(name):
