@@ -304,7 +304,7 @@ public sealed class CheckpointFile
             return x == Math.Floor(x) && Math.Abs(x) <= 1L << 53 ? (long)x : (object)x;
         }
         foreach (var p in node.GetProperty("state").EnumerateObject())
-            d.Add(p.Name, p.Value.ValueKind switch
+            d.Add(p.Name, p.Name == SchedulerStateDict.LrLambdasKey ? Structured(p.Value) : p.Value.ValueKind switch
             {
                 JsonValueKind.Array => p.Value.EnumerateArray().Select(x => (object?)Number(x)).ToList(),
                 JsonValueKind.String when p.Value.GetString() is not ("NaN" or "Infinity" or "-Infinity") => p.Value.GetString(),
@@ -315,6 +315,18 @@ public sealed class CheckpointFile
         d.Add("_optim_kind", node.GetProperty("scheduler").GetString());
         return d;
     }
+
+    /// <summary>A structured JSON value (stateful lrLambdas' states) as Python values: None, bools, ints, floats, str, lists, dicts.</summary>
+    private static object? Structured(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.String => e.GetString(),
+        JsonValueKind.Number => e.TryGetInt64(out long n) ? n : e.GetDouble(),
+        JsonValueKind.Array => e.EnumerateArray().Select(Structured).ToList(),
+        _ => e.EnumerateObject().Aggregate(new PyDict(), (d, p) => d.Add(p.Name, Structured(p.Value))),
+    };
 
     // ================================================================ loading
 
@@ -629,6 +641,36 @@ public sealed class CheckpointFile
         }
     }
 
+    /// <summary>Python values as JSON: what <see cref="Structured"/> writes, and nothing JSON cannot hold faithfully.</summary>
+    private static void WriteStructured(Utf8JsonWriter w, object? v, string where, int depth)
+    {
+        if (depth > 32) throw Bad($"'{where}' nests deeper than 32.");
+        switch (v)
+        {
+            case null: w.WriteNullValue(); break;
+            case bool b: w.WriteBooleanValue(b); break;
+            case long n: w.WriteNumberValue(n); break;
+            case double x when double.IsFinite(x): w.WriteNumberValue(x); break;
+            case string s: w.WriteStringValue(s); break;
+            case List<object?> list:
+                w.WriteStartArray();
+                for (int i = 0; i < list.Count; i++) WriteStructured(w, list[i], $"{where}[{i}]", depth + 1);
+                w.WriteEndArray();
+                break;
+            case PyDict d:
+                w.WriteStartObject();
+                foreach (var (k, x) in d.Items)
+                {
+                    if (k is not string name) throw Bad($"'{where}' has the key {Pickle.Describe(k)}, not a string.");
+                    w.WritePropertyName(name);
+                    WriteStructured(w, x, $"{where}.{name}", depth + 1);
+                }
+                w.WriteEndObject();
+                break;
+            default: throw Bad($"'{where}' is {Pickle.Describe(v)}, which a scheduler's state dict does not hold.");
+        }
+    }
+
     private static void WriteScheduler(Utf8JsonWriter w, object? value, string where, int depth, ref int count)
     {
         if (++count > MaxSchedulers || depth > 8) throw Bad($"'{where}' nests more schedulers than {MaxSchedulers}, or deeper than 8.");
@@ -642,6 +684,11 @@ public sealed class CheckpointFile
             if (k is not string key) throw Bad($"'{where}' has the key {Pickle.Describe(k)}, not a string.");
             if (key is "_optim_kind" or "_schedulers") continue;
             w.WritePropertyName(key);
+            if (key == SchedulerStateDict.LrLambdasKey)
+            {
+                WriteStructured(w, v, $"{where}.{key}", 0);
+                continue;
+            }
             switch (v)
             {
                 case string s when s is not ("NaN" or "Infinity" or "-Infinity"): w.WriteStringValue(s); break;

@@ -19,7 +19,7 @@ namespace Optim.CSharp;
 /// "Epoch 00012: reducing learning rate of group 0 to 1.0000e-02."
 /// </remarks>
 /// <example>
-/// Seed 002's settings; with a constant loss the rate falls at epochs 12, 33 and 54:
+/// Patience 10, cooldown 10, a floor of 1e-4; with a constant loss the rate falls at epochs 12, 33 and 54:
 /// <code>
 /// var scheduler = new ReduceLROnPlateau(optimizer, mode: "min", factor: 0.1, patience: 10, cooldown: 10, minLr: 1e-4, verbose: true, log: Console.Out);
 /// for (int epoch = 0; epoch &lt; 200; epoch++) { Train(); optimizer.Step(); scheduler.Step(Validate()); }

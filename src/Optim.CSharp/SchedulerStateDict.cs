@@ -10,7 +10,10 @@ namespace Optim.CSharp;
 /// hyperparameters under PyTorch's names (<c>step_size</c>, <c>gamma</c>, <c>T_max</c>, <c>mode</c>, …), and
 /// those of its children for SequentialLR and ChainedScheduler. Loaded into a scheduler of the same kind built with
 /// other arguments, it makes that scheduler continue exactly as the saved one. Functions (<c>lrLambda</c>,
-/// <c>scaleFn</c>) are not in it, as PyTorch does not save plain functions: they stay the loading scheduler's. Save
+/// <c>scaleFn</c>) are not in it, as PyTorch does not save plain functions: they stay the loading scheduler's. A
+/// <c>lrLambda</c> that is a method of an <see cref="IStatefulLrLambda"/> object has its state saved under
+/// <c>"lr_lambdas"</c> and loaded back into the loading scheduler's object, as PyTorch saves a callable object's
+/// <c>__dict__</c>. Save
 /// it with the optimizer's <see cref="CSharp.StateDict"/>; to resume, build the optimizer and the scheduler, load the
 /// optimizer's state, then this. A state dict without hyperparameters (written by an earlier Optim) loads as before:
 /// the scheduler keeps its own.
@@ -30,6 +33,8 @@ public sealed class SchedulerStateDict
 {
     private readonly List<(string Key, double[] Values, bool Scalar)> _entries;
     private readonly List<(string Key, string Value)> _texts = [];
+    // values that are neither numbers, lists of numbers nor strings: the states of stateful lrLambdas ("lr_lambdas")
+    private readonly List<(string Key, JsonNode? Value)> _nodes = [];
 
     internal SchedulerStateDict(string kind, List<(string Key, double[] Values, bool Scalar)> entries, SchedulerStateDict[] children)
     {
@@ -63,6 +68,22 @@ public sealed class SchedulerStateDict
         return this;
     }
 
+    /// <summary>A structured value (a list holding nulls or objects, an object), kept as a copy of <paramref name="value"/>.</summary>
+    internal SchedulerStateDict Add(string key, JsonNode? value)
+    {
+        _nodes.Add((key, value?.DeepClone()));
+        return this;
+    }
+
+    /// <summary>A copy of the structured value under <paramref name="key"/>; false when there is none.</summary>
+    internal bool TryStructured(string key, out JsonNode? value)
+    {
+        _read.Add(key);
+        int i = _nodes.FindIndex(n => n.Key == key);
+        value = i >= 0 ? _nodes[i].Value?.DeepClone() : null;
+        return i >= 0;
+    }
+
     /// <summary>A per-group hyperparameter: a number when it was given once, a list when per group.</summary>
     internal SchedulerStateDict Add(string key, PerGroup value, int groups) =>
         value.IsPerGroup ? Add(key, Enumerable.Range(0, groups).Select(i => value[i])) : Add(key, value[0]);
@@ -77,14 +98,15 @@ public sealed class SchedulerStateDict
     internal bool Has(string key)
     {
         _read.Add(key);
-        return _entries.Any(e => e.Key == key) || _texts.Any(t => t.Key == key);
+        return _entries.Any(e => e.Key == key) || _texts.Any(t => t.Key == key) || _nodes.Any(n => n.Key == key);
     }
 
     // the keys a load has asked for: one it never asked for is not the loading scheduler's, and is refused
     private readonly HashSet<string> _read = [];
 
     /// <summary>The keys of this level that no load has read.</summary>
-    internal IEnumerable<string> Unread => _entries.Select(e => e.Key).Concat(_texts.Select(t => t.Key)).Where(k => !_read.Contains(k));
+    internal IEnumerable<string> Unread =>
+        _entries.Select(e => e.Key).Concat(_texts.Select(t => t.Key)).Concat(_nodes.Select(n => n.Key)).Where(k => !_read.Contains(k));
 
     internal double Number(string key) => Find(key, true)[0];
 
@@ -146,6 +168,10 @@ public sealed class SchedulerStateDict
 
     internal static ArgumentException Bad(string message) => new(message, "state");
 
+    /// <summary>The key of LambdaLR's and MultiplicativeLR's function states, as PyTorch's: a list with, per group, null
+    /// (a plain function) or the state of an <see cref="IStatefulLrLambda"/>.</summary>
+    internal const string LrLambdasKey = "lr_lambdas";
+
     /// <summary>The JSON text: <c>{"scheduler": kind, "state": {…}, "schedulers": [children]}</c>; floats round-trip exactly, infinities are written as strings.</summary>
     public string ToJson() => ToNode().ToJsonString();
 
@@ -156,6 +182,8 @@ public sealed class SchedulerStateDict
             state[key] = scalar ? Number(values[0]) : new JsonArray(values.Select(v => (JsonNode?)Number(v)).ToArray());
         foreach (var (key, value) in _texts)
             state[key] = value;
+        foreach (var (key, value) in _nodes)
+            state[key] = value?.DeepClone();
         return new JsonObject
         {
             ["scheduler"] = Kind,
@@ -192,9 +220,11 @@ public sealed class SchedulerStateDict
             throw new FormatException("expected an object with \"scheduler\" and \"state\".");
         var entries = new List<(string, double[], bool)>();
         var texts = new List<(string, string)>();
+        var nodes = new List<(string, JsonNode?)>();
         foreach (var (key, value) in state)
         {
-            if (value is JsonArray a) entries.Add((key, a.Select(ReadNumber).ToArray(), false));
+            if (key == LrLambdasKey) nodes.Add((key, value?.DeepClone()));
+            else if (value is JsonArray a) entries.Add((key, a.Select(ReadNumber).ToArray(), false));
             else if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is var text
                      && text is not ("Infinity" or "-Infinity" or "NaN"))
                 texts.Add((key, text));
@@ -203,6 +233,7 @@ public sealed class SchedulerStateDict
         var children = o["schedulers"] is JsonArray cs ? cs.Select(FromNode).ToArray() : [];
         var dict = new SchedulerStateDict(kind.GetValue<string>(), entries, children);
         dict._texts.AddRange(texts);
+        dict._nodes.AddRange(nodes);
         return dict;
     }
 

@@ -148,7 +148,7 @@ module Plateau =
     /// <param name="metric">The new metric (a validation loss, say).</param>
     /// <returns>The learning rate and the new state.</returns>
     /// <example>
-    /// With seed 002's options (<c>Patience = 10; Cooldown = 10; MinLr = 1e-4</c>) and a constant loss from
+    /// With the options (<c>Patience = 10; Cooldown = 10; MinLr = 1e-4</c>) and a constant loss from
     /// <c>Plateau.init o 0.1</c>, the rate falls to <c>0.01</c> at the 12th metric, <c>0.001</c> at the 33rd and
     /// <c>1e-4</c> at the 54th.
     /// </example>

@@ -100,5 +100,33 @@ public class SchedulerEpochGoldenTests
             if (same) Assert.Equal(saved.ParamGroups.Select(g => g.Lr), groupLrs);
         }
         if (same) Assert.Equal(savedScheduler.StateDict().ToJson(), scheduler.StateDict().ToJson());
+        // the functions' states: what PyTorch saved (null for a plain function, a callable object's __dict__), and
+        // what the loading scheduler's objects hold at the end
+        if (resume.TryGetProperty("lr_lambdas", out var savedLambdas))
+        {
+            AssertSameJson(savedLambdas, LrLambdas(savedScheduler));
+            AssertSameJson(resume.GetProperty("lr_lambdas_after"), LrLambdas(scheduler));
+        }
+    }
+
+    private static JsonElement LrLambdas(LRScheduler s) =>
+        JsonDocument.Parse(s.StateDict().ToJson()).RootElement.GetProperty("state").GetProperty("lr_lambdas").Clone();
+
+    private static void AssertSameJson(JsonElement expected, JsonElement actual)
+    {
+        Assert.Equal(expected.ValueKind is JsonValueKind.Number ? JsonValueKind.Number : expected.ValueKind, actual.ValueKind);
+        switch (expected.ValueKind)
+        {
+            case JsonValueKind.Array:
+                Assert.Equal(expected.GetArrayLength(), actual.GetArrayLength());
+                foreach (var (e, a) in expected.EnumerateArray().Zip(actual.EnumerateArray())) AssertSameJson(e, a);
+                break;
+            case JsonValueKind.Object:
+                Assert.Equal(expected.EnumerateObject().Select(p => p.Name).Order(), actual.EnumerateObject().Select(p => p.Name).Order());
+                foreach (var p in expected.EnumerateObject()) AssertSameJson(p.Value, actual.GetProperty(p.Name));
+                break;
+            case JsonValueKind.Number: Assert.Equal(expected.GetDouble(), actual.GetDouble()); break;
+            default: Assert.Equal(expected.GetRawText(), actual.GetRawText()); break;
+        }
     }
 }

@@ -31,6 +31,51 @@ internal static class SchedulerGolden
         ["halve_every10"] = e => e % 10 == 0 ? 0.5 : 1.0,
     };
 
+    /// <summary>A Python lr_lambda by name: a fresh stateful object's method for the generator's callable objects.</summary>
+    public static Func<int, double> Lambda(string name) => name switch
+    {
+        "warmup_object10" => new Warmup(10).Factor,
+        "warmup_object3" => new Warmup(3).Factor,
+        "shrinking" => new Shrinking(0.9, 0.98).Factor,
+        "shrinking_other" => new Shrinking(0.5, 0.5).Factor,
+        _ => Lambdas[name],
+    };
+
+    /// <summary>The generator's Warmup: a callable object that counts its calls.</summary>
+    private sealed class Warmup(int epochs) : IStatefulLrLambda
+    {
+        private int _epochs = epochs, _calls;
+
+        public double Factor(int epoch)
+        {
+            _calls++;
+            return Math.Min(1.0, (epoch + 1.0) / _epochs);
+        }
+
+        public System.Text.Json.Nodes.JsonObject StateDict() => new() { ["epochs"] = _epochs, ["calls"] = _calls };
+
+        public void LoadStateDict(System.Text.Json.Nodes.JsonObject state) =>
+            (_epochs, _calls) = ((int)state["epochs"]!, (int)state["calls"]!);
+    }
+
+    /// <summary>The generator's Shrinking: a MultiplicativeLR factor that shrinks at every call.</summary>
+    private sealed class Shrinking(double factor, double decay) : IStatefulLrLambda
+    {
+        private double _factor = factor, _decay = decay;
+
+        public double Factor(int epoch)
+        {
+            double f = _factor;
+            _factor *= _decay;
+            return f;
+        }
+
+        public System.Text.Json.Nodes.JsonObject StateDict() => new() { ["factor"] = _factor, ["decay"] = _decay };
+
+        public void LoadStateDict(System.Text.Json.Nodes.JsonObject state) =>
+            (_factor, _decay) = ((double)state["factor"]!, (double)state["decay"]!);
+    }
+
     public static readonly Dictionary<string, Func<double, double>> ScaleFns = new()
     {
         ["inv_cycle"] = x => 1.0 / x,
@@ -106,11 +151,11 @@ internal static class SchedulerGolden
             "CosineAnnealingWarmRestarts" => new CosineAnnealingWarmRestarts(opt, a.Int("T_0", 0), a.Int("T_mult", 1),
                                                                               a.Double("eta_min", 0), lastEpoch, verbose, log),
             "LambdaLR" => a.Get("lr_lambda") is { ValueKind: JsonValueKind.Array } fs
-                ? new LambdaLR(opt, fs.EnumerateArray().Select(f => Lambdas[f.GetString()!]).ToArray(), lastEpoch, verbose, log)
-                : new LambdaLR(opt, Lambdas[a.Get("lr_lambda").GetString()!], lastEpoch, verbose, log),
+                ? new LambdaLR(opt, fs.EnumerateArray().Select(f => Lambda(f.GetString()!)).ToArray(), lastEpoch, verbose, log)
+                : new LambdaLR(opt, Lambda(a.Get("lr_lambda").GetString()!), lastEpoch, verbose, log),
             "MultiplicativeLR" => a.Get("lr_lambda") is { ValueKind: JsonValueKind.Array } fs
-                ? new MultiplicativeLR(opt, fs.EnumerateArray().Select(f => Lambdas[f.GetString()!]).ToArray(), lastEpoch, verbose, log)
-                : new MultiplicativeLR(opt, Lambdas[a.Get("lr_lambda").GetString()!], lastEpoch, verbose, log),
+                ? new MultiplicativeLR(opt, fs.EnumerateArray().Select(f => Lambda(f.GetString()!)).ToArray(), lastEpoch, verbose, log)
+                : new MultiplicativeLR(opt, Lambda(a.Get("lr_lambda").GetString()!), lastEpoch, verbose, log),
             "SequentialLR" => new SequentialLR(opt, a.Get("schedulers").EnumerateArray().Select(c => Scheduler(opt, c, log)).ToArray(),
                                                a.Get("milestones").EnumerateArray().Select(x => x.GetInt32()).ToArray(), lastEpoch, log),
             "ChainedScheduler" => new ChainedScheduler(a.Get("schedulers").EnumerateArray().Select(c => Scheduler(opt, c, log)).ToArray(), log),

@@ -27,6 +27,7 @@ import contextlib
 import io
 import json
 import os
+import types
 import warnings
 
 import torch
@@ -87,6 +88,12 @@ def run(case):
                 moms2.append([g.get("momentum", 0.0) for g in opt2.param_groups])
                 same = same and rows[-1] == [g["lr"] for g in opt.param_groups]
             resume = dict(resume, lrs=rows, same_as_saved=same)
+            if hasattr(sched, "lr_lambdas"):
+                # what PyTorch saved of the functions (null for a plain one, a callable object's __dict__), and what
+                # the resumed scheduler's objects hold at the end
+                resume["lr_lambdas"] = sched.state_dict()["lr_lambdas"]
+                resume["lr_lambdas_after"] = [None if isinstance(f, types.FunctionType) else dict(f.__dict__)
+                                              for f in sched2.lr_lambdas]
             if case.get("cycled"):
                 resume["momentum"] = moms2
 
@@ -188,6 +195,13 @@ resumed("CosineAnnealingWarmRestarts(3, 2, 0.001) at 7.25 loaded into CosineAnne
         [N, 2.5, 7.25], PLAIN + [PLAIN[0]] * 20 + [12.5, N, N])
 resumed("LambdaLR(warmup10) loaded into LambdaLR(exp95) keeps its own function",
         sch("LambdaLR", lr_lambda="warmup10"), sch("LambdaLR", lr_lambda="exp95"), [N] * 4, PLAIN)
+resumed("LambdaLR(Warmup(10) object) loaded into LambdaLR(Warmup(3) object) takes its state",
+        sch("LambdaLR", lr_lambda="warmup_object10"), sch("LambdaLR", lr_lambda="warmup_object3"), [N] * 4, PLAIN)
+resumed("LambdaLR([step20, Warmup(10) object]) loaded into LambdaLR([exp95, Warmup(3) object])",
+        sch("LambdaLR", lr_lambda=["step20", "warmup_object10"]), sch("LambdaLR", lr_lambda=["exp95", "warmup_object3"]),
+        [N] * 5, PLAIN)
+resumed("MultiplicativeLR(Shrinking(0.9, 0.98) object) loaded into MultiplicativeLR(Shrinking(0.5, 0.5) object)",
+        sch("MultiplicativeLR", lr_lambda="shrinking"), sch("MultiplicativeLR", lr_lambda="shrinking_other"), [N] * 6, PLAIN)
 resumed("SWALR(0.01, 5, linear) loaded into SWALR(0.05, 10, cos)",
         sch("SWALR", swa_lr=0.01, anneal_epochs=5, anneal_strategy="linear"), sch("SWALR", swa_lr=0.05), [N] * 2, PLAIN)
 resumed("SequentialLR([LinearLR(0.1, 5), ExponentialLR(0.9)], [5]) loaded into ([LinearLR(0.5, 2), ExponentialLR(0.5)], [2])",

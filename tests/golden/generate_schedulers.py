@@ -76,11 +76,49 @@ TWO = [{"lr": 0.1}, {"lr": 0.05}]
 SGD_M = {"lr": 0.1, "momentum": 0.9}
 
 
+class Warmup:
+    """A callable object as lr_lambda: LambdaLR's state_dict saves its __dict__ (epochs, and calls, which it counts)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+        self.calls = 0
+
+    def __call__(self, e):
+        self.calls += 1
+        return min(1.0, (e + 1) / self.epochs)
+
+
+class Shrinking:
+    """A MultiplicativeLR factor that itself shrinks at every call: its state changes as training goes."""
+
+    def __init__(self, factor, decay):
+        self.factor = factor
+        self.decay = decay
+
+    def __call__(self, e):
+        f = self.factor
+        self.factor = self.factor * self.decay
+        return f
+
+
+# stateful lr_lambdas: a fresh object for every scheduler that names one
+STATEFUL = {
+    "warmup_object10": lambda: Warmup(10),
+    "warmup_object3": lambda: Warmup(3),
+    "shrinking": lambda: Shrinking(0.9, 0.98),
+    "shrinking_other": lambda: Shrinking(0.5, 0.5),
+}
+
+
+def make_lambda(name):
+    return STATEFUL[name]() if name in STATEFUL else LAMBDAS[name]
+
+
 def make_scheduler(opt, spec):
     kind, args = spec["type"], dict(spec["args"])
     if "lr_lambda" in args:
         f = args["lr_lambda"]
-        args["lr_lambda"] = [LAMBDAS[n] for n in f] if isinstance(f, list) else LAMBDAS[f]
+        args["lr_lambda"] = [make_lambda(n) for n in f] if isinstance(f, list) else make_lambda(f)
     if "scale_fn" in args:
         args["scale_fn"] = SCALE_FNS[args["scale_fn"]]
     if kind == "ChainedScheduler":
