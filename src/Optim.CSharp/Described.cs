@@ -12,9 +12,12 @@ internal static class Described
     /// The defaults of a built-in class: the descriptor's, each replaced by the constructor's argument in the descriptor's
     /// order (null: the descriptor's own default), checked by its rules with the arguments' names.
     /// </summary>
+    /// A required hyperparameter (SGD's <c>lr</c>) left null is not a default: every group must then set it.
     public static Defaults Defaults(Descriptor descriptor, params object?[] arguments)
     {
-        var values = descriptor.Arguments(arguments!);
+        // the rules check the given arguments; a required one not given is checked in each group instead
+        var notGiven = descriptor.Specs.Select((s, i) => s.Default.Length == 0 && i < arguments.Length && arguments[i] is null).ToArray();
+        var values = descriptor.Arguments(arguments.Select((a, i) => notGiven[i] ? (object)0.0 : a).ToArray()!);
         var scalars = new List<(string, double)>();
         var pairs = new List<(string, (double, double))>();
         var flags = new List<string>();
@@ -22,6 +25,7 @@ internal static class Described
         {
             var spec = descriptor.Specs[i];
             var v = values[i];
+            if (notGiven[i]) continue;
             if (spec.Kind == HyperKind.Pair) pairs.Add((spec.Key, (v[0], v[1])));
             else scalars.Add((spec.Key, v[0]));
             if (spec.Kind == HyperKind.Flag) flags.Add(spec.Key);

@@ -185,6 +185,11 @@ public abstract partial class Optimizer
                 if (!group.ContainsKey(key)) group.SetPair(key, value);
             foreach (var (key, value) in _defaults.Texts ?? [])
                 if (!group.ContainsKey(key)) group.SetText(key, value);
+            // a required hyperparameter the constructor was not given (SGD's lr) must be set by every group, as in PyTorch
+            if (_defaults.Descriptor?.Specs.FirstOrDefault(s => s.Default.Length == 0 && !group.ContainsKey(s.Key)) is { } missing)
+                throw new ArgumentException(
+                    $"Param group {_groups.Count} does not set '{missing.Key}', which {_defaults.Kind} requires: give it to the constructor or set it in every group.",
+                    missing.Name);
             Validate(group);
         }
         catch

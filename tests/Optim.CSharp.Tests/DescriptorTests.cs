@@ -115,7 +115,14 @@ public sealed class DescriptorTests
             Assert.Equal(d.Specs.Select(s => s.Name), ps.Select(p => p.Name));
             foreach (var (spec, p) in d.Specs.Zip(ps))
             {
-                if (spec.Default.Length == 0) Assert.False(p.HasDefaultValue);
+                // a required one has no default where the parameters come as one list, and null (each group sets its
+                // own, as PyTorch's lr=required) where they come as groups
+                if (spec.Default.Length == 0)
+                {
+                    if (ps[0].Member is ConstructorInfo c && c.GetParameters()[0].ParameterType == typeof(IEnumerable<ParamGroup>))
+                        Assert.True(p.HasDefaultValue && p.DefaultValue is null && p.ParameterType == typeof(double?), $"{kind}'s '{p.Name}' over groups");
+                    else Assert.False(p.HasDefaultValue);
+                }
                 // a pair's C# default is null, which stands for the descriptor's
                 else Assert.Equal(spec.Kind == HyperKind.Pair ? null : DefaultOf(spec), p.DefaultValue);
             }
