@@ -273,6 +273,9 @@ public abstract partial class Optimizer
                         throw new CheckpointException($"Param group {gi} of the state dict holds a number for '{key}', where a boolean belongs.");
                     if (isFlag == false && value is HyperValue.Flag)
                         throw new CheckpointException($"Param group {gi} of the state dict holds a boolean for '{key}', where a number belongs.");
+                    // a group keeps a key it does not know as a number: a boolean would come back as one, not as itself
+                    if (isFlag is null && _defaults.Descriptor is not null && value is HyperValue.Flag)
+                        throw new CheckpointException($"Param group {gi} of the state dict holds the boolean '{key}', which {_defaults.Kind} does not take.");
                     if (isPair == true && value is not HyperValue.Pair)
                         throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' as one value, where a pair belongs.");
                     if (isPair == false && value is HyperValue.Pair)
@@ -292,6 +295,14 @@ public abstract partial class Optimizer
                     }
                     else throw new CheckpointException($"Param group {gi} of the state dict holds '{key}' of a kind this optimizer does not take.");
                 }
+                // keys a later PyTorch added: a state dict written before them (by PyTorch or an earlier Optim) lacks them,
+                // and they take the values PyTorch's __setstate__ gives them
+                foreach (var (key, value) in OlderStateDicts.SetDefaults(_defaults.Kind))
+                    if (!snapshot.Order.Contains(key))
+                    {
+                        snapshot.Order.Add(key);
+                        snapshot.Scalars.Add((key, value));
+                    }
                 var probe = new ParamGroup([]);
                 probe.Restore(snapshot);
                 try { Validate(probe); }

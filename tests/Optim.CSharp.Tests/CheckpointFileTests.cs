@@ -158,7 +158,24 @@ public sealed class CheckpointFileTests
         Assert.True(loaded.GetBoolean("resumed"));
     }
 
-    public static TheoryData<string> Trajectories => new() { "adam", "sgd" };
+    public static TheoryData<string> Trajectories => new() { "adam", "sgd", "sgd_older", "adam_older", "rmsprop_older", "nadam" };
+
+    /// <summary>
+    /// The loading optimizer of each trajectory: as the saving one, or, for a state dict of an older PyTorch that lacks
+    /// keys added since (the generator removed them; 1.13's NAdam has no <c>maximize</c> or
+    /// <c>decoupled_weight_decay</c>), one built with other values of those keys, which the load replaces by PyTorch's
+    /// <c>__setstate__</c> defaults.
+    /// </summary>
+    private static Optimizer Loader(string name, Parameter[] ps) => name switch
+    {
+        "adam" => new Adam(ps, lr: 0.01),
+        "sgd" => new SGD(ps, lr: 0.05, momentum: 0.9),
+        "sgd_older" => new SGD(ps, lr: 0.05, momentum: 0.9, nesterov: true, maximize: true),
+        "adam_older" => new Adam(ps, lr: 0.01, amsgrad: true, maximize: true),
+        "rmsprop_older" => new RMSprop(ps, lr: 0.01, momentum: 0.9, centered: true),
+        "nadam" => new NAdam(ps, lr: 0.01, maximize: true, decoupledWeightDecay: true),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
+    };
 
     [Theory]
     [MemberData(nameof(Trajectories))]
@@ -168,10 +185,16 @@ public sealed class CheckpointFileTests
         var at10 = golden.GetProperty("params_at_10");
         var w = new Parameter(GoldenFixtures.Floats(at10.GetProperty("w").GetProperty("data")), 3, 4);
         var b = new Parameter(GoldenFixtures.Floats(at10.GetProperty("b").GetProperty("data")), 3);
-        Optimizer optimizer = name == "adam" ? new Adam([w, b], lr: 0.01) : new SGD([w, b], lr: 0.05, momentum: 0.9);
+        var optimizer = Loader(name, [w, b]);
         var file = CheckpointFile.Load(GoldenFile(name + ".pt"));
         Assert.Null(file.Optimizer);
         optimizer.LoadStateDict(file.OptimizerStateFor(optimizer));
+        if (golden.TryGetProperty("groups_after_load", out var groups))
+            foreach (var (key, value) in groups[0].EnumerateObject().Select(p => (p.Name, p.Value)))
+                if (value.ValueKind is JsonValueKind.True or JsonValueKind.False && optimizer.ParamGroups[0].ContainsKey(key))
+                    Assert.True(optimizer.ParamGroups[0][key] == (value.GetBoolean() ? 1 : 0), $"{name}: '{key}' after the load is {optimizer.ParamGroups[0][key]}, PyTorch's {value}");
+                else if (value.ValueKind == JsonValueKind.Number)
+                    Assert.Equal(value.GetDouble(), optimizer.ParamGroups[0][key]);
         int step = 10;
         foreach (var s in golden.GetProperty("steps").EnumerateArray())
         {

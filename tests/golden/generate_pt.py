@@ -59,15 +59,27 @@ def grads(x, y, w, b):
     loss.backward()
 
 
-def trajectory(name, make):
+def trajectory(name, make, strip=(), load_into=None):
+    """10 steps, the state dict saved, then 10 more. With strip, the saved groups lack those keys (as a state dict of an
+    older PyTorch does), and the 10 more steps are taken by a fresh load_into optimizer that loaded it, whose
+    __setstate__ fills them with its defaults, whatever load_into was built with."""
     x, y, w, b = problem()
     opt = make([w, b])
     for _ in range(10):
         opt.zero_grad()
         grads(x, y, w, b)
         opt.step()
-    torch.save(opt.state_dict(), os.path.join(OUT, name + ".pt"))
+    sd = opt.state_dict()
+    for g in sd["param_groups"]:
+        for key in strip:
+            g.pop(key, None)
+    torch.save(sd, os.path.join(OUT, name + ".pt"))
+    if load_into is not None:
+        opt = load_into([w, b])
+        opt.load_state_dict(torch.load(os.path.join(OUT, name + ".pt")))
     case = {"params_at_10": {"w": t(w), "b": t(b)}, "steps": []}
+    if load_into is not None:
+        case["groups_after_load"] = [{k: v for k, v in g.items() if k != "params"} for g in opt.state_dict()["param_groups"]]
     for _ in range(10):
         opt.zero_grad()
         grads(x, y, w, b)
@@ -108,6 +120,18 @@ def main():
     cases = {
         "adam": trajectory("adam", lambda ps: torch.optim.Adam(ps, lr=0.01)),
         "sgd": trajectory("sgd", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
+        # state dicts of an older PyTorch, which lack keys added since: loaded into optimizers built with other values
+        "sgd_older": trajectory("sgd_older", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+                                strip=("nesterov", "maximize", "foreach", "differentiable"),
+                                load_into=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, maximize=True)),
+        "adam_older": trajectory("adam_older", lambda ps: torch.optim.Adam(ps, lr=0.01),
+                                 strip=("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused"),
+                                 load_into=lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True, maximize=True)),
+        "rmsprop_older": trajectory("rmsprop_older", lambda ps: torch.optim.RMSprop(ps, lr=0.01),
+                                    strip=("momentum", "centered", "maximize", "foreach", "differentiable"),
+                                    load_into=lambda ps: torch.optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True)),
+        # PyTorch 1.13's NAdam has neither maximize nor decoupled_weight_decay (2.x's): its state dict lacks them
+        "nadam": trajectory("nadam", lambda ps: torch.optim.NAdam(ps, lr=0.01)),
         "model": model_case(),
         "views": views_case(),
     }
