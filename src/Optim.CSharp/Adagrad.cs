@@ -13,6 +13,10 @@ namespace Optim.CSharp;
 /// PyTorch creates that state only in the constructor, so a group added later with <c>add_param_group</c> fails
 /// there on its first step; here it gets its state like the others. Each group's own
 /// <c>initial_accumulator_value</c> is used (PyTorch uses the constructor's value for every group).
+/// A sparse gradient (<see cref="Parameter.AccumulateSparseGrad"/>) is taken as PyTorch 1.13 takes it: repeated rows
+/// summed, then only those rows of the parameter and of <c>"sum"</c> change, the step counted once; weight decay with
+/// a sparse gradient is refused, as PyTorch refuses it. A sparse gradient without rows counts a step and moves nothing
+/// (PyTorch 1.13 fails on one).
 /// </remarks>
 public sealed class Adagrad : Optimizer
 {
@@ -42,4 +46,10 @@ public sealed class Adagrad : Optimizer
 
     private protected override State InitGroupState(ParamGroup group, CoreTensor[] parameters) =>
         Descriptors.adagrad.Chain.Invoke(new GroupHypers(group)).Init.Invoke(parameters);
+
+    private protected override bool AcceptsSparseGradients => true;
+
+    // PyTorch 1.13's message
+    private protected override string? SparseIncompatibility(ParamGroup group) =>
+        group["weight_decay"] != 0 ? $"Adagrad's weightDecay ({group["weight_decay"]}): the weight_decay option is not compatible with sparse gradients" : null;
 }

@@ -124,6 +124,8 @@ public abstract partial class Optimizer
     private void PrepareChains()
     {
         if (_chains.Length != _groups.Count) Array.Resize(ref _chains, _groups.Count);
+        // sized here, before the parameters' passes run on the kernel threads (groups only grow)
+        if (_scattered.Length != _all.Count) Array.Resize(ref _scattered, _all.Count);
         bool upstream = false;
         for (int g = 0; g < _groups.Count; g++)
         {
@@ -194,9 +196,45 @@ public abstract partial class Optimizer
         var p = _all[index];
         if (!p.RequiresGrad) return;
         var c = _chains[_groupOf[index]]!;
+        if (p.Grad is null && p.HasSparseGrad)
+        {
+            StepSparseChained(c, index, p);
+            return;
+        }
         var g = c.Upstream.Length > 0 ? _upstream[index] : p.Grad;
         // a gate may have rejected the group's step (applyIfFinite), or hold it (multiSteps: the parameter does not move
         // and counts no step), or release for this parameter what it held even though it has no gradient now
         Fusion.StepInPlace(c.Bound!, index, p.Data, g);
     }
+
+    // per parameter, the dense array a sparse gradient is scattered into for the fused pass (allocated on its first one)
+    private float[]?[] _scattered = [];
+
+    /// <summary>
+    /// A sparse gradient through the group's fused pass (SGD's and Adagrad's; see <see cref="SparseRowsOnly"/>): its rows
+    /// (repeats summed) are scattered into a dense array, and the pass runs over those rows only, or over the whole
+    /// parameter with zeros elsewhere.
+    /// </summary>
+    private void StepSparseChained(GroupChain c, int index, Parameter p)
+    {
+        var sparse = p.CoalescedSparseGrad();
+        int width = Math.Max(1, p.SparseRowWidth);
+        var dense = _scattered[index] ??= new float[p.Numel];
+        bool rowsOnly = SparseRowsOnly(_groups[_groupOf[index]]);
+        if (!rowsOnly) Array.Clear(dense);
+        for (int k = 0; k < sparse.Rows.Length; k++)
+            sparse.Values.AsSpan(k * width, width).CopyTo(dense.AsSpan(sparse.Rows[k] * width, width));
+        if (rowsOnly) Fusion.StepRowsInPlace(c.Bound!, index, p.Data, dense, sparse.Rows, width);
+        else Fusion.StepInPlace(c.Bound!, index, p.Data, dense);
+    }
+
+    /// <summary>
+    /// How a sparse gradient steps a group: true, only its rows change, with their buffers (Adagrad's rule, and SGD's
+    /// without momentum); false, the whole parameter steps on the gradient with zeros in the other rows (SGD with
+    /// momentum, whose buffer decays in every row, as PyTorch's sparse buffer does in the rows it holds).
+    /// </summary>
+    private protected virtual bool SparseRowsOnly(ParamGroup group) => true;
+
+    /// <summary>Why a group cannot step on a sparse gradient (PyTorch's message), or null when it can; checked before any parameter moves.</summary>
+    private protected virtual string? SparseIncompatibility(ParamGroup group) => null;
 }

@@ -125,11 +125,14 @@ public abstract partial class Optimizer
     {
         float? loss = closure is null ? null : closure();
         for (int g = 0; g < _groups.Count; g++) Prepare(g, _groups[g]);
-        foreach (var p in _all)
+        for (int i = 0; i < _all.Count; i++)
         {
+            var p = _all[i];
             if (!p.RequiresGrad) continue;
             if (p.HasSparseGrad && !AcceptsSparseGradients)
                 throw new InvalidOperationException($"{_defaults.Kind} does not support sparse gradients, but {p} has one.");
+            if (p.HasSparseGrad && SparseIncompatibility(_groups[_groupOf[i]]) is { } why)
+                throw new InvalidOperationException($"{p} has a sparse gradient, but {why}.");
             if (p.Grad is not null && !AcceptsDenseGradients)
                 throw new InvalidOperationException($"{_defaults.Kind} does not support dense gradients, but {p} has one; please consider Adam instead.");
         }
@@ -411,7 +414,7 @@ public abstract partial class Optimizer
     /// <summary>Whether the optimizer takes dense gradients (<see cref="Parameter.Grad"/>); all but SparseAdam do.</summary>
     private protected virtual bool AcceptsDenseGradients => true;
 
-    /// <summary>Whether the optimizer takes sparse gradients (<see cref="Parameter.AccumulateSparseGrad"/>); only SparseAdam does.</summary>
+    /// <summary>Whether the optimizer takes sparse gradients (<see cref="Parameter.AccumulateSparseGrad"/>): SparseAdam, and SGD and Adagrad, as in PyTorch 1.13.</summary>
     private protected virtual bool AcceptsSparseGradients => false;
 
     /// <summary>Steps one parameter with a sparse gradient in place; called only when <see cref="AcceptsSparseGradients"/>.</summary>

@@ -94,7 +94,7 @@ public sealed class Parameter
     /// Adds a sparse gradient (whole rows along the first dimension, as <c>nn.Embedding(sparse=True)</c> produces)
     /// into the parameter's gradient. Rows may repeat; they are summed when the optimizer steps. Onto a dense
     /// <see cref="Grad"/> the rows are added densely, as PyTorch adds a sparse gradient to a dense one.
-    /// Only <see cref="SparseAdam"/> steps on a sparse gradient.
+    /// <see cref="SparseAdam"/>, <see cref="SGD"/> and <see cref="Adagrad"/> step on a sparse gradient, as in PyTorch 1.13.
     /// </summary>
     /// <param name="rows">The row indices, each in <c>[0, Shape[0])</c>.</param>
     /// <param name="values">The rows' values, row-major: <c>rows.Length × (Numel / Shape[0])</c> elements.</param>

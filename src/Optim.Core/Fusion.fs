@@ -586,6 +586,11 @@ and [<AbstractClass; Sealed>] internal Fusion =
     /// op's scalars, and runs the chunk loop over its elements on the kernel threads (the caller counts the step). `out` receives
     /// the new parameter (Mode.Apply; `p` itself in place) or the updates (Mode.Updates).
     static member Step(b: Bound, i: int, p: float32[], g: float32[], out: float32[], mode: Mode) =
+        Fusion.StepOver(b, i, p, g, out, mode, null, 0)
+
+    /// `Step`, over the whole parameter (`rows` null, on the kernel threads) or only over the given rows of `width`
+    /// elements each (on the caller's thread): a sparse gradient's step, whose other rows keep their values and buffers.
+    static member StepOver(b: Bound, i: int, p: float32[], g: float32[], out: float32[], mode: Mode, rows: int[], width: int) =
         let plan = b.Plan
         let ops = plan.Ops
         let n = p.Length
@@ -651,7 +656,16 @@ and [<AbstractClass; Sealed>] internal Fusion =
         f.Decay <- decay
         f.InDecay <- if b.InputDecayOp >= 0 then ops.[b.InputDecayOp].InputFactor() else 0.0f
         f.Mode <- mode
-        try Split.run f n
+        try
+            if isNull rows then Split.run f n
+            else
+                // runs of consecutive rows as one range each
+                let mutable k = 0
+                while k < rows.Length do
+                    let mutable e = k + 1
+                    while e < rows.Length && rows.[e] = rows.[e - 1] + 1 do e <- e + 1
+                    f.Run(rows.[k] * width, rows.[e - 1] * width + width)
+                    k <- e
         finally f.Clear()
 
     /// The in-place step of parameter `i` (after `Reduce`): if it takes part (see `Bound.Steps`), its pass over `p`
@@ -659,6 +673,14 @@ and [<AbstractClass; Sealed>] internal Fusion =
     static member StepInPlace(b: Bound, i: int, p: float32[], g: float32[]) =
         if b.Steps(i, g) then
             Fusion.Step(b, i, p, g, p, Mode.Apply)
+            if not b.Holds then b.Src.Steps.[i] <- b.Src.Steps.[i] + 1L
+
+    /// `StepInPlace` restricted to the given rows (strictly increasing, each of `width` elements) of parameter `i`, whose
+    /// gradient `g` holds the rows' values at their places: a sparse gradient's step, as PyTorch's Adagrad takes it (only
+    /// those rows of the parameter and of its buffers change; the step is counted once).
+    static member StepRowsInPlace(b: Bound, i: int, p: float32[], g: float32[], rows: int[], width: int) =
+        if b.Steps(i, g) then
+            Fusion.StepOver(b, i, p, g, p, Mode.Apply, rows, width)
             if not b.Holds then b.Src.Steps.[i] <- b.Src.Steps.[i] + 1L
 
     /// A fresh float32 buffer for a pure step's output or new state: uninitialised, as the pass writes every element.

@@ -6,14 +6,14 @@ namespace Optim.CSharp.Tests;
 
 /// <summary>
 /// Replays PyTorch's trajectories for Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and
-/// SparseAdam (tests/golden/generate_optimizers.py), and PyTorch 2.x's for Adafactor (generate_adafactor.py), through
+/// SparseAdam, and SGD and Adagrad on sparse gradients (tests/golden/generate_optimizers.py), and PyTorch 2.x's for Adafactor (generate_adafactor.py), through
 /// the C# facade: constructor defaults, param groups,
 /// add_param_group, hyperparameter changes mid-run, state-dict round trips through JSON, missing and zero
 /// gradients; then compares the final state dict with PyTorch's.
 /// </summary>
 public sealed class AllOptimizersGoldenTests
 {
-    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam", "adafactor"];
+    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam", "sparse_sgd", "sparse_adagrad", "adafactor"];
 
     public static IEnumerable<object[]> Cases() =>
         Files.SelectMany(file => Load(file).RootElement.GetProperty("cases").EnumerateArray()
@@ -37,6 +37,8 @@ public sealed class AllOptimizersGoldenTests
     /// <summary>The facade optimizer of a fixture's kind, built with the fixture's constructor arguments.</summary>
     private static Optimizer Make(string kind, IEnumerable<ParamGroup> groups, JsonElement d) => kind switch
     {
+        "SGD" => new SGD(groups, lr: D(d, "lr"), momentum: D(d, "momentum"), dampening: D(d, "dampening"), weightDecay: D(d, "weight_decay"),
+            nesterov: B(d, "nesterov"), maximize: B(d, "maximize")),
         "Adagrad" => new Adagrad(groups, lr: D(d, "lr"), lrDecay: D(d, "lr_decay"), weightDecay: D(d, "weight_decay"),
             initialAccumulatorValue: D(d, "initial_accumulator_value"), eps: D(d, "eps"), maximize: B(d, "maximize")),
         "RMSprop" => new RMSprop(groups, lr: D(d, "lr"), alpha: D(d, "alpha"), eps: D(d, "eps"), weightDecay: D(d, "weight_decay"),

@@ -6,16 +6,20 @@
 #     /usr/bin/python3 tests/golden/generate_optimizers.py
 #
 # It writes adagrad.json, rmsprop.json, adadelta.json, adamax.json, nadam.json,
-# radam.json, asgd.json, rprop.json and sparse_adam.json next to itself, in the
+# radam.json, asgd.json, rprop.json, sparse_adam.json, sparse_sgd.json and
+# sparse_adagrad.json next to itself, in the
 # schema described at the top of generate.py (whose helpers it reuses).  Pairs
 # other than betas ("etas", "step_sizes") are 2-element lists too.  Output is
 # deterministic.
 #
-# sparse_adam.json (SparseAdam) differs in one place: a gradient is either null
+# The sparse_*.json files (SparseAdam; SGD and Adagrad on sparse gradients) differ
+# in one place: a gradient is either null
 # or a sparse gradient {"rows": [r0, r1, ...], "values": [...]}, the rows (along
 # the first dimension, repeats allowed: PyTorch sums them) and their values,
 # row-major, len(values) = len(rows) * (numel / shape[0]).  Every sparse
-# gradient has at least one row (1.13 fails on an empty one).
+# gradient has at least one row (1.13 fails on an empty one).  SGD's momentum
+# buffer over sparse gradients is a sparse tensor in PyTorch; final_state holds
+# it dense (zeros in the rows it does not hold), as the facade keeps it.
 #
 # Where the library follows PyTorch 2.x or fills a gap of 1.13, the reference
 # is 1.13 with the 2.x rule applied around it, exactly as 2.x applies it:
@@ -298,7 +302,7 @@ def sparse_grad(p, plan, gen_rows):
 def build_sparse(case):
     """generate.build for SparseAdam: the same schema, with sparse gradients (see the header)."""
     torch.manual_seed(case.seed)
-    cls = torch.optim.SparseAdam
+    cls = getattr(torch.optim, case.opt)
     params, pinfo, ctor_groups, json_groups = [], [], [], []
     for shapes, ghyper in case.groups:
         idxs = []
@@ -365,7 +369,16 @@ def build_sparse(case):
         step["params"] = [generate.flat(p) for p in params]
         steps.append(step)
     return {"name": case.name, "optimizer": case.opt, "defaults": generate.defaults_of(opt), "params": pinfo,
-            "groups": groups_out, "steps": steps, "final_state": generate.final_state(opt)}
+            "groups": groups_out, "steps": steps, "final_state": generate.final_state(densified(opt))}
+
+
+def densified(opt):
+    """The optimizer with its sparse state buffers (SGD's momentum over sparse gradients) made dense, for final_state."""
+    for st in opt.state.values():
+        for key, v in list(st.items()):
+            if isinstance(v, torch.Tensor) and v.is_sparse:
+                st[key] = v.to_dense()
+    return opt
 
 
 SPARSE_SHAPES = [[10, 4], [7, 3], [17], [5, 1]]
@@ -394,6 +407,55 @@ def sparse_adam_cases():
     return out
 
 
+def sparse_sgd_cases():
+    """SGD on sparse gradients, as PyTorch 1.13 takes them (no weight decay: PyTorch refuses it with them)."""
+    out = []
+    seed = 12200
+    for name, ctor in [
+        ("sparse_sgd_lr0.05", dict(lr=0.05)),
+        ("sparse_sgd_momentum0.9", dict(lr=0.05, momentum=0.9)),
+        ("sparse_sgd_momentum0.9_dampening0.3", dict(lr=0.05, momentum=0.9, dampening=0.3)),
+        ("sparse_sgd_nesterov", dict(lr=0.05, momentum=0.8, nesterov=True)),
+        ("sparse_sgd_maximize_momentum", dict(lr=0.05, momentum=0.5, maximize=True)),
+    ]:
+        seed += 1
+        out.append(Case(name, "SGD", [(SPARSE_SHAPES, {})], ctor, seed))
+    out += [
+        Case("sparse_sgd_two_groups", "SGD",
+             [([[10, 4], [5, 1]], {}), ([[7, 3], [17]], {"lr": 0.02, "momentum": 0.9})],
+             dict(lr=0.05), 12301),
+        Case("sparse_sgd_add_param_group_step10", "SGD", [(SPARSE_SHAPES, {})],
+             dict(lr=0.05, momentum=0.9), 12302, events={10: [("add", [[6, 2], [9]], {"lr": 0.03, "nesterov": True})]}),
+        Case("sparse_sgd_set_midrun_roundtrip12", "SGD", [(SPARSE_SHAPES, {})],
+             dict(lr=0.05, momentum=0.9), 12303,
+             events={8: [("set", 0, "momentum", 0.5)], 12: [("roundtrip",)], 16: [("set", 0, "lr", 0.02)]}),
+    ]
+    return out
+
+
+def sparse_adagrad_cases():
+    """Adagrad on sparse gradients, as PyTorch 1.13 takes them (no weight decay: PyTorch refuses it with them)."""
+    out = []
+    seed = 12400
+    for name, ctor in [
+        ("sparse_adagrad_lr0.1", dict(lr=0.1)),
+        ("sparse_adagrad_lr_decay0.05", dict(lr=0.1, lr_decay=0.05)),
+        ("sparse_adagrad_initial_accumulator0.5_eps1e-3", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-3)),
+        ("sparse_adagrad_maximize", dict(lr=0.1, maximize=True)),
+    ]:
+        seed += 1
+        out.append(Case(name, "Adagrad", [(SPARSE_SHAPES, {})], ctor, seed))
+    out += [
+        Case("sparse_adagrad_two_groups", "Adagrad",
+             [([[10, 4], [5, 1]], {}), ([[7, 3], [17]], {"lr": 0.02, "lr_decay": 0.1})],
+             dict(lr=0.1), 12501),
+        Case("sparse_adagrad_set_midrun_roundtrip12", "Adagrad", [(SPARSE_SHAPES, {})],
+             dict(lr=0.1), 12503,
+             events={8: [("set", 0, "lr_decay", 0.01)], 12: [("roundtrip",)], 16: [("set", 0, "lr", 0.05)]}),
+    ]
+    return out
+
+
 def main():
     write("adagrad.json", [build(c) for c in adagrad_cases()])
     write("rmsprop.json", [build(c) for c in rmsprop_cases()])
@@ -404,6 +466,8 @@ def main():
     write("asgd.json", [build(c) for c in asgd_cases()])
     write("rprop.json", [build(c) for c in rprop_cases()])
     write("sparse_adam.json", [build_sparse(c) for c in sparse_adam_cases()])
+    write("sparse_sgd.json", [build_sparse(c) for c in sparse_sgd_cases()])
+    write("sparse_adagrad.json", [build_sparse(c) for c in sparse_adagrad_cases()])
 
 
 if __name__ == "__main__":
