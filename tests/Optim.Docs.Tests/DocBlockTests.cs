@@ -107,6 +107,8 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             AllBelow(After(output, "through the chain:"), 0.05, "the chain under the schedule");
             Assert.Equal([0.1, 1], After(output, "plateau: lr"));
         }),
+        ("docs/schedulers.md", "sealed class Warmup : IStatefulLrLambda", output =>
+            Assert.Equal(["[{\"epochs\":10}]", "10"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))),
         ("docs/schedulers.md", "new StepLR(optimizer, stepSize: 50", output =>
         {
             var last = After(output, "last lr");
