@@ -154,6 +154,24 @@ public class DeepCopyTests
     }
 
     [Fact]
+    public void AnAveragedModelIsCopiedWithItsCountAndKeepsAveragingOnItsOwn()
+    {
+        var model = new Sequential(new Linear(2, 3, random: new Random(4)), new BatchNorm1d(3));
+        var ema = new AveragedModel(model, multiAvgFn: SwaUtils.GetEmaMultiAvgFn(0.5), useBuffers: true);
+        ema.UpdateParameters(model);
+        var copy = Assert.IsType<AveragedModel>(ema.DeepCopy());
+        Assert.Equal(1f, copy.NAveraged.Item());
+        Assert.True(copy.UseBuffers);
+        Array.Fill(((Linear)model[0]).Weight.Data, 1f);
+        copy.UpdateParameters(model);
+        Assert.Equal(1f, ema.NAveraged.Item());
+        Assert.Equal(2f, copy.NAveraged.Item());
+        var before = Values(ema.Module)[0];
+        var after = Values(copy.Module)[0];
+        for (int i = 0; i < before.Length; i++) Assert.Equal(0.5f * before[i] + 0.5f, after[i], 6);
+    }
+
+    [Fact]
     public void ATensorOverAParameterStaysOverTheCopysParameter()
     {
         var linear = new Linear(3, 2, random: new Random(2));
