@@ -13,7 +13,7 @@ namespace Optim.NN;
 /// <para>Copied: modules (every instance field of their type and its bases), <see cref="Parameter"/>s (values, shape, name
 /// and <see cref="Parameter.RequiresGrad"/>, no gradient), <see cref="Tensor"/>s (leaves over the copied arrays; a
 /// tensor over a parameter is one over the parameter's copy), arrays (of numbers: cloned; of references: each element
-/// as a field is), objects of Optim.NN's own types that a layer keeps (batch norm's state), and delegates of a module's
+/// as a field is), objects of Optim.NN's internal types that a layer keeps (batch norm's state), and delegates of a module's
 /// own methods (bound to its copy, as <c>deepcopy</c> rebinds a bound method). Shared, as they are: strings and other
 /// immutable values, <see cref="Random"/> generators (a copied <see cref="Dropout"/> draws from the same one, as
 /// PyTorch's layers draw from one global generator), other delegates and closures (as <c>deepcopy</c> shares functions),
@@ -123,8 +123,11 @@ internal sealed class ModuleCopier
         _ => value,
     };
 
-    /// <summary>Objects of Optim.NN's own types (a layer's state) are copied; others shared.</summary>
-    private static bool Follows(Type t) => t.Assembly == typeof(Module).Assembly;
+    /// <summary>
+    /// Objects of Optim.NN's internal types (a layer's state, as batch norm's) are copied; others shared, public ones of
+    /// Optim.NN's included (a dataset or a loader a module refers to is not the module's state).
+    /// </summary>
+    private static bool Follows(Type t) => t.Assembly == typeof(Module).Assembly && !t.IsVisible;
 
     private object CopyObject(object source)
     {
