@@ -18,8 +18,8 @@ public static class ModelCheckpoint
 {
     /// <summary>
     /// Puts the model's state dict (parameters and buffers by dotted name, copied) into the file's
-    /// <see cref="CheckpointFile.Model"/>, replacing what it held. A <c>num_batches_tracked</c> is written as an int64
-    /// scalar, as PyTorch keeps it.
+    /// <see cref="CheckpointFile.Model"/>, replacing what it held. A <c>num_batches_tracked</c> (batch norm's) or an
+    /// <c>n_averaged</c> (<see cref="AveragedModel"/>'s) is written as an int64 scalar, as PyTorch keeps it.
     /// </summary>
     /// <param name="file">The checkpoint.</param>
     /// <param name="model">The model.</param>
@@ -63,5 +63,7 @@ public static class ModelCheckpoint
         return model.LoadStateDict(state, strict);
     }
 
-    private static bool IsCounter(string name) => name == "num_batches_tracked" || name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
+    /// <summary>PyTorch's int64 buffers: BatchNorm's <c>num_batches_tracked</c> and AveragedModel's <c>n_averaged</c>.</summary>
+    private static bool IsCounter(string name) =>
+        name.Split('.')[^1] is "num_batches_tracked" or "n_averaged";
 }

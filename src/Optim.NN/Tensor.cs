@@ -88,6 +88,16 @@ public sealed partial class Tensor
         return new Tensor(new float[Shapes.Numel(shape, nameof(shape))], (int[])shape.Clone(), null, null);
     }
 
+    /// <summary>
+    /// A leaf over <paramref name="data"/> (not copied) that records nothing; <paramref name="integral"/> marks it as
+    /// standing for one of PyTorch's int64 tensors (a counter such as <c>num_batches_tracked</c>), which the averaging
+    /// functions of <see cref="SwaUtils"/> treat as PyTorch treats integer tensors.
+    /// </summary>
+    internal static Tensor Wrap(float[] data, int[] shape, bool integral = false) => new(data, shape, null, null) { IsIntegral = integral };
+
+    /// <summary>Whether the tensor stands for an int64 tensor of PyTorch's (see <see cref="Wrap"/>).</summary>
+    internal bool IsIntegral { get; private init; }
+
     /// <summary>An operation's result; it records <paramref name="gradFn"/> when that is not null.</summary>
     internal static Tensor Result(float[] data, int[] shape, Node? gradFn) => new(data, shape, null, gradFn);
 

@@ -136,6 +136,23 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Contains("Adam resumed from PyTorch after 10 steps: True", output);
             Assert.Contains("saved for PyTorch: w, b", output);
         }),
+        ("docs/swa.md", "SwaUtils.UpdateBn(loader, swaModel)", output =>
+        {
+            var r = After(output, "averaged");
+            Assert.Equal(4, r[0]);       // epochs 6 to 9, after swaStart = 5
+            Assert.True(r[1] >= 0.8, output);
+        }),
+        ("docs/swa.md", "GetEmaMultiAvgFn(0.9)", output =>
+        {
+            var r = After(output, "EMA of");
+            Assert.Equal(320, r[0]);     // 40 epochs of 8 batches
+            Assert.True(r[1] < 0.05, output);
+        }),
+        ("docs/swa.md", "factory: () => new Stack", output =>
+        {
+            Assert.Contains("refused: Stack cannot be deep-copied", output);
+            Assert.Contains("built by the factory: n_averaged, module.0.weight, module.0.bias, module.1.weight", output);
+        }),
     ];
 
     /// <summary>The C# blocks, by place.</summary>

@@ -40,7 +40,7 @@ public class PublicSurfaceTests
     {
         var names = Library.GetExportedTypes().Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
         Assert.Equal(
-            new[] { "AvgPool2d", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Cifar10", "Compose", "Conv2d", "CrossEntropyLoss", "DataLoader", "Dropout", "FashionMnist", "Flatten", "Functional", "ITransform", "Idx", "Linear", "MSELoss", "MaxPool2d", "ModelCheckpoint", "Module", "Normalize", "Pool2d", "RandomCrop", "RandomHorizontalFlip", "ReLU", "Sequential", "Tensor", "TensorDataset" },
+            new[] { "AveragedModel", "AvgPool2d", "BatchNorm", "BatchNorm1d", "BatchNorm2d", "Cifar10", "Compose", "Conv2d", "CrossEntropyLoss", "DataLoader", "Dropout", "FashionMnist", "Flatten", "Functional", "ITransform", "Idx", "Linear", "MSELoss", "MaxPool2d", "ModelCheckpoint", "Module", "Normalize", "Pool2d", "RandomCrop", "RandomHorizontalFlip", "ReLU", "Sequential", "SwaUtils", "Tensor", "TensorDataset" },
             names);
     }
 }

@@ -20,8 +20,22 @@ public abstract class BatchNorm : Module
     /// <summary>Added to the variance.</summary>
     public double Eps => _core.Eps;
 
-    /// <summary>The running statistics' update factor, or null for a cumulative average.</summary>
-    public double? Momentum => _core.Momentum;
+    /// <summary>
+    /// The running statistics' update factor (<c>module.momentum</c>): <c>running = (1 − momentum)·running +
+    /// momentum·batch</c> at each batch in training mode; null makes them the cumulative average of the batches since
+    /// <see cref="ResetRunningStats"/> (factor <c>1/num_batches_tracked</c>), as <see cref="SwaUtils.UpdateBn(IEnumerable{ValueTuple{Tensor, Tensor}}, Module)"/>
+    /// sets it for its pass. It can be changed at any time, as in PyTorch.
+    /// </summary>
+    /// <exception cref="ArgumentException">On set: the value is outside [0, 1] (or NaN); the momentum is unchanged.</exception>
+    public double? Momentum
+    {
+        get => _core.Momentum;
+        set
+        {
+            BatchNormCore.CheckMomentum(value, nameof(value));
+            _core.Momentum = value;
+        }
+    }
 
     /// <summary>Whether the layer has a learnt weight and bias.</summary>
     public bool Affine => _core.Weight is not null;
@@ -44,7 +58,10 @@ public abstract class BatchNorm : Module
     /// <summary>The training batches seen (the buffer <c>num_batches_tracked</c>, live), rank 0; null without <see cref="TrackRunningStats"/>.</summary>
     public Tensor? NumBatchesTracked => _core.NumBatchesTracked;
 
-    /// <summary>Resets the running statistics: mean 0, variance 1, no batches tracked (<c>reset_running_stats()</c>).</summary>
+    /// <summary>
+    /// Resets the running statistics: mean 0, variance 1, no batches tracked (<c>reset_running_stats()</c>); nothing
+    /// without <see cref="TrackRunningStats"/>. The weight and bias are kept.
+    /// </summary>
     public void ResetRunningStats() => _core.ResetRunningStats();
 
     /// <summary>Whether <paramref name="shape"/> is one this layer normalises.</summary>
@@ -68,6 +85,8 @@ public abstract class BatchNorm : Module
 
     /// <summary><c>weight</c> and <c>bias</c>, with <see cref="Affine"/>.</summary>
     protected override IEnumerable<(string Name, Parameter Parameter)> RegisteredParameters() => _core.Parameters();
+
+    internal override IEnumerable<Tensor> IntegerBuffers() => NumBatchesTracked is { } n ? [n] : [];
 
     /// <summary><c>running_mean</c>, <c>running_var</c> and <c>num_batches_tracked</c>, with <see cref="TrackRunningStats"/>.</summary>
     protected override IEnumerable<(string Name, Tensor Buffer)> RegisteredBuffers() => _core.Buffers();

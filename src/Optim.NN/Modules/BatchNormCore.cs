@@ -14,7 +14,7 @@ internal sealed class BatchNormCore
     {
         if (numFeatures < 0) throw new ArgumentException($"numFeatures must be 0 or more, but is {numFeatures}.", nameof(numFeatures));
         if (!(eps >= 0) || double.IsInfinity(eps)) throw new ArgumentException($"eps must be finite and 0 or more, but is {eps}.", nameof(eps));
-        if (momentum is { } mo && !(mo >= 0 && mo <= 1)) throw new ArgumentException($"momentum must be in [0, 1] or null, but is {mo}.", nameof(momentum));
+        CheckMomentum(momentum, nameof(momentum));
         NumFeatures = numFeatures;
         Eps = eps;
         Momentum = momentum;
@@ -35,12 +35,19 @@ internal sealed class BatchNormCore
 
     public int NumFeatures { get; }
     public double Eps { get; }
-    public double? Momentum { get; }
+    public double? Momentum { get; set; }
     public Parameter? Weight { get; }
     public Parameter? Bias { get; }
     public Tensor? RunningMean { get; }
     public Tensor? RunningVar { get; }
     public Tensor? NumBatchesTracked { get; }
+
+    /// <summary>Rejects a momentum outside [0, 1] (null is a cumulative average).</summary>
+    public static void CheckMomentum(double? momentum, string paramName)
+    {
+        if (momentum is { } mo && !(mo >= 0 && mo <= 1))
+            throw new ArgumentException($"momentum must be in [0, 1] or null, but is {mo}.", paramName);
+    }
 
     public IEnumerable<(string Name, Parameter Parameter)> Parameters() =>
         Weight is null ? [] : [("weight", Weight), ("bias", Bias!)];

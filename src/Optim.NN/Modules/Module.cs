@@ -237,6 +237,41 @@ public abstract class Module
         }
     }
 
+    /// <summary>
+    /// An independent copy of the module and everything below it (<c>copy.deepcopy(module)</c>): the same layers and
+    /// hyperparameters, training modes, parameters (with their names and <see cref="Parameter.RequiresGrad"/>, without
+    /// gradients) and buffers, in new arrays, so that training either one leaves the other as it was. What the module
+    /// shares (a weight tied between two layers, a tensor over a parameter's values), the copy shares within itself.
+    /// </summary>
+    /// <remarks>
+    /// <para>It copies the module field by field, following what holds state: modules, parameters, tensors, arrays of them,
+    /// and the objects Optim.NN's layers keep, so every Optim.NN layer and a model of one's own whose layers are in fields
+    /// (or arrays) copy whole, as in the class's example. Other objects a module refers to are shared with the copy:
+    /// strings and other values, delegates and closures (one of a module's own methods is bound to the copy, as
+    /// <c>deepcopy</c> rebinds a bound method), and
+    /// <see cref="Random"/> generators — a copied <see cref="Dropout"/> draws its masks from the original's generator,
+    /// as PyTorch's layers all draw from one.</para>
+    /// <para>A module that keeps a layer where the copy cannot follow it (a <c>List&lt;Module&gt;</c>, a dictionary, an
+    /// object of another type) would give a copy that shares that layer; that is refused, naming the module that holds
+    /// it. Build the copy instead by loading the state dict into a fresh module:
+    /// <c>var copy = new Net(); copy.LoadStateDict(model.StateDict());</c> (or the <c>factory</c> of
+    /// <see cref="AveragedModel"/>).</para>
+    /// </remarks>
+    /// <returns>The copy, of the module's type.</returns>
+    /// <exception cref="NotSupportedException">The copy would share a module, parameter or buffer with this module; the message names the module that holds it.</exception>
+    /// <exception cref="InvalidOperationException">A registered name is empty, holds a dot or repeats, or a child, parameter or buffer is null.</exception>
+    /// <example><code>
+    /// var teacher = (Sequential)student.DeepCopy();
+    /// teacher.Eval();   // the student stays in training mode, with weights of its own
+    /// </code></example>
+    public Module DeepCopy() => ModuleCopier.Copy(this);
+
+    /// <summary>
+    /// The module's own buffers that stand for PyTorch's int64 tensors (counters: BatchNorm's <c>num_batches_tracked</c>,
+    /// AveragedModel's <c>n_averaged</c>), which averaging treats as integers.
+    /// </summary>
+    internal virtual IEnumerable<Tensor> IntegerBuffers() => [];
+
     /// <summary>One value of the state dict: its key, the live array and the shape.</summary>
     private readonly record struct StateEntry(string Key, float[] Data, int[] Shape);
 
