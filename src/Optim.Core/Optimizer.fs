@@ -111,7 +111,7 @@ module Optimizer =
                         runner.Step(ps, grads, state)
                         state
                     else
-                        let tensors = ps |> Array.map Tensor.ofArray
+                        let tensors = ps |> Array.mapi (State.tensorOf state)
                         let u, s = upstream grads state tensors
                         runner.Step(ps, u, s)
                         s }
@@ -123,7 +123,7 @@ module Optimizer =
               Step = step
               StepInPlace =
                 fun ps grads state ->
-                    let tensors = ps |> Array.map Tensor.ofArray
+                    let tensors = ps |> Array.mapi (State.tensorOf state)
                     let newPs, s = step tensors grads state
                     for i in 0 .. ps.Length - 1 do
                         if not (obj.ReferenceEquals(newPs.[i], tensors.[i])) then
