@@ -11,8 +11,9 @@ type internal ParamStep =
 /// Named optimizers, each one pass over memory per parameter. The elementwise ones (SGD, Adam, AdamW, Adagrad,
 /// RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop) are their compiled chains of blocks,
 /// <c>Optimizer.ofTransform (Alias.* o)</c>: each optimizer's math is written once, as its blocks. Adafactor's factored
-/// second moment and SparseAdam's rows are kernels of their own, as a pure <see cref="T:Optim.CoreOptimizer"/> and as a
-/// per-parameter in-place step (<c>*InPlace</c>) that allocates nothing once the parameter's buffers exist.
+/// second moment, SparseAdam's rows and Muon's orthogonalised matrices are kernels of their own (Muon's calls its blocks'
+/// own arithmetic), as a pure <see cref="T:Optim.CoreOptimizer"/> and as a per-parameter in-place step (<c>*InPlace</c>)
+/// that allocates nothing once the parameter's buffers exist.
 /// The state is the chain's: <c>(Fused.adam o).Init = (Alias.adam o).Init</c>.
 /// </summary>
 [<RequireQualifiedAccess>]
