@@ -51,6 +51,9 @@ public sealed class CheckpointFile
     /// <summary>Kinds whose PyTorch 1.13 state keeps <c>step</c> as a Python int; the others keep a 0-dimensional tensor.</summary>
     private static readonly string[] IntegerSteps = ["SGD", "RMSprop", "Rprop", "Adadelta", "SparseAdam"];
 
+    /// <summary>Group keys PyTorch holds as a Python int (Muon's <c>ns_steps</c> is a <c>range</c>'s bound), written as one.</summary>
+    private static readonly string[] IntegerKeys = ["ns_steps"];
+
     private readonly Dictionary<string, object> _entries = new(StringComparer.Ordinal);
     private readonly List<string> _order = [];
 
@@ -269,6 +272,7 @@ public sealed class CheckpointFile
                         JsonValueKind.Null => null,
                         JsonValueKind.Array => new PyTuple(h.Value.EnumerateArray().Select(x => (object?)ReadFloat(x)).ToArray()),
                         JsonValueKind.String when h.Value.GetString() is not ("NaN" or "Infinity" or "-Infinity") => h.Value.GetString(),
+                        JsonValueKind.Number when Array.IndexOf(IntegerKeys, h.Name) >= 0 && h.Value.TryGetInt64(out var whole) => whole,
                         _ => ReadFloat(h.Value),
                     });
             groups.Add(group);
@@ -559,8 +563,14 @@ public sealed class CheckpointFile
                         case PyTuple { Items: [var a, var b] }:
                             w.WriteStartArray(); WriteFloat(w, Real(a, where)); WriteFloat(w, Real(b, where)); w.WriteEndArray();
                             break;
+                        case PyTuple { Items: [var a, var b, var c] }:
+                            w.WriteStartArray(); WriteFloat(w, Real(a, where)); WriteFloat(w, Real(b, where)); WriteFloat(w, Real(c, where)); w.WriteEndArray();
+                            break;
                         case List<object?> { Count: 2 } pair:
                             w.WriteStartArray(); WriteFloat(w, Real(pair[0], where)); WriteFloat(w, Real(pair[1], where)); w.WriteEndArray();
+                            break;
+                        case List<object?> { Count: 3 } triple:
+                            w.WriteStartArray(); WriteFloat(w, Real(triple[0], where)); WriteFloat(w, Real(triple[1], where)); WriteFloat(w, Real(triple[2], where)); w.WriteEndArray();
                             break;
                         default: WriteFloat(w, Real(hv, where)); break;
                     }

@@ -9,7 +9,7 @@ namespace Optim.CSharp;
 /// </summary>
 internal sealed record Defaults(string Kind, (string Key, double Value)[] Scalars, (string Key, (double, double) Value)[] Pairs, string[] Flags,
                                 (string Key, string? Value)[]? Texts = null, string[]? StateNames = null, Transformation? Chain = null,
-                                Descriptor? Descriptor = null);
+                                Descriptor? Descriptor = null, (string Key, (double, double, double) Value)[]? Triples = null);
 
 /// <summary>
 /// The base of every optimizer, as <c>torch.optim.Optimizer</c>: it owns param groups and per-parameter
@@ -186,6 +186,8 @@ public abstract partial class Optimizer
                 if (!group.ContainsKey(key)) group[key] = value;
             foreach (var (key, value) in _defaults.Pairs)
                 if (!group.ContainsKey(key)) group.SetPair(key, value);
+            foreach (var (key, value) in _defaults.Triples ?? [])
+                if (!group.ContainsKey(key)) group.SetTriple(key, value);
             foreach (var (key, value) in _defaults.Texts ?? [])
                 if (!group.ContainsKey(key)) group.SetText(key, value);
             // a required hyperparameter the constructor was not given (SGD's lr) must be set by every group, as in PyTorch
@@ -267,7 +269,7 @@ public abstract partial class Optimizer
         {
             for (int gi = 0; gi < _groups.Count; gi++)
             {
-                var snapshot = new HyperSnapshot([], [], [], []);
+                var snapshot = new HyperSnapshot([], [], [], [], []);
                 foreach (var (key, value) in c.Groups[gi].Hyper)
                 {
                     snapshot.Order.Add(key);
@@ -289,6 +291,11 @@ public abstract partial class Optimizer
                     {
                         Hyper.CheckPair(_defaults.Descriptor, key, (pair.Item1, pair.Item2));
                         snapshot.Pairs.Add((key, (pair.Item1, pair.Item2)));
+                    }
+                    else if (value is HyperValue.Triple triple && Hyper.IsTriple(key))
+                    {
+                        Hyper.CheckTriple(key, (triple.Item1, triple.Item2, triple.Item3));
+                        snapshot.Triples!.Add((key, (triple.Item1, triple.Item2, triple.Item3)));
                     }
                     else if ((value is HyperValue.Text || value.IsAbsent) && Hyper.IsText(key))
                     {
@@ -378,6 +385,7 @@ public abstract partial class Optimizer
     private HyperValue ToValue(ParamGroup g, string key)
     {
         if (IsPair(key)) { var (a, b) = g.GetPair(key); return HyperValue.NewPair(a, b); }
+        if (Hyper.IsTriple(key)) { var (a, b, c) = g.GetTriple(key); return HyperValue.NewTriple(a, b, c); }
         if (Hyper.IsText(key)) return g.GetText(key) is { } text ? HyperValue.NewText(text) : HyperValue.Absent;
         return Array.IndexOf(_defaults.Flags, key) >= 0 ? HyperValue.NewFlag(g[key] != 0) : HyperValue.NewNumber(g[key]);
     }

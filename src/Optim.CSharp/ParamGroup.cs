@@ -16,6 +16,7 @@ public sealed class ParamGroup
     private readonly List<Parameter> _params;
     private readonly Dictionary<string, double> _values = new();
     private readonly Dictionary<string, (double, double)> _pairs = new();
+    private readonly Dictionary<string, (double, double, double)> _triples = new();
     private readonly Dictionary<string, string?> _texts = new();
     private readonly List<string> _order = new();
 
@@ -67,6 +68,8 @@ public sealed class ParamGroup
             if (_values.TryGetValue(key, out var v)) return v;
             if (_pairs.ContainsKey(key) || Hyper.IsPair(key))
                 throw new KeyNotFoundException($"'{key}' is a pair: read it with ParamGroup.GetPair(\"{key}\").");
+            if (_triples.ContainsKey(key) || Hyper.IsTriple(key))
+                throw new KeyNotFoundException($"'{key}' is a triple: read it with ParamGroup.GetTriple(\"{key}\").");
             if (_texts.ContainsKey(key) || Hyper.IsText(key))
                 throw new KeyNotFoundException($"'{key}' is a string: read it with ParamGroup.GetText(\"{key}\").");
             throw new KeyNotFoundException($"The parameter group has no hyperparameter '{key}' (it has: {string.Join(", ", Keys)}).");
@@ -76,6 +79,8 @@ public sealed class ParamGroup
             ArgumentNullException.ThrowIfNull(key);
             if (_pairs.ContainsKey(key) || Hyper.IsPair(key))
                 throw new ArgumentException($"'{key}' is a pair: set it with ParamGroup.SetPair(\"{key}\", …).", nameof(key));
+            if (_triples.ContainsKey(key) || Hyper.IsTriple(key))
+                throw new ArgumentException($"'{key}' is a triple: set it with ParamGroup.SetTriple(\"{key}\", …).", nameof(key));
             if (_texts.ContainsKey(key) || Hyper.IsText(key))
                 throw new ArgumentException($"'{key}' is a string: set it with ParamGroup.SetText(\"{key}\", …).", nameof(key));
             Hyper.CheckScalar(Descriptor, key, value);
@@ -111,9 +116,40 @@ public sealed class ParamGroup
     {
         ArgumentNullException.ThrowIfNull(key);
         if (_values.ContainsKey(key)) throw new ArgumentException($"'{key}' is a scalar: set it with the indexer.", nameof(key));
+        if (_triples.ContainsKey(key) || Hyper.IsTriple(key))
+            throw new ArgumentException($"'{key}' is a triple: set it with ParamGroup.SetTriple(\"{key}\", …).", nameof(key));
         Hyper.CheckPair(Descriptor, key, value);
         if (!_pairs.ContainsKey(key)) _order.Add(key);
         _pairs[key] = value;
+    }
+
+    /// <summary>A hyperparameter of three values by PyTorch's key: <c>"ns_coefficients"</c> (Muon).</summary>
+    /// <param name="key">PyTorch's key.</param>
+    /// <returns>The triple, as PyTorch's tuple.</returns>
+    /// <exception cref="KeyNotFoundException">The group has no such triple.</exception>
+    public (double, double, double) GetTriple(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_triples.TryGetValue(key, out var v)) return v;
+        throw new KeyNotFoundException($"The parameter group has no triple '{key}' (it has: {string.Join(", ", Keys)}).");
+    }
+
+    /// <summary>
+    /// Sets a hyperparameter of three values by PyTorch's key: Muon's <c>"ns_coefficients"</c>, the <c>(a, b, c)</c> of its
+    /// Newton–Schulz quintic. The change takes effect at the next step.
+    /// </summary>
+    /// <param name="key">PyTorch's key.</param>
+    /// <param name="value">The triple.</param>
+    /// <exception cref="ArgumentException">The key names a scalar, a pair or a string.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is NaN or infinite.</exception>
+    public void SetTriple(string key, (double, double, double) value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_values.ContainsKey(key) || _pairs.ContainsKey(key) || _texts.ContainsKey(key) || Hyper.IsPair(key) || Hyper.IsText(key))
+            throw new ArgumentException($"'{key}' is not a triple: set it with the indexer, SetPair or SetText.", nameof(key));
+        Hyper.CheckTriple(key, value);
+        if (!_triples.ContainsKey(key)) _order.Add(key);
+        _triples[key] = value;
     }
 
     /// <summary>A string-valued hyperparameter by PyTorch's key: <c>"line_search_fn"</c> (LBFGS).</summary>
@@ -137,8 +173,8 @@ public sealed class ParamGroup
     public void SetText(string key, string? value)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_values.ContainsKey(key) || _pairs.ContainsKey(key) || Hyper.IsPair(key))
-            throw new ArgumentException($"'{key}' is not a string hyperparameter: set it with the indexer or SetPair.", nameof(key));
+        if (_values.ContainsKey(key) || _pairs.ContainsKey(key) || _triples.ContainsKey(key) || Hyper.IsPair(key) || Hyper.IsTriple(key))
+            throw new ArgumentException($"'{key}' is not a string hyperparameter: set it with the indexer, SetPair or SetTriple.", nameof(key));
         Hyper.CheckText(key, value);
         if (!_texts.ContainsKey(key)) _order.Add(key);
         _texts[key] = value;
@@ -153,9 +189,9 @@ public sealed class ParamGroup
         set => SetPair("betas", value);
     }
 
-    /// <summary>Whether the group sets this key, scalar, pair or string.</summary>
+    /// <summary>Whether the group sets this key, scalar, pair, triple or string.</summary>
     /// <param name="key">PyTorch's key.</param>
-    public bool ContainsKey(string key) => _values.ContainsKey(key) || _pairs.ContainsKey(key) || _texts.ContainsKey(key);
+    public bool ContainsKey(string key) => _values.ContainsKey(key) || _pairs.ContainsKey(key) || _triples.ContainsKey(key) || _texts.ContainsKey(key);
 
     /// <summary>The keys the group sets, in the order they were first set.</summary>
     public IReadOnlyList<string> Keys => _order;
@@ -196,6 +232,8 @@ public sealed class ParamGroup
         foreach (var (k, v) in snapshot.Scalars) _values[k] = v;
         _pairs.Clear();
         foreach (var (k, v) in snapshot.Pairs) _pairs[k] = v;
+        _triples.Clear();
+        foreach (var (k, v) in snapshot.Triples ?? []) _triples[k] = v;
         _texts.Clear();
         foreach (var (k, v) in snapshot.Texts ?? []) _texts[k] = v;
         _order.Clear();
@@ -204,12 +242,13 @@ public sealed class ParamGroup
 
     internal HyperSnapshot Snapshot() =>
         new(_values.Select(kv => (kv.Key, kv.Value)).ToList(), _pairs.Select(kv => (kv.Key, kv.Value)).ToList(), _order.ToList(),
-            _texts.Select(kv => (kv.Key, kv.Value)).ToList());
+            _texts.Select(kv => (kv.Key, kv.Value)).ToList(), _triples.Select(kv => (kv.Key, kv.Value)).ToList());
 }
 
-/// <summary>A group's hyperparameters: scalars (flags as 1/0), pairs, the order the keys were set in, and strings (null: None).</summary>
+/// <summary>A group's hyperparameters: scalars (flags as 1/0), pairs, the order the keys were set in, strings (null: None)
+/// and triples.</summary>
 internal sealed record HyperSnapshot(List<(string Key, double Value)> Scalars, List<(string Key, (double, double) Value)> Pairs, List<string> Order,
-                                     List<(string Key, string? Value)>? Texts = null);
+                                     List<(string Key, string? Value)>? Texts = null, List<(string Key, (double, double, double) Value)>? Triples = null);
 
 /// <summary>
 /// The rules of a group's keys as they are set one at a time (the rules that read other keys too, such as SGD's
@@ -222,6 +261,8 @@ internal static class Hyper
 {
     // LBFGS's keys: counts are whole numbers of 1 or more, tolerances 0 or more
     private static readonly HashSet<string> Counts = ["max_iter", "max_eval", "history_size"];
+    // Muon's adjustments of the learning rate to a matrix's shape: PyTorch's None (null) and these
+    private static readonly string?[] LrAdjustments = [null, "original", "match_rms_adamw"];
     private static readonly HashSet<string> Tolerances = ["tolerance_grad", "tolerance_change"];
 
     public static void CheckScalar(string key, double value) => CheckScalar(null, key, value);
@@ -235,15 +276,34 @@ internal static class Hyper
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be 0 or more.");
         if (Counts.Contains(key) && !(value >= 1 && value <= int.MaxValue && Math.Floor(value) == value))
             throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: {value}; it must be a whole number, 1 or more.");
+        if (key == "ns_steps" && !(value >= 1 && value <= MuonOptionsModule.MaxNsSteps && Math.Floor(value) == value))
+            throw new ArgumentOutOfRangeException(key, value,
+                $"Invalid {key} value: {value}; it must be a whole number from 1 to {MuonOptionsModule.MaxNsSteps} (PyTorch takes fewer than 100).");
     }
 
     /// <summary>Whether PyTorch's key names a string-valued hyperparameter (None allowed).</summary>
-    public static bool IsText(string key) => key is "line_search_fn";
+    public static bool IsText(string key) => key is "line_search_fn" or "adjust_lr_fn";
 
-    public static void CheckText(string key, string? value)
+    public static void CheckText(string key, string? value) => CheckText(key, value, key);
+
+    /// <summary>Checks a string's value; the exception names <paramref name="paramName"/> (a constructor's argument, or the key).</summary>
+    public static void CheckText(string key, string? value, string paramName)
     {
         if (key == "line_search_fn" && value is not null and not "strong_wolfe")
-            throw new ArgumentException($"Invalid {key} value: '{value}'; only 'strong_wolfe' and null (no line search) are supported.", key);
+            throw new ArgumentException($"Invalid {key} value: '{value}'; only 'strong_wolfe' and null (no line search) are supported.", paramName);
+        if (key == "adjust_lr_fn" && Array.IndexOf(LrAdjustments, value) < 0)
+            throw new ArgumentException(
+                $"Invalid {key} value: '{value}'; it must be null (PyTorch's None: \"original\"), \"original\" or \"match_rms_adamw\".", paramName);
+    }
+
+    /// <summary>Whether PyTorch's key names a hyperparameter of three values (Muon's <c>ns_coefficients</c>).</summary>
+    public static bool IsTriple(string key) => key is "ns_coefficients";
+
+    public static void CheckTriple(string key, (double, double, double) value)
+    {
+        var (a, b, c) = value;
+        if (!double.IsFinite(a) || !double.IsFinite(b) || !double.IsFinite(c))
+            throw new ArgumentOutOfRangeException(key, value, $"Invalid {key} value: ({a}, {b}, {c}); each must be a finite number.");
     }
 
     /// <summary>Whether PyTorch's key names a pair-valued hyperparameter of some torch.optim optimizer.</summary>

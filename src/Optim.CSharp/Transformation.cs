@@ -257,6 +257,52 @@ public sealed class Transformation
     /// <returns>The block.</returns>
     public static Transformation ScaleByTrustRatio() => Make("scaleByTrustRatio", _ => Blocks.scaleByTrustRatio);
 
+    /// <summary>
+    /// Muon's momentum, as <c>torch.optim.Muon</c> (PyTorch 2.9): <c>b = lerp(b, u, 1 − μ)</c> from zeros; out <c>b</c>, or
+    /// <c>lerp(u, b, μ)</c> with Nesterov (buffer <c>"momentum_buffer"</c>). Key <c>"momentum"</c>.
+    /// </summary>
+    /// <param name="momentum">The momentum <c>μ</c>, in [0, 1).</param>
+    /// <param name="nesterov">Output the Nesterov look-ahead.</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="momentum"/> is outside [0, 1) or NaN.</exception>
+    public static Transformation TraceByLerp(double momentum = 0.95, bool nesterov = true)
+    {
+        if (!(momentum >= 0 && momentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"Invalid momentum value: {momentum}; it must be in [0, 1).");
+        return Make(nesterov ? "traceByLerp(nesterov)" : "traceByLerp", h => Op(new Ops.LerpTrace(h.Cell("momentum", 0), nesterov)), ("momentum", momentum));
+    }
+
+    /// <summary>
+    /// Muon's Newton–Schulz orthogonalisation of each parameter's update (every parameter must be 2-D): <c>X = u / max(‖u‖_F, ε)</c>,
+    /// then <paramref name="nsSteps"/> times <c>X = a·X + (b·XXᵀ + c·(XXᵀ)²)·X</c>. Its values are fixed here, not group keys.
+    /// </summary>
+    /// <param name="nsCoefficients">The quintic's (a, b, c); null: (3.4445, -4.775, 2.0315).</param>
+    /// <param name="nsSteps">Steps, from 1 to 99.</param>
+    /// <param name="eps">The norm's floor, 0 or more.</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentException">A value is out of range (the message names it and the value).</exception>
+    public static Transformation OrthogonalizeByNewtonSchulz((double, double, double)? nsCoefficients = null, int nsSteps = 5, double eps = 1e-7)
+    {
+        var o = CheckedMuonOptions(1e-3, 0, 0, false, nsCoefficients, eps, nsSteps, null);
+        return Make("orthogonalizeByNewtonSchulz", _ => Blocks.orthogonalizeByNewtonSchulz(o.NsCoefficients, o.NsSteps, o.Eps));
+    }
+
+    /// <summary>
+    /// Scales each parameter's update by its own negated learning rate, <c>u' = −(lr·ratio(shape))·u</c>, rounded once as
+    /// PyTorch's <c>p.add_(u, alpha=−adjusted_lr)</c>: Muon's learning rate adjusted to the matrix. Its values are fixed here.
+    /// </summary>
+    /// <param name="lr">The learning rate, 0 or more.</param>
+    /// <param name="ratio">The factor for a parameter of the given shape.</param>
+    /// <returns>The block.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lr"/> is negative, NaN or infinite.</exception>
+    public static Transformation ScaleByLearningRateForShape(double lr, Func<int[], double> ratio)
+    {
+        NonNegative(nameof(lr), lr);
+        ArgumentNullException.ThrowIfNull(ratio);
+        return Make("scaleByLearningRateForShape", _ => Blocks.scaleByLearningRateForShape(lr, Microsoft.FSharp.Core.FuncConvert.FromFunc(ratio)));
+    }
+
+    // ---- combinators ----
     // ---- combinators ----
 
     /// <summary>
@@ -454,6 +500,53 @@ public sealed class Transformation
         return new(Flags(name, (amsgrad, "amsgrad"), (maximize, "maximize")),
                    h => Chains.adam(decoupled, new FlagHypers(h, ("amsgrad", amsgrad), ("maximize", maximize))),
                    [("lr", lr), ("eps", eps), ("weight_decay", weightDecay)], [("betas", betas)]);
+    }
+
+    /// <summary>
+    /// torch.optim.Muon (PyTorch 2.9) as a chain, for matrices: <c>traceByLerp; orthogonalizeByNewtonSchulz;
+    /// scaleByLearningRateForShape; decoupledWeightDecay</c>, its values fixed here (the class <see cref="CSharp.Muon"/> reads
+    /// them from param groups). Pair it with AdamW for the other parameters: <see cref="MuonWithAdamW"/>.
+    /// </summary>
+    /// <param name="lr">Learning rate, before the adjustment to the matrix's shape.</param>
+    /// <param name="weightDecay">Decoupled weight decay.</param>
+    /// <param name="momentum">Momentum factor, in [0, 1).</param>
+    /// <param name="nesterov">Nesterov momentum.</param>
+    /// <param name="nsCoefficients">The Newton–Schulz quintic's (a, b, c); null: (3.4445, -4.775, 2.0315).</param>
+    /// <param name="eps">The norm's floor.</param>
+    /// <param name="nsSteps">Newton–Schulz steps, from 1 to 99.</param>
+    /// <param name="adjustLrFn">null (PyTorch's None), <c>"original"</c> or <c>"match_rms_adamw"</c>.</param>
+    /// <returns>The chain.</returns>
+    /// <exception cref="ArgumentException">A hyperparameter is invalid (the message names it and the value).</exception>
+    public static Transformation Muon(double lr = 1e-3, double weightDecay = 0.1, double momentum = 0.95, bool nesterov = true,
+                                      (double, double, double)? nsCoefficients = null, double eps = 1e-7, int nsSteps = 5, string? adjustLrFn = null)
+    {
+        var o = CheckedMuonOptions(lr, weightDecay, momentum, nesterov, nsCoefficients, eps, nsSteps, adjustLrFn);
+        return Make(nesterov ? "muon(nesterov)" : "muon", _ => Alias.muon(o));
+    }
+
+    /// <summary>
+    /// Muon on every parameter of two dimensions and AdamW on the others (biases, gains), as PyTorch's documentation of
+    /// <c>torch.optim.Muon</c> pairs them: <see cref="Partition"/> by the parameter's number of dimensions (Optim.Core's
+    /// <c>Alias.muonWithAdamW</c>).
+    /// </summary>
+    /// <param name="muon">The transformation of the matrices, such as <see cref="Muon(double, double, double, bool, ValueTuple{double, double, double}?, double, int, string?)"/>.</param>
+    /// <param name="adamw">The transformation of the other parameters, such as <see cref="AdamW"/>.</param>
+    /// <returns>The partition.</returns>
+    public static Transformation MuonWithAdamW(Transformation muon, Transformation adamw)
+    {
+        ArgumentNullException.ThrowIfNull(muon);
+        ArgumentNullException.ThrowIfNull(adamw);
+        return Partition((_, shape) => shape.Length == 2 ? "muon" : "adamw", ("muon", muon), ("adamw", adamw));
+    }
+
+    /// <summary>Muon's options from the facade's arguments, checked with their names.</summary>
+    private static MuonOptions CheckedMuonOptions(double lr, double weightDecay, double momentum, bool nesterov,
+                                           (double, double, double)? nsCoefficients, double eps, int nsSteps, string? adjustLrFn)
+    {
+        Hyper.CheckText("adjust_lr_fn", adjustLrFn, nameof(adjustLrFn));
+        var (a, b, c) = nsCoefficients ?? (3.4445, -4.775, 2.0315);
+        return MuonOptionsModule.validate(new MuonOptions(lr, weightDecay, momentum, nesterov, (a, b, c), eps, nsSteps,
+            adjustLrFn == "match_rms_adamw" ? MuonLrAdjustment.MatchRmsAdamW : MuonLrAdjustment.Original));
     }
 
     private static string Flags(string name, params (bool On, string Flag)[] flags)

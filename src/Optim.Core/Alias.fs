@@ -163,3 +163,37 @@ module Alias =
               Blocks.scaleByParamBlockRms o.Eps2
               Blocks.scaleByLearningRateSchedule (fun k -> min o.Lr (1.0 / sqrt (float k + 1.0)))
               Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+
+    /// <summary>
+    /// Muon as <c>torch.optim.Muon</c> of PyTorch 2.9 (Jordan et al., "Muon: An optimizer for hidden layers in neural
+    /// networks", 2024; the learning-rate adjustments of Liu et al., "Muon is Scalable for LLM Training", 2025), for
+    /// matrices: <c>b = lerp(b, g, 1 - μ)</c>, <c>B̃ = lerp(g, b, μ)</c> with Nesterov (else <c>b</c>),
+    /// <c>O = NS(B̃)</c> (Newton–Schulz, <c>ns_steps</c> steps of the quintic <c>(a, b, c)</c> on <c>B̃ / max(‖B̃‖_F, ε)</c>),
+    /// <c>p' = p·(1 - lr·λ) - lr·r(A, B)·O</c> with <c>r = √max(1, A/B)</c>, or <c>0.2·√max(A, B)</c> for <c>MatchRmsAdamW</c>.
+    /// <c>chain [traceByLerp μ nesterov; orthogonalizeByNewtonSchulz (a, b, c) k ε; scaleByLearningRateForShape lr r; decoupledWeightDecay lr λ]</c>.
+    /// </summary>
+    /// <remarks>PyTorch runs the iteration in bfloat16; this computes it in float32 (see docs/muon.md). Every parameter
+    /// must be 2-D: <see cref="M:Optim.Alias.muonWithAdamW(Optim.MuonOptions,Optim.AdamOptions)"/> gives the others to AdamW.</remarks>
+    /// <param name="o">The options (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid; at <c>Init</c> or an update, a parameter is not 2-D.</exception>
+    let muon (o: MuonOptions) : GradientTransformation =
+        let o = MuonOptions.validate o
+        let adjust = o.AdjustLrFn
+        Transform.chain
+            [ Blocks.traceByLerp o.Momentum o.Nesterov
+              Blocks.orthogonalizeByNewtonSchulz o.NsCoefficients o.NsSteps o.Eps
+              Blocks.scaleByLearningRateForShape o.Lr (fun shape -> MuonOptions.lrRatio adjust shape.[0] shape.[1])
+              Blocks.decoupledWeightDecay o.Lr o.WeightDecay ]
+
+    /// <summary>
+    /// Muon on the matrices and AdamW on every other parameter (biases, gains, scalars), as PyTorch's documentation of
+    /// <c>torch.optim.Muon</c> pairs them and <c>optax.contrib.muon</c> partitions them: <c>Combinators.partition</c> with
+    /// the labels <c>"muon"</c> (a parameter of two dimensions) and <c>"adamw"</c> (any other).
+    /// </summary>
+    /// <param name="muonOptions">Muon's options, for the 2-D parameters (validated).</param>
+    /// <param name="adamwOptions">AdamW's options, for the others (validated).</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid.</exception>
+    /// <example><c>Alias.muonWithAdamW { MuonOptions.defaults with Lr = 0.02 } { AdamOptions.adamw with Lr = 3e-4 }</c></example>
+    let muonWithAdamW (muonOptions: MuonOptions) (adamwOptions: AdamOptions) : GradientTransformation =
+        Combinators.partition (fun _ shape -> if shape.Length = 2 then "muon" else "adamw")
+            [ "muon", muon muonOptions; "adamw", adamw adamwOptions ]

@@ -83,6 +83,17 @@ module Blocks =
         Stages.ofOp (Ops.Trace(Cell.Const momentum, Cell.Const 0.0, false, true))
 
     /// <summary>
+    /// Momentum exactly as <c>torch.optim.Muon</c> (PyTorch 2.9) keeps it, an exponential moving average where
+    /// <c>trace</c> sums: <c>b = lerp(b, u, 1 - μ) = μ·b + (1 - μ)·u</c> from a buffer of zeros; the output is <c>b</c>,
+    /// or <c>lerp(u, b, μ) = (1 - μ)·u + μ·b</c> with Nesterov. Each <c>lerp</c> is <c>torch.lerp</c>'s float32 arithmetic.
+    /// Buffer: <c>"momentum_buffer"</c>, kept whatever μ (μ = 0 keeps the last update).
+    /// </summary>
+    /// <param name="momentum">The momentum <c>μ</c>.</param>
+    /// <param name="nesterov">Whether to output the Nesterov look-ahead <c>lerp(u, b, μ)</c> rather than <c>b</c>.</param>
+    let traceByLerp (momentum: float) (nesterov: bool) : GradientTransformation =
+        Stages.ofOp (Ops.LerpTrace(Cell.Const momentum, nesterov))
+
+    /// <summary>
     /// Adam's moment scaling with bias correction (Kingma &amp; Ba, "Adam", 2015), and AMSGrad
     /// (Reddi et al., "On the Convergence of Adam and Beyond", 2018):
     /// <c>m = β₁m + (1-β₁)u</c>, <c>v = β₂v + (1-β₂)u²</c>, <c>v̂ = max(v̂, v)</c> with AMSGrad,
@@ -336,6 +347,60 @@ module Blocks =
                 let v0 = orFill n 0.0f olds.[2]
                 let v = Array.init n (fun j -> lerp v0.[j] (u.[j] * u.[j]) w)
                 Array.init n (fun j -> 1.0f / MathF.Sqrt(MathF.Max(v.[j], e1sq)) * u.[j]), [| olds.[0]; olds.[1]; v |])
+
+    /// The message of a parameter that is not a matrix, for Muon's blocks.
+    let internal notAMatrix (index: int) (shape: int[]) =
+        $"Muon orthogonalises matrices (2-D parameters), but parameter {index} has shape {Tensor.formatShape shape}; optimize it with another optimizer (Alias.muonWithAdamW does so for every parameter that is not 2-D)."
+
+    /// <summary>
+    /// Orthogonalises each parameter's update with the Newton–Schulz iteration of Muon (Jordan et al., "Muon: An optimizer
+    /// for hidden layers in neural networks", 2024), as PyTorch 2.9's <c>_zeropower_via_newtonschulz</c> computes it but in
+    /// float32: <c>X = u / max(‖u‖_F, ε)</c>, then <c>steps</c> times <c>A = X·Xᵀ</c>, <c>X = a·X + (b·A + c·A²)·X</c> (a tall
+    /// matrix iterates on its transpose); <c>u' = X</c>. The quintic's coefficients push every singular value of <c>X</c>
+    /// towards 1 (to within about [0.68, 1.13] with the defaults): <c>u' ≈ U·Vᵀ</c> for <c>u = U·S·Vᵀ</c>. The products
+    /// run on Optim.Kernels' packed GEMM. Keeps no state.
+    /// </summary>
+    /// <param name="coefficients">The quintic's <c>(a, b, c)</c>; Muon's are (3.4445, -4.775, 2.0315).</param>
+    /// <param name="steps">The number of steps, 1 or more.</param>
+    /// <param name="eps">The floor of the norm, 0 or more.</param>
+    /// <exception cref="T:System.ArgumentException">A coefficient is not finite, <paramref name="steps"/> is below 1, or
+    /// <paramref name="eps"/> is negative or NaN; at <c>Init</c> or an update, a parameter is not 2-D (the message names it
+    /// and its shape).</exception>
+    let orthogonalizeByNewtonSchulz (coefficients: struct (float * float * float)) (steps: int) (eps: float) : GradientTransformation =
+        let struct (a, b, c) = coefficients
+        if not (Double.IsFinite a && Double.IsFinite b && Double.IsFinite c) then
+            invalidArg (nameof coefficients) $"The coefficients must be finite, but are ({a}, {b}, {c})."
+        if steps < 1 then invalidArg (nameof steps) $"The number of steps must be 1 or more, but was {steps}."
+        if not (eps >= 0.0) then invalidArg (nameof eps) $"The norm's floor must be 0 or more, but was {eps}."
+        let matrices (ps: Tensor[]) =
+            ps |> Array.iteri (fun i p -> if p.Shape.Length <> 2 then invalidArg "parameters" (notAMatrix i p.Shape))
+        let init (ps: Tensor[]) =
+            matrices ps
+            State.empty ps.Length
+        Transform.create $"orthogonalizeByNewtonSchulz(({a}, {b}, {c}), {steps}, {eps})" init (fun updates state ps ->
+            updates |> Array.iteri (fun i u -> if not (isNull u) && ps.[i].Shape.Length <> 2 then invalidArg "parameters" (notAMatrix i ps.[i].Shape))
+            let out =
+                updates |> Array.mapi (fun i u ->
+                    if isNull u then null
+                    else
+                        let o = Array.zeroCreate u.Length
+                        NewtonSchulz.Orthogonalize(ReadOnlySpan u, ps.[i].Shape.[0], ps.[i].Shape.[1], float32 a, float32 b, float32 c, steps, float32 eps, Span o)
+                        o)
+            out, state)
+
+    /// <summary>
+    /// Scales each parameter's update by its own negated learning rate, <c>u' = -(lr·r(shape))·u</c>, the factor computed in
+    /// double and rounded once to float32, as PyTorch's <c>p.add_(u, alpha=-adjusted_lr)</c>: Muon's learning rate
+    /// adjusted to the shape of the matrix (<c>MuonOptions.lrRatio</c>). Like <c>scaleByLearningRate</c>, it carries the sign
+    /// flip. Keeps no state.
+    /// </summary>
+    /// <param name="lr">The learning rate.</param>
+    /// <param name="ratio">The factor for a parameter of the given shape.</param>
+    let scaleByLearningRateForShape (lr: float) (ratio: int[] -> float) : GradientTransformation =
+        if isNull (box ratio) then nullArg (nameof ratio)
+        stateless $"scaleByLearningRateForShape({lr})" (fun i u _ ps ->
+            let s = float32 (-(lr * ratio ps.[i].Shape))
+            u |> Array.map (fun x -> s * x))
 
     /// <summary>
     /// Clips each parameter's update to a root mean square of at most <c>d</c>, as <c>optax.clip_by_block_rms</c> and

@@ -13,6 +13,8 @@ type HyperValue =
     | Flag of bool
     /// <summary>A pair (<c>betas</c>, <c>etas</c>, <c>step_sizes</c>).</summary>
     | Pair of float * float
+    /// <summary>A triple (Muon's <c>ns_coefficients</c>).</summary>
+    | Triple of float * float * float
     /// <summary>A string option (<c>line_search_fn</c>).</summary>
     | Text of string
     /// <summary>PyTorch's <c>None</c>.</summary>
@@ -126,6 +128,7 @@ module Checkpoint =
                     | Number x -> writeFloat w x
                     | Flag b -> w.WriteBooleanValue b
                     | Pair (a, b) -> w.WriteStartArray(); writeFloat w a; writeFloat w b; w.WriteEndArray()
+                    | Triple (a, b, c) -> w.WriteStartArray(); writeFloat w a; writeFloat w b; writeFloat w c; w.WriteEndArray()
                     | Text s -> w.WriteStringValue s
                     | Absent -> w.WriteNullValue()
                 w.WriteStartArray "params"
@@ -275,7 +278,8 @@ module Checkpoint =
                                  | JsonValueKind.Array ->
                                      match arrayOf w p.Value with
                                      | [| a; b |] -> Pair(readFloat w a, readFloat w b)
-                                     | _ -> fail $"Malformed state dict: {w} must be a pair."
+                                     | [| a; b; c |] -> Triple(readFloat w a, readFloat w b, readFloat w c)
+                                     | _ -> fail $"Malformed state dict: {w} must be a pair or a triple."
                                  | JsonValueKind.String ->
                                      match p.Value.GetString() with
                                      | "NaN" | "Infinity" | "-Infinity" -> Number(readFloat w p.Value)
@@ -302,10 +306,10 @@ module Checkpoint =
                 | true, i when i >= 0 && i < n -> i
                 | _ -> fail $"Malformed state dict: state key '{entry.Name}' is not a parameter index below {n}."
             if entry.Value.ValueKind <> JsonValueKind.Object then fail $"Malformed state dict: state[{i}] must be an object."
-            // PyTorch's SGD keeps no step (its state is the momentum buffer alone); every other optimizer does
+            // PyTorch's SGD and Muon keep no step (their state is the momentum buffer alone); every other optimizer does
             match entry.Value.TryGetProperty "step" with
             | true, _ -> ()
-            | _ when kind = "SGD" -> ()
+            | _ when kind = "SGD" || kind = "Muon" -> ()
             | _ -> fail $"Malformed state dict: state[{i}] has no 'step'."
             for field in entry.Value.EnumerateObject() do
                 let where = $"state[{i}].{field.Name}"
@@ -357,7 +361,8 @@ module Checkpoint =
             { Steps = steps
               Buffers = buffers |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq
               Layouts = reduced |> Seq.map (fun kv -> let struct (dim, _) = kv.Value in kv.Key, BufferLayout.Reduced dim) |> Map.ofSeq
-              Globals = globals }
+              Globals = globals
+              Shapes = Array.map Array.copy shapes }
           Groups = groups
           Names = names
           Shapes = shapes }

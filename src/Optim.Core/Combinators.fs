@@ -327,7 +327,8 @@ module Combinators =
                     { Steps = pick indices state.Steps
                       Buffers = part.Buffers |> Array.map (fun (inner, outer, _) -> inner, pick indices state.Buffers.[outer]) |> Map.ofArray
                       Layouts = part.Buffers |> Array.choose (fun (inner, _, l) -> if l = BufferLayout.Elementwise then None else Some(inner, l)) |> Map.ofArray
-                      Globals = part.Globals |> Array.map (fun (inner, outer) -> inner, state.Globals.[outer]) |> Map.ofArray }
+                      Globals = part.Globals |> Array.map (fun (inner, outer) -> inner, state.Globals.[outer]) |> Map.ofArray
+                      Shapes = pick indices state.Shapes }
                 let u, after = part.Transform.Update (pick indices updates) sub (pick indices ps)
                 scatter indices u out
                 for inner, outer, _ in part.Buffers do

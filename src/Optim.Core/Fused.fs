@@ -11,8 +11,9 @@ type internal ParamStep =
 /// Named optimizers, each one pass over memory per parameter. The elementwise ones (SGD, Adam, AdamW, Adagrad,
 /// RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop) are their compiled chains of blocks,
 /// <c>Optimizer.ofTransform (Alias.* o)</c>: each optimizer's math is written once, as its blocks. Adafactor's factored
-/// second moment and SparseAdam's rows are kernels of their own, as a pure <see cref="T:Optim.CoreOptimizer"/> and as a
-/// per-parameter in-place step (<c>*InPlace</c>) that allocates nothing once the parameter's buffers exist.
+/// second moment, SparseAdam's rows and Muon's orthogonalised matrices are kernels of their own (Muon's calls its blocks'
+/// own arithmetic), as a pure <see cref="T:Optim.CoreOptimizer"/> and as a per-parameter in-place step (<c>*InPlace</c>)
+/// that allocates nothing once the parameter's buffers exist.
 /// The state is the chain's: <c>(Fused.adam o).Init = (Alias.adam o).Init</c>.
 /// </summary>
 [<RequireQualifiedAccess>]
@@ -164,14 +165,14 @@ module Fused =
                 let struct (rIn, rOut, _) = slot src dst "row_var" index rows.Length
                 let struct (cIn, cOut, _) = slot src dst "col_var" index cols.Length
                 let batch = int (int64 rows.Length * int64 cols.Length / int64 n)
-                Kernels.AdafactorFactored(
+                FusedKernels.AdafactorFactored(
                     p, g, ReadOnlySpan rIn, ReadOnlySpan cIn, pOut, Span rOut, Span cOut,
                     batch, rows.Length / batch, cols.Length / batch, w, float32 eps1, eps1Sq, rho, o.Eps2, o.D, decay, o.Maximize)
             else
                 let struct (vIn, vOut, _) = slot src dst "variance" index n
-                let struct (sumP, sumU) = Kernels.AdafactorVectorSums(p, g, ReadOnlySpan vIn, Span vOut, w, eps1Sq, o.Maximize)
-                let step = Kernels.AdafactorStepSize(sumP, sumU, n, rho, o.Eps2, o.D)
-                Kernels.AdafactorVectorApply(p, g, ReadOnlySpan vOut, pOut, decay, step, eps1Sq, o.Maximize)
+                let struct (sumP, sumU) = FusedKernels.AdafactorVectorSums(p, g, ReadOnlySpan vIn, Span vOut, w, eps1Sq, o.Maximize)
+                let step = FusedKernels.AdafactorStepSize(sumP, sumU, n, rho, o.Eps2, o.D)
+                FusedKernels.AdafactorVectorApply(p, g, ReadOnlySpan vOut, pOut, decay, step, eps1Sq, o.Maximize)
 
     /// <summary>
     /// One in-place Adafactor step of parameter <paramref name="index"/>; see <c>sgdInPlace</c>. Whether the parameter
@@ -226,7 +227,7 @@ module Fused =
         let omb2 = float32 (1.0 - o.Beta2)
         for k in 0 .. rows.Length - 1 do
             let at = rows.[k] * width
-            Kernels.SparseAdamRow(
+            FusedKernels.SparseAdamRow(
                 p.Slice(at, width), values.Slice(k * width, width), ReadOnlySpan(mIn, at, width), ReadOnlySpan(vIn, at, width),
                 pOut.Slice(at, width), Span(mOut, at, width), Span(vOut, at, width), omb1, omb2, float32 o.Eps, negStep, o.Maximize)
 
@@ -307,5 +308,96 @@ module Fused =
                         let width = SparseGradient.rowWidth ps.[i].Shape
                         let g = SparseGradient.coalesce width g
                         sparseAdamParam o state state i (ReadOnlySpan ps.[i].Data) width (ReadOnlySpan g.Rows) (ReadOnlySpan g.Values) (Span ps.[i].Data)
+                        state.Steps.[i] <- state.Steps.[i] + 1L
+                state }
+
+    /// The rows and columns of parameter `index`, which must be a matrix: from its shape, else the state's record of it.
+    let private matrixOf (index: int) (shape: int[]) (length: int) =
+        if isNull shape then
+            invalidArg "state" $"The state records no shape for parameter {index} (Muon needs it to see the matrix in a flat buffer): make the state with Init."
+        if shape.Length <> 2 then invalidArg "parameters" (Blocks.notAMatrix index shape)
+        if shape.[0] * shape.[1] <> length then
+            invalidArg "parameters" $"Parameter {index} has {length} elements, but the state records its shape as {Tensor.formatShape shape}."
+        struct (shape.[0], shape.[1])
+
+    /// One parameter's Muon step, its chain's blocks in one pass each: the momentum (`Ops.lerpMomentum`, the op of
+    /// `Blocks.traceByLerp`), the iteration into a per-thread buffer, the scale by the adjusted learning rate, and the
+    /// apply stage with the decoupled decay, each the chain's own arithmetic.
+    let private muonParam (o: MuonOptions) (src: State) (dst: State) (index: int) (rows: int) (cols: int) (p: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (pOut: Span<float32>) =
+        let n = p.Length
+        let struct (bIn, bOut, _) = slot src dst "momentum_buffer" index n
+        let u = Span<float32>(NewtonSchulz.Scratch n, 0, n)
+        Ops.lerpMomentum (ReadOnlySpan bIn) g (Span bOut) u o.Momentum o.Nesterov
+        let struct (a, b, c) = o.NsCoefficients
+        let input = if o.Nesterov then Span.op_Implicit u else ReadOnlySpan bOut
+        NewtonSchulz.Orthogonalize(input, rows, cols, float32 a, float32 b, float32 c, o.NsSteps, float32 o.Eps, u)
+        let s = float32 (-(o.Lr * MuonOptions.lrRatio o.AdjustLrFn rows cols))
+        for j in 0 .. n - 1 do u.[j] <- s * u.[j]
+        let decay = if o.WeightDecay <> 0.0 then float32 (1.0 - o.Lr * o.WeightDecay) else 1.0f
+        ApplyStage.Apply(p, Span.op_Implicit u, decay, 1.0f, pOut)
+
+    /// <summary>
+    /// One in-place Muon step of parameter <paramref name="index"/>, a matrix whose shape the state recorded when
+    /// <c>Init</c> made it; see <c>sgdInPlace</c>. Allocates nothing once its momentum buffer and the calling thread's
+    /// working matrices exist.
+    /// </summary>
+    /// <param name="o">The options (validated here).</param>
+    /// <param name="state">The optimizer state, from <c>(Fused.muon o).Init</c>; written in place.</param>
+    /// <param name="index">The parameter's index in the state.</param>
+    /// <param name="param">The parameter's buffer, row-major; written in place.</param>
+    /// <param name="grad">Its gradient, of the same length.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid, the index is out of range, the lengths differ, or
+    /// the parameter is not a matrix (or the state records no shape for it); nothing is changed.</exception>
+    let muonInPlace (o: MuonOptions, state: State, index: int, param: Span<float32>, grad: ReadOnlySpan<float32>) : unit =
+        MuonOptions.validate o |> ignore
+        checkParam state index param.Length grad.Length
+        let struct (rows, cols) = matrixOf index state.Shapes.[index] param.Length
+        muonParam o state state index rows cols (Span.op_Implicit param) grad param
+        state.Steps.[index] <- state.Steps.[index] + 1L
+
+    /// <summary>
+    /// Muon as fused passes; equals <c>Alias.muon o</c> bit for bit and PyTorch 2.9's <c>torch.optim.Muon</c> (with its
+    /// iteration in float32). Per parameter: one pass for the momentum, the Newton–Schulz products on the packed GEMM,
+    /// one pass for the scale and one for the update. Every parameter that has a gradient is checked to be a matrix before
+    /// any moves. The in-place step reads the shapes the state recorded at <c>Init</c>.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentException">An option is invalid; at <c>Init</c> or a step, a parameter is not 2-D.</exception>
+    let muon (o: MuonOptions) : Optimizer =
+        let o = MuonOptions.validate o
+        let checkAll (shapes: int -> int[]) (lengths: int[]) (grads: float32[][]) (state: State) =
+            if grads.Length <> lengths.Length then
+                invalidArg "grads" $"Expected {lengths.Length} gradients (one per parameter), got {grads.Length}."
+            if state.Steps.Length <> lengths.Length then
+                invalidArg "state" $"The state covers {state.Steps.Length} parameters, but {lengths.Length} were given."
+            Array.init lengths.Length (fun i ->
+                let g = grads.[i]
+                if isNull g then struct (0, 0)
+                else
+                    checkParam state i lengths.[i] g.Length
+                    matrixOf i (shapes i) lengths.[i])
+        { Init = (Alias.muon o).Init
+          Step =
+            fun ps grads state ->
+                let dims = checkAll (fun i -> ps.[i].Shape) (ps |> Array.map (fun p -> p.Data.Length)) grads state
+                let dst = { state with Steps = Array.copy state.Steps; Buffers = state.Buffers |> Map.map (fun _ b -> Array.copy b) }
+                let out =
+                    ps |> Array.mapi (fun i p ->
+                        let g = grads.[i]
+                        if isNull g then p
+                        else
+                            let pOut = Array.zeroCreate p.Data.Length
+                            let struct (rows, cols) = dims.[i]
+                            muonParam o state dst i rows cols (ReadOnlySpan p.Data) (ReadOnlySpan g) (Span pOut)
+                            dst.Steps.[i] <- dst.Steps.[i] + 1L
+                            { Shape = p.Shape; Data = pOut })
+                out, dst
+          StepInPlace =
+            fun ps grads state ->
+                let dims = checkAll (fun i -> state.Shapes.[i]) (ps |> Array.map (fun p -> p.Length)) grads state
+                for i in 0 .. ps.Length - 1 do
+                    if not (isNull grads.[i]) then
+                        let struct (rows, cols) = dims.[i]
+                        muonParam o state state i rows cols (ReadOnlySpan ps.[i]) (ReadOnlySpan grads.[i]) (Span ps.[i])
                         state.Steps.[i] <- state.Steps.[i] + 1L
                 state }

@@ -8,7 +8,7 @@ open System.Runtime.InteropServices
 /// One kernel, two modes: outputs may be fresh buffers (the pure API) or the inputs themselves (the
 /// in-place API); an element is read before it is written, so aliasing inputs and outputs is safe.
 /// Scalars arrive as float32, already computed in double by the caller, as PyTorch does.
-type internal Kernels =
+type internal FusedKernels =
 
     /// SparseAdam on one row (torch.optim.SparseAdam's rule): with Δm = (d - m)(1-β₁) and Δv = (d² - v)(1-β₂),
     /// m += Δm, v += Δv, p += negStep·(Δm + m_old) / (√(Δv + v_old) + eps).
@@ -139,7 +139,7 @@ type internal Kernels =
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, vOut: Span<float32>,
          w: float32, eps1Sq: float32, maximize: bool) : struct (float * float) =
         let n = p.Length
-        if n < Split.threshold then Kernels.AdafactorVectorSumsRange(p, g, v, vOut, w, eps1Sq, maximize)
+        if n < Split.threshold then FusedKernels.AdafactorVectorSumsRange(p, g, v, vOut, w, eps1Sq, maximize)
         else
             let mutable sumP = 0.0
             let mutable sumU = 0.0
@@ -147,7 +147,7 @@ type internal Kernels =
             while lo < n do
                 let len = min Split.chunk (n - lo)
                 let struct (a, b) =
-                    Kernels.AdafactorVectorSumsRange(p.Slice(lo, len), g.Slice(lo, len), v.Slice(lo, len), vOut.Slice(lo, len), w, eps1Sq, maximize)
+                    FusedKernels.AdafactorVectorSumsRange(p.Slice(lo, len), g.Slice(lo, len), v.Slice(lo, len), vOut.Slice(lo, len), w, eps1Sq, maximize)
                 sumP <- sumP + a
                 sumU <- sumU + b
                 lo <- lo + len
@@ -157,7 +157,7 @@ type internal Kernels =
     static member AdafactorVectorApply
         (p: ReadOnlySpan<float32>, g: ReadOnlySpan<float32>, v: ReadOnlySpan<float32>, pOut: Span<float32>,
          decay: float32, step: float32, eps1Sq: float32, maximize: bool) =
-        Kernels.AdafactorVectorApplyRange(p, g, v, pOut, decay, step, eps1Sq, maximize)
+        FusedKernels.AdafactorVectorApplyRange(p, g, v, pOut, decay, step, eps1Sq, maximize)
 
     /// Σg² and Σp² of one row, in double, adding each g² into its column's sum in `cols`.
     static member private FactoredRowSums(g: ReadOnlySpan<float32>, p: ReadOnlySpan<float32>, cols: Span<float>) : struct (float * float) =
@@ -258,7 +258,7 @@ type internal Kernels =
             let mutable rowTotal = 0.0
             for r in 0 .. rows - 1 do
                 let br = b * rows + r
-                let struct (sumG, rowP) = Kernels.FactoredRowSums(g.Slice(br * cols, cols), p.Slice(br * cols, cols), colSums.Slice(b * cols, cols))
+                let struct (sumG, rowP) = FusedKernels.FactoredRowSums(g.Slice(br * cols, cols), p.Slice(br * cols, cols), colSums.Slice(b * cols, cols))
                 sumP <- sumP + rowP
                 let f = Blocks.lerp row.[br] (Blocks.meanSquare sumG cols) w
                 rowOut.[br] <- f
@@ -271,11 +271,11 @@ type internal Kernels =
         for b in 0 .. batch - 1 do
             for r in 0 .. rows - 1 do
                 let br = b * rows + r
-                sumU <- sumU + Kernels.FactoredRowUpdateSum(g.Slice(br * cols, cols), colNew.Slice(b * cols, cols), rowOut.[br], float32 means.[b], eps1Sq, maximize)
-        let step = Kernels.AdafactorStepSize(sumP, sumU, p.Length, rho, eps2, d)
+                sumU <- sumU + FusedKernels.FactoredRowUpdateSum(g.Slice(br * cols, cols), colNew.Slice(b * cols, cols), rowOut.[br], float32 means.[b], eps1Sq, maximize)
+        let step = FusedKernels.AdafactorStepSize(sumP, sumU, p.Length, rho, eps2, d)
         for b in 0 .. batch - 1 do
             for r in 0 .. rows - 1 do
                 let br = b * rows + r
-                Kernels.FactoredRowApply(
+                FusedKernels.FactoredRowApply(
                     p.Slice(br * cols, cols), g.Slice(br * cols, cols), colNew.Slice(b * cols, cols), pOut.Slice(br * cols, cols),
                     rowOut.[br], float32 means.[b], eps1Sq, decay, step, maximize)

@@ -166,6 +166,95 @@ module internal Ops =
                 putS apply u pA poA dA sA i (o)
                 i <- i + 1
 
+    /// `torch.lerp(s, e, w)` on float32 as PyTorch's CPU kernel computes it (see `Blocks.lerp`): `s + w·(e - s)` for
+    /// |w| &lt; 0.5, else `e - (e - s)·(1 - w)`, each one fused multiply-add; `small` is |w| &lt; 0.5, `omw` is `1 - w`.
+    let inline private lerpV (small: bool) (w: Vector<float32>) (omw: Vector<float32>) (s: Vector<float32>) (e: Vector<float32>) =
+        if small then Vector.FusedMultiplyAdd(w, e - s, s) else Vector.FusedMultiplyAdd(s - e, omw, e)
+
+    /// `lerpV` for one element of the scalar tail.
+    let inline private lerpS (small: bool) (w: float32) (omw: float32) (s: float32) (e: float32) =
+        if small then MathF.FusedMultiplyAdd(w, e - s, s) else MathF.FusedMultiplyAdd(s - e, omw, e)
+
+    /// The weights of Muon's momentum for μ: the buffer's `1 - μ` and Nesterov's `μ`, as float32, each with its `1 - w`.
+    let muonWeights (momentum: float) =
+        let w, m = float32 (1.0 - momentum), float32 momentum
+        struct (w, 1.0f - w, m, 1.0f - m)
+
+    /// Muon's momentum over spans (torch.optim.Muon, 2.9): `b = lerp(b, g, 1 - μ)`, and the update `lerp(g, b, μ)` with
+    /// Nesterov, else `b`; `bOut` may be `b0`, `uOut` may be `g`. The elementwise op `LerpTrace` runs the same
+    /// expressions; the fused Muon step calls this.
+    let lerpMomentum (b0: ReadOnlySpan<float32>) (g: ReadOnlySpan<float32>) (bOut: Span<float32>) (uOut: Span<float32>) (momentum: float) (nesterov: bool) =
+        let struct (w, omw, m, omm) = muonWeights momentum
+        let smallW, smallM = MathF.Abs w < 0.5f, MathF.Abs m < 0.5f
+        let mutable i = 0
+        if simd () then
+            let vb = vro b0
+            let vg = vro g
+            let vbo = vec bOut
+            let vuo = vec uOut
+            let vw, vomw, vm, vomm = Vector<float32> w, Vector<float32> omw, Vector<float32> m, Vector<float32> omm
+            for k in 0 .. vb.Length - 1 do
+                let x = vg.[k]
+                let b = lerpV smallW vw vomw vb.[k] x
+                vbo.[k] <- b
+                if nesterov then vuo.[k] <- lerpV smallM vm vomm x b
+            i <- vb.Length * lanes ()
+        while i < b0.Length do
+            let x = g.[i]
+            let b = lerpS smallW w omw b0.[i] x
+            bOut.[i] <- b
+            if nesterov then uOut.[i] <- lerpS smallM m omm x b
+            i <- i + 1
+
+    /// Muon's momentum as an elementwise block (see `lerpMomentum`): the buffer starts at zeros, as PyTorch's
+    /// `torch.zeros_like` at a parameter's first gradient; it is kept whatever μ (μ = 0 keeps the last gradient).
+    [<Sealed>]
+    type LerpTrace(momentum: Cell, nesterov: bool) =
+        inherit ElementwiseOp("traceByLerp", [| BufferDecl.Lazy("momentum_buffer", 0.0f) |], [||], 4)
+        override _.Cells = [ momentum ]
+        override _.Prepare(prep) =
+            let struct (w, omw, m, omm) = muonWeights momentum.Value
+            prep.Scalars.[0] <- w
+            prep.Scalars.[1] <- omw
+            prep.Scalars.[2] <- m
+            prep.Scalars.[3] <- omm
+            1.0f
+        override _.Run(c) =
+            let u = c.U
+            let src = c.Src
+            let apply = c.Applies
+            let pA = c.P
+            let poA = c.POut
+            let dA = c.Decay
+            let sA = c.Scale
+            let b0 = c.In 0
+            let bo = c.Out 0
+            let w, omw, m, omm = c.Scalars.[0], c.Scalars.[1], c.Scalars.[2], c.Scalars.[3]
+            let smallW, smallM = MathF.Abs w < 0.5f, MathF.Abs m < 0.5f
+            let mutable i = 0
+            if simd () then
+                let vu = vec u
+                let vsrc = vro src
+                let vpA = vro pA
+                let vpoA = vec poA
+                let vdA = Vector<float32> dA
+                let vsA = Vector<float32> sA
+                let vb = vro b0
+                let vbo = vec bo
+                let vw, vomw, vm, vomm = Vector<float32> w, Vector<float32> omw, Vector<float32> m, Vector<float32> omm
+                for k in 0 .. vu.Length - 1 do
+                    let x = vsrc.[k]
+                    let b = lerpV smallW vw vomw vb.[k] x
+                    vbo.[k] <- b
+                    putV apply vu vpA vpoA vdA vsA k (if nesterov then lerpV smallM vm vomm x b else b)
+                i <- vu.Length * lanes ()
+            while i < u.Length do
+                let x = src.[i]
+                let b = lerpS smallW w omw b0.[i] x
+                bo.[i] <- b
+                putS apply u pA poA dA sA i (if nesterov then lerpS smallM m omm x b else b)
+                i <- i + 1
+
     let inline private moments (m0: ^T) (v0: ^T) (d: ^T) (b1: ^T) (omb1: ^T) (b2: ^T) (omb2: ^T) =
         struct (m0 * b1 + omb1 * d, v0 * b2 + omb2 * d * d)
 

@@ -85,7 +85,8 @@ module Optimizer =
     /// fused pass over memory per parameter, on two threads: its pure step writes fresh buffers and allocates nothing
     /// else, its in-place step writes the caller's buffers and allocates nothing once the state exists, and the two give
     /// the same numbers bit for bit. Blocks that are not elementwise (reductions, your own <c>Transform.create</c>) run
-    /// as written between the fused passes; their steps allocate.
+    /// as written between the fused passes; their steps allocate. In place, they are given the parameters in the shapes
+    /// the state recorded at <c>Init</c> (<c>State.Shapes</c>), as the pure step gives them.
     /// </summary>
     /// <param name="transform">The transformation.</param>
     /// <example><c>let adam = Optimizer.ofTransform (Alias.adam AdamOptions.adam)</c></example>
@@ -111,7 +112,7 @@ module Optimizer =
                         runner.Step(ps, grads, state)
                         state
                     else
-                        let tensors = ps |> Array.map Tensor.ofArray
+                        let tensors = ps |> Array.mapi (State.tensorOf state)
                         let u, s = upstream grads state tensors
                         runner.Step(ps, u, s)
                         s }
@@ -123,7 +124,7 @@ module Optimizer =
               Step = step
               StepInPlace =
                 fun ps grads state ->
-                    let tensors = ps |> Array.map Tensor.ofArray
+                    let tensors = ps |> Array.mapi (State.tensorOf state)
                     let newPs, s = step tensors grads state
                     for i in 0 .. ps.Length - 1 do
                         if not (obj.ReferenceEquals(newPs.[i], tensors.[i])) then

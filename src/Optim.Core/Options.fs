@@ -572,3 +572,83 @@ module AdafactorOptions =
             raise (ArgumentOutOfRangeException("d", o.D, $"Invalid d value: {o.D}; it must be a finite number, 1 or more."))
         Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
         o
+
+/// <summary>How Muon scales its learning rate by the shape of an <c>A × B</c> matrix (PyTorch 2.9's <c>adjust_lr_fn</c>), so
+/// that the orthogonalised update has a consistent RMS across rectangular matrices.</summary>
+[<RequireQualifiedAccess>]
+type MuonLrAdjustment =
+    /// <summary>Keller Jordan's <c>lr·√max(1, A/B)</c>: PyTorch's <c>None</c> (the default) and <c>"original"</c>.</summary>
+    | Original
+    /// <summary>Moonshot's <c>lr·0.2·√max(A, B)</c> (<c>"match_rms_adamw"</c>; Liu et al., "Muon is Scalable for LLM
+    /// Training", 2025), which matches the update's RMS to AdamW's, so that AdamW's learning rate and weight decay carry over.</summary>
+    | MatchRmsAdamW
+
+/// <summary>
+/// Hyperparameters of Muon, with PyTorch 2.9's names, meaning and defaults (<c>torch.optim.Muon</c>; 1.13 has none). A
+/// struct.
+/// </summary>
+[<Struct>]
+type MuonOptions =
+    { /// <summary>Learning rate (<c>lr</c>, default 1e-3), before the shape's adjustment.</summary>
+      Lr: float
+      /// <summary>Decoupled weight decay: the parameter is multiplied by <c>1 - lr·λ</c> (<c>weight_decay</c>, default 0.1).</summary>
+      WeightDecay: float
+      /// <summary>The momentum <c>μ</c> (<c>momentum</c>, default 0.95): <c>b = lerp(b, g, 1 - μ)</c>.</summary>
+      Momentum: float
+      /// <summary>Nesterov momentum: orthogonalise <c>lerp(g, b, μ)</c> instead of <c>b</c> (<c>nesterov</c>, default true).</summary>
+      Nesterov: bool
+      /// <summary>The coefficients <c>(a, b, c)</c> of the quintic <c>X ↦ a·X + b·(XXᵀ)X + c·(XXᵀ)²X</c> that each
+      /// Newton–Schulz step applies (<c>ns_coefficients</c>, default (3.4445, -4.775, 2.0315)).</summary>
+      NsCoefficients: struct (float * float * float)
+      /// <summary>The floor of the Frobenius norm that normalises the momentum before the iteration (<c>eps</c>, default 1e-7).</summary>
+      Eps: float
+      /// <summary>How many Newton–Schulz steps (<c>ns_steps</c>, default 5).</summary>
+      NsSteps: int
+      /// <summary>The learning rate's adjustment to the matrix's shape (<c>adjust_lr_fn</c>, default <c>Original</c>).</summary>
+      AdjustLrFn: MuonLrAdjustment }
+
+/// <summary>Defaults, validation and the learning-rate adjustment of <see cref="T:Optim.MuonOptions"/>.</summary>
+[<RequireQualifiedAccess>]
+module MuonOptions =
+
+    /// <summary>torch.optim.Muon's defaults (PyTorch 2.9).</summary>
+    let defaults : MuonOptions =
+        { Lr = 1e-3; WeightDecay = 0.1; Momentum = 0.95; Nesterov = true; NsCoefficients = struct (3.4445, -4.775, 2.0315)
+          Eps = 1e-7; NsSteps = 5; AdjustLrFn = MuonLrAdjustment.Original }
+
+    /// <summary>The most Newton–Schulz steps PyTorch takes: it fails on 100 or more "for computational efficiency".</summary>
+    [<Literal>]
+    let MaxNsSteps = 99
+
+    /// <summary>
+    /// The factor Muon multiplies the learning rate by for an <c>A × B</c> parameter, as PyTorch 2.9's <c>_adjust_lr</c>
+    /// computes it in double: <c>√max(1, A/B)</c>, or <c>0.2·√max(A, B)</c> for <c>MatchRmsAdamW</c>.
+    /// </summary>
+    /// <param name="adjustment">The adjustment.</param>
+    /// <param name="rows">A, the parameter's rows.</param>
+    /// <param name="cols">B, its columns.</param>
+    /// <example><c>MuonOptions.lrRatio MuonLrAdjustment.Original 4 1</c> is 2.0.</example>
+    let lrRatio (adjustment: MuonLrAdjustment) (rows: int) (cols: int) : float =
+        match adjustment with
+        | MuonLrAdjustment.Original -> sqrt (max 1.0 (float rows / float cols))
+        | MuonLrAdjustment.MatchRmsAdamW -> 0.2 * sqrt (float (max rows cols))
+
+    /// <summary>
+    /// Checks the options as <c>torch.optim.Muon</c> does (<c>lr ≥ 0</c>, <c>momentum ≥ 0</c>, <c>weight_decay ≥ 0</c>, and
+    /// <c>ns_steps</c> below 100 at its first step), and more strictly: <c>momentum</c> in [0, 1) (at 1 the buffer never
+    /// moves, above it grows without bound), <c>ns_steps</c> 1 or more (0 steps would apply the normalised momentum,
+    /// not an orthogonalised one), <c>eps ≥ 0</c>, finite coefficients; and rejects NaN and infinities. Returns them.
+    /// </summary>
+    /// <param name="o">The options.</param>
+    /// <exception cref="T:System.ArgumentOutOfRangeException">A value is out of range (the message names it and the value).</exception>
+    let validate (o: MuonOptions) =
+        Validate.nonNegative "lr" "lr" o.Lr
+        Validate.nonNegative "weightDecay" "weight_decay" o.WeightDecay
+        Validate.unitInterval "momentum" "momentum" o.Momentum
+        Validate.nonNegative "eps" "eps" o.Eps
+        let struct (a, b, c) = o.NsCoefficients
+        if not (Double.IsFinite a && Double.IsFinite b && Double.IsFinite c) then
+            raise (ArgumentOutOfRangeException("nsCoefficients", o.NsCoefficients, $"Invalid ns_coefficients value: ({a}, {b}, {c}); each must be a finite number."))
+        if o.NsSteps < 1 || o.NsSteps > MaxNsSteps then
+            raise (ArgumentOutOfRangeException("nsSteps", o.NsSteps, $"Invalid ns_steps value: {o.NsSteps}; it must be a whole number from 1 to {MaxNsSteps} (PyTorch takes fewer than 100)."))
+        o

@@ -65,7 +65,14 @@ type State =
       /// (<c>"multi_steps.mini_step"</c>, <c>"apply_if_finite.notfinite_count"</c>, …), each a one-element array (written
       /// in place by an in-place step, like the buffers; read them with <c>State.globalValue</c>). Each owner declares its names.
       /// </summary>
-      Globals: Map<string, float[]> }
+      Globals: Map<string, float[]>
+      /// <summary>
+      /// Per parameter, its shape as the <c>Init</c> that made this state saw it (null where unknown: a state built by
+      /// <c>State.empty</c> alone). An in-place step is given flat buffers; it reads the shapes here, so that a block whose
+      /// rule depends on the shape (Muon's orthogonalisation of a matrix, a partition by shape) sees the parameter as
+      /// the pure step does. Not part of a checkpoint, which records the shapes itself.
+      /// </summary>
+      Shapes: int[][] }
 
 /// <summary>Functions over <see cref="T:Optim.State"/>.</summary>
 [<RequireQualifiedAccess>]
@@ -75,7 +82,27 @@ module State =
     /// <param name="count">The number of parameters.</param>
     let empty (count: int) : State =
         if count < 0 then invalidArg (nameof count) $"The parameter count must be zero or more, but was {count}."
-        { Steps = Array.zeroCreate count; Buffers = Map.empty; Layouts = Map.empty; Globals = Map.empty }
+        { Steps = Array.zeroCreate count; Buffers = Map.empty; Layouts = Map.empty; Globals = Map.empty; Shapes = Array.zeroCreate count }
+
+    /// <summary>The state with the shapes of these parameters recorded (see <c>Shapes</c>); its tables are shared.</summary>
+    /// <param name="parameters">The parameters the state is for, in order.</param>
+    /// <param name="state">The state.</param>
+    /// <exception cref="T:System.ArgumentException">The state covers another number of parameters.</exception>
+    let internal withShapes (parameters: Tensor[]) (state: State) : State =
+        if parameters.Length <> state.Steps.Length then
+            invalidArg (nameof parameters) $"The state covers {state.Steps.Length} parameters, but {parameters.Length} were given."
+        { state with Shapes = parameters |> Array.map (fun p -> Array.copy p.Shape) }
+
+    /// <summary>
+    /// Parameter <paramref name="index"/>'s buffer as a tensor of the shape the state recorded for it (see <c>Shapes</c>),
+    /// or as a vector where none was recorded or it does not fit the buffer. The buffer is not copied.
+    /// </summary>
+    /// <param name="state">The state.</param>
+    /// <param name="index">The parameter's index.</param>
+    /// <param name="data">Its buffer.</param>
+    let internal tensorOf (state: State) (index: int) (data: float32[]) : Tensor =
+        let shape = if isNull state.Shapes || index >= state.Shapes.Length then null else state.Shapes.[index]
+        if isNull shape || Tensor.numel shape <> data.Length then Tensor.ofArray data else { Shape = shape; Data = data }
 
     /// <summary>The number of parameters the state covers.</summary>
     /// <param name="state">The state.</param>
@@ -153,6 +180,7 @@ module State =
     let merge (a: State) (b: State) : State =
         if a.Steps.Length <> b.Steps.Length then
             invalidArg (nameof b) $"Cannot merge states over {a.Steps.Length} and {b.Steps.Length} parameters."
+        let a = { a with Shapes = Array.map2 (fun (x: int[]) y -> if isNull x then y else x) a.Shapes b.Shapes }
         let a =
             b.Globals |> Map.fold (fun (s: State) name v ->
                 if s.Globals.ContainsKey name then invalidArg (nameof b) $"Two blocks declare the optimizer-wide value '{name}'."
@@ -197,7 +225,8 @@ module State =
         { state with
             Globals = state.Globals |> Map.map (fun _ v -> Array.copy v)
             Steps = Array.copy state.Steps
-            Buffers = state.Buffers |> Map.map (fun _ b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a)) }
+            Buffers = state.Buffers |> Map.map (fun _ b -> b |> Array.map (fun a -> if isNull a then null else Array.copy a))
+            Shapes = Array.copy state.Shapes }
 
     /// <summary>The state of the parameters of <paramref name="first"/> followed by those of <paramref name="second"/>.</summary>
     /// <remarks>The facade uses it when a param group is added; both must declare the same buffers.</remarks>
@@ -212,7 +241,8 @@ module State =
             invalidArg (nameof second) "Cannot append states that declare different optimizer-wide values."
         { first with
             Steps = Array.append first.Steps second.Steps
-            Buffers = first.Buffers |> Map.map (fun name b -> Array.append b second.Buffers.[name]) }
+            Buffers = first.Buffers |> Map.map (fun name b -> Array.append b second.Buffers.[name])
+            Shapes = Array.append first.Shapes second.Shapes }
 
     /// <summary>The one-parameter state of parameter <paramref name="index"/>, sharing its arrays.</summary>
     /// <param name="index">The parameter's index.</param>
@@ -220,4 +250,5 @@ module State =
     let select (index: int) (state: State) : State =
         { state with
             Steps = [| state.Steps.[index] |]
-            Buffers = state.Buffers |> Map.map (fun _ b -> [| b.[index] |]) }
+            Buffers = state.Buffers |> Map.map (fun _ b -> [| b.[index] |])
+            Shapes = [| state.Shapes.[index] |] }

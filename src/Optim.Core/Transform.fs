@@ -17,8 +17,9 @@ namespace Optim
 /// </remarks>
 [<Sealed; NoEquality; NoComparison>]
 type GradientTransformation internal (name: string, init: Tensor[] -> State, update: float32[][] -> State -> Tensor[] -> float32[][] * State, stages: Stage list voption) =
-    /// <summary>Declares the state for these parameters (buffers are created at each parameter's first update).</summary>
-    member _.Init = init
+    /// <summary>Declares the state for these parameters (buffers are created at each parameter's first update), and
+    /// records their shapes in it (<c>State.Shapes</c>).</summary>
+    member _.Init : Tensor[] -> State = fun ps -> State.withShapes ps (init ps)
     /// <summary>Maps updates, state and current parameters to new updates and new state. Pure.</summary>
     member _.Update = update
     /// <summary>A short description of the transformation, e.g. <c>chain(scaleByAdam(0.9, 0.999, 1E-08), scale(-0.001))</c>.</summary>

@@ -4,27 +4,31 @@ using Xunit;
 namespace Optim.CSharp.Tests;
 
 /// <summary>
-/// The facade of Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and Adafactor: validation of every
+/// The facade of Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop, Adafactor and Muon: validation of every
 /// hyperparameter, pair-valued group keys, state-dict round trips, and allocation-free steps.
 /// </summary>
 public sealed class AllOptimizersFacadeTests
 {
-    private static Parameter[] Params() => [new Parameter([1f, -2f, 3f, 0.5f, -0.25f], 5), new Parameter(new float[37], 37)];
+    /// <summary>Two parameters of 5 and 37 elements: vectors, or, for an optimizer of matrices (Muon), a 1×5 and a 37×1.</summary>
+    private static Parameter[] Params(bool matrices = false) => matrices
+        ? [new Parameter([1f, -2f, 3f, 0.5f, -0.25f], 1, 5), new Parameter(new float[37], 37, 1)]
+        : [new Parameter([1f, -2f, 3f, 0.5f, -0.25f], 5), new Parameter(new float[37], 37)];
 
-    /// <summary>Every optimizer kind with every flag that changes which buffers it keeps turned on.</summary>
+    /// <summary>Every optimizer kind with every flag that changes which buffers it keeps turned on, and whether it takes matrices only.</summary>
     public static IEnumerable<object[]> Kinds() =>
-        new Func<IEnumerable<Parameter>, Optimizer>[]
+        new (Func<IEnumerable<Parameter>, Optimizer> Make, bool Matrices)[]
         {
-            ps => new Adagrad(ps, lrDecay: 0.1, weightDecay: 0.01, initialAccumulatorValue: 0.1),
-            ps => new RMSprop(ps, momentum: 0.9, centered: true, weightDecay: 0.01),
-            ps => new Adadelta(ps, weightDecay: 0.01),
-            ps => new Adamax(ps, weightDecay: 0.01),
-            ps => new NAdam(ps, weightDecay: 0.01, decoupledWeightDecay: true),
-            ps => new RAdam(ps, weightDecay: 0.01),
-            ps => new ASGD(ps, t0: 1, weightDecay: 0.01),
-            ps => new Rprop(ps, maximize: true),
-            ps => new Adafactor(ps, weightDecay: 0.01, maximize: true),
-        }.Select(make => new object[] { make });
+            (ps => new Adagrad(ps, lrDecay: 0.1, weightDecay: 0.01, initialAccumulatorValue: 0.1), false),
+            (ps => new RMSprop(ps, momentum: 0.9, centered: true, weightDecay: 0.01), false),
+            (ps => new Adadelta(ps, weightDecay: 0.01), false),
+            (ps => new Adamax(ps, weightDecay: 0.01), false),
+            (ps => new NAdam(ps, weightDecay: 0.01, decoupledWeightDecay: true), false),
+            (ps => new RAdam(ps, weightDecay: 0.01), false),
+            (ps => new ASGD(ps, t0: 1, weightDecay: 0.01), false),
+            (ps => new Rprop(ps, maximize: true), false),
+            (ps => new Adafactor(ps, weightDecay: 0.01, maximize: true), false),
+            (ps => new Muon(ps, lr: 0.02, nesterov: false, adjustLrFn: "match_rms_adamw"), true),
+        }.Select(k => new object[] { k.Make, k.Matrices });
 
     public static IEnumerable<object[]> Invalid() =>
         new (string Name, Action Build)[]
@@ -58,6 +62,15 @@ public sealed class AllOptimizersFacadeTests
             ("eps", () => new Adafactor(Params(), eps: (null, -1e-3))),
             ("d", () => new Adafactor(Params(), d: 0.5)),
             ("weightDecay", () => new Adafactor(Params(), weightDecay: -0.1)),
+            ("lr", () => new Muon(Params(true), lr: -1e-3)),
+            ("weightDecay", () => new Muon(Params(true), weightDecay: -0.1)),
+            ("momentum", () => new Muon(Params(true), momentum: 1.0)),
+            ("momentum", () => new Muon(Params(true), momentum: -0.5)),
+            ("eps", () => new Muon(Params(true), eps: -1e-7)),
+            ("nsSteps", () => new Muon(Params(true), nsSteps: 0)),
+            ("nsSteps", () => new Muon(Params(true), nsSteps: 100)),
+            ("nsCoefficients", () => new Muon(Params(true), nsCoefficients: (3.4445, double.NaN, 2.0315))),
+            ("adjustLrFn", () => new Muon(Params(true), adjustLrFn: "rms")),
         }.Select(c => new object[] { c.Name, c.Build });
 
     [Theory]
@@ -100,10 +113,10 @@ public sealed class AllOptimizersFacadeTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void A_state_dict_round_trip_through_JSON_continues_the_same_trajectory(Func<IEnumerable<Parameter>, Optimizer> make)
+    public void A_state_dict_round_trip_through_JSON_continues_the_same_trajectory(Func<IEnumerable<Parameter>, Optimizer> make, bool matrices)
     {
-        var a = Params();
-        var b = Params();
+        var a = Params(matrices);
+        var b = Params(matrices);
         var oa = make(a);
         var ob = make(b);
         var rng = new Random(7);
@@ -128,10 +141,11 @@ public sealed class AllOptimizersFacadeTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Many_parameters_stepped_on_two_threads_get_the_numbers_each_gets_alone(Func<IEnumerable<Parameter>, Optimizer> make)
+    public void Many_parameters_stepped_on_two_threads_get_the_numbers_each_gets_alone(Func<IEnumerable<Parameter>, Optimizer> make, bool matrices)
     {
         // 1.2M elements together, so one optimizer shares them between its two threads; alone, each runs on one
-        Parameter[] Many() => Enumerable.Range(0, 300).Select(k => new Parameter(Enumerable.Range(0, 4000).Select(i => (float)Math.Sin(k * 4000 + i)).ToArray())).ToArray();
+        int[] shape = matrices ? [40, 100] : [4000];
+        Parameter[] Many() => Enumerable.Range(0, 300).Select(k => new Parameter(Enumerable.Range(0, 4000).Select(i => (float)Math.Sin(k * 4000 + i)).ToArray(), shape)).ToArray();
         var together = Many();
         var alone = Many();
         var shared = make(together);
@@ -148,9 +162,9 @@ public sealed class AllOptimizersFacadeTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void A_step_allocates_nothing_once_the_state_exists(Func<IEnumerable<Parameter>, Optimizer> make)
+    public void A_step_allocates_nothing_once_the_state_exists(Func<IEnumerable<Parameter>, Optimizer> make, bool matrices)
     {
-        var ps = Params();
+        var ps = Params(matrices);
         var opt = make(ps);
         foreach (var p in ps) p.Grad = Enumerable.Range(0, p.Numel).Select(i => (float)Math.Sin(i + 1)).ToArray();
         Allocation.AssertStepAllocatesNothing(() => opt.Step());
@@ -158,9 +172,9 @@ public sealed class AllOptimizersFacadeTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void A_parameter_without_a_gradient_keeps_its_value_and_gets_no_state(Func<IEnumerable<Parameter>, Optimizer> make)
+    public void A_parameter_without_a_gradient_keeps_its_value_and_gets_no_state(Func<IEnumerable<Parameter>, Optimizer> make, bool matrices)
     {
-        var ps = Params();
+        var ps = Params(matrices);
         var opt = make(ps);
         var before = (float[])ps[1].Data.Clone();
         ps[0].Grad = [0.5f, -0.5f, 1f, 0f, 2f];

@@ -6,14 +6,15 @@ namespace Optim.CSharp.Tests;
 
 /// <summary>
 /// Replays PyTorch's trajectories for Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop and
-/// SparseAdam, and SGD and Adagrad on sparse gradients (tests/golden/generate_optimizers.py), and PyTorch 2.x's for Adafactor (generate_adafactor.py), through
+/// SparseAdam, and SGD and Adagrad on sparse gradients (tests/golden/generate_optimizers.py), PyTorch 2.x's for
+/// Adafactor (generate_adafactor.py) and PyTorch 2.9's for Muon (generate_muon.py), through
 /// the C# facade: constructor defaults, param groups,
 /// add_param_group, hyperparameter changes mid-run, state-dict round trips through JSON, missing and zero
 /// gradients; then compares the final state dict with PyTorch's.
 /// </summary>
 public sealed class AllOptimizersGoldenTests
 {
-    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam", "sparse_sgd", "sparse_adagrad", "adafactor"];
+    private static readonly string[] Files = ["adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop", "sparse_adam", "sparse_sgd", "sparse_adagrad", "adafactor", "muon"];
 
     public static IEnumerable<object[]> Cases() =>
         Files.SelectMany(file => Load(file).RootElement.GetProperty("cases").EnumerateArray()
@@ -57,14 +58,24 @@ public sealed class AllOptimizersGoldenTests
         "SparseAdam" => new SparseAdam(groups, lr: D(d, "lr"), betas: P(d, "betas"), eps: D(d, "eps"), maximize: B(d, "maximize")),
         "Adafactor" => new Adafactor(groups, lr: D(d, "lr"), beta2Decay: D(d, "beta2_decay"), eps: OptionalFirst(d.GetProperty("eps")), d: D(d, "d"),
             weightDecay: D(d, "weight_decay"), maximize: B(d, "maximize")),
+        "Muon" => new Muon(groups, lr: D(d, "lr"), weightDecay: D(d, "weight_decay"), momentum: D(d, "momentum"), nesterov: B(d, "nesterov"),
+            nsCoefficients: Triple(d.GetProperty("ns_coefficients")), eps: D(d, "eps"), nsSteps: d.GetProperty("ns_steps").GetInt32(),
+            adjustLrFn: Text(d.GetProperty("adjust_lr_fn"))),
         _ => throw new ArgumentException($"No facade optimizer for fixture kind {kind}", nameof(kind)),
     };
 
-    /// <summary>Sets a PyTorch group key (scalar, flag or pair) as a C# user would.</summary>
+    private static (double, double, double) Triple(JsonElement e) => (e[0].GetDouble(), e[1].GetDouble(), e[2].GetDouble());
+
+    /// <summary>A string, or PyTorch's None as null (Muon's adjust_lr_fn).</summary>
+    private static string? Text(JsonElement e) => e.ValueKind == JsonValueKind.Null ? null : e.GetString();
+
+    /// <summary>Sets a PyTorch group key (scalar, flag, pair, triple or string) as a C# user would.</summary>
     private static void Set(ParamGroup g, string key, JsonElement v)
     {
         switch (v.ValueKind)
         {
+            case JsonValueKind.Array when v.GetArrayLength() == 3: g.SetTriple(key, Triple(v)); break;
+            case JsonValueKind.String or JsonValueKind.Null: g.SetText(key, Text(v)); break;
             case JsonValueKind.Array: g.SetPair(key, (OptionalFirst(v).Item1 ?? Float32Eps, v[1].GetDouble())); break;
             case JsonValueKind.True: g[key] = 1; break;
             case JsonValueKind.False: g[key] = 0; break;

@@ -187,4 +187,127 @@ public sealed class CheckpointTorchTests(ITestOutputHelper log)
         }
         finally { File.Delete(path); }
     }
+
+    /// <summary>Loads an Optim .pt of a Muon state into PyTorch 2.9's Muon as tests/golden/generate_muon.py transcribes
+    /// it (1.13 has none), steps it once, and prints the group's value types and the parameters after the step.</summary>
+    private const string MuonScript = """
+        import json, sys, torch
+        sys.path.insert(0, sys.argv[2])
+        import generate_muon
+        d = torch.load(sys.argv[1])
+        group = d["optimizer"]["param_groups"][0]
+        params = [torch.nn.Parameter(torch.tensor(v["data"]).reshape(v["shape"])) for v in json.loads(sys.argv[3])]
+        opt = generate_muon.Muon(params)
+        opt.load_state_dict(d["optimizer"])
+        for p, g in zip(params, json.loads(sys.argv[4])):
+            p.grad = torch.tensor(g).reshape(p.shape)
+        opt.step()
+        print(json.dumps({
+            "types": {k: type(group[k]).__name__ for k in ["ns_steps", "ns_coefficients", "adjust_lr_fn", "nesterov", "lr"]},
+            "ns_coefficients": list(group["ns_coefficients"]),
+            "state_fields": sorted(d["optimizer"]["state"][0].keys()),
+            "after": [p.detach().reshape(-1).tolist() for p in params],
+        }))
+        """;
+
+    /// <summary>tests/golden, found above the test's directory (the generators are not copied beside the tests).</summary>
+    private static string? GoldenSources()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "tests", "golden", "generate_muon.py"))) return Path.Combine(dir.FullName, "tests", "golden");
+        return null;
+    }
+
+    [Fact]
+    public void AMuonCheckpointLoadsIntoPyTorchsMuonWithAnIntegerStepCountATripleAndNoneAndStepsAsOptimDoes()
+    {
+        Parameter[] Model() =>
+        [
+            new Parameter(Enumerable.Range(0, 12).Select(i => (float)Math.Sin(i + 1)).ToArray(), 3, 4),
+            new Parameter(Enumerable.Range(0, 10).Select(i => (float)Math.Cos(i + 1)).ToArray(), 5, 2),
+        ];
+        float[][] Grads(int step) => Model().Select(p => Enumerable.Range(0, p.Numel).Select(i => (float)Math.Sin(7 * step + i)).ToArray()).ToArray();
+        var ps = Model();
+        var opt = new Muon(ps, lr: 0.05, nsCoefficients: (3.0, -3.2, 1.2), nsSteps: 4);
+        for (int step = 0; step < 3; step++)
+        {
+            var g = Grads(step);
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = g[i];
+            opt.Step();
+        }
+        var golden = GoldenSources();
+        var path = Path.Combine(Path.GetTempPath(), $"optim-muon-{Guid.NewGuid():N}.pt");
+        try
+        {
+            new CheckpointFile { Optimizer = opt.StateDict() }.Save(path);
+            if (golden is null) { log.WriteLine("SKIPPED: tests/golden/generate_muon.py is not above the test's directory."); return; }
+            var next = Grads(3);
+            var output = RunTorchScript(MuonScript, path, golden,
+                JsonSerializer.Serialize(ps.Select(p => new { data = p.Data, shape = p.Shape })), JsonSerializer.Serialize(next));
+            if (output is null) return;
+            using var doc = JsonDocument.Parse(output);
+            var r = doc.RootElement;
+            Assert.Equal("""{"ns_steps": "int", "ns_coefficients": "tuple", "adjust_lr_fn": "NoneType", "nesterov": "bool", "lr": "float"}""",
+                r.GetProperty("types").GetRawText());
+            Assert.Equal("[3.0, -3.2, 1.2]", r.GetProperty("ns_coefficients").GetRawText());
+            Assert.Contains("momentum_buffer", r.GetProperty("state_fields").EnumerateArray().Select(x => x.GetString()));
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = next[i];
+            opt.Step();
+            for (int i = 0; i < ps.Length; i++)
+                for (int j = 0; j < ps[i].Numel; j++)
+                    Close(r.GetProperty("after")[i][j].GetDouble(), ps[i].Data[j], $"parameter {i}[{j}] after a step in PyTorch");
+        }
+        finally { File.Delete(path); }
+    }
+
+    /// <summary>Steps PyTorch 2.9's Muon as transcribed (whose state is the momentum buffer alone, no step) twice, saves its
+    /// state dict with torch.save, steps once more, and prints the parameters after the second and the third step.</summary>
+    private const string MuonSaveScript = """
+        import json, sys, torch
+        sys.path.insert(0, sys.argv[2])
+        import generate_muon
+        params = [torch.nn.Parameter(torch.tensor(v["data"]).reshape(v["shape"])) for v in json.loads(sys.argv[3])]
+        grads = json.loads(sys.argv[4])
+        opt = generate_muon.Muon(params, lr=0.05, adjust_lr_fn="match_rms_adamw")
+        out = {}
+        for step in range(3):
+            if step == 2:
+                torch.save({"optimizer": opt.state_dict()}, sys.argv[1])
+                out["saved"] = [p.detach().reshape(-1).tolist() for p in params]
+            for p, g in zip(params, grads[step]):
+                p.grad = torch.tensor(g).reshape(p.shape)
+            opt.step()
+        out["after"] = [p.detach().reshape(-1).tolist() for p in params]
+        print(json.dumps(out))
+        """;
+
+    [Fact]
+    public void A_Muon_state_dict_PyTorch_saves_without_a_step_loads_and_continues_PyTorchs_trajectory()
+    {
+        int[][] shapes = [[3, 4], [5, 2]];
+        float[][][] grads = Enumerable.Range(0, 3)
+            .Select(step => shapes.Select(s => Enumerable.Range(0, s[0] * s[1]).Select(i => (float)Math.Sin(5 * step + i)).ToArray()).ToArray()).ToArray();
+        var start = shapes.Select((s, k) => Enumerable.Range(0, s[0] * s[1]).Select(i => (float)Math.Cos(k + i)).ToArray()).ToArray();
+        var golden = GoldenSources();
+        if (golden is null) { log.WriteLine("SKIPPED: tests/golden/generate_muon.py is not above the test's directory."); return; }
+        var path = Path.Combine(Path.GetTempPath(), $"torch-muon-{Guid.NewGuid():N}.pt");
+        try
+        {
+            var output = RunTorchScript(MuonSaveScript, path, golden,
+                JsonSerializer.Serialize(start.Select((d, k) => new { data = d, shape = shapes[k] })), JsonSerializer.Serialize(grads));
+            if (output is null) return;
+            using var doc = JsonDocument.Parse(output);
+            var r = doc.RootElement;
+            var ps = shapes.Select((s, k) => new Parameter(r.GetProperty("saved")[k].EnumerateArray().Select(x => x.GetSingle()).ToArray(), s)).ToArray();
+            var opt = new Muon(ps, lr: 0.05, adjustLrFn: "match_rms_adamw");
+            opt.LoadStateDict(CheckpointFile.Load(path).OptimizerStateFor(opt));
+            Assert.Equal("match_rms_adamw", opt.ParamGroups[0].GetText("adjust_lr_fn"));
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = grads[2][i];
+            opt.Step();
+            for (int i = 0; i < ps.Length; i++)
+                for (int j = 0; j < ps[i].Numel; j++)
+                    Close(r.GetProperty("after")[i][j].GetDouble(), ps[i].Data[j], $"parameter {i}[{j}] after the step that follows the load");
+        }
+        finally { File.Delete(path); }
+    }
 }

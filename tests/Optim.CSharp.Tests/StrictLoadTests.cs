@@ -8,9 +8,10 @@ namespace Optim.CSharp.Tests;
 /// </summary>
 public class StrictLoadTests
 {
-    private static (Optimizer Opt, Parameter[] Ps) Stepped(Func<Parameter[], Optimizer> make, int steps = 3)
+    /// <summary>A 2×3 matrix and a vector of 2, or for an optimizer of matrices only (Muon) a 1×2 matrix, stepped.</summary>
+    private static (Optimizer Opt, Parameter[] Ps) Stepped(Func<Parameter[], Optimizer> make, int steps = 3, bool matrices = false)
     {
-        var ps = new[] { new Parameter([1f, -2f, 3f, 0.5f, 2f, -1f], 2, 3), new Parameter([0.25f, -0.75f]) };
+        var ps = new[] { new Parameter([1f, -2f, 3f, 0.5f, 2f, -1f], 2, 3), matrices ? new Parameter([0.25f, -0.75f], 1, 2) : new Parameter([0.25f, -0.75f]) };
         var opt = make(ps);
         for (int t = 0; t < steps; t++)
         {
@@ -77,6 +78,7 @@ public class StrictLoadTests
     [InlineData("Rprop", "prev")]
     [InlineData("Adafactor", "row_var")]
     [InlineData("Adafactor", "col_var")]
+    [InlineData("Muon", "momentum_buffer")]
     public void A_state_entry_that_lacks_a_buffer_or_its_step_is_rejected(string kind, string key)
     {
         var (opt, ps) = Stepped(p => kind switch
@@ -87,8 +89,9 @@ public class StrictLoadTests
             "RMSprop" => new RMSprop(p),
             "Adagrad" => new Adagrad(p),
             "Rprop" => new Rprop(p),
+            "Muon" => new Muon(p),
             _ => new Adafactor(p),
-        });
+        }, matrices: kind == "Muon");
         string json = Mutate(opt, r => State(r, 0).Remove(key));
         Rejected(opt, ps, json, key == "step" ? "has no 'step'" : $"lacks '{key}'");
     }
@@ -201,7 +204,7 @@ public class StrictLoadTests
 public class CompleteStateLoadsTests
 {
     public static TheoryData<string> Kinds() =>
-        ["SGD", "SGDm", "Adam", "AdamAmsgrad", "AdamW", "Adagrad", "RMSprop", "RMSpropCentered", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"];
+        ["SGD", "SGDm", "Adam", "AdamAmsgrad", "AdamW", "Adagrad", "RMSprop", "RMSpropCentered", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "Muon"];
 
     private static Optimizer Make(string kind, Parameter[] p) => kind switch
     {
@@ -219,6 +222,7 @@ public class CompleteStateLoadsTests
         "RAdam" => new RAdam(p),
         "ASGD" => new ASGD(p),
         "Rprop" => new Rprop(p),
+        "Muon" => new Muon(p, nsCoefficients: (2, -1.5, 0.5), adjustLrFn: "original"),
         _ => new Adafactor(p),
     };
 
@@ -226,7 +230,8 @@ public class CompleteStateLoadsTests
     [MemberData(nameof(Kinds))]
     public void Its_own_state_dict_loads_back_unchanged(string kind)
     {
-        var ps = new[] { new Parameter([1f, -2f, 3f, 0.5f, 2f, -1f], 2, 3), new Parameter([0.25f, -0.75f]) };
+        // Muon takes matrices only: its second parameter is a 1×2 matrix
+        var ps = new[] { new Parameter([1f, -2f, 3f, 0.5f, 2f, -1f], 2, 3), kind == "Muon" ? new Parameter([0.25f, -0.75f], 1, 2) : new Parameter([0.25f, -0.75f]) };
         var opt = Make(kind, ps);
         for (int t = 0; t < 3; t++)
         {

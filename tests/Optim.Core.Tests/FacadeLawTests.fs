@@ -22,20 +22,29 @@ let private makeAdafactor (o: AdafactorOptions) (ps: Parameter[]) : CSharp.Optim
     let eps1 = match o.Eps1 with ValueSome e -> System.Nullable e | ValueNone -> System.Nullable()
     Adafactor(ps, o.Lr, o.Beta2Decay, System.Nullable<struct (System.Nullable<float> * float)>(struct (eps1, o.Eps2)), o.D, o.WeightDecay, o.Maximize)
 
-/// Per kind: a generator of (facade factory, matching pure core optimizer).
-let kinds : (string * Gen<(Parameter[] -> CSharp.Optimizer) * Optim.Optimizer>) list =
-    [ "SGD", Gen.sgdOptions |> Gen.map (fun o -> makeSgd o, Reference.sgd o)
-      "Adam", Gen.adamOptions |> Gen.map (fun o -> makeAdam o, Reference.adam o)
-      "AdamW", Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Reference.adamw o)
-      "Adafactor", Gen.adafactorOptions |> Gen.map (fun o -> makeAdafactor o, Fused.adafactor o) ]
+let private makeMuon (o: MuonOptions) (ps: Parameter[]) : CSharp.Optimizer =
+    let struct (a, b, c) = o.NsCoefficients
+    let adjust = match o.AdjustLrFn with MuonLrAdjustment.MatchRmsAdamW -> "match_rms_adamw" | MuonLrAdjustment.Original -> null
+    Muon(ps, o.Lr, o.WeightDecay, o.Momentum, o.Nesterov, System.Nullable<struct (float * float * float)>(struct (a, b, c)), o.Eps, o.NsSteps, adjust)
+
+/// Per kind: the parameters it takes, and a generator of (facade factory, matching pure core optimizer).
+let kinds : (string * Gen<Tensor[]> * Gen<(Parameter[] -> CSharp.Optimizer) * Optim.Optimizer>) list =
+    [ "SGD", Gen.parameters, Gen.sgdOptions |> Gen.map (fun o -> makeSgd o, Reference.sgd o)
+      "Adam", Gen.parameters, Gen.adamOptions |> Gen.map (fun o -> makeAdam o, Reference.adam o)
+      "AdamW", Gen.parameters, Gen.adamOptions |> Gen.map (fun o -> makeAdamW o, Reference.adamw o)
+      "Adafactor", Gen.parameters, Gen.adafactorOptions |> Gen.map (fun o -> makeAdafactor o, Fused.adafactor o)
+      "Muon", Gen.matrices, Gen.muonOptions |> Gen.map (fun o -> makeMuon o, Fused.muon o) ]
 
 type Kinds =
-    static member Names() : seq<obj[]> = kinds |> Seq.map (fun (n, _) -> [| box n |])
+    static member Names() : seq<obj[]> = kinds |> Seq.map (fun (n, _, _) -> [| box n |])
+
+let private kind name = kinds |> List.find (fun (n, _, _) -> n = name)
 
 let private scenario name =
     gen {
-        let! make = kinds |> List.find (fun (n, _) -> n = name) |> snd
-        let! ps = Gen.parameters
+        let _, parameters, makers = kind name
+        let! make = makers
+        let! ps = parameters
         let! grads = Gen.gradSeq true 4 ps
         return make, ps, grads
     } |> Arb.fromGen
@@ -60,8 +69,9 @@ let ``the facade gives the same numbers as the pure core`` (name: string) =
 let ``k micro-batch gradients accumulated then one step equal one step on their sum`` (name: string) =
     let arb =
         gen {
-            let! make = kinds |> List.find (fun (n, _) -> n = name) |> snd
-            let! ps = Gen.parameters
+            let _, parameters, makers = kind name
+            let! make = makers
+            let! ps = parameters
             let! k = Gen.choose (1, 5)
             let! micro = Gen.gradSeq false k ps
             return fst make, ps, micro

@@ -205,6 +205,33 @@ let adafactorOptions : Gen<AdafactorOptions> =
         return { Lr = lr; Beta2Decay = decay; Eps1 = eps1; Eps2 = eps2; D = d; WeightDecay = wd; Maximize = maximize }
     }
 
+/// 1 to 4 matrices (Muon's parameters): 1 to 6 rows by 1 to 7 columns (square, wide, tall, single rows and columns),
+/// values in [-2, 2].
+let matrices : Gen<Tensor[]> =
+    gen {
+        let! n = Gen.choose (1, 4)
+        let! shapes = Gen.arrayOfLength n (Gen.map2 (fun r c -> [| r; c |]) (Gen.choose (1, 6)) (Gen.choose (1, 7)))
+        let! datas = shapes |> Array.map (fun s -> Gen.arrayOfLength (Tensor.numel s) (float32In -2.0 2.0)) |> Gen.sequenceToArray
+        return Array.map2 Tensor.create shapes datas
+    }
+
+/// Muon options covering every option: momentum 0 and Nesterov, other coefficients and step counts, a large eps, both
+/// learning-rate adjustments.
+let muonOptions : Gen<MuonOptions> =
+    gen {
+        let! lr = Gen.elements [ 0.0; 1e-3; 0.02; 0.1 ]
+        let! wd = Gen.elements [ 0.0; 0.1; 0.5 ]
+        let! momentum = Gen.elements [ 0.0; 0.5; 0.95 ]
+        let! nesterov = Gen.elements [ true; false ]
+        let! coefficients = Gen.elements [ MuonOptions.defaults.NsCoefficients; struct (2.0, -1.5, 0.5); struct (1.5, -0.5, 0.0) ]
+        let! eps = Gen.elements [ 1e-7; 1e-3; 0.5 ]
+        let! steps = Gen.elements [ 1; 3; 5 ]
+        let! adjust = Gen.elements [ MuonLrAdjustment.Original; MuonLrAdjustment.MatchRmsAdamW ]
+        return
+            { Lr = lr; WeightDecay = wd; Momentum = momentum; Nesterov = nesterov; NsCoefficients = coefficients; Eps = eps
+              NsSteps = steps; AdjustLrFn = adjust }
+    }
+
 /// Schedule-free SGD options covering warmup, the polynomial weighting and the learning-rate weighting.
 let scheduleFreeSgdOptions : Gen<ScheduleFreeSgdOptions> =
     gen {

@@ -68,6 +68,18 @@ let optimizerFor (kind: string) (fused: bool) (get: string -> JsonElement) : Opt
             { Lr = f "lr"; Beta2Decay = f "beta2_decay"
               Eps1 = (if eps.[0].ValueKind = JsonValueKind.Null then ValueNone else ValueSome(eps.[0].GetDouble()))
               Eps2 = eps.[1].GetDouble(); D = f "d"; WeightDecay = f "weight_decay"; Maximize = b "maximize" }
+    | "Muon" ->
+        let c = get "ns_coefficients"
+        let adjust = get "adjust_lr_fn"
+        pick fused Fused.muon Alias.muon
+            { Lr = f "lr"; WeightDecay = f "weight_decay"; Momentum = f "momentum"; Nesterov = b "nesterov"
+              NsCoefficients = struct (c.[0].GetDouble(), c.[1].GetDouble(), c.[2].GetDouble()); Eps = f "eps"
+              NsSteps = (get "ns_steps").GetInt32()
+              AdjustLrFn =
+                match (if adjust.ValueKind = JsonValueKind.Null then "original" else adjust.GetString()) with
+                | "original" -> MuonLrAdjustment.Original
+                | "match_rms_adamw" -> MuonLrAdjustment.MatchRmsAdamW
+                | other -> failwith $"Unknown adjust_lr_fn {other}" }
     | other -> failwith $"No core optimizer for fixture kind {other}"
 
 [<NoComparison; NoEquality>]
@@ -204,3 +216,9 @@ let ``fused Adafactor follows PyTorch 2.x's trajectory`` (name: string) = run "a
 
 [<Theory; MemberData("Names", "adafactor", MemberType = typeof<Fixtures>)>]
 let ``Adafactor as a chain of blocks follows PyTorch 2.x's trajectory`` (name: string) = run "adafactor" name false
+
+[<Theory; MemberData("Names", "muon", MemberType = typeof<Fixtures>)>]
+let ``fused Muon follows PyTorch 2.9's trajectory`` (name: string) = run "muon" name true
+
+[<Theory; MemberData("Names", "muon", MemberType = typeof<Fixtures>)>]
+let ``Muon as a chain of blocks follows PyTorch 2.9's trajectory`` (name: string) = run "muon" name false

@@ -32,12 +32,12 @@ let ``Adafactor's sums over a large vector are the sums of its chunks in chunk o
         let b = buffers seed
         for w in [ 1.0f; 0.574f; 0.3f ] do
             let vShared, vChunks = Array.copy b.[3], Array.copy b.[3]
-            let struct (sp, su) = Kernels.AdafactorVectorSums(ro b.[0], ro b.[1], ro vShared, rw vShared, w, 1e-14f, maximize)
+            let struct (sp, su) = FusedKernels.AdafactorVectorSums(ro b.[0], ro b.[1], ro vShared, rw vShared, w, 1e-14f, maximize)
             let mutable sumP, sumU = 0.0, 0.0
             for lo in 0 .. Split.chunk .. n - 1 do
                 let len = min Split.chunk (n - lo)
                 let struct (p, u) =
-                    Kernels.AdafactorVectorSumsRange(
+                    FusedKernels.AdafactorVectorSumsRange(
                         ro(b.[0]).Slice(lo, len), ro(b.[1]).Slice(lo, len), ro(vChunks).Slice(lo, len), rw(vChunks).Slice(lo, len), w, 1e-14f, maximize)
                 sumP <- sumP + p
                 sumU <- sumU + u

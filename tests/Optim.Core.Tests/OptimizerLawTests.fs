@@ -9,10 +9,10 @@ open Optim
 open Optim.Tests
 
 /// An optimizer under test: given `maximize`, its fused kernel and its chain of blocks (the chain twice for
-/// optimizers that have no fused kernel, `Fused = false`); and, for the convergence law, both built with
-/// hyperparameters that suit a convex quadratic, and how many steps they get.
+/// optimizers that have no fused kernel, `Fused = false`); the parameters it takes (Muon: matrices); and, for the
+/// convergence law, both built with hyperparameters that suit a convex quadratic, and how many steps they get.
 [<NoComparison; NoEquality>]
-type Entry = { Name: string; Fused: bool; Make: Gen<bool -> Optimizer * Optimizer>; Tuned: Optimizer * Optimizer; Steps: int }
+type Entry = { Name: string; Fused: bool; Params: Gen<Tensor[]>; Make: Gen<bool -> Optimizer * Optimizer>; Tuned: Optimizer * Optimizer; Steps: int }
 
 let private both (makeFused: 'o -> Optimizer) (makeChain: 'o -> GradientTransformation) (o: 'o) = makeFused o, Optimizer.ofTransform (makeChain o)
 
@@ -25,61 +25,73 @@ let private maybeMaximize mx = if mx then Blocks.maximize else Transform.identit
 let optimizers : Entry list =
     [ { Name = "SGD"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.sgdOptions |> Gen.map (fun o mx -> both Reference.sgd Alias.sgd { o with Maximize = mx })
         Tuned = both Reference.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 }
         Steps = 200 }
       { Name = "Adam"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.adamOptions |> Gen.map (fun o mx -> both Reference.adam Alias.adam { o with Maximize = mx })
         Tuned = both Reference.adam Alias.adam { AdamOptions.adam with Lr = 0.05 }
         Steps = 400 }
       { Name = "AdamW"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.adamOptions |> Gen.map (fun o mx -> both Reference.adamw Alias.adamw { o with Maximize = mx })
         Tuned = both Reference.adamw Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
         Steps = 400 }
       { Name = "Adagrad"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.adagradOptions |> Gen.map (fun o mx -> both Reference.adagrad Alias.adagrad { o with Maximize = mx })
         Tuned = both Reference.adagrad Alias.adagrad { AdagradOptions.defaults with Lr = 0.5 }
         Steps = 400 }
       { Name = "RMSprop"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.rmspropOptions |> Gen.map (fun o mx -> both Reference.rmsprop Alias.rmsprop { o with Maximize = mx })
         Tuned = both Reference.rmsprop Alias.rmsprop { RmspropOptions.defaults with Lr = 0.01; Centered = true; Momentum = 0.5 }
         Steps = 400 }
       { Name = "Adadelta"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.adadeltaOptions |> Gen.map (fun o mx -> both Reference.adadelta Alias.adadelta { o with Maximize = mx })
         Tuned = both Reference.adadelta Alias.adadelta { AdadeltaOptions.defaults with Eps = 1e-2 }
         Steps = 400 }
       { Name = "Adamax"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.adamaxOptions |> Gen.map (fun o mx -> both Reference.adamax Alias.adamax { o with Maximize = mx })
         Tuned = both Reference.adamax Alias.adamax { AdamaxOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "NAdam"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.nadamOptions |> Gen.map (fun o mx -> both Reference.nadam Alias.nadam { o with Maximize = mx })
         Tuned = both Reference.nadam Alias.nadam { NadamOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "RAdam"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.radamOptions |> Gen.map (fun o mx -> both Reference.radam Alias.radam { o with Maximize = mx })
         Tuned = both Reference.radam Alias.radam { RadamOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "ASGD"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.asgdOptions |> Gen.map (fun o mx -> both Reference.asgd Alias.asgd { o with Maximize = mx })
         Tuned = both Reference.asgd Alias.asgd { AsgdOptions.defaults with Lr = 0.1 }
         Steps = 200 }
       { Name = "Rprop"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.rpropOptions |> Gen.map (fun o mx -> both Reference.rprop Alias.rprop { o with Maximize = mx })
         Tuned = both Reference.rprop Alias.rprop RpropOptions.defaults
         Steps = 200 }
       { Name = "Adafactor"
         Fused = true
+        Params = Gen.parameters
         Make = Gen.adafactorOptions |> Gen.map (fun o mx -> both Fused.adafactor Alias.adafactor { o with Maximize = mx })
         Tuned = both Fused.adafactor Alias.adafactor { AdafactorOptions.defaults with Lr = 0.1 }
         Steps = 400 }
@@ -87,6 +99,7 @@ let optimizers : Entry list =
       // they circle the minimum at that distance; they converge with a decaying one, as they are used
       { Name = "Lion"
         Fused = false
+        Params = Gen.parameters
         Make = Gen.lionOptions |> Gen.map (fun o mx -> chainOnly Alias.lion { o with Maximize = mx })
         Tuned =
             chainOnly Transform.chain
@@ -94,6 +107,7 @@ let optimizers : Entry list =
         Steps = 400 }
       { Name = "LAMB"
         Fused = false
+        Params = Gen.parameters
         Make = Gen.lambOptions |> Gen.map (fun o mx -> chainOnly Alias.lamb { o with Maximize = mx })
         Tuned =
             chainOnly Transform.chain
@@ -101,10 +115,26 @@ let optimizers : Entry list =
                   Blocks.scaleByTrustRatio
                   Blocks.scaleByLearningRateSchedule (fun t -> 0.1 / (1.0 + float t / 10.0)) ]
         Steps = 400 }
+      // PyTorch's Muon has no maximize: the maximizing pair is its chain after Blocks.maximize, twice (the fused step
+      // equals the chain bit for bit, which the minimizing pair checks). Its steps have a fixed spectral size (an
+      // orthogonalised update times lr), so, as Lion's, it converges with a decaying learning rate
+      { Name = "Muon"
+        Fused = true
+        Params = Gen.matrices
+        Make =
+            Gen.muonOptions |> Gen.map (fun o mx ->
+                if mx then chainOnly Transform.chain [ Blocks.maximize; Alias.muon o ] else both Fused.muon Alias.muon o)
+        Tuned =
+            chainOnly Transform.chain
+                [ Blocks.traceByLerp 0.9 true
+                  Blocks.orthogonalizeByNewtonSchulz MuonOptions.defaults.NsCoefficients 5 1e-7
+                  Blocks.scaleByLearningRateSchedule (fun t -> 0.5 / (1.0 + float t / 20.0)) ]
+        Steps = 400 }
       // Composed entries: combinators inside chains, around optimizers and over parts of the parameters. None has a
       // hand-fused kernel; each runs every law.
       { Name = "clipByGlobalNorm then AdamW's blocks"
         Fused = false
+        Params = Gen.parameters
         Make =
             gen {
                 let! o = Gen.adamOptions
@@ -126,6 +156,7 @@ let optimizers : Entry list =
         Steps = 400 }
       { Name = "applyIfFinite around Adam"
         Fused = false
+        Params = Gen.parameters
         Make =
             gen {
                 let! o = Gen.adamOptions
@@ -138,6 +169,7 @@ let optimizers : Entry list =
       // PyTorch's negates the gradient before everything else, so that the accumulator holds -g in both runs
       { Name = "multiSteps 3 around SGD with momentum"
         Fused = false
+        Params = Gen.parameters
         Make =
             Gen.sgdOptions |> Gen.map (fun o mx ->
                 chainOnly Transform.chain [ maybeMaximize mx; Combinators.multiSteps 3 (Alias.sgd { o with Maximize = false }) ])
@@ -146,6 +178,7 @@ let optimizers : Entry list =
       // the even parameters get Adam's direction, the odd ones their gradient; both then the learning rate
       { Name = "masked Adam direction on even parameters, then the learning rate"
         Fused = false
+        Params = Gen.parameters
         Make =
             Gen.adamOptions |> Gen.map (fun o mx ->
                 chainOnly Transform.chain
@@ -159,6 +192,7 @@ let optimizers : Entry list =
         Steps = 400 }
       { Name = "partition: AdamW on even parameters, SGD on odd ones"
         Fused = false
+        Params = Gen.parameters
         Make =
             gen {
                 let! a = Gen.adamOptions
@@ -172,8 +206,28 @@ let optimizers : Entry list =
                 [ "adamw", Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 }
                   "sgd", Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9 } ]
         Steps = 400 }
+      // every parameter of two dimensions gets Muon, the others (vectors, 3-D tensors) AdamW
+      { Name = "muonWithAdamW: Muon on the matrices, AdamW on the rest"
+        Fused = false
+        Params = Gen.parameters
+        Make =
+            gen {
+                let! m = Gen.muonOptions
+                let! a = Gen.adamOptions
+                return fun mx -> chainOnly Transform.chain [ maybeMaximize mx; Alias.muonWithAdamW m { a with Maximize = false } ]
+            }
+        Tuned =
+            chainOnly (Combinators.partition (fun _ shape -> if shape.Length = 2 then "muon" else "adamw"))
+                [ "muon",
+                  Transform.chain
+                      [ Blocks.traceByLerp 0.9 true
+                        Blocks.orthogonalizeByNewtonSchulz MuonOptions.defaults.NsCoefficients 5 1e-7
+                        Blocks.scaleByLearningRateSchedule (fun t -> 0.5 / (1.0 + float t / 20.0)) ]
+                  "adamw", Alias.adamw { AdamOptions.adamw with Lr = 0.05; WeightDecay = 0.0 } ]
+        Steps = 400 }
       { Name = "lookahead around Adam"
         Fused = false
+        Params = Gen.parameters
         Make =
             gen {
                 let! o = Gen.adamOptions
@@ -185,16 +239,19 @@ let optimizers : Entry list =
         Steps = 400 }
       { Name = "schedule-free AdamW"
         Fused = false
+        Params = Gen.parameters
         Make = Gen.scheduleFreeAdamWOptions |> Gen.map (fun o mx -> chainOnly Transform.chain [ maybeMaximize mx; ScheduleFree.adamw o ])
         Tuned = chainOnly ScheduleFree.adamw { ScheduleFreeAdamWOptions.defaults with Lr = 0.05 }
         Steps = 400 }
       { Name = "schedule-free SGD"
         Fused = false
+        Params = Gen.parameters
         Make = Gen.scheduleFreeSgdOptions |> Gen.map (fun o mx -> chainOnly Transform.chain [ maybeMaximize mx; ScheduleFree.sgd o ])
         Tuned = chainOnly ScheduleFree.sgd { ScheduleFreeSgdOptions.defaults with Lr = 0.2 }
         Steps = 400 }
       { Name = "EMA of the parameters at the end of Adam's chain"
         Fused = false
+        Params = Gen.parameters
         Make =
             gen {
                 let! o = Gen.adamOptions
@@ -209,7 +266,9 @@ let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
 type Table =
     static member Names() = names
     static member FusedNames() = optimizers |> Seq.filter (fun e -> e.Fused) |> Seq.map (fun e -> [| box e.Name |])
-    /// The optimizers whose chains are all elementwise blocks: their compiled chain is one fused pass.
+    /// The optimizers whose fused kernel does its chain's arithmetic exactly: the chains of elementwise blocks (compiled
+    /// to one fused pass), and Muon's (its passes and products in the chain's order). Adafactor's sums its factored
+    /// moments in another order.
     static member ElementwiseNames() = optimizers |> Seq.filter (fun e -> e.Fused && e.Name <> "Adafactor") |> Seq.map (fun e -> [| box e.Name |])
 
 let private entry name = optimizers |> List.find (fun e -> e.Name = name)
@@ -219,7 +278,7 @@ let private scenario (e: Entry) (allowNull: bool) =
     gen {
         let! make = e.Make
         let! mx = Gen.elements [ true; false ]
-        let! ps = Gen.parameters
+        let! ps = e.Params
         let! steps = Gen.choose (1, 6)
         let! grads = Gen.gradSeq allowNull steps ps
         return make mx, ps, grads
@@ -316,7 +375,7 @@ let ``maximizing g gives the same steps as minimizing -g`` (name: string) =
     let arb =
         gen {
             let! make = e.Make
-            let! ps = Gen.parameters
+            let! ps = e.Params
             let! grads = Gen.gradSeq true 4 ps
             return make, ps, grads
         } |> Arb.fromGen
@@ -358,9 +417,9 @@ let ``changing the learning rate between steps keeps the state and needs no rebu
 /// the centre in every coordinate, on the side of 0: no coordinate has to cross 0, which LAMB (whose steps are
 /// proportional to ‖p‖) cannot do for a one-element parameter. Every start is at least 0.1 from 0, for the same reason: a
 /// one-element parameter drawn next to 0 would make LAMB's steps too small to arrive.
-let private quadratic =
+let private quadratic (parameters: Gen<Tensor[]>) =
     gen {
-        let! drawn = Gen.parameters
+        let! drawn = parameters
         let ps = drawn |> Array.map (fun p -> { p with Data = p.Data |> Array.map (fun x -> if x < 0.0f then x - 0.1f else x + 0.1f) })
         let coordinates (g: FsCheck.Gen<float32>) = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length g) |> Gen.sequenceToArray
         let! curvature = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
@@ -374,7 +433,7 @@ let private quadratic =
 [<Theory; MemberData("Names", MemberType = typeof<Table>)>]
 let ``every optimizer converges on a random convex quadratic`` (name: string) =
     let e = entry name
-    Gen.check 20 quadratic (fun (ps, a, c) ->
+    Gen.check 20 (quadratic e.Params) (fun (ps, a, c) ->
         let value (xs: Tensor[]) =
             Array.mapi (fun i (x: Tensor) -> Array.mapi (fun j v -> 0.5 * float a.[i].[j] * (float v - float c.[i].[j]) ** 2.0) x.Data |> Array.sum) xs
             |> Array.sum

@@ -1,3 +1,4 @@
+using Optim.Kernels;
 using Optim.NN.Kernels;
 
 namespace Optim.NN.Tests;

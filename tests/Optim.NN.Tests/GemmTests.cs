@@ -1,6 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Optim.NN.Kernels;
+using Optim.Kernels;
 
 namespace Optim.NN.Tests;
 
@@ -91,5 +91,24 @@ public class GemmTests
         Gemm.Multiply(top, n, k, a, false, b, false, rows, false);
         Gemm.Multiply(m - top, n, k, a.AsSpan(top * k), false, b, false, rows.AsSpan(top * n), false);
         Assert.Equal(whole, rows);
+    }
+
+    [Fact]
+    public void BadExtentsBuffersTooSmallAndAnOutputOverlappingAnInputAreRejectedNamingTheArgument()
+    {
+        var a = new float[6];
+        var b = new float[6];
+        var c = new float[4];
+        Assert.Equal("m", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(-1, 2, 3, a, false, b, false, c, false)).ParamName);
+        Assert.Equal("k", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(2, 2, -3, a, false, b, false, c, false)).ParamName);
+        Assert.Equal("a", Assert.Throws<ArgumentException>(() => Gemm.Multiply(2, 2, 4, a, false, new float[8], false, c, false)).ParamName);
+        Assert.Equal("b", Assert.Throws<ArgumentException>(() => Gemm.Multiply(2, 2, 3, a, false, new float[5], false, c, false)).ParamName);
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => Gemm.Multiply(2, 2, 3, a, false, b, false, new float[3], false)).ParamName);
+        var shared = new float[10];
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() =>
+            Gemm.Multiply(2, 2, 3, shared.AsSpan(0, 6), false, b, false, shared.AsSpan(4, 4), false)).ParamName);
+        // nothing was written by the rejected calls
+        Assert.All(c, x => Assert.Equal(0f, x));
+        Assert.All(shared, x => Assert.Equal(0f, x));
     }
 }

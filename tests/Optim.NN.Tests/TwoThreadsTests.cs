@@ -1,4 +1,4 @@
-using Optim.NN.Kernels;
+using Optim.Kernels;
 
 namespace Optim.NN.Tests;
 

@@ -15,8 +15,9 @@
 # it: the check that Optim matches PyTorch on trajectories it was never tuned on.
 # Each file keeps the committed cases and adds the drawn ones; files the
 # holdout does not draw (seeds.json, nn.json) are copied from tests/golden, so
-# the suites find every file and case they read.  Adafactor, which PyTorch
-# 1.13 lacks, is drawn through generate_adafactor.py's transcription of 2.x.
+# the suites find every file and case they read.  Adafactor and Muon, which
+# PyTorch 1.13 lacks, are drawn through generate_adafactor.py's transcription
+# of 2.x and generate_muon.py's of 2.9 (Muon's parameters are matrices).
 
 import argparse
 import json
@@ -32,6 +33,7 @@ sys.path.insert(0, HERE)
 import generate  # noqa: E402
 import generate_optimizers  # noqa: E402,F401  (registers the other optimizer classes)
 import generate_adafactor  # noqa: E402,F401  (registers the transcription of PyTorch 2.x's Adafactor)
+import generate_muon  # noqa: E402,F401  (registers the transcription of PyTorch 2.9's Muon)
 import generate_lbfgs as gl  # noqa: E402
 import generate_schedulers as gs  # noqa: E402
 from generate import Case, build  # noqa: E402
@@ -57,7 +59,7 @@ def maybe(p, value, otherwise=0.0):
 def shapes(kind=None):
     out = []
     for _ in range(R.randint(1, 4)):
-        rank = R.randint(0 if kind == "Adafactor" else 1, 3)
+        rank = 2 if kind == "Muon" else R.randint(0 if kind == "Adafactor" else 1, 3)
         out.append([R.randint(1, 9) for _ in range(rank)])
     return out
 
@@ -105,6 +107,11 @@ HYPER = {
     "Adafactor": lambda: dict(lr=logu(1e-3, 0.1), beta2_decay=-R.uniform(0.3, 1.0),
                               eps=[R.choice([None, logu(1e-6, 1e-2)]), logu(1e-4, 1e-2)], d=R.uniform(1.0, 2.0),
                               weight_decay=maybe(0.5, logu(1e-4, 0.1)), maximize=R.random() < 0.3),
+    "Muon": lambda: dict(lr=logu(1e-3, 0.1), weight_decay=maybe(0.7, logu(1e-3, 0.3)),
+                         momentum=maybe(0.8, R.uniform(0.5, 0.99)), nesterov=R.random() < 0.6,
+                         ns_coefficients=R.choice([[3.4445, -4.775, 2.0315], [2.0, -1.5, 0.5], [3.0, -3.2, 1.2]]),
+                         eps=R.choice([1e-7, logu(1e-7, 1e-2)]), ns_steps=R.randint(1, 8),
+                         adjust_lr_fn=R.choice([None, "original", "match_rms_adamw"])),
 }
 
 # The keys that may differ between groups, or change mid-run (scalars only; betas too where the kind has them).
@@ -112,12 +119,13 @@ GROUP_KEYS = {"SGD": ["lr", "momentum", "weight_decay"], "Adam": ["lr", "eps", "
               "AdamW": ["lr", "weight_decay", "betas"], "Adagrad": ["lr", "lr_decay", "weight_decay"],
               "RMSprop": ["lr", "alpha", "weight_decay"], "Adadelta": ["lr", "rho"], "Adamax": ["lr", "betas"],
               "NAdam": ["lr", "betas"], "RAdam": ["lr", "betas"], "ASGD": ["lr"], "Rprop": ["lr"],
-              "SparseAdam": ["lr", "betas"], "Adafactor": ["lr", "weight_decay", "d"]}
+              "SparseAdam": ["lr", "betas"], "Adafactor": ["lr", "weight_decay", "d"],
+              "Muon": ["lr", "weight_decay", "momentum"]}
 
 FILES = {"SGD": "sgd.json", "Adam": "adam.json", "AdamW": "adamw.json", "Adagrad": "adagrad.json",
          "RMSprop": "rmsprop.json", "Adadelta": "adadelta.json", "Adamax": "adamax.json", "NAdam": "nadam.json",
          "RAdam": "radam.json", "ASGD": "asgd.json", "Rprop": "rprop.json", "SparseAdam": "sparse_adam.json",
-         "Adafactor": "adafactor.json"}
+         "Adafactor": "adafactor.json", "Muon": "muon.json"}
 
 
 def group_value(kind, key, ctor):
@@ -274,6 +282,14 @@ generate.HERE = args.out
 for kind, fname in FILES.items():
     make = generate_optimizers.build_sparse if kind == "SparseAdam" else build
     generate.write(fname, committed(fname) + [make(random_case(kind, k)) for k in range(args.cases)])
+# muon.json also holds the Newton-Schulz iteration's own outputs, which the tests read beside the trajectories
+with open(os.path.join(HERE, "muon.json")) as f:
+    newton_schulz = json.load(f)["newton_schulz"]
+with open(os.path.join(args.out, "muon.json")) as f:
+    muon = json.load(f)
+muon["newton_schulz"] = newton_schulz
+with open(os.path.join(args.out, "muon.json"), "w") as f:
+    json.dump(muon, f, separators=(",", ":"), allow_nan=False)
 with open(os.path.join(HERE, "lbfgs.json")) as f:
     lbfgs = json.load(f)
 lbfgs["cases"] += [gl.build(lbfgs_case(k)) for k in range(args.cases)]

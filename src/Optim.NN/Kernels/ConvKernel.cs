@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Optim.Kernels;
 
 namespace Optim.NN.Kernels;
 

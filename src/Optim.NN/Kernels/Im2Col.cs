@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Optim.Kernels;
 
 namespace Optim.NN.Kernels;
 
@@ -187,7 +188,7 @@ internal static unsafe class Im2Col
 /// <c>(d, column)</c> is the padded image's float at <c>Offsets[d]</c> past the column's output pixel's corner, so
 /// a run of a panel's columns along one output row is a contiguous run of a padded row. One per scratch, reused.
 /// </summary>
-internal sealed unsafe class PaddedColumns
+internal sealed unsafe class PaddedColumns : PackedOperand
 {
     private ConvShape _s;
     private float* _padded;
@@ -217,7 +218,7 @@ internal sealed unsafe class PaddedColumns
     /// overwritten by the next column's (Gemm's buffer has slack for the very last).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void PackA(float* dst, int ic, int mc, int pc, int kc)
+    public override void PackA(float* dst, int ic, int mc, int pc, int kc)
     {
         const int MR = Gemm.MR;
         var s = _s;
@@ -255,7 +256,7 @@ internal sealed unsafe class PaddedColumns
     /// each stored depth-major and zero-padded: the layout of <see cref="Gemm"/>'s packed B.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void PackB(float* dst, int pc, int kc, int jc, int nc, int nr)
+    public override void PackB(float* dst, int pc, int kc, int jc, int nc, int nr)
     {
         var s = _s;
         int pixels = s.Pixels, wo = s.OutW, rowStep = s.SH * (s.W + 2 * s.PW);

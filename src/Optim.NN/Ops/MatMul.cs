@@ -1,5 +1,5 @@
 using Optim.NN.Autograd;
-using Optim.NN.Kernels;
+using Optim.Kernels;
 
 namespace Optim.NN.Ops;
 

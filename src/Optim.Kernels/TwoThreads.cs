@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 
-namespace Optim.NN.Kernels;
+namespace Optim.Kernels;
 
 /// <summary>Work in two independent halves, either of which may run on any thread.</summary>
 internal abstract class TwoPartJob
@@ -79,7 +79,7 @@ internal static class TwoThreads
                 finally { Done.Release(); }
             }
         })
-        { IsBackground = true, Name = "Optim.NN worker" };
+        { IsBackground = true, Name = "Optim.Kernels worker" };
         t.Start();
         return t;
     }

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Optim.NN.Kernels;
+namespace Optim.Kernels;
 
 /// <summary>
 /// Single-precision matrix product <c>C (+)= op(A)·op(B)</c> on row-major buffers, where <c>op(X)</c> is X or Xᵀ,
@@ -14,7 +14,19 @@ namespace Optim.NN.Kernels;
 /// Large products are split in two halves (of rows or of columns) that run on two threads. The loops are compiled
 /// fully optimised from their first call (no tier-0 warm-up).
 /// </summary>
-internal static unsafe class Gemm
+/// <remarks>
+/// Each element of C is the sum over k in the same order wherever it lies and whichever thread computes it, so a
+/// product does not depend on the split: the same operands give the same floats, and <c>A·Aᵀ</c> is exactly symmetric.
+/// Nothing is allocated per call once the calling thread's packing buffers exist.
+/// </remarks>
+/// <example>
+/// <code>
+/// var a = new float[] { 1, 2, 3, 4, 5, 6 };       // [2, 3]
+/// var gram = new float[4];                         // [2, 2] = A·Aᵀ
+/// Gemm.Multiply(2, 2, 3, a, false, a, true, gram, false);   // gram is { 14, 32, 32, 77 }
+/// </code>
+/// </example>
+public static unsafe class Gemm
 {
     internal const int MR = 6;
 
@@ -32,17 +44,38 @@ internal static unsafe class Gemm
     /// <summary>
     /// <c>C[m,n] = op(A)[m,k]·op(B)[k,n]</c>, or <c>C += …</c> when <paramref name="accumulate"/>. A is stored
     /// <c>[m,k]</c>, or <c>[k,m]</c> when <paramref name="transA"/>; B is stored <c>[k,n]</c>, or <c>[n,k]</c> when
-    /// <paramref name="transB"/>. C must not overlap A or B.
+    /// <paramref name="transB"/>; all row-major. Only the first <c>m·n</c> elements of C are written.
     /// </summary>
+    /// <param name="m">The rows of C and of op(A), 0 or more.</param>
+    /// <param name="n">The columns of C and of op(B), 0 or more.</param>
+    /// <param name="k">The inner extent, 0 or more (0: C is cleared, or left as it is when accumulating).</param>
+    /// <param name="a">A's elements, at least <c>m·k</c>.</param>
+    /// <param name="transA">Whether A is stored transposed, <c>[k,m]</c>.</param>
+    /// <param name="b">B's elements, at least <c>k·n</c>.</param>
+    /// <param name="transB">Whether B is stored transposed, <c>[n,k]</c>.</param>
+    /// <param name="c">C's elements, at least <c>m·n</c>; it must not overlap A or B.</param>
+    /// <param name="accumulate">Whether to add the product to C instead of overwriting it.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An extent is negative.</exception>
+    /// <exception cref="ArgumentException">A buffer is too small for the extents, or C overlaps A or B.</exception>
     public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, bool transA, ReadOnlySpan<float> b, bool transB,
                                 Span<float> c, bool accumulate)
     {
-        if (a.Length < (long)m * k || b.Length < (long)k * n || c.Length < (long)m * n)
-            throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (a.Length < (long)m * k)
+            throw new ArgumentException($"A has {a.Length} elements, but a [{m},{k}]·[{k},{n}] product needs {(long)m * k}.", nameof(a));
+        if (b.Length < (long)k * n)
+            throw new ArgumentException($"B has {b.Length} elements, but a [{m},{k}]·[{k},{n}] product needs {(long)k * n}.", nameof(b));
+        if (c.Length < (long)m * n)
+            throw new ArgumentException($"C has {c.Length} elements, but a [{m},{k}]·[{k},{n}] product needs {(long)m * n}.", nameof(c));
         if (m == 0 || n == 0) return;
+        var output = c[..(m * n)];
+        if (((ReadOnlySpan<float>)output).Overlaps(a[..(int)((long)m * k)]) || ((ReadOnlySpan<float>)output).Overlaps(b[..(int)((long)k * n)]))
+            throw new ArgumentException("C overlaps A or B: the product would read elements it has already written.", nameof(c));
         if (k == 0)
         {
-            if (!accumulate) c[..(m * n)].Clear();
+            if (!accumulate) output.Clear();
             return;
         }
         fixed (float* pa = a, pb = b, pc = c)
@@ -54,11 +87,11 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// <c>C[m,n] (+)= A[m,k]·B[k,n]</c> where B is a convolution's column matrix that is never written out: its
-    /// panels are packed straight from the padded images of <paramref name="b"/>, which saves writing the matrix and
-    /// reading it back. A is stored <c>[m,k]</c>; C must not overlap A.
+    /// <c>C[m,n] (+)= A[m,k]·B[k,n]</c> where B is never written out: its panels are packed straight from where
+    /// <paramref name="b"/> reads them (a convolution's column matrix, from its padded images), which saves writing the
+    /// matrix and reading it back. A is stored <c>[m,k]</c>; C must not overlap A.
     /// </summary>
-    public static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, PaddedColumns b, Span<float> c, bool accumulate)
+    internal static void Multiply(int m, int n, int k, ReadOnlySpan<float> a, PackedOperand b, Span<float> c, bool accumulate)
     {
         if (a.Length < (long)m * k || c.Length < (long)m * n)
             throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
@@ -73,11 +106,11 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// <c>C[m,n] (+)= A[m,k]·op(B)[k,n]</c> where A is a convolution's column matrix that is never written out, its
-    /// panels packed straight from the padded images of <paramref name="a"/>. B is stored <c>[k,n]</c>, or
-    /// <c>[n,k]</c> when <paramref name="transB"/>; C must not overlap B.
+    /// <c>C[m,n] (+)= A[m,k]·op(B)[k,n]</c> where A is never written out, its panels packed straight from where
+    /// <paramref name="a"/> reads them (a convolution's column matrix, from its padded images). B is stored
+    /// <c>[k,n]</c>, or <c>[n,k]</c> when <paramref name="transB"/>; C must not overlap B.
     /// </summary>
-    public static void Multiply(int m, int n, int k, PaddedColumns a, ReadOnlySpan<float> b, bool transB, Span<float> c, bool accumulate)
+    internal static void Multiply(int m, int n, int k, PackedOperand a, ReadOnlySpan<float> b, bool transB, Span<float> c, bool accumulate)
     {
         if (b.Length < (long)k * n || c.Length < (long)m * n)
             throw new ArgumentException($"Buffers too small for a [{m},{k}]·[{k},{n}] product.");
@@ -118,10 +151,10 @@ internal static unsafe class Gemm
         public float* A, B, C;
         public int M, N, K, Mid;
         public bool TransA, TransB, Accumulate, SplitRows;
-        /// <summary>When set, B is this column matrix, packed from its images (and <see cref="B"/> is unused).</summary>
-        public PaddedColumns? ColumnsB;
-        /// <summary>When set, A is this column matrix, packed from its images (and <see cref="A"/> is unused).</summary>
-        public PaddedColumns? ColumnsA;
+        /// <summary>When set, B is this operand, packed from where it reads (and <see cref="B"/> is unused).</summary>
+        public PackedOperand? ColumnsB;
+        /// <summary>When set, A is this operand, packed from where it reads (and <see cref="A"/> is unused).</summary>
+        public PackedOperand? ColumnsA;
 
         public void Set(float* a, float* b, float* c, int m, int n, int k, bool transA, bool transB, bool accumulate)
         {
