@@ -3,7 +3,7 @@
 module Optim.Tests.DescriptorTests
 
 open System
-open Xunit
+open Expecto
 open Optim
 
 type private Get = string -> int -> float
@@ -82,35 +82,35 @@ let private bad (d: Descriptor) (key: string) : (float[] * float) list =
 
 let private defaults (d: Descriptor) : Get = fun key index -> (d.Fixed []).Get(key, index)
 
-[<Fact>]
-let ``every descriptor has its options, and the options' defaults are the descriptor's`` () =
-    let described = cases |> List.map (fun (d, _, _, _) -> d.Kind)
-    Assert.Equal<string list>([ for d in Descriptors.torch -> d.Kind ] @ [ "Lion"; "Lamb" ], described)
-    for d, build, _, expected in cases do
-        Assert.Equal(expected, build (defaults d))
+let tests =
+    testList "DescriptorTests" [
+        testCase "every descriptor has its options, and the options' defaults are the descriptor's" <| fun () ->
+            let described = cases |> List.map (fun (d, _, _, _) -> d.Kind)
+            Assert.Equal<string list>([ for d in Descriptors.torch -> d.Kind ] @ [ "Lion"; "Lamb" ], described)
+            for d, build, _, expected in cases do
+                Assert.Equal(expected, build (defaults d))
 
-[<Fact>]
-let ``every bad value of every rule is rejected by the options' validate, naming the argument and the value`` () =
-    for d, _, validate, _ in cases do
-        for rule in d.Rules do
-            if rule.Keys.Length = 1 then Assert.NotEmpty(bad d rule.Keys.[0])
-        for spec in d.Specs do
-            for values, shown in bad d spec.Key do
-                let get key index = if key = spec.Key then values.[index] else defaults d key index
-                let e = Assert.ThrowsAny<ArgumentException>(fun () -> validate get)
-                Assert.Equal(spec.Name, e.ParamName)
-                Assert.Contains(string shown, e.Message)
-        // the defaults pass (SGD's learning rate, which has none, is 0 here)
-        validate (defaults d)
+        testCase "every bad value of every rule is rejected by the options' validate, naming the argument and the value" <| fun () ->
+            for d, _, validate, _ in cases do
+                for rule in d.Rules do
+                    if rule.Keys.Length = 1 then Assert.NotEmpty(bad d rule.Keys.[0])
+                for spec in d.Specs do
+                    for values, shown in bad d spec.Key do
+                        let get key index = if key = spec.Key then values.[index] else defaults d key index
+                        let e = Assert.ThrowsAny<ArgumentException>(fun () -> validate get)
+                        Assert.Equal(spec.Name, e.ParamName)
+                        Assert.Contains(string shown, e.Message)
+                // the defaults pass (SGD's learning rate, which has none, is 0 here)
+                validate (defaults d)
 
-[<Fact>]
-let ``SGD's options reject Nesterov momentum without momentum or with dampening, naming nesterov`` () =
-    let _, _, validate, _ = cases.Head
-    for momentum, dampening in [ 0.0, 0.0; 0.9, 0.1 ] do
-        let get key index =
-            match key with
-            | "nesterov" -> 1.0
-            | "momentum" -> momentum
-            | "dampening" -> dampening
-            | _ -> defaults Descriptors.sgd key index
-        Assert.Equal("nesterov", Assert.ThrowsAny<ArgumentException>(fun () -> validate get).ParamName)
+        testCase "SGD's options reject Nesterov momentum without momentum or with dampening, naming nesterov" <| fun () ->
+            let _, _, validate, _ = cases.Head
+            for momentum, dampening in [ 0.0, 0.0; 0.9, 0.1 ] do
+                let get key index =
+                    match key with
+                    | "nesterov" -> 1.0
+                    | "momentum" -> momentum
+                    | "dampening" -> dampening
+                    | _ -> defaults Descriptors.sgd key index
+                Assert.Equal("nesterov", Assert.ThrowsAny<ArgumentException>(fun () -> validate get).ParamName)
+    ]

@@ -6,7 +6,7 @@ open System.IO
 open System.Reflection
 open System.Runtime.CompilerServices
 open System.Xml.Linq
-open Xunit
+open Expecto
 
 let private documented (assembly: Assembly) =
     let path = Path.ChangeExtension(assembly.Location, ".xml")
@@ -46,7 +46,9 @@ let undocumented (assembly: Assembly) =
                     || (Reflection.FSharpType.IsUnion t && (m :? PropertyInfo))
                 if not skip && not (has (prefix t m)) then yield prefix t m ]
 
-[<Fact>]
-let ``every public type and member of Optim.Core has an XML doc`` () =
-    let missing = undocumented typeof<Optim.Tensor>.Assembly
-    Assert.True(List.isEmpty missing, "Undocumented: " + String.Join(", ", missing))
+let tests =
+    testList "DocTests" [
+        testCase "every public type and member of Optim.Core has an XML doc" <| fun () ->
+            let missing = undocumented typeof<Optim.Tensor>.Assembly
+            Assert.True(List.isEmpty missing, "Undocumented: " + String.Join(", ", missing))
+    ]

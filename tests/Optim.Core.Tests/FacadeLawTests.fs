@@ -4,7 +4,7 @@ module Optim.Tests.FacadeLawTests
 
 open FsCheck
 open FsCheck.FSharp
-open Xunit
+open Expecto
 open Optim
 open Optim.CSharp
 open Optim.Tests
@@ -35,8 +35,8 @@ let kinds : (string * Gen<Tensor[]> * Gen<(Parameter[] -> CSharp.Optimizer) * Op
       "Adafactor", Gen.parameters, Gen.adafactorOptions |> Gen.map (fun o -> makeAdafactor o, Fused.adafactor o)
       "Muon", Gen.matrices, Gen.muonOptions |> Gen.map (fun o -> makeMuon o, Fused.muon o) ]
 
-type Kinds =
-    static member Names() : seq<obj[]> = kinds |> Seq.map (fun (n, _, _) -> [| box n |])
+/// The kinds' names: each law runs once per kind.
+let private names = kinds |> List.map (fun (n, _, _) -> n)
 
 let private kind name = kinds |> List.find (fun (n, _, _) -> n = name)
 
@@ -54,58 +54,67 @@ let private parameters (ps: Tensor[]) = ps |> Array.map (fun t -> Parameter(Arra
 let private setGrads (ps: Parameter[]) (grads: float32[][]) =
     Array.iter2 (fun (p: Parameter) (g: float32[]) -> p.Grad <- (if isNull g then null else Array.copy g)) ps grads
 
-[<Theory; MemberData("Names", MemberType = typeof<Kinds>)>]
-let ``the facade gives the same numbers as the pure core`` (name: string) =
-    Gen.check 100 (scenario name) (fun ((make, core), ps, grads) ->
-        let fps = parameters ps
-        let opt = make fps
-        for g in grads do
-            setGrads fps g
-            opt.Step() |> ignore
-        let cps, _ = grads |> List.fold (fun (ps, s) g -> core.Step ps g s) (ps, core.Init ps)
-        Array.forall2 (fun (p: Parameter) (t: Tensor) -> p.Data = t.Data) fps cps)
+let tests =
+    testList "FacadeLawTests" [
+        testList "the facade gives the same numbers as the pure core" [
+            for name in names ->
+                Gen.property name 100 (
+                    Prop.forAll (scenario name) (fun ((make, core), ps, grads) ->
+                        let fps = parameters ps
+                        let opt = make fps
+                        for g in grads do
+                            setGrads fps g
+                            opt.Step() |> ignore
+                        let cps, _ = grads |> List.fold (fun (ps, s) g -> core.Step ps g s) (ps, core.Init ps)
+                        Array.forall2 (fun (p: Parameter) (t: Tensor) -> p.Data = t.Data) fps cps))
+        ]
 
-[<Theory; MemberData("Names", MemberType = typeof<Kinds>)>]
-let ``k micro-batch gradients accumulated then one step equal one step on their sum`` (name: string) =
-    let arb =
-        gen {
-            let _, parameters, makers = kind name
-            let! make = makers
-            let! ps = parameters
-            let! k = Gen.choose (1, 5)
-            let! micro = Gen.gradSeq false k ps
-            return fst make, ps, micro
-        } |> Arb.fromGen
-    Gen.check 100 arb (fun (make, ps, micro) ->
-        let a, b = parameters ps, parameters ps
-        let optA, optB = make a, make b
-        optA.ZeroGrad()
-        for g in micro do Array.iter2 (fun (p: Parameter) (x: float32[]) -> p.AccumulateGrad(System.ReadOnlySpan x)) a g
-        optA.Step() |> ignore
-        let sum = micro |> List.reduce (Array.map2 (Array.map2 (+)))
-        setGrads b sum
-        optB.Step() |> ignore
-        Array.forall2 (fun (x: Parameter) (y: Parameter) -> x.Data = y.Data) a b)
+        testList "k micro-batch gradients accumulated then one step equal one step on their sum" [
+            for name in names ->
+                Gen.property name 100 (
+                    let arb =
+                        gen {
+                            let _, parameters, makers = kind name
+                            let! make = makers
+                            let! ps = parameters
+                            let! k = Gen.choose (1, 5)
+                            let! micro = Gen.gradSeq false k ps
+                            return fst make, ps, micro
+                        } |> Arb.fromGen
+                    Prop.forAll arb (fun (make, ps, micro) ->
+                        let a, b = parameters ps, parameters ps
+                        let optA, optB = make a, make b
+                        optA.ZeroGrad()
+                        for g in micro do Array.iter2 (fun (p: Parameter) (x: float32[]) -> p.AccumulateGrad(System.ReadOnlySpan x)) a g
+                        optA.Step() |> ignore
+                        let sum = micro |> List.reduce (Array.map2 (Array.map2 (+)))
+                        setGrads b sum
+                        optB.Step() |> ignore
+                        Array.forall2 (fun (x: Parameter) (y: Parameter) -> x.Data = y.Data) a b))
+        ]
 
-[<Theory; MemberData("Names", MemberType = typeof<Kinds>)>]
-let ``a facade optimizer resumed from StateDict JSON equals the uninterrupted one`` (name: string) =
-    Gen.check 100 (scenario name) (fun ((make, _), ps, grads) ->
-        let a, b = parameters ps, parameters ps
-        let optA, optB = make a, make b
-        let k = List.length grads / 2
-        grads |> List.iteri (fun i g ->
-            if i < k then
-                setGrads a g
-                optA.Step() |> ignore
-                setGrads b g
-                optB.Step() |> ignore)
-        let resumed = make b
-        resumed.LoadStateDict(StateDict.FromJson(optB.StateDict().ToJson()))
-        grads |> List.iteri (fun i g ->
-            if i >= k then
-                setGrads a g
-                optA.Step() |> ignore
-                setGrads b g
-                resumed.Step() |> ignore)
-        Array.forall2 (fun (x: Parameter) (y: Parameter) -> x.Data = y.Data) a b
-        && optA.StateDict().ToJson() = resumed.StateDict().ToJson())
+        testList "a facade optimizer resumed from StateDict JSON equals the uninterrupted one" [
+            for name in names ->
+                Gen.property name 100 (
+                    Prop.forAll (scenario name) (fun ((make, _), ps, grads) ->
+                        let a, b = parameters ps, parameters ps
+                        let optA, optB = make a, make b
+                        let k = List.length grads / 2
+                        grads |> List.iteri (fun i g ->
+                            if i < k then
+                                setGrads a g
+                                optA.Step() |> ignore
+                                setGrads b g
+                                optB.Step() |> ignore)
+                        let resumed = make b
+                        resumed.LoadStateDict(StateDict.FromJson(optB.StateDict().ToJson()))
+                        grads |> List.iteri (fun i g ->
+                            if i >= k then
+                                setGrads a g
+                                optA.Step() |> ignore
+                                setGrads b g
+                                resumed.Step() |> ignore)
+                        Array.forall2 (fun (x: Parameter) (y: Parameter) -> x.Data = y.Data) a b
+                        && optA.StateDict().ToJson() = resumed.StateDict().ToJson()))
+        ]
+    ]

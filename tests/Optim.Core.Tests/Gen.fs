@@ -1,6 +1,7 @@
 /// FsCheck generators shared by the law tests: parameters, gradients and hyperparameters.
 module Optim.Tests.Gen
 
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Optim
@@ -260,9 +261,11 @@ let scheduleFreeAdamWOptions : Gen<ScheduleFreeAdamWOptions> =
                 Lr = lr; Beta1 = b1; Beta2 = b2; Eps = eps; WeightDecay = wd; WarmupSteps = warmup; R = r; WeightLrPower = power }
     }
 
-/// Runs a property with FsCheck's QuickThrowOnFailure config and a fixed number of cases.
-let check (maxTests: int) (property: Arbitrary<'a>) (test: 'a -> bool) =
-    Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTests), Prop.forAll property test)
+/// Expecto's FsCheck configuration with `maxTests` cases (sizes 1 to 100, a fresh seed each run, as FsCheck's own).
+let config (maxTests: int) = { FsCheckConfig.defaultConfig with maxTest = maxTests }
+
+/// An Expecto test of a property over `maxTests` generated cases; a failure reports the seed that replays it.
+let property (name: string) (maxTests: int) (property: Property) = testPropertyWithConfig (config maxTests) name property
 
 /// Elementwise closeness within the SPEC's parity tolerance: |a - b| ≤ atol + rtol·|b|.
 let close (atol: float) (rtol: float) (a: float32[]) (b: float32[]) =

@@ -81,10 +81,5 @@ let hyper (case: Case) (group: JsonElement) (key: string) : JsonElement =
     | true, v -> v
     | _ -> case.Defaults.GetProperty key
 
-/// Case names of a file, as xunit theory data.
-let names (file: string) : seq<obj[]> = load file |> Seq.map (fun c -> [| box c.Name |])
-
-/// xunit's MemberData source for fixture case names.
-type Fixtures =
-    /// The case names of a fixture file.
-    static member Names(file: string) : seq<obj[]> = names file
+/// The case names of a fixture file, one test each.
+let caseNames (file: string) : string list = load file |> Seq.map (fun c -> c.Name) |> List.ofSeq

@@ -3,7 +3,7 @@ module Optim.Tests.GoldenReplayTests
 
 open System.Collections.Generic
 open System.Text.Json
-open Xunit
+open Expecto
 open Optim
 open Optim.Tests.Golden
 
@@ -142,83 +142,37 @@ let private run (file: string) (name: string) (fused: bool) =
     let _, states = replay case fused
     checkFinalState case states
 
-[<Theory; MemberData("Names", "sgd", MemberType = typeof<Fixtures>)>]
-let ``fused SGD follows PyTorch's trajectory`` (name: string) = run "sgd" name true
+/// One test per case of a fixture file, each replaying its case.
+let private replays (law: string) (file: string) (fused: bool) =
+    testList law [ for name in caseNames file -> testCase name (fun () -> run file name fused) ]
 
-[<Theory; MemberData("Names", "sgd", MemberType = typeof<Fixtures>)>]
-let ``SGD as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "sgd" name false
-
-[<Theory; MemberData("Names", "adam", MemberType = typeof<Fixtures>)>]
-let ``fused Adam follows PyTorch's trajectory`` (name: string) = run "adam" name true
-
-[<Theory; MemberData("Names", "adam", MemberType = typeof<Fixtures>)>]
-let ``Adam as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adam" name false
-
-[<Theory; MemberData("Names", "adamw", MemberType = typeof<Fixtures>)>]
-let ``fused AdamW follows PyTorch's trajectory`` (name: string) = run "adamw" name true
-
-[<Theory; MemberData("Names", "adamw", MemberType = typeof<Fixtures>)>]
-let ``AdamW as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adamw" name false
-
-[<Theory; MemberData("Names", "seeds", MemberType = typeof<Fixtures>)>]
-let ``the seeds' examples follow PyTorch`` (name: string) = run "seeds" name true
-
-[<Theory; MemberData("Names", "adagrad", MemberType = typeof<Fixtures>)>]
-let ``fused Adagrad follows PyTorch's trajectory`` (name: string) = run "adagrad" name true
-
-[<Theory; MemberData("Names", "adagrad", MemberType = typeof<Fixtures>)>]
-let ``Adagrad as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adagrad" name false
-
-[<Theory; MemberData("Names", "rmsprop", MemberType = typeof<Fixtures>)>]
-let ``fused RMSprop follows PyTorch's trajectory`` (name: string) = run "rmsprop" name true
-
-[<Theory; MemberData("Names", "rmsprop", MemberType = typeof<Fixtures>)>]
-let ``RMSprop as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "rmsprop" name false
-
-[<Theory; MemberData("Names", "adadelta", MemberType = typeof<Fixtures>)>]
-let ``fused Adadelta follows PyTorch's trajectory`` (name: string) = run "adadelta" name true
-
-[<Theory; MemberData("Names", "adadelta", MemberType = typeof<Fixtures>)>]
-let ``Adadelta as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adadelta" name false
-
-[<Theory; MemberData("Names", "adamax", MemberType = typeof<Fixtures>)>]
-let ``fused Adamax follows PyTorch's trajectory`` (name: string) = run "adamax" name true
-
-[<Theory; MemberData("Names", "adamax", MemberType = typeof<Fixtures>)>]
-let ``Adamax as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "adamax" name false
-
-[<Theory; MemberData("Names", "nadam", MemberType = typeof<Fixtures>)>]
-let ``fused NAdam follows PyTorch's trajectory`` (name: string) = run "nadam" name true
-
-[<Theory; MemberData("Names", "nadam", MemberType = typeof<Fixtures>)>]
-let ``NAdam as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "nadam" name false
-
-[<Theory; MemberData("Names", "radam", MemberType = typeof<Fixtures>)>]
-let ``fused RAdam follows PyTorch's trajectory`` (name: string) = run "radam" name true
-
-[<Theory; MemberData("Names", "radam", MemberType = typeof<Fixtures>)>]
-let ``RAdam as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "radam" name false
-
-[<Theory; MemberData("Names", "asgd", MemberType = typeof<Fixtures>)>]
-let ``fused ASGD follows PyTorch's trajectory`` (name: string) = run "asgd" name true
-
-[<Theory; MemberData("Names", "asgd", MemberType = typeof<Fixtures>)>]
-let ``ASGD as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "asgd" name false
-
-[<Theory; MemberData("Names", "rprop", MemberType = typeof<Fixtures>)>]
-let ``fused Rprop follows PyTorch's trajectory`` (name: string) = run "rprop" name true
-
-[<Theory; MemberData("Names", "rprop", MemberType = typeof<Fixtures>)>]
-let ``Rprop as a chain of blocks follows PyTorch's trajectory`` (name: string) = run "rprop" name false
-
-[<Theory; MemberData("Names", "adafactor", MemberType = typeof<Fixtures>)>]
-let ``fused Adafactor follows PyTorch 2.x's trajectory`` (name: string) = run "adafactor" name true
-
-[<Theory; MemberData("Names", "adafactor", MemberType = typeof<Fixtures>)>]
-let ``Adafactor as a chain of blocks follows PyTorch 2.x's trajectory`` (name: string) = run "adafactor" name false
-
-[<Theory; MemberData("Names", "muon", MemberType = typeof<Fixtures>)>]
-let ``fused Muon follows PyTorch 2.9's trajectory`` (name: string) = run "muon" name true
-
-[<Theory; MemberData("Names", "muon", MemberType = typeof<Fixtures>)>]
-let ``Muon as a chain of blocks follows PyTorch 2.9's trajectory`` (name: string) = run "muon" name false
+let tests =
+    testList "GoldenReplayTests" [
+        replays "fused SGD follows PyTorch's trajectory" "sgd" true
+        replays "SGD as a chain of blocks follows PyTorch's trajectory" "sgd" false
+        replays "fused Adam follows PyTorch's trajectory" "adam" true
+        replays "Adam as a chain of blocks follows PyTorch's trajectory" "adam" false
+        replays "fused AdamW follows PyTorch's trajectory" "adamw" true
+        replays "AdamW as a chain of blocks follows PyTorch's trajectory" "adamw" false
+        replays "the seeds' examples follow PyTorch" "seeds" true
+        replays "fused Adagrad follows PyTorch's trajectory" "adagrad" true
+        replays "Adagrad as a chain of blocks follows PyTorch's trajectory" "adagrad" false
+        replays "fused RMSprop follows PyTorch's trajectory" "rmsprop" true
+        replays "RMSprop as a chain of blocks follows PyTorch's trajectory" "rmsprop" false
+        replays "fused Adadelta follows PyTorch's trajectory" "adadelta" true
+        replays "Adadelta as a chain of blocks follows PyTorch's trajectory" "adadelta" false
+        replays "fused Adamax follows PyTorch's trajectory" "adamax" true
+        replays "Adamax as a chain of blocks follows PyTorch's trajectory" "adamax" false
+        replays "fused NAdam follows PyTorch's trajectory" "nadam" true
+        replays "NAdam as a chain of blocks follows PyTorch's trajectory" "nadam" false
+        replays "fused RAdam follows PyTorch's trajectory" "radam" true
+        replays "RAdam as a chain of blocks follows PyTorch's trajectory" "radam" false
+        replays "fused ASGD follows PyTorch's trajectory" "asgd" true
+        replays "ASGD as a chain of blocks follows PyTorch's trajectory" "asgd" false
+        replays "fused Rprop follows PyTorch's trajectory" "rprop" true
+        replays "Rprop as a chain of blocks follows PyTorch's trajectory" "rprop" false
+        replays "fused Adafactor follows PyTorch 2.x's trajectory" "adafactor" true
+        replays "Adafactor as a chain of blocks follows PyTorch 2.x's trajectory" "adafactor" false
+        replays "fused Muon follows PyTorch 2.9's trajectory" "muon" true
+        replays "Muon as a chain of blocks follows PyTorch 2.9's trajectory" "muon" false
+    ]

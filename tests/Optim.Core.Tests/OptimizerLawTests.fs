@@ -4,7 +4,7 @@ module Optim.Tests.OptimizerLawTests
 
 open FsCheck
 open FsCheck.FSharp
-open Xunit
+open Expecto
 open Optim
 open Optim.Tests
 
@@ -261,15 +261,13 @@ let optimizers : Entry list =
         Tuned = chainOnly Transform.chain [ Alias.adam { AdamOptions.adam with Lr = 0.05 }; Combinators.ema 0.9 ]
         Steps = 400 } ]
 
-let names : seq<obj[]> = optimizers |> Seq.map (fun e -> [| box e.Name |])
+/// The optimizers' names: each law runs once per name.
+let names = optimizers |> List.map (fun e -> e.Name)
 
-type Table =
-    static member Names() = names
-    static member FusedNames() = optimizers |> Seq.filter (fun e -> e.Fused) |> Seq.map (fun e -> [| box e.Name |])
-    /// The optimizers whose fused kernel does its chain's arithmetic exactly: the chains of elementwise blocks (compiled
-    /// to one fused pass), and Muon's (its passes and products in the chain's order). Adafactor's sums its factored
-    /// moments in another order.
-    static member ElementwiseNames() = optimizers |> Seq.filter (fun e -> e.Fused && e.Name <> "Adafactor") |> Seq.map (fun e -> [| box e.Name |])
+/// The optimizers whose fused kernel does its chain's arithmetic exactly: the chains of elementwise blocks (compiled to
+/// one fused pass), and Muon's (its passes and products in the chain's order). Adafactor's sums its factored moments in
+/// another order.
+let elementwiseNames = optimizers |> List.filter (fun e -> e.Fused && e.Name <> "Adafactor") |> List.map (fun e -> e.Name)
 
 let private entry name = optimizers |> List.find (fun e -> e.Name = name)
 
@@ -299,120 +297,6 @@ let private statesClose (a: State) (b: State) =
     && Map.keys a.Buffers |> Seq.forall (fun k ->
         Array.forall2 (fun (x: float32[]) (y: float32[]) -> (isNull x && isNull y) || (not (isNull x) && not (isNull y) && Gen.close 1e-6 1e-5 x y)) a.Buffers.[k] b.Buffers.[k])
 
-[<Theory; MemberData("ElementwiseNames", MemberType = typeof<Table>)>]
-let ``the compiled chain of blocks gives the hand-fused kernel's numbers bit for bit, pure and in place`` (name: string) =
-    Gen.check 200 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
-        let pf, sf = runPure fused ps grads
-        let pc, sc = runPure chain ps grads
-        let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
-        let si = grads |> List.fold (fun s g -> chain.StepInPlace buffers g s) (chain.Init ps)
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pf pc && statesEqual sf sc
-        && Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pf buffers && statesEqual sf si)
-
-[<Fact>]
-let ``on tensors large enough to be shared by both threads the compiled chains equal the hand-fused kernels bit for bit`` () =
-    let rng = System.Random 7
-    let n = (1 <<< 20) + 37
-    let ps = [| Tensor.ofArray (Array.init n (fun _ -> float32 (rng.NextDouble() - 0.5))); Tensor.ofArray [| 0.5f; -1.0f; 2.0f |] |]
-    let grads = List.init 3 (fun _ -> ps |> Array.map (fun p -> Array.init p.Data.Length (fun _ -> float32 (rng.NextDouble() - 0.5))))
-    for fused, chain in
-        [ both Reference.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true; WeightDecay = 0.01 }
-          both Reference.adamw Alias.adamw { AdamOptions.adamw with Amsgrad = true }
-          both Reference.asgd Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
-          both Reference.rmsprop Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.5 } ] do
-        let pf, sf = runPure fused ps grads
-        let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
-        let si = grads |> List.fold (fun s g -> chain.StepInPlace buffers g s) (chain.Init ps)
-        Assert.True(Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pf buffers)
-        Assert.True(statesEqual sf si)
-
-[<Fact>]
-let ``Adafactor's chain, whose factored moments are not elementwise, stays within float32 rounding of its fused kernel`` () =
-    Gen.check 200 (scenario (entry "Adafactor") true) (fun ((fused, chain), ps, grads) ->
-        let pf, sf = runPure fused ps grads
-        let pc, sc = runPure chain ps grads
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) pf pc && statesClose sf sc)
-
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``the pure step and the in-place step give identical numbers`` (name: string) =
-    Gen.check 200 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
-        [ fused; chain ] |> List.forall (fun o ->
-            let pp, sp = runPure o ps grads
-            let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
-            let si = grads |> List.fold (fun s g -> o.StepInPlace buffers g s) (o.Init ps)
-            Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pp buffers && statesEqual sp si))
-
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``the pure step never modifies its arguments`` (name: string) =
-    Gen.check 100 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
-        [ fused; chain ] |> List.forall (fun o ->
-            let before = ps |> Array.map Tensor.copy
-            let s0 = o.Init ps
-            let s1, _ = grads |> List.fold (fun (s, ps) g -> let ps', s' = o.Step ps g s in s', ps') (s0, ps)
-            let snapshot = State.copy s1
-            let g = List.head grads
-            o.Step ps g s1 |> ignore
-            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) before ps && statesEqual snapshot s1))
-
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``a run resumed from a JSON checkpoint equals the uninterrupted run`` (name: string) =
-    Gen.check 100 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
-        [ fused; chain ] |> List.forall (fun o ->
-            let k = List.length grads / 2
-            let p1, s1 = runPure o ps (List.take k grads)
-            let shapes = ps |> Array.map (fun p -> p.Shape)
-            let names = Array.create ps.Length null
-            let json = Checkpoint.toJson { Kind = name; State = s1; Groups = [||]; Names = names; Shapes = shapes }
-            let s1' = Checkpoint.conform name (o.Init ps) shapes names [||] (Checkpoint.ofJson json)
-            let resumed = List.skip k grads |> List.fold (fun (ps, s) g -> o.Step ps g s) (p1, s1')
-            let straight = runPure o ps grads
-            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) (fst resumed) (fst straight)
-            && statesEqual (snd resumed) (snd straight)))
-
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``maximizing g gives the same steps as minimizing -g`` (name: string) =
-    let e = entry name
-    let arb =
-        gen {
-            let! make = e.Make
-            let! ps = e.Params
-            let! grads = Gen.gradSeq true 4 ps
-            return make, ps, grads
-        } |> Arb.fromGen
-    Gen.check 100 arb (fun (make, ps, grads) ->
-        let negated = grads |> List.map (Array.map (fun g -> if isNull g then null else Array.map (fun x -> -x) g))
-        let (fMax, cMax), (fMin, cMin) = make true, make false
-        List.forall2 (fun a b ->
-            let pa, sa = runPure a ps grads
-            let pb, sb = runPure b ps negated
-            Array.forall2 (fun (x: Tensor) (y: Tensor) -> x.Data = y.Data) pa pb && statesEqual sa sb) [ fMax; cMax ] [ fMin; cMin ])
-
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``a parameter without a gradient keeps its value and its state`` (name: string) =
-    Gen.check 100 (scenario (entry name) false) (fun ((fused, chain), ps, grads) ->
-        [ fused; chain ] |> List.forall (fun o ->
-            let p1, s1 = runPure o ps grads
-            let none = Array.create ps.Length (null: float32[])
-            let p2, s2 = o.Step p1 none s1
-            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 p2 && statesEqual s1 s2))
-
-[<Fact>]
-let ``changing the learning rate between steps keeps the state and needs no rebuild of it`` () =
-    let arb =
-        gen {
-            let! o = Gen.adamOptions
-            let! ps = Gen.parameters
-            let! grads = Gen.gradSeq false 4 ps
-            let! lrs = Gen.listOfLength 4 (Gen.elements [ 1e-3; 1e-2; 0.1 ])
-            return o, ps, grads, lrs
-        } |> Arb.fromGen
-    Gen.check 100 arb (fun (o, ps, grads, lrs) ->
-        let steps (make: AdamOptions -> Optimizer) =
-            List.zip grads lrs |> List.fold (fun (ps, s) (g, lr) -> (make { o with Lr = lr }).Step ps g s) (ps, (make o).Init ps)
-        let pf, sf = steps Reference.adam
-        let pc, sc = steps (Alias.adam >> Optimizer.ofTransform)
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pf pc && statesEqual sf sc)
-
 /// A random convex quadratic f(x) = ½·Σ aᵢ(xᵢ - cᵢ)² with curvatures aᵢ in [0.5, 2], and a start 0.5 to 2 from
 /// the centre in every coordinate, on the side of 0: no coordinate has to cross 0, which LAMB (whose steps are
 /// proportional to ‖p‖) cannot do for a one-element parameter. Every start is at least 0.1 from 0, for the same reason: a
@@ -430,24 +314,154 @@ let private quadratic (parameters: Gen<Tensor[]>) =
     }
     |> Arb.fromGen
 
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``every optimizer converges on a random convex quadratic`` (name: string) =
-    let e = entry name
-    Gen.check 20 (quadratic e.Params) (fun (ps, a, c) ->
-        let value (xs: Tensor[]) =
-            Array.mapi (fun i (x: Tensor) -> Array.mapi (fun j v -> 0.5 * float a.[i].[j] * (float v - float c.[i].[j]) ** 2.0) x.Data |> Array.sum) xs
-            |> Array.sum
-        let grad (xs: Tensor[]) = xs |> Array.mapi (fun i x -> x.Data |> Array.mapi (fun j v -> a.[i].[j] * (v - c.[i].[j])))
-        let f0 = value ps
-        let fused, chain = e.Tuned
-        [ fused; chain ] |> List.forall (fun o ->
-            let final, _ = Optimizer.run o grad e.Steps ps
-            value final <= 1e-2 * f0 + 1e-4))
+let tests =
+    testList "OptimizerLawTests" [
+        testList "the compiled chain of blocks gives the hand-fused kernel's numbers bit for bit, pure and in place" [
+            for name in elementwiseNames ->
+                Gen.property name 200 (
+                    Prop.forAll (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+                        let pf, sf = runPure fused ps grads
+                        let pc, sc = runPure chain ps grads
+                        let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
+                        let si = grads |> List.fold (fun s g -> chain.StepInPlace buffers g s) (chain.Init ps)
+                        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pf pc && statesEqual sf sc
+                        && Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pf buffers && statesEqual sf si))
+        ]
 
-[<Theory; MemberData("Names", MemberType = typeof<Table>)>]
-let ``finite parameters and gradients give finite parameters and state`` (name: string) =
-    Gen.check 100 (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
-        [ fused; chain ] |> List.forall (fun o ->
-            let p, s = runPure o ps grads
-            let finite (a: float32[]) = isNull a || Array.forall System.Single.IsFinite a
-            p |> Array.forall (fun t -> finite t.Data) && s.Buffers |> Map.forall (fun _ b -> Array.forall finite b)))
+        testCase "on tensors large enough to be shared by both threads the compiled chains equal the hand-fused kernels bit for bit" <| fun () ->
+            let rng = System.Random 7
+            let n = (1 <<< 20) + 37
+            let ps = [| Tensor.ofArray (Array.init n (fun _ -> float32 (rng.NextDouble() - 0.5))); Tensor.ofArray [| 0.5f; -1.0f; 2.0f |] |]
+            let grads = List.init 3 (fun _ -> ps |> Array.map (fun p -> Array.init p.Data.Length (fun _ -> float32 (rng.NextDouble() - 0.5))))
+            for fused, chain in
+                [ both Reference.sgd Alias.sgd { SgdOptions.create 0.1 with Momentum = 0.9; Nesterov = true; WeightDecay = 0.01 }
+                  both Reference.adamw Alias.adamw { AdamOptions.adamw with Amsgrad = true }
+                  both Reference.asgd Alias.asgd { AsgdOptions.defaults with T0 = 1.0 }
+                  both Reference.rmsprop Alias.rmsprop { RmspropOptions.defaults with Centered = true; Momentum = 0.5 } ] do
+                let pf, sf = runPure fused ps grads
+                let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
+                let si = grads |> List.fold (fun s g -> chain.StepInPlace buffers g s) (chain.Init ps)
+                Assert.True(Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pf buffers)
+                Assert.True(statesEqual sf si)
+
+        Gen.property "Adafactor's chain, whose factored moments are not elementwise, stays within float32 rounding of its fused kernel" 200 (
+            Prop.forAll (scenario (entry "Adafactor") true) (fun ((fused, chain), ps, grads) ->
+                let pf, sf = runPure fused ps grads
+                let pc, sc = runPure chain ps grads
+                Array.forall2 (fun (a: Tensor) (b: Tensor) -> Gen.close 1e-6 1e-5 a.Data b.Data) pf pc && statesClose sf sc))
+
+        testList "the pure step and the in-place step give identical numbers" [
+            for name in names ->
+                Gen.property name 200 (
+                    Prop.forAll (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+                        [ fused; chain ] |> List.forall (fun o ->
+                            let pp, sp = runPure o ps grads
+                            let buffers = ps |> Array.map (fun p -> Array.copy p.Data)
+                            let si = grads |> List.fold (fun s g -> o.StepInPlace buffers g s) (o.Init ps)
+                            Array.forall2 (fun (a: Tensor) (b: float32[]) -> a.Data = b) pp buffers && statesEqual sp si)))
+        ]
+
+        testList "the pure step never modifies its arguments" [
+            for name in names ->
+                Gen.property name 100 (
+                    Prop.forAll (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+                        [ fused; chain ] |> List.forall (fun o ->
+                            let before = ps |> Array.map Tensor.copy
+                            let s0 = o.Init ps
+                            let s1, _ = grads |> List.fold (fun (s, ps) g -> let ps', s' = o.Step ps g s in s', ps') (s0, ps)
+                            let snapshot = State.copy s1
+                            let g = List.head grads
+                            o.Step ps g s1 |> ignore
+                            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) before ps && statesEqual snapshot s1)))
+        ]
+
+        testList "a run resumed from a JSON checkpoint equals the uninterrupted run" [
+            for name in names ->
+                Gen.property name 100 (
+                    Prop.forAll (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+                        [ fused; chain ] |> List.forall (fun o ->
+                            let k = List.length grads / 2
+                            let p1, s1 = runPure o ps (List.take k grads)
+                            let shapes = ps |> Array.map (fun p -> p.Shape)
+                            let names = Array.create ps.Length null
+                            let json = Checkpoint.toJson { Kind = name; State = s1; Groups = [||]; Names = names; Shapes = shapes }
+                            let s1' = Checkpoint.conform name (o.Init ps) shapes names [||] (Checkpoint.ofJson json)
+                            let resumed = List.skip k grads |> List.fold (fun (ps, s) g -> o.Step ps g s) (p1, s1')
+                            let straight = runPure o ps grads
+                            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) (fst resumed) (fst straight)
+                            && statesEqual (snd resumed) (snd straight))))
+        ]
+
+        testList "maximizing g gives the same steps as minimizing -g" [
+            for name in names ->
+                Gen.property name 100 (
+                    let e = entry name
+                    let arb =
+                        gen {
+                            let! make = e.Make
+                            let! ps = e.Params
+                            let! grads = Gen.gradSeq true 4 ps
+                            return make, ps, grads
+                        } |> Arb.fromGen
+                    Prop.forAll arb (fun (make, ps, grads) ->
+                        let negated = grads |> List.map (Array.map (fun g -> if isNull g then null else Array.map (fun x -> -x) g))
+                        let (fMax, cMax), (fMin, cMin) = make true, make false
+                        List.forall2 (fun a b ->
+                            let pa, sa = runPure a ps grads
+                            let pb, sb = runPure b ps negated
+                            Array.forall2 (fun (x: Tensor) (y: Tensor) -> x.Data = y.Data) pa pb && statesEqual sa sb) [ fMax; cMax ] [ fMin; cMin ]))
+        ]
+
+        testList "a parameter without a gradient keeps its value and its state" [
+            for name in names ->
+                Gen.property name 100 (
+                    Prop.forAll (scenario (entry name) false) (fun ((fused, chain), ps, grads) ->
+                        [ fused; chain ] |> List.forall (fun o ->
+                            let p1, s1 = runPure o ps grads
+                            let none = Array.create ps.Length (null: float32[])
+                            let p2, s2 = o.Step p1 none s1
+                            Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 p2 && statesEqual s1 s2)))
+        ]
+
+        Gen.property "changing the learning rate between steps keeps the state and needs no rebuild of it" 100 (
+            let arb =
+                gen {
+                    let! o = Gen.adamOptions
+                    let! ps = Gen.parameters
+                    let! grads = Gen.gradSeq false 4 ps
+                    let! lrs = Gen.listOfLength 4 (Gen.elements [ 1e-3; 1e-2; 0.1 ])
+                    return o, ps, grads, lrs
+                } |> Arb.fromGen
+            Prop.forAll arb (fun (o, ps, grads, lrs) ->
+                let steps (make: AdamOptions -> Optimizer) =
+                    List.zip grads lrs |> List.fold (fun (ps, s) (g, lr) -> (make { o with Lr = lr }).Step ps g s) (ps, (make o).Init ps)
+                let pf, sf = steps Reference.adam
+                let pc, sc = steps (Alias.adam >> Optimizer.ofTransform)
+                Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pf pc && statesEqual sf sc))
+
+        testList "every optimizer converges on a random convex quadratic" [
+            for name in names ->
+                Gen.property name 20 (
+                    let e = entry name
+                    Prop.forAll (quadratic e.Params) (fun (ps, a, c) ->
+                        let value (xs: Tensor[]) =
+                            Array.mapi (fun i (x: Tensor) -> Array.mapi (fun j v -> 0.5 * float a.[i].[j] * (float v - float c.[i].[j]) ** 2.0) x.Data |> Array.sum) xs
+                            |> Array.sum
+                        let grad (xs: Tensor[]) = xs |> Array.mapi (fun i x -> x.Data |> Array.mapi (fun j v -> a.[i].[j] * (v - c.[i].[j])))
+                        let f0 = value ps
+                        let fused, chain = e.Tuned
+                        [ fused; chain ] |> List.forall (fun o ->
+                            let final, _ = Optimizer.run o grad e.Steps ps
+                            value final <= 1e-2 * f0 + 1e-4)))
+        ]
+
+        testList "finite parameters and gradients give finite parameters and state" [
+            for name in names ->
+                Gen.property name 100 (
+                    Prop.forAll (scenario (entry name) true) (fun ((fused, chain), ps, grads) ->
+                        [ fused; chain ] |> List.forall (fun o ->
+                            let p, s = runPure o ps grads
+                            let finite (a: float32[]) = isNull a || Array.forall System.Single.IsFinite a
+                            p |> Array.forall (fun t -> finite t.Data) && s.Buffers |> Map.forall (fun _ b -> Array.forall finite b))))
+        ]
+    ]

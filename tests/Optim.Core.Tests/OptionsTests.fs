@@ -2,7 +2,7 @@
 module Optim.Tests.OptionsTests
 
 open System
-open Xunit
+open Expecto
 open Optim
 
 /// (expected ParamName, a build of the alias and of the fused optimizer with one bad value; Lion and LAMB
@@ -84,36 +84,37 @@ let private cases : (string * (unit -> obj) * (unit -> obj)) list =
       "weightDecay", lamb { LambOptions.defaults with WeightDecay = -1.0 } ]
     |> List.map (fun (name, (alias, fused)) -> name, alias, fused)
 
-[<Fact>]
-let ``every invalid hyperparameter is rejected by the alias and the fused kernel, naming the argument and the value`` () =
-    for name, alias, fused in cases do
-        for build in [ alias; fused ] do
-            let e = Assert.ThrowsAny<ArgumentException>(fun () -> build () |> ignore)
-            Assert.Equal(name, e.ParamName)
+let tests =
+    testList "OptionsTests" [
+        testCase "every invalid hyperparameter is rejected by the alias and the fused kernel, naming the argument and the value" <| fun () ->
+            for name, alias, fused in cases do
+                for build in [ alias; fused ] do
+                    let e = Assert.ThrowsAny<ArgumentException>(fun () -> build () |> ignore)
+                    Assert.Equal(name, e.ParamName)
 
-[<Fact>]
-let ``PyTorch's defaults are valid and are the documented values`` () =
-    AdagradOptions.validate AdagradOptions.defaults |> ignore
-    RmspropOptions.validate RmspropOptions.defaults |> ignore
-    AdadeltaOptions.validate AdadeltaOptions.defaults |> ignore
-    AdamaxOptions.validate AdamaxOptions.defaults |> ignore
-    NadamOptions.validate NadamOptions.defaults |> ignore
-    RadamOptions.validate RadamOptions.defaults |> ignore
-    AsgdOptions.validate AsgdOptions.defaults |> ignore
-    RpropOptions.validate RpropOptions.defaults |> ignore
-    AdafactorOptions.validate AdafactorOptions.defaults |> ignore
-    Assert.Equal(1e-10, AdagradOptions.defaults.Eps)
-    Assert.Equal(0.99, RmspropOptions.defaults.Alpha)
-    Assert.Equal(1.0, AdadeltaOptions.defaults.Lr)
-    Assert.Equal(2e-3, AdamaxOptions.defaults.Lr)
-    Assert.Equal(4e-3, NadamOptions.defaults.MomentumDecay)
-    Assert.Equal(1e-3, RadamOptions.defaults.Lr)
-    Assert.Equal(1e6, AsgdOptions.defaults.T0)
-    Assert.Equal(50.0, RpropOptions.defaults.StepSizeMax)
-    Assert.Equal(1e-2, AdafactorOptions.defaults.Lr)
-    Assert.Equal(-0.8, AdafactorOptions.defaults.Beta2Decay)
-    Assert.Equal(ValueNone, AdafactorOptions.defaults.Eps1)
-    Assert.Equal(1e-3, AdafactorOptions.defaults.Eps2)
-    Assert.Equal(1.0, AdafactorOptions.defaults.D)
-    // torch.finfo(float32).eps: the gap between 1 and the next float32
-    Assert.Equal(float (MathF.BitIncrement 1.0f - 1.0f), AdafactorOptions.float32Eps)
+        testCase "PyTorch's defaults are valid and are the documented values" <| fun () ->
+            AdagradOptions.validate AdagradOptions.defaults |> ignore
+            RmspropOptions.validate RmspropOptions.defaults |> ignore
+            AdadeltaOptions.validate AdadeltaOptions.defaults |> ignore
+            AdamaxOptions.validate AdamaxOptions.defaults |> ignore
+            NadamOptions.validate NadamOptions.defaults |> ignore
+            RadamOptions.validate RadamOptions.defaults |> ignore
+            AsgdOptions.validate AsgdOptions.defaults |> ignore
+            RpropOptions.validate RpropOptions.defaults |> ignore
+            AdafactorOptions.validate AdafactorOptions.defaults |> ignore
+            Assert.Equal(1e-10, AdagradOptions.defaults.Eps)
+            Assert.Equal(0.99, RmspropOptions.defaults.Alpha)
+            Assert.Equal(1.0, AdadeltaOptions.defaults.Lr)
+            Assert.Equal(2e-3, AdamaxOptions.defaults.Lr)
+            Assert.Equal(4e-3, NadamOptions.defaults.MomentumDecay)
+            Assert.Equal(1e-3, RadamOptions.defaults.Lr)
+            Assert.Equal(1e6, AsgdOptions.defaults.T0)
+            Assert.Equal(50.0, RpropOptions.defaults.StepSizeMax)
+            Assert.Equal(1e-2, AdafactorOptions.defaults.Lr)
+            Assert.Equal(-0.8, AdafactorOptions.defaults.Beta2Decay)
+            Assert.Equal(ValueNone, AdafactorOptions.defaults.Eps1)
+            Assert.Equal(1e-3, AdafactorOptions.defaults.Eps2)
+            Assert.Equal(1.0, AdafactorOptions.defaults.D)
+            // torch.finfo(float32).eps: the gap between 1 and the next float32
+            Assert.Equal(float (MathF.BitIncrement 1.0f - 1.0f), AdafactorOptions.float32Eps)
+    ]

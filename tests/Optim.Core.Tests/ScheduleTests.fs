@@ -7,7 +7,7 @@ module Optim.Tests.ScheduleTests
 open System
 open FsCheck
 open FsCheck.FSharp
-open Xunit
+open Expecto
 open Optim
 open Optim.CSharp
 open Optim.Tests
@@ -293,130 +293,6 @@ let private run (e: Entry) (steps: int) =
         rows.Add((lrs o, momenta o))
     rows.ToArray()
 
-[<Fact>]
-let ``every closed-form scheduler's rates and momenta equal its pure schedule`` () =
-    let closedForm = anyEntry |> Gen.filter (fun e -> e.Pure.IsSome) |> Arb.fromGen
-    Gen.check 300 closedForm (fun e ->
-        let rows = run e e.Steps
-        let closed = e.Pure.Value
-        rows |> Array.mapi (fun t (lr, m) ->
-            (lr |> Array.mapi (fun i x -> close x (closed i baseLrs.[i] (int64 t))) |> Array.forall id)
-            && (match e.Momentum with
-                | Some mom -> m |> Array.mapi (fun i x -> close x (mom i (int64 t))) |> Array.forall id
-                | None -> true))
-        |> Array.forall id)
-
-[<Fact>]
-let ``a scheduler resumed from its StateDict JSON continues exactly as an uninterrupted one`` () =
-    let arb = gen { let! e = anyEntry
-                    let! k = Gen.choose (0, e.Steps)
-                    return e, k } |> Arb.fromGen
-    Gen.check 300 arb (fun (e, k) ->
-        let whole = run e e.Steps
-        let o = optimizer e.Adam baseLrs
-        let s = e.Make o
-        for j in 0 .. k - 1 do drive e s j
-        let optimizerJson, schedulerJson = o.StateDict().ToJson(), s.StateDict().ToJson()
-        let o2 = optimizer e.Adam baseLrs
-        let s2 = e.Make o2
-        o2.LoadStateDict(CSharp.StateDict.FromJson optimizerJson)
-        s2.LoadStateDict(SchedulerStateDict.FromJson schedulerJson)
-        let resumed =
-            [| for j in k .. e.Steps - 1 do
-                 drive e s2 j
-                 yield lrs o2, momenta o2 |]
-        resumed = whole.[k + 1 ..] && s2.GetLastLr() = fst whole.[e.Steps])
-
-[<Fact>]
-let ``SequentialLR and ChainedScheduler with one child equal that child`` () =
-    let single = anyEntry |> Gen.filter (fun e -> e.Metrics.Length = 0 && not (e.Desc.StartsWith "Sequential" || e.Desc.StartsWith "Chained"))
-    Gen.check 200 (Arb.fromGen single) (fun e ->
-        let alone = run e e.Steps
-        let wrapped (wrap: CSharp.Optimizer -> LRScheduler -> LRScheduler) =
-            let o = optimizer e.Adam baseLrs
-            let s = wrap o (e.Make o)
-            [| yield lrs o, momenta o
-               for _ in 1 .. e.Steps do
-                   s.Step()
-                   yield lrs o, momenta o |]
-        wrapped (fun o s -> SequentialLR(o, [| s |], [||])) = alone
-        && wrapped (fun _ s -> ChainedScheduler([ s ])) = alone)
-
-[<Fact>]
-let ``join and product with one schedule equal that schedule`` () =
-    let arb = gen { let! e = anyEntry |> Gen.filter (fun e -> e.Pure.IsSome)
-                    let! t = Gen.choose (0, 200)
-                    return e, int64 t } |> Arb.fromGen
-    Gen.check 200 arb (fun (e, t) ->
-        let s = e.Pure.Value 0 0.1
-        let v = s t
-        let same (x: float) = x = v || (Double.IsNaN x && Double.IsNaN v)
-        same (Schedule.join [ s ] [] t) && same (Schedule.product [ s ] t))
-
-[<Fact>]
-let ``a param group added later is scheduled as the documented rule says`` () =
-    let arb = gen { let! e = anyEntry |> Gen.filter (fun e -> e.Adoption <> Other)
-                    let! k = Gen.choose (0, e.Steps - 1)
-                    let! lr = Gen.elements [ 0.02; 0.3 ]
-                    return e, k, lr } |> Arb.fromGen
-    Gen.check 300 arb (fun (e, k, x) ->
-        let o = optimizer e.Adam baseLrs
-        let s = e.Make o
-        for j in 0 .. k - 1 do drive e s j
-        o.AddParamGroup(ParamGroup([ Parameter(Array.zeroCreate 1) ], Lr = x))
-        let before, epoch = lrs o, s.LastEpoch
-        match e.Adoption with
-        | Refused ->
-            let threw = try drive e s k; false with :? InvalidOperationException -> true
-            threw && lrs o = before && s.LastEpoch = epoch
-        | Proportional ->
-            let old0 = before.[0]
-            [ for j in k .. e.Steps - 1 do
-                drive e s j
-                let now = lrs o
-                yield old0 = 0.0 || close (now.[2] * old0) (x * now.[0]) ]
-            |> List.forall id
-        | ClosedForm ->
-            [ for j in k .. e.Steps - 1 do
-                drive e s j
-                yield close (lrs o).[2] (e.Pure.Value 0 x (int64 (j + 1))) ]
-            |> List.forall id
-        | Other -> true)
-
-[<Fact>]
-let ``ReduceLROnPlateau reduces a group added later from the next reduction on`` () =
-    let arb = gen { let! o = plateauOptions
-                    let! ms = metrics 60
-                    let! k = Gen.choose (0, 59)
-                    return o, ms, k } |> Arb.fromGen
-    Gen.check 200 arb (fun (o, ms, k) ->
-        let opt = optimizer false baseLrs
-        let s = plateauMake o (one o.MinLr) opt :?> ReduceLROnPlateau
-        let mutable state = Plateau.init o 0.0
-        let mutable expected = 0.3
-        let mutable ok = true
-        for j in 0 .. 59 do
-            if j = k then opt.AddParamGroup(ParamGroup([ Parameter(Array.zeroCreate 1) ], Lr = 0.3))
-            s.Step ms.[j]
-            let cut, next = Plateau.observe o (state, ms.[j])
-            state <- next
-            if j >= k then
-                if cut then expected <- Plateau.reduce o.Factor o.MinLr o.Eps expected
-                ok <- ok && (lrs opt).[2] = expected
-        ok)
-
-[<Fact>]
-let ``Plateau.step in the core equals the facade's ReduceLROnPlateau`` () =
-    let arb = gen { let! o = plateauOptions
-                    let! ms = metrics 80
-                    return o, ms } |> Arb.fromGen
-    Gen.check 200 arb (fun (o, ms) ->
-        let opt = optimizer false [| 0.1 |]
-        let s = plateauMake o (one o.MinLr) opt :?> ReduceLROnPlateau
-        let closed = ms |> Array.scan (fun (_, st) m -> Plateau.step o (st, m)) (0.1, Plateau.init o 0.1) |> Array.tail |> Array.map fst
-        let facade = ms |> Array.map (fun m -> s.Step m; (lrs opt).[0])
-        closed = facade && s.LastEpoch = ms.Length)
-
 /// Every argument of every schedule builder, out of range: it throws ArgumentOutOfRangeException naming it.
 let private badCoreArguments : (string * (unit -> obj)) list =
     let cyc = Cycle.create 10.0
@@ -467,23 +343,140 @@ let private badCoreArguments : (string * (unit -> obj)) list =
       "minLr", (fun () -> box (Plateau.init { Plateau.defaults with MinLr = -1.0 } 0.1))
       "eps", (fun () -> box (Plateau.init { Plateau.defaults with Eps = nan } 0.1)) ]
 
-type BadCore =
-    static member Cases() : seq<obj[]> = badCoreArguments |> Seq.mapi (fun i (name, _) -> [| box i; box name |])
+let tests =
+    testList "ScheduleTests" [
+        Gen.property "every closed-form scheduler's rates and momenta equal its pure schedule" 300 (
+            let closedForm = anyEntry |> Gen.filter (fun e -> e.Pure.IsSome) |> Arb.fromGen
+            Prop.forAll closedForm (fun e ->
+                let rows = run e e.Steps
+                let closed = e.Pure.Value
+                rows |> Array.mapi (fun t (lr, m) ->
+                    (lr |> Array.mapi (fun i x -> close x (closed i baseLrs.[i] (int64 t))) |> Array.forall id)
+                    && (match e.Momentum with
+                        | Some mom -> m |> Array.mapi (fun i x -> close x (mom i (int64 t))) |> Array.forall id
+                        | None -> true))
+                |> Array.forall id))
 
-[<Theory; MemberData("Cases", MemberType = typeof<BadCore>)>]
-let ``a schedule built with an out-of-range argument throws naming the argument`` (index: int) (name: string) =
-    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> (snd badCoreArguments.[index]) () |> ignore)
-    Assert.Equal(name, e.ParamName)
+        Gen.property "a scheduler resumed from its StateDict JSON continues exactly as an uninterrupted one" 300 (
+            let arb = gen { let! e = anyEntry
+                            let! k = Gen.choose (0, e.Steps)
+                            return e, k } |> Arb.fromGen
+            Prop.forAll arb (fun (e, k) ->
+                let whole = run e e.Steps
+                let o = optimizer e.Adam baseLrs
+                let s = e.Make o
+                for j in 0 .. k - 1 do drive e s j
+                let optimizerJson, schedulerJson = o.StateDict().ToJson(), s.StateDict().ToJson()
+                let o2 = optimizer e.Adam baseLrs
+                let s2 = e.Make o2
+                o2.LoadStateDict(CSharp.StateDict.FromJson optimizerJson)
+                s2.LoadStateDict(SchedulerStateDict.FromJson schedulerJson)
+                let resumed =
+                    [| for j in k .. e.Steps - 1 do
+                         drive e s2 j
+                         yield lrs o2, momenta o2 |]
+                resumed = whole.[k + 1 ..] && s2.GetLastLr() = fst whole.[e.Steps]))
 
-[<Fact>]
-let ``join checks that the milestones fit and increase`` () =
-    let s = Schedule.constant 0.1
-    Assert.Equal("milestones", (Assert.Throws<ArgumentException>(fun () -> Schedule.join [ s; s ] [] |> ignore)).ParamName)
-    Assert.Equal("milestones", (Assert.Throws<ArgumentException>(fun () -> Schedule.join [ s; s; s ] [ 5L; 5L ] |> ignore)).ParamName)
+        Gen.property "SequentialLR and ChainedScheduler with one child equal that child" 200 (
+            let single = anyEntry |> Gen.filter (fun e -> e.Metrics.Length = 0 && not (e.Desc.StartsWith "Sequential" || e.Desc.StartsWith "Chained"))
+            Prop.forAll (Arb.fromGen single) (fun e ->
+                let alone = run e e.Steps
+                let wrapped (wrap: CSharp.Optimizer -> LRScheduler -> LRScheduler) =
+                    let o = optimizer e.Adam baseLrs
+                    let s = wrap o (e.Make o)
+                    [| yield lrs o, momenta o
+                       for _ in 1 .. e.Steps do
+                           s.Step()
+                           yield lrs o, momenta o |]
+                wrapped (fun o s -> SequentialLR(o, [| s |], [||])) = alone
+                && wrapped (fun _ s -> ChainedScheduler([ s ])) = alone))
 
-[<Fact>]
-let ``seed 002's plateau reduces at epochs 12, 33 and 54 through the pure transition`` () =
-    let o = { Plateau.defaults with Patience = 10; Cooldown = 10; MinLr = 1e-4 }
-    let lrs = Array.init 200 id |> Array.scan (fun (_, s) _ -> Plateau.step o (s, 0.5)) (0.1, Plateau.init o 0.1) |> Array.map fst
-    let cuts = [ for t in 1 .. 200 do if lrs.[t] <> lrs.[t - 1] then yield t ]
-    Assert.Equal<int list>([ 12; 33; 54 ], cuts)
+        Gen.property "join and product with one schedule equal that schedule" 200 (
+            let arb = gen { let! e = anyEntry |> Gen.filter (fun e -> e.Pure.IsSome)
+                            let! t = Gen.choose (0, 200)
+                            return e, int64 t } |> Arb.fromGen
+            Prop.forAll arb (fun (e, t) ->
+                let s = e.Pure.Value 0 0.1
+                let v = s t
+                let same (x: float) = x = v || (Double.IsNaN x && Double.IsNaN v)
+                same (Schedule.join [ s ] [] t) && same (Schedule.product [ s ] t)))
+
+        Gen.property "a param group added later is scheduled as the documented rule says" 300 (
+            let arb = gen { let! e = anyEntry |> Gen.filter (fun e -> e.Adoption <> Other)
+                            let! k = Gen.choose (0, e.Steps - 1)
+                            let! lr = Gen.elements [ 0.02; 0.3 ]
+                            return e, k, lr } |> Arb.fromGen
+            Prop.forAll arb (fun (e, k, x) ->
+                let o = optimizer e.Adam baseLrs
+                let s = e.Make o
+                for j in 0 .. k - 1 do drive e s j
+                o.AddParamGroup(ParamGroup([ Parameter(Array.zeroCreate 1) ], Lr = x))
+                let before, epoch = lrs o, s.LastEpoch
+                match e.Adoption with
+                | Refused ->
+                    let threw = try drive e s k; false with :? InvalidOperationException -> true
+                    threw && lrs o = before && s.LastEpoch = epoch
+                | Proportional ->
+                    let old0 = before.[0]
+                    [ for j in k .. e.Steps - 1 do
+                        drive e s j
+                        let now = lrs o
+                        yield old0 = 0.0 || close (now.[2] * old0) (x * now.[0]) ]
+                    |> List.forall id
+                | ClosedForm ->
+                    [ for j in k .. e.Steps - 1 do
+                        drive e s j
+                        yield close (lrs o).[2] (e.Pure.Value 0 x (int64 (j + 1))) ]
+                    |> List.forall id
+                | Other -> true))
+
+        Gen.property "ReduceLROnPlateau reduces a group added later from the next reduction on" 200 (
+            let arb = gen { let! o = plateauOptions
+                            let! ms = metrics 60
+                            let! k = Gen.choose (0, 59)
+                            return o, ms, k } |> Arb.fromGen
+            Prop.forAll arb (fun (o, ms, k) ->
+                let opt = optimizer false baseLrs
+                let s = plateauMake o (one o.MinLr) opt :?> ReduceLROnPlateau
+                let mutable state = Plateau.init o 0.0
+                let mutable expected = 0.3
+                let mutable ok = true
+                for j in 0 .. 59 do
+                    if j = k then opt.AddParamGroup(ParamGroup([ Parameter(Array.zeroCreate 1) ], Lr = 0.3))
+                    s.Step ms.[j]
+                    let cut, next = Plateau.observe o (state, ms.[j])
+                    state <- next
+                    if j >= k then
+                        if cut then expected <- Plateau.reduce o.Factor o.MinLr o.Eps expected
+                        ok <- ok && (lrs opt).[2] = expected
+                ok))
+
+        Gen.property "Plateau.step in the core equals the facade's ReduceLROnPlateau" 200 (
+            let arb = gen { let! o = plateauOptions
+                            let! ms = metrics 80
+                            return o, ms } |> Arb.fromGen
+            Prop.forAll arb (fun (o, ms) ->
+                let opt = optimizer false [| 0.1 |]
+                let s = plateauMake o (one o.MinLr) opt :?> ReduceLROnPlateau
+                let closed = ms |> Array.scan (fun (_, st) m -> Plateau.step o (st, m)) (0.1, Plateau.init o 0.1) |> Array.tail |> Array.map fst
+                let facade = ms |> Array.map (fun m -> s.Step m; (lrs opt).[0])
+                closed = facade && s.LastEpoch = ms.Length))
+
+        testList "a schedule built with an out-of-range argument throws naming the argument" [
+            for index, (name, build) in List.indexed badCoreArguments ->
+                testCase $"case {index}: {name}" <| fun () ->
+                    let e = Assert.Throws<ArgumentOutOfRangeException>(fun () -> build () |> ignore)
+                    Assert.Equal(name, e.ParamName)
+        ]
+
+        testCase "join checks that the milestones fit and increase" <| fun () ->
+            let s = Schedule.constant 0.1
+            Assert.Equal("milestones", (Assert.Throws<ArgumentException>(fun () -> Schedule.join [ s; s ] [] |> ignore)).ParamName)
+            Assert.Equal("milestones", (Assert.Throws<ArgumentException>(fun () -> Schedule.join [ s; s; s ] [ 5L; 5L ] |> ignore)).ParamName)
+
+        testCase "seed 002's plateau reduces at epochs 12, 33 and 54 through the pure transition" <| fun () ->
+            let o = { Plateau.defaults with Patience = 10; Cooldown = 10; MinLr = 1e-4 }
+            let lrs = Array.init 200 id |> Array.scan (fun (_, s) _ -> Plateau.step o (s, 0.5)) (0.1, Plateau.init o 0.1) |> Array.map fst
+            let cuts = [ for t in 1 .. 200 do if lrs.[t] <> lrs.[t - 1] then yield t ]
+            Assert.Equal<int list>([ 12; 33; 54 ], cuts)
+    ]

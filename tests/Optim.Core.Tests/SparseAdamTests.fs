@@ -6,7 +6,7 @@ open System.Collections.Generic
 open System.Text.Json
 open FsCheck
 open FsCheck.FSharp
-open Xunit
+open Expecto
 open Optim
 open Optim.Tests
 open Optim.Tests.Golden
@@ -67,12 +67,6 @@ let private replay (case: Case) (inPlace: bool) =
 
 let private case name = load "sparse_adam" |> Array.find (fun c -> c.Name = name)
 
-[<Theory; MemberData("Names", "sparse_adam", MemberType = typeof<Fixtures>)>]
-let ``pure SparseAdam follows PyTorch's trajectory on sparse gradients`` (name: string) = replay (case name) false
-
-[<Theory; MemberData("Names", "sparse_adam", MemberType = typeof<Fixtures>)>]
-let ``in-place SparseAdam follows PyTorch's trajectory on sparse gradients`` (name: string) = replay (case name) true
-
 let private options =
     gen {
         let! lr = Gen.elements [ 1e-3; 1e-2; 0.1 ]
@@ -109,90 +103,98 @@ let private runPure (o: SparseOptimizer) (ps: Tensor[]) grads = grads |> List.fo
 let private same (a: State) (b: State) =
     a.Steps = b.Steps && a.Buffers |> Map.forall (fun k v -> Array.forall2 (fun (x: float32[]) y -> x = y) v b.Buffers.[k])
 
-[<Fact>]
-let ``the pure step and the in-place step give identical numbers`` () =
-    Gen.check 200 scenario (fun (o, ps, grads) ->
-        let opt = Fused.sparseAdam o
-        let p1, s1 = runPure opt ps grads
-        let copies = ps |> Array.map Tensor.copy
-        let s2 = grads |> List.fold (fun s g -> opt.StepInPlace copies g s) (opt.Init copies)
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 copies && same s1 s2)
+let tests =
+    testList "SparseAdamTests" [
+        testList "pure SparseAdam follows PyTorch's trajectory on sparse gradients" [
+            for name in Golden.caseNames "sparse_adam" ->
+                testCase name <| fun () ->
+                    replay (case name) false
+        ]
 
-[<Fact>]
-let ``repeated rows act as one row carrying their sum`` () =
-    Gen.check 200 scenario (fun (o, ps, grads) ->
-        let opt = Fused.sparseAdam o
-        let coalesced = grads |> List.map (Array.mapi (fun i (g: SparseGradient) ->
-            if isNull (box g) then g else SparseGradient.coalesce (SparseGradient.rowWidth ps.[i].Shape) g))
-        let p1, s1 = runPure opt ps grads
-        let p2, s2 = runPure opt ps coalesced
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 p2 && same s1 s2)
+        testList "in-place SparseAdam follows PyTorch's trajectory on sparse gradients" [
+            for name in Golden.caseNames "sparse_adam" ->
+                testCase name <| fun () ->
+                    replay (case name) true
+        ]
 
-[<Fact>]
-let ``rows without a gradient keep their values and their moments`` () =
-    Gen.check 200 scenario (fun (o, ps, grads) ->
-        let opt = Fused.sparseAdam o
-        let p1, s1 = runPure opt ps grads
-        let g = List.last grads
-        let p2, s2 = opt.Step p1 g s1
-        Array.forall id (Array.init ps.Length (fun i ->
-            let width = SparseGradient.rowWidth ps.[i].Shape
-            let touched = if isNull (box g.[i]) then Set.empty else Set.ofArray g.[i].Rows
-            Array.forall id (Array.init ps.[i].Shape.[0] (fun r ->
-                touched.Contains r
-                || (let slice (a: float32[]) = if isNull a then null else a.[r * width .. (r + 1) * width - 1]
-                    slice p1.[i].Data = slice p2.[i].Data
-                    && slice (State.buffer "exp_avg" s1).[i] = slice (State.buffer "exp_avg" s2).[i]
-                    && slice (State.buffer "exp_avg_sq" s1).[i] = slice (State.buffer "exp_avg_sq" s2).[i]))))))
+        Gen.property "the pure step and the in-place step give identical numbers" 200 (
+            Prop.forAll scenario (fun (o, ps, grads) ->
+                let opt = Fused.sparseAdam o
+                let p1, s1 = runPure opt ps grads
+                let copies = ps |> Array.map Tensor.copy
+                let s2 = grads |> List.fold (fun s g -> opt.StepInPlace copies g s) (opt.Init copies)
+                Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 copies && same s1 s2))
 
-[<Fact>]
-let ``a run resumed from a JSON checkpoint equals the uninterrupted run`` () =
-    Gen.check 100 scenario (fun (o, ps, grads) ->
-        let opt = Fused.sparseAdam o
-        let k = List.length grads / 2
-        let p1, s1 = runPure opt ps (List.take k grads)
-        let shapes = ps |> Array.map (fun p -> p.Shape)
-        let names = Array.create ps.Length null
-        let json = Checkpoint.toJson { Kind = "SparseAdam"; State = s1; Groups = [||]; Names = names; Shapes = shapes }
-        let s1' = Checkpoint.conform "SparseAdam" (opt.Init ps) shapes names [||] (Checkpoint.ofJson json)
-        let resumed = List.skip k grads |> List.fold (fun (ps, s) g -> opt.Step ps g s) (p1, s1')
-        let straight = runPure opt ps grads
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) (fst resumed) (fst straight) && same (snd resumed) (snd straight))
+        Gen.property "repeated rows act as one row carrying their sum" 200 (
+            Prop.forAll scenario (fun (o, ps, grads) ->
+                let opt = Fused.sparseAdam o
+                let coalesced = grads |> List.map (Array.mapi (fun i (g: SparseGradient) ->
+                    if isNull (box g) then g else SparseGradient.coalesce (SparseGradient.rowWidth ps.[i].Shape) g))
+                let p1, s1 = runPure opt ps grads
+                let p2, s2 = runPure opt ps coalesced
+                Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) p1 p2 && same s1 s2))
 
-[<Fact>]
-let ``maximizing g gives the same steps as minimizing -g`` () =
-    Gen.check 100 scenario (fun (o, ps, grads) ->
-        let negated = grads |> List.map (Array.map (fun (g: SparseGradient) ->
-            if isNull (box g) then g else { g with Values = Array.map (fun x -> -x) g.Values }))
-        let pa, sa = runPure (Fused.sparseAdam { o with Maximize = true }) ps grads
-        let pb, sb = runPure (Fused.sparseAdam { o with Maximize = false }) ps negated
-        Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pa pb && same sa sb)
+        Gen.property "rows without a gradient keep their values and their moments" 200 (
+            Prop.forAll scenario (fun (o, ps, grads) ->
+                let opt = Fused.sparseAdam o
+                let p1, s1 = runPure opt ps grads
+                let g = List.last grads
+                let p2, s2 = opt.Step p1 g s1
+                Array.forall id (Array.init ps.Length (fun i ->
+                    let width = SparseGradient.rowWidth ps.[i].Shape
+                    let touched = if isNull (box g.[i]) then Set.empty else Set.ofArray g.[i].Rows
+                    Array.forall id (Array.init ps.[i].Shape.[0] (fun r ->
+                        touched.Contains r
+                        || (let slice (a: float32[]) = if isNull a then null else a.[r * width .. (r + 1) * width - 1]
+                            slice p1.[i].Data = slice p2.[i].Data
+                            && slice (State.buffer "exp_avg" s1).[i] = slice (State.buffer "exp_avg" s2).[i]
+                            && slice (State.buffer "exp_avg_sq" s1).[i] = slice (State.buffer "exp_avg_sq" s2).[i])))))))
 
-[<Fact>]
-let ``a gradient that does not fit its parameter is rejected before anything changes`` () =
-    let ps = [| Tensor.create [| 3; 2 |] (Array.init 6 float32); Tensor.ofArray [| 1.0f; 2.0f |] |]
-    let opt = Fused.sparseAdam SparseAdamOptions.defaults
-    let s = opt.Init ps
-    let good = { Rows = [| 0 |]; Values = [| 1.0f; 1.0f |] }
-    for bad in [ { Rows = [| 3 |]; Values = [| 1.0f; 1.0f |] }; { Rows = [| -1 |]; Values = [| 1.0f; 1.0f |] }; { Rows = [| 0 |]; Values = [||] } ] do
-        let e = Assert.ThrowsAny<ArgumentException>(fun () -> opt.StepInPlace ps [| good; bad |] s |> ignore)
-        Assert.Equal("grads", e.ParamName)
-        Assert.Contains("Gradient 1", e.Message)
-    Assert.Equal<float32[]>(Array.init 6 float32, ps.[0].Data)
-    Assert.Equal<int64[]>([| 0L; 0L |], s.Steps)
+        Gen.property "a run resumed from a JSON checkpoint equals the uninterrupted run" 100 (
+            Prop.forAll scenario (fun (o, ps, grads) ->
+                let opt = Fused.sparseAdam o
+                let k = List.length grads / 2
+                let p1, s1 = runPure opt ps (List.take k grads)
+                let shapes = ps |> Array.map (fun p -> p.Shape)
+                let names = Array.create ps.Length null
+                let json = Checkpoint.toJson { Kind = "SparseAdam"; State = s1; Groups = [||]; Names = names; Shapes = shapes }
+                let s1' = Checkpoint.conform "SparseAdam" (opt.Init ps) shapes names [||] (Checkpoint.ofJson json)
+                let resumed = List.skip k grads |> List.fold (fun (ps, s) g -> opt.Step ps g s) (p1, s1')
+                let straight = runPure opt ps grads
+                Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) (fst resumed) (fst straight) && same (snd resumed) (snd straight)))
 
-[<Fact>]
-let ``the in-place row step takes coalesced rows only, and checks every length`` () =
-    let o = SparseAdamOptions.defaults
-    let s = (Fused.sparseAdam o).Init [| Tensor.zeros [| 4; 2 |] |]
-    let p = Array.zeroCreate<float32> 8
-    let call (rows: int[]) (values: float32[]) (width: int) = fun () -> Fused.sparseAdamInPlace (o, s, 0, Span p, width, ReadOnlySpan rows, ReadOnlySpan values)
-    Assert.Equal("rows", Assert.ThrowsAny<ArgumentException>(call [| 2; 1 |] (Array.zeroCreate 4) 2).ParamName)
-    Assert.Equal("rows", Assert.ThrowsAny<ArgumentException>(call [| 1; 1 |] (Array.zeroCreate 4) 2).ParamName)
-    Assert.Equal("rows", Assert.ThrowsAny<ArgumentException>(call [| 4 |] (Array.zeroCreate 2) 2).ParamName)
-    Assert.Equal("values", Assert.ThrowsAny<ArgumentException>(call [| 1 |] (Array.zeroCreate 3) 2).ParamName)
-    Assert.Equal("rowWidth", Assert.ThrowsAny<ArgumentException>(call [| 1 |] (Array.zeroCreate 3) 3).ParamName)
-    Assert.Equal(0L, s.Steps.[0])
-    Assert.Equal("lr", Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sparseAdam { o with Lr = 0.0 } |> ignore).ParamName)
-    Assert.Equal("eps", Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sparseAdam { o with Eps = 0.0 } |> ignore).ParamName)
-    Assert.Equal("betas", Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sparseAdam { o with Beta2 = 1.0 } |> ignore).ParamName)
+        Gen.property "maximizing g gives the same steps as minimizing -g" 100 (
+            Prop.forAll scenario (fun (o, ps, grads) ->
+                let negated = grads |> List.map (Array.map (fun (g: SparseGradient) ->
+                    if isNull (box g) then g else { g with Values = Array.map (fun x -> -x) g.Values }))
+                let pa, sa = runPure (Fused.sparseAdam { o with Maximize = true }) ps grads
+                let pb, sb = runPure (Fused.sparseAdam { o with Maximize = false }) ps negated
+                Array.forall2 (fun (a: Tensor) (b: Tensor) -> a.Data = b.Data) pa pb && same sa sb))
+
+        testCase "a gradient that does not fit its parameter is rejected before anything changes" <| fun () ->
+            let ps = [| Tensor.create [| 3; 2 |] (Array.init 6 float32); Tensor.ofArray [| 1.0f; 2.0f |] |]
+            let opt = Fused.sparseAdam SparseAdamOptions.defaults
+            let s = opt.Init ps
+            let good = { Rows = [| 0 |]; Values = [| 1.0f; 1.0f |] }
+            for bad in [ { Rows = [| 3 |]; Values = [| 1.0f; 1.0f |] }; { Rows = [| -1 |]; Values = [| 1.0f; 1.0f |] }; { Rows = [| 0 |]; Values = [||] } ] do
+                let e = Assert.ThrowsAny<ArgumentException>(fun () -> opt.StepInPlace ps [| good; bad |] s |> ignore)
+                Assert.Equal("grads", e.ParamName)
+                Assert.Contains("Gradient 1", e.Message)
+            Assert.Equal<float32[]>(Array.init 6 float32, ps.[0].Data)
+            Assert.Equal<int64[]>([| 0L; 0L |], s.Steps)
+
+        testCase "the in-place row step takes coalesced rows only, and checks every length" <| fun () ->
+            let o = SparseAdamOptions.defaults
+            let s = (Fused.sparseAdam o).Init [| Tensor.zeros [| 4; 2 |] |]
+            let p = Array.zeroCreate<float32> 8
+            let call (rows: int[]) (values: float32[]) (width: int) = fun () -> Fused.sparseAdamInPlace (o, s, 0, Span p, width, ReadOnlySpan rows, ReadOnlySpan values)
+            Assert.Equal("rows", Assert.ThrowsAny<ArgumentException>(call [| 2; 1 |] (Array.zeroCreate 4) 2).ParamName)
+            Assert.Equal("rows", Assert.ThrowsAny<ArgumentException>(call [| 1; 1 |] (Array.zeroCreate 4) 2).ParamName)
+            Assert.Equal("rows", Assert.ThrowsAny<ArgumentException>(call [| 4 |] (Array.zeroCreate 2) 2).ParamName)
+            Assert.Equal("values", Assert.ThrowsAny<ArgumentException>(call [| 1 |] (Array.zeroCreate 3) 2).ParamName)
+            Assert.Equal("rowWidth", Assert.ThrowsAny<ArgumentException>(call [| 1 |] (Array.zeroCreate 3) 3).ParamName)
+            Assert.Equal(0L, s.Steps.[0])
+            Assert.Equal("lr", Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sparseAdam { o with Lr = 0.0 } |> ignore).ParamName)
+            Assert.Equal("eps", Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sparseAdam { o with Eps = 0.0 } |> ignore).ParamName)
+            Assert.Equal("betas", Assert.ThrowsAny<ArgumentException>(fun () -> Fused.sparseAdam { o with Beta2 = 1.0 } |> ignore).ParamName)
+    ]
