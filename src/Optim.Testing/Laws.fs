@@ -164,7 +164,9 @@ module Laws =
     /// <b>Accumulation equals one step on the mean</b>, for an accumulator of your own: <paramref name="accumulate"/>
     /// <c>k</c> around the subject's transformation, fed <c>k</c> micro-batches, equals one step of the subject on their
     /// mean (summed in order, a missing gradient adding nothing, divided by <c>k</c>), for <c>k</c> from 1 to 4, bit for
-    /// bit by default; the calls between real steps move nothing. <see cref="M:Optim.Testing.Laws.multiSteps``1"/> is
+    /// bit by default (the one step as the compiled optimizer takes it, or as the transformation's updates added, as
+    /// the accumulator runs around a chain of elementwise blocks or anything else); the calls between real steps move
+    /// nothing. A call in which no parameter has a gradient is not a micro-batch, and is not made. <see cref="M:Optim.Testing.Laws.multiSteps``1"/> is
     /// this law for <c>Combinators.multiSteps</c>.
     /// </summary>
     /// <param name="config">How to run the law.</param>
@@ -184,27 +186,38 @@ module Laws =
         Runner.run config "k accumulated micro-batches equal one step on their mean" subject.Name arb
             (fun (k, s) ->
                 let acc = Optimizer.ofTransform (accumulate k (transform s.Options))
-                let one = Optimizer.ofTransform (transform s.Options)
+                let inner = transform s.Options
+                let one = Optimizer.ofTransform inner
                 let ps = s.Parameters
-                let chunks = s.Gradients |> List.chunkBySize k
-                let rec go t pa sa pb sb chunks =
+                // an accumulator around a chain of elementwise blocks runs as the chain's own fused pass, and one around
+                // anything else as written, adding its updates: its real step is one of the two, bit for bit
+                let plain (p: Tensor[]) g st =
+                    let u, st' = Transform.update inner g st p
+                    Transform.applyUpdates p u, st'
+                // a call in which no parameter has a gradient is no micro-batch (multiSteps ignores it)
+                let chunks = s.Gradients |> List.filter (Array.exists (isNull >> not)) |> List.chunkBySize k
+                let rec go t pa sa pb sb pc sc chunks =
                     match chunks with
                     | [] -> None
                     | micro :: rest ->
                         let pa', sa' = micro |> List.fold (fun (p, st) g -> acc.Step p g st) (pa, sa)
                         if micro.Length < k then
                             Compare.parameters Tolerance.exact $"After {micro.Length} of {k} micro-batches of real step {t}, which must move nothing"
-                                (shapes ps) (datas pb) (datas pa')
+                                (shapes ps) (datas pa) (datas pa')
                         else
-                            let pb', sb' = one.Step pb (mean k micro) sb
+                            let m = mean k micro
+                            let pb', sb' = one.Step pb m sb
+                            let pc', sc' = plain pc m sc
                             let where = $"After real step {t} (micro-batches {(t - 1) * k + 1} to {t * k}; k = {k}; one step on the mean as expected)"
                             let steps =
                                 Seq.init ps.Length id |> Seq.tryPick (fun i ->
                                     if sa'.Steps.[i] <> sb'.Steps.[i] then Some $"{where}: parameter {i} counts {sa'.Steps.[i]} steps, expected {sb'.Steps.[i]}" else None)
-                            match Compare.parameters tol where (shapes ps) (datas pb') (datas pa') |> Option.orElse steps with
+                            let compiled = Compare.parameters tol where (shapes ps) (datas pb') (datas pa')
+                            let written = Compare.parameters tol where (shapes ps) (datas pc') (datas pa')
+                            match (if compiled.IsNone || written.IsNone then None else compiled) |> Option.orElse steps with
                             | Some d -> Some d
-                            | None -> go (t + 1) pa' sa' pb' sb' rest
-                go 1 ps (acc.Init ps) ps (one.Init ps) chunks)
+                            | None -> go (t + 1) pa' sa' pb' sb' pc' sc' rest
+                go 1 ps (acc.Init ps) ps (one.Init ps) ps (inner.Init ps) chunks)
             (fun (k, s) -> $"  k = {k} micro-batches per step{Environment.NewLine}{Scenario.describe s}")
 
     /// <summary>
@@ -221,6 +234,8 @@ module Laws =
     /// count and its buffers; a step where no parameter has a gradient changes nothing at all. Catches a state advanced
     /// (a momentum decayed, a step counted) for a parameter that got no gradient.
     /// </summary>
+    /// <remarks>An accumulator (<c>Combinators.multiSteps</c>) moves a parameter at its real step by the gradients of the
+    /// earlier micro-batches, whatever the last one held: it obeys the accumulation law instead.</remarks>
     /// <param name="config">How to run the law.</param>
     /// <param name="subject">The optimizer under test.</param>
     let nullGradient (config: LawConfig) (subject: Subject<'o>) : LawResult =

@@ -60,9 +60,17 @@ module Trajectory =
             let keys = ResizeArray(g.EnumerateObject() |> Seq.filter (fun p -> not (implementationKeys.Contains p.Name)) |> Seq.map (fun p -> p.Name, p.Value.Clone()))
             layout.Add((ps, keys))
         let constructorGroups = layout.Count
+        // a group takes the optimizer's defaults (the constructor's arguments) for the keys it does not set, as in PyTorch
+        let defaults =
+            match c.TryGetProperty "defaults" with
+            | true, d when d.ValueKind = JsonValueKind.Object ->
+                d.EnumerateObject() |> Seq.filter (fun p -> not (implementationKeys.Contains p.Name)) |> Seq.map (fun p -> p.Name, p.Value.Clone()) |> List.ofSeq
+            | _ -> []
         let groupOf (k: int) =
             let ps, keys = layout.[k]
             let g = ParamGroup ps
+            let given = keys |> Seq.map fst |> Set.ofSeq
+            for key, v in defaults do if not (given.Contains key) then setKey g key v
             for key, v in keys do setKey g key v
             g
         let build () =
