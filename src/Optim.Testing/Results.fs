@@ -147,7 +147,11 @@ type LawResult =
 
 /// <summary>The exception a law that failed throws (<c>LawResult.orThrow</c>, C#'s <c>CheckAll()</c>): its message holds the
 /// law's name and the shrunk counterexample.</summary>
-type LawFailedException(law: string, message: string) =
+type LawFailedException
+    /// <summary>The failure of a law.</summary>
+    /// <param name="law">The law's name.</param>
+    /// <param name="message">The failure: the law, the divergence, the shrunk counterexample and the seed.</param>
+    (law: string, message: string) =
     inherit Exception(message)
 
     /// <summary>The name of the law that failed (the first, when several did).</summary>
