@@ -60,7 +60,9 @@ type LawConfig =
       MaxTests: int
       /// <summary>The seed of the run; a failure prints the seed it ran with, and this replays it. None: a fresh one.</summary>
       Seed: uint64 option
-      /// <summary>The largest size FsCheck passes to the generators (its <c>EndSize</c>), 1 or more.</summary>
+      /// <summary>The largest size FsCheck passes to the generators (its <c>EndSize</c>), 1 or more. The kit's generators
+      /// draw their counts and lengths from fixed ranges; the size reaches generators of your own built with
+      /// <c>Gen.sized</c>.</summary>
       Size: int
       /// <summary>The tolerance of every law; None: each law's own (exact where the law is exact by design, else SPEC's).</summary>
       Tolerance: Tolerance option }
