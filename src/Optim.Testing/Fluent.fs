@@ -47,6 +47,81 @@ module internal FluentSettings =
     let outcomes (results: LawResult list) : IReadOnlyList<LawOutcome> =
         results |> List.map LawOutcome |> Array.ofList :> IReadOnlyList<LawOutcome>
 
+/// <summary>One draw of a <see cref="T:Optim.Testing.HyperparameterSpace"/>: a value per key, read with the indexer.</summary>
+[<Sealed>]
+type Hyperparameters internal (values: (string * float) list) =
+    let table = dict values
+
+    /// <summary>The value drawn for a key.</summary>
+    /// <param name="key">The key, as the space named it.</param>
+    /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">The space has no such key.</exception>
+    member _.Item
+        with get (key: string) : float =
+            match table.TryGetValue key with
+            | true, v -> v
+            | _ ->
+                let known = String.Join(", ", values |> List.map fst)
+                raise (KeyNotFoundException $"The hyperparameter space has no key '{key}' (it has: {known}).")
+
+    /// <summary>The value drawn for a flag (a key of <c>AddFlag</c>): whether it is not 0.</summary>
+    /// <param name="key">The key.</param>
+    /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">The space has no such key.</exception>
+    member this.Flag(key: string) : bool = this.[key] <> 0.0
+
+    /// <summary>The keys, in the order the space added them.</summary>
+    member _.Keys : IReadOnlyList<string> = values |> List.map fst |> Array.ofList :> IReadOnlyList<string>
+
+    /// <summary>The draw as the counterexamples print it, e.g. <c>lr = 0.1, nesterov = 1</c>.</summary>
+    override _.ToString() = String.Join(", ", values |> List.map (fun (k, v) -> $"{k} = {Compare.num v}"))
+
+/// <summary>
+/// The hyperparameters the laws draw for C#: each key with the values to choose from, and conditions a draw must meet
+/// (<c>Where</c>). Give it to <see cref="M:Optim.Testing.OptimizerLaws.For(Optim.Testing.HyperparameterSpace,System.Func{System.Collections.Generic.IReadOnlyList{Optim.CSharp.Parameter},Optim.Testing.Hyperparameters,Optim.CSharp.Optimizer})"/>.
+/// Immutable: each method returns a new space.
+/// </summary>
+/// <example>
+/// <code>
+/// var space = new HyperparameterSpace()
+///     .Add("lr", 0.01, 0.1).Add("momentum", 0, 0.9).AddFlag("nesterov")
+///     .Where(h => !h.Flag("nesterov") || h["momentum"] > 0);
+/// </code>
+/// </example>
+[<Sealed>]
+type HyperparameterSpace private (keys: (string * float list) list, conditions: Func<Hyperparameters, bool> list) =
+
+    /// <summary>An empty space: one draw, with no keys.</summary>
+    new() = HyperparameterSpace([], [])
+
+    /// <summary>The space with a key whose value is drawn from <paramref name="values"/>.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="values">The values to choose from, at least one.</param>
+    /// <exception cref="T:System.ArgumentException">The key is empty or already added, or there are no values.</exception>
+    member _.Add(key: string, [<ParamArray>] values: float[]) : HyperparameterSpace =
+        if String.IsNullOrWhiteSpace key then invalidArg (nameof key) "A hyperparameter needs a key."
+        if keys |> List.exists (fun (k, _) -> k = key) then invalidArg (nameof key) $"The key '{key}' is already in the space."
+        if isNull values || values.Length = 0 then invalidArg (nameof values) $"The key '{key}' needs at least one value to choose from."
+        HyperparameterSpace(keys @ [ key, List.ofArray values ], conditions)
+
+    /// <summary>The space with a flag, drawn as 0 or 1 (read it with <c>Flag</c>).</summary>
+    /// <param name="key">The key.</param>
+    /// <exception cref="T:System.ArgumentException">The key is empty or already added.</exception>
+    member this.AddFlag(key: string) : HyperparameterSpace = this.Add(key, 0.0, 1.0)
+
+    /// <summary>The space whose draws also meet <paramref name="condition"/> (the others are drawn again).</summary>
+    /// <param name="condition">Whether a draw is valid.</param>
+    /// <exception cref="T:System.ArgumentNullException"><paramref name="condition"/> is null.</exception>
+    member _.Where(condition: Func<Hyperparameters, bool>) : HyperparameterSpace =
+        if isNull condition then nullArg (nameof condition)
+        HyperparameterSpace(keys, conditions @ [ condition ])
+
+    /// The generator of draws.
+    member internal _.Gen : FsCheck.Gen<Hyperparameters> =
+        keys
+        |> List.map (fun (k, vs) -> Gen.elements vs |> Gen.map (fun v -> k, v))
+        |> Gen.sequenceToList
+        |> Gen.map Hyperparameters
+        |> Gen.filter (fun h -> conditions |> List.forall (fun c -> c.Invoke h))
+
 /// <summary>
 /// The laws every facade optimizer obeys, for C#: a fluent builder over a factory of the optimizer under test (a built-in
 /// class, a <c>ComposedOptimizer</c>, a subclass of <c>Optimizer</c> of your own), usable from any test framework.
@@ -63,38 +138,59 @@ module internal FluentSettings =
 /// </code>
 /// </example>
 [<Sealed>]
-type OptimizerLaws private (make: Func<IReadOnlyList<Parameter>, Optimizer>, groups: Func<IReadOnlyList<ParamGroup>, Optimizer>,
-                            maximizeKey: string, reference: Func<IReadOnlyList<Parameter>, Optimizer>, settings: FluentSettings) =
+type OptimizerLaws private (space: HyperparameterSpace, make: Func<IReadOnlyList<Parameter>, Hyperparameters, Optimizer>,
+                            groups: Func<IReadOnlyList<ParamGroup>, Hyperparameters, Optimizer>, maximizeKey: string,
+                            reference: Func<IReadOnlyList<Parameter>, Hyperparameters, Optimizer>, settings: FluentSettings) =
 
     let name () =
         match settings.Name with
         | Some n -> n
         | None ->
-            try (make.Invoke([| Parameter([| 0.0f |]) |])).GetType().Name
+            try (make.Invoke([| Parameter([| 0.0f |]) |], Gen.sample 1 space.Gen |> Array.head)).GetType().Name
             with _ -> "the optimizer"
 
-    let copy (groups', key', reference', settings') = OptimizerLaws(make, groups', key', reference', settings')
+    let copy (groups', key', reference', settings') = OptimizerLaws(space, make, groups', key', reference', settings')
 
-    let subject () : FacadeSubject<unit> =
+    static let ignoring (f: Func<'a, Optimizer>) = Func<'a, Hyperparameters, Optimizer>(fun a _ -> f.Invoke a)
+
+    let subject () : FacadeSubject<Hyperparameters> =
         { Name = name ()
-          Options = Gen.constant ()
-          Make = (fun () ps -> make.Invoke ps)
-          MakeGroups = (if isNull groups then None else Some(fun () gs -> groups.Invoke gs))
+          Options = space.Gen
+          Make = (fun h ps -> make.Invoke(ps, h))
+          MakeGroups = (if isNull groups then None else Some(fun h gs -> groups.Invoke(gs, h)))
           MaximizeKey = (if isNull maximizeKey then None else Some maximizeKey)
-          Reference = (if isNull reference then None else Some(fun () ps -> reference.Invoke ps)) }
+          Reference = (if isNull reference then None else Some(fun h ps -> reference.Invoke(ps, h))) }
 
     /// <summary>The laws of the optimizers <paramref name="make"/> builds over parameters (one param group).</summary>
     /// <param name="make">Builds the optimizer under test over the parameters it is given, with fixed hyperparameters.</param>
     /// <exception cref="T:System.ArgumentNullException"><paramref name="make"/> is null.</exception>
     static member For(make: Func<IReadOnlyList<Parameter>, Optimizer>) : OptimizerLaws =
         if isNull make then nullArg (nameof make)
-        OptimizerLaws(make, null, null, null, FluentSettings.defaults)
+        OptimizerLaws(HyperparameterSpace(), ignoring make, null, null, null, FluentSettings.defaults)
+
+    /// <summary>The laws of the optimizers <paramref name="make"/> builds over parameters with hyperparameters drawn from
+    /// <paramref name="space"/>, a draw per case (printed with a counterexample). The factories given to
+    /// <c>WithGroups</c> and <c>SameAs</c> may take the draw too.</summary>
+    /// <param name="space">The hyperparameters to draw.</param>
+    /// <param name="make">Builds the optimizer under test over parameters, with a draw.</param>
+    /// <exception cref="T:System.ArgumentNullException">An argument is null.</exception>
+    static member For(space: HyperparameterSpace, make: Func<IReadOnlyList<Parameter>, Hyperparameters, Optimizer>) : OptimizerLaws =
+        if isNull (box space) then nullArg (nameof space)
+        if isNull make then nullArg (nameof make)
+        OptimizerLaws(space, make, null, null, null, FluentSettings.defaults)
 
     /// <summary>Adds the param-group law: the optimizer over two groups (the second with half the first's learning rate)
     /// equals separate optimizers over each. <paramref name="make"/> builds it over param groups, with the same defaults.</summary>
     /// <param name="make">Builds the optimizer under test over param groups.</param>
     /// <exception cref="T:System.ArgumentNullException"><paramref name="make"/> is null.</exception>
     member _.WithGroups(make: Func<IReadOnlyList<ParamGroup>, Optimizer>) : OptimizerLaws =
+        if isNull make then nullArg (nameof make)
+        copy (ignoring make, maximizeKey, reference, settings)
+
+    /// <summary>Adds the param-group law, with a factory over param groups that takes the drawn hyperparameters.</summary>
+    /// <param name="make">Builds the optimizer under test over param groups, with a draw.</param>
+    /// <exception cref="T:System.ArgumentNullException"><paramref name="make"/> is null.</exception>
+    member _.WithGroups(make: Func<IReadOnlyList<ParamGroup>, Hyperparameters, Optimizer>) : OptimizerLaws =
         if isNull make then nullArg (nameof make)
         copy (make, maximizeKey, reference, settings)
 
@@ -112,6 +208,13 @@ type OptimizerLaws private (make: Func<IReadOnlyList<Parameter>, Optimizer>, gro
     /// <param name="reference">Builds the reference over parameters, with the same hyperparameters.</param>
     /// <exception cref="T:System.ArgumentNullException"><paramref name="reference"/> is null.</exception>
     member _.SameAs(reference: Func<IReadOnlyList<Parameter>, Optimizer>) : OptimizerLaws =
+        if isNull reference then nullArg (nameof reference)
+        copy (groups, maximizeKey, ignoring reference, settings)
+
+    /// <summary>Adds the reference law, with a reference that takes the drawn hyperparameters.</summary>
+    /// <param name="reference">Builds the reference over parameters, with a draw.</param>
+    /// <exception cref="T:System.ArgumentNullException"><paramref name="reference"/> is null.</exception>
+    member _.SameAs(reference: Func<IReadOnlyList<Parameter>, Hyperparameters, Optimizer>) : OptimizerLaws =
         if isNull reference then nullArg (nameof reference)
         copy (groups, maximizeKey, reference, settings)
 
@@ -156,12 +259,13 @@ type OptimizerLaws private (make: Func<IReadOnlyList<Parameter>, Optimizer>, gro
     /// <exception cref="T:System.IO.FileNotFoundException">There is no such file.</exception>
     /// <exception cref="T:System.IO.InvalidDataException">The file is not a trajectory.</exception>
     member _.CheckTrajectory(path: string) : LawOutcome =
+        let drawn = Gen.sample 1 space.Gen |> Array.head
         let build (gs: ParamGroup[]) : Optimizer =
-            if not (isNull groups) then groups.Invoke gs
+            if not (isNull groups) then groups.Invoke(gs, drawn)
             elif gs.Length <> 1 then
                 raise (InvalidOperationException $"The trajectory's case starts with {gs.Length} param groups; give a factory over param groups with WithGroups(...).")
             else
-                let o = make.Invoke gs.[0].Params
+                let o = make.Invoke(gs.[0].Params, drawn)
                 let target = o.ParamGroups.[0]
                 for key in gs.[0].Keys do
                     if target.ContainsKey key then

@@ -160,6 +160,7 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Contains("expected", output);
             Assert.Contains("parameters (", output);
         }),
+        ("docs/verification.md", "new HyperparameterSpace()", output => Assert.Contains("SGD obeys every law over the space", output)),
         ("docs/verification.md", "new StepLR(o, stepSize: 10, gamma: 0.5)", output => Assert.Contains("StepLR equals its closed form", output)),
         ("docs/verification.md", "let mySgd", output =>
         {

@@ -272,7 +272,9 @@ let private isFSharp (t: Type) =
 let publicSurface =
     testList "the C# surface"
         [ testCase "holds no F# type in any public signature" (fun () ->
-              let classes = [ typeof<OptimizerLaws>; typeof<SchedulerLaws>; typeof<LawOutcome>; typeof<LawFailedException> ]
+              let classes =
+                  [ typeof<OptimizerLaws>; typeof<SchedulerLaws>; typeof<LawOutcome>; typeof<LawFailedException>
+                    typeof<HyperparameterSpace>; typeof<Hyperparameters> ]
               let offending =
                   classes |> Seq.collect surface |> Seq.collect (fun (where, t) -> mentioned t |> Seq.map (fun m -> where, m))
                   |> Seq.filter (snd >> isFSharp) |> Seq.map (fun (w, t) -> $"{w}: {t}") |> Seq.distinct |> List.ofSeq

@@ -14,11 +14,44 @@ let private config = { Kit.config 50 with Seed = Some 20261202UL }
 let private caught (outcomes: (string * bool * string) list) =
     outcomes |> List.exists (fun (_, passed, detail) -> not passed && detail.Contains "parameters (" || (not passed && detail.Contains "epoch"))
 
+/// HandSgd over a hyperparameter space, as a C# user draws its hyperparameters.
+let private overSpace (bug: Mutants.SgdBug) =
+    let space =
+        HyperparameterSpace()
+            .Add("momentum", 0.5, 0.9).Add("dampening", 0.0, 0.5).Add("weight_decay", 0.0, 0.01).AddFlag("nesterov")
+            .Where(fun h -> not (h.Flag "nesterov") || h.["dampening"] = 0.0)
+    let make (h: Hyperparameters) (groups: Optim.CSharp.ParamGroup seq) =
+        Mutants.HandSgd(groups, 0.1, h.["momentum"], h.["dampening"], h.["weight_decay"], h.Flag "nesterov", bug) :> Optim.CSharp.Optimizer
+    OptimizerLaws
+        .For(space, fun ps h -> make h [ Optim.CSharp.ParamGroup ps ])
+        .WithGroups(fun gs h -> make h gs)
+        .SameAs(fun ps h -> Optim.CSharp.SGD(ps, 0.1, h.["momentum"], h.["dampening"], h.["weight_decay"], h.Flag "nesterov") :> Optim.CSharp.Optimizer)
+        .Maximize()
+        .MaxTests(50)
+        .Seed(7UL)
+        .Results()
+
+let private spaces =
+    testList "a hyperparameter space"
+        [ testCase "drawn per case: the correct port passes every law" (fun () ->
+              for o in overSpace Mutants.NoBug do
+                  if not o.Passed then failtest o.Message)
+          testCase "drawn per case: a bug that needs Nesterov is caught, and the draw is printed" (fun () ->
+              let failed = overSpace Mutants.NesterovOldBuffer |> Seq.filter (fun o -> not o.Passed) |> List.ofSeq
+              Expect.isNonEmpty failed "a law fails"
+              Expect.stringContains failed.Head.Counterexample "nesterov = 1" "the counterexample shows the draw")
+          testCase "bad keys and values are refused" (fun () ->
+              let e = try HyperparameterSpace().Add("lr", [||]) |> ignore; null with :? ArgumentException as e -> e
+              Expect.equal e.ParamName "values" "no values"
+              let e = try HyperparameterSpace().Add("lr", 0.1).Add("lr", 0.2) |> ignore; null with :? ArgumentException as e -> e
+              Expect.equal e.ParamName "key" "a key twice") ]
+
 let private runs = lazy (Mutants.catalogue |> List.map (fun m -> m, m.Run config))
 
 let tests =
     testList "the mutant catalogue"
-        [ for m in Mutants.catalogue do
+        [ yield spaces
+          for m in Mutants.catalogue do
               yield testCase $"{m.Name} ({m.Written}) is caught" (fun () ->
                   let outcomes = runs.Force() |> List.find (fun (x, _) -> obj.ReferenceEquals(x, m)) |> snd
                   if not (caught outcomes) then
