@@ -11,8 +11,9 @@ public sealed record BlockRun(int ExitCode, string Output, string Errors);
 
 /// <summary>
 /// Compiles and runs doc blocks as a reader would: a C# block as the Program.cs of a new console project (top-level
-/// statements, the console template's implicit usings, nullable on) referencing the Optim packages; an F# block as a
-/// script (<c>dotnet fsi</c>) referencing Optim.Core and Optim.CSharp. Each runs in a process of its own, in a working directory that
+/// statements, the console template's implicit usings, nullable on) referencing the Optim packages (Optim.Testing with
+/// FsCheck and Expecto included); an F# block as a script (<c>dotnet fsi</c>) referencing Optim.Core, Optim.CSharp,
+/// Optim.Testing, FsCheck and Expecto. Each runs in a process of its own, in a working directory that
 /// holds the repository's <c>data/fashion-mnist-sample</c> (and tests/golden/pt's files under <c>pytorch/</c>), with a time limit.
 /// </summary>
 public sealed class BlockRunner : IDisposable
@@ -55,11 +56,14 @@ public sealed class BlockRunner : IDisposable
         try { Directory.Delete(_temp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>The Optim assemblies and what they depend on outside the shared framework, as a package reference brings them.</summary>
+    /// <summary>
+    /// The Optim assemblies and what they depend on outside the shared framework, as package references to Optim.NN and
+    /// Optim.Testing bring them (Optim.Testing brings FsCheck and Expecto).
+    /// </summary>
     private static IEnumerable<Assembly> Packages()
     {
         var seen = new Dictionary<string, Assembly>();
-        var pending = new Stack<Assembly>([typeof(Optim.NN.Tensor).Assembly]);
+        var pending = new Stack<Assembly>([typeof(Optim.NN.Tensor).Assembly, typeof(Optim.Testing.OptimizerLaws).Assembly]);
         string framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         while (pending.Count > 0)
         {
@@ -115,13 +119,22 @@ public sealed class BlockRunner : IDisposable
     /// <summary>Runs a compiled C# block.</summary>
     public BlockRun RunCSharp(string assembly) => Run(Dotnet(), [assembly]);
 
-    /// <summary>Runs an F# block as a script that references Optim.Core; its errors name the markdown file's lines.</summary>
+    /// <summary>
+    /// Runs an F# block as a script that references Optim.Core, Optim.CSharp, Optim.Testing, FsCheck and Expecto; its
+    /// errors name the markdown file's lines.
+    /// </summary>
     public BlockRun RunFSharp(DocBlock block)
     {
         var dir = Directory.CreateDirectory(Path.Combine(_temp, "fsharp")).FullName;
         var script = Path.Combine(dir, Name(block) + ".fsx");
-        string core = typeof(Optim.TensorModule).Assembly.Location, facade = typeof(Optim.CSharp.Optimizer).Assembly.Location;
-        File.WriteAllText(script, $"#r \"{core}\"\n#r \"{facade}\"\n# {block.Line} \"{Path.Combine(DocBlocks.Root, block.File)}\"\n{block.Code}");
+        string[] references =
+        [
+            typeof(Optim.TensorModule).Assembly.Location, typeof(Optim.CSharp.Optimizer).Assembly.Location,
+            typeof(Optim.Testing.OptimizerLaws).Assembly.Location, typeof(FsCheck.Config).Assembly.Location,
+            typeof(Expecto.Test).Assembly.Location,
+        ];
+        var header = string.Concat(references.Select(r => $"#r \"{r}\"\n"));
+        File.WriteAllText(script, $"{header}# {block.Line} \"{Path.Combine(DocBlocks.Root, block.File)}\"\n{block.Code}");
         return Run(Dotnet(), ["fsi", "--warnaserror+", script]);
     }
 

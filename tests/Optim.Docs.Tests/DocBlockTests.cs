@@ -153,6 +153,26 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Contains("refused: Stack cannot be deep-copied", output);
             Assert.Contains("built by the factory: n_averaged, module.0.weight, module.0.bias, module.1.weight", output);
         }),
+        ("docs/verification.md", "class MySgd : Optimizer", output =>
+        {
+            Assert.Contains("MySgd obeys every law", output);
+            Assert.Contains("the bug fails 'equals its reference'", output);
+            Assert.Contains("expected", output);
+            Assert.Contains("parameters (", output);
+        }),
+        ("docs/verification.md", "new HyperparameterSpace()", output => Assert.Contains("SGD obeys every law over the space", output)),
+        ("docs/verification.md", "new StepLR(o, stepSize: 10, gamma: 0.5)", output => Assert.Contains("StepLR equals its closed form", output)),
+        ("docs/verification.md", "let mySgd", output =>
+        {
+            Assert.Contains("Law 'composition equals the built-in' held for my SGD on 50 case(s).", output);
+            Assert.DoesNotContain("failed", output);
+        }),
+        ("docs/verification.md", "let signDescent", output =>
+        {
+            Assert.Contains("caught after", output);
+            Assert.Contains("Decay = 0.01", output);
+        }),
+        ("docs/verification.md", "LawTests.optimizer", output => Assert.True(After(output, "")[0] >= 10, output)),
     ];
 
     /// <summary>The C# blocks, by place.</summary>
