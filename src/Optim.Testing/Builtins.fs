@@ -1,5 +1,6 @@
 namespace Optim.Testing
 
+open FsCheck.FSharp
 open Optim
 
 /// <summary>
@@ -12,7 +13,7 @@ open Optim
 module Builtins =
 
     let private subject name options (fused: 'o -> Optimizer) transform maximize tuned steps =
-        { Name = name; Options = options; Build = fused; Transform = Some transform; Maximize = Some maximize; Tuned = Some(tuned, steps) }
+        { Name = name; Options = options; Build = fused; Transform = Some transform; Maximize = Some maximize; Tuned = Some(tuned, steps); Parameters = None }
 
     /// <summary>SGD (<c>torch.optim.SGD</c>): momentum, dampening, Nesterov, weight decay, maximize.</summary>
     let sgd : Subject<SgdOptions> =
@@ -72,9 +73,31 @@ module Builtins =
     /// </summary>
     let lion : Subject<LionOptions> =
         { Name = "Lion"; Options = Generators.lionOptions; Build = Alias.lion >> Optimizer.ofTransform; Transform = Some Alias.lion
-          Maximize = Some(fun o m -> { o with Maximize = m }); Tuned = None }
+          Maximize = Some(fun o m -> { o with Maximize = m }); Tuned = None; Parameters = None }
 
     /// <summary>LAMB (You et al., 2020).</summary>
     let lamb : Subject<LambOptions> =
         { Name = "LAMB"; Options = Generators.lambOptions; Build = Alias.lamb >> Optimizer.ofTransform; Transform = Some Alias.lamb
-          Maximize = Some(fun o m -> { o with Maximize = m }); Tuned = None }
+          Maximize = Some(fun o m -> { o with Maximize = m }); Tuned = None; Parameters = None }
+
+    /// <summary>
+    /// Muon (PyTorch 2.9's <c>torch.optim.Muon</c>) on matrices (<see cref="P:Optim.Testing.Generators.matrices"/>), its
+    /// only parameters. It has no <c>maximize</c>, as in PyTorch; its tuned form decays the learning rate, as Muon's
+    /// orthogonalised steps have a fixed size.
+    /// </summary>
+    let muon : Subject<MuonOptions> =
+        { Name = "Muon"; Options = Generators.muonOptions; Build = Fused.muon; Transform = Some Alias.muon; Maximize = None
+          Tuned = None; Parameters = Some Generators.matrices }
+
+    /// <summary>
+    /// <c>Alias.muonWithAdamW</c>: Muon on every 2-D parameter, AdamW on the others, over parameters of any shape. No
+    /// maximize law: Muon has none.
+    /// </summary>
+    let muonWithAdamW : Subject<struct (MuonOptions * AdamOptions)> =
+        { Name = "muonWithAdamW"
+          Options = Gen.map2 (fun m a -> struct (m, a)) Generators.muonOptions Generators.adamOptions
+          Build = (fun (struct (m, a)) -> Optimizer.ofTransform (Alias.muonWithAdamW m a))
+          Transform = Some(fun (struct (m, a)) -> Alias.muonWithAdamW m a)
+          Maximize = None
+          Tuned = None
+          Parameters = None }

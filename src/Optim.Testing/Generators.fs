@@ -51,6 +51,16 @@ module Generators =
             return Array.map2 Tensor.create shapes datas
         }
 
+    /// <summary>1 to 4 matrices (Muon's parameters): 1 to 6 rows by 1 to 7 columns (square, wide, tall, single rows and
+    /// columns), values in [-2, 2].</summary>
+    let matrices : Gen<Tensor[]> =
+        gen {
+            let! n = Gen.choose (1, 4)
+            let! shapes = Gen.arrayOfLength n (Gen.map2 (fun r c -> [| r; c |]) (Gen.choose (1, 6)) (Gen.choose (1, 7)))
+            let! datas = shapes |> Array.map (fun s -> values (Tensor.numel s)) |> Gen.sequenceToArray
+            return Array.map2 Tensor.create shapes datas
+        }
+
     /// <summary>
     /// A gradient of <paramref name="n"/> elements: mostly uniform in [-s, s] for s in {0.01, 1, 10}; sometimes an edge
     /// case: all zeros, one element set, values of magnitude 1e-6, or one value everywhere.
@@ -275,6 +285,23 @@ module Generators =
             let! wd = Gen.elements [ 0.0; 1e-2; 0.1 ]
             let! maximize = Gen.elements [ true; false ]
             return { Lr = lr; Beta2Decay = decay; Eps1 = eps1; Eps2 = eps2; D = d; WeightDecay = wd; Maximize = maximize }
+        }
+
+    /// <summary>Muon options (PyTorch 2.9's <c>torch.optim.Muon</c>) covering every option: momentum 0 and Nesterov, other
+    /// coefficients and step counts, a large eps, both learning-rate adjustments, weight decay.</summary>
+    let muonOptions : Gen<MuonOptions> =
+        gen {
+            let! lr = Gen.elements [ 0.0; 1e-3; 0.02; 0.1 ]
+            let! wd = Gen.elements [ 0.0; 0.1; 0.5 ]
+            let! momentum = Gen.elements [ 0.0; 0.5; 0.95 ]
+            let! nesterov = Gen.elements [ true; false ]
+            let! coefficients = Gen.elements [ MuonOptions.defaults.NsCoefficients; struct (2.0, -1.5, 0.5); struct (1.5, -0.5, 0.0) ]
+            let! eps = Gen.elements [ 1e-7; 1e-3; 0.5 ]
+            let! steps = Gen.elements [ 1; 3; 5 ]
+            let! adjust = Gen.elements [ MuonLrAdjustment.Original; MuonLrAdjustment.MatchRmsAdamW ]
+            return
+                { Lr = lr; WeightDecay = wd; Momentum = momentum; Nesterov = nesterov; NsCoefficients = coefficients; Eps = eps
+                  NsSteps = steps; AdjustLrFn = adjust }
         }
 
     /// <summary>Schedule-free SGD options covering warmup, the polynomial weighting and the learning-rate weighting.</summary>

@@ -45,7 +45,7 @@ module Laws =
     let composition (config: LawConfig) (builtIn: 'o -> Optimizer) (subject: Subject<'o>) : LawResult =
         if isNull (box builtIn) then nullArg (nameof builtIn)
         let tol = LawConfig.toleranceOr Tolerance.exact config
-        Runner.run config "composition equals the built-in" subject.Name (Scenario.arb subject.Options true 1 6)
+        Runner.run config "composition equals the built-in" subject.Name (Scenario.arbFor subject true 1 6)
             (fun s -> lockstep tol (builtIn s.Options) (subject.Build s.Options) s.Parameters s.Gradients s.Gradients)
             Scenario.describe
 
@@ -58,7 +58,7 @@ module Laws =
     /// <param name="subject">The optimizer under test.</param>
     let pureEqualsInPlace (config: LawConfig) (subject: Subject<'o>) : LawResult =
         let tol = LawConfig.toleranceOr Tolerance.exact config
-        Runner.run config "pure equals in place" subject.Name (Scenario.arb subject.Options true 1 6)
+        Runner.run config "pure equals in place" subject.Name (Scenario.arbFor subject true 1 6)
             (fun s ->
                 let o = subject.Build s.Options
                 let buffers = datas s.Parameters |> Array.map Array.copy
@@ -89,7 +89,7 @@ module Laws =
     /// <param name="config">How to run the law.</param>
     /// <param name="subject">The optimizer under test.</param>
     let pureStepIsPure (config: LawConfig) (subject: Subject<'o>) : LawResult =
-        Runner.run config "the pure step never mutates its inputs" subject.Name (Scenario.arb subject.Options true 1 6)
+        Runner.run config "the pure step never mutates its inputs" subject.Name (Scenario.arbFor subject true 1 6)
             (fun s ->
                 let o = subject.Build s.Options
                 let rec go t (ps: Tensor[]) state gs =
@@ -124,7 +124,7 @@ module Laws =
     /// <param name="subject">The optimizer under test.</param>
     let resume (config: LawConfig) (subject: Subject<'o>) : LawResult =
         let tol = LawConfig.toleranceOr Tolerance.exact config
-        Runner.run config "resumed from a JSON checkpoint equals uninterrupted" subject.Name (Scenario.arb subject.Options true 2 6)
+        Runner.run config "resumed from a JSON checkpoint equals uninterrupted" subject.Name (Scenario.arbFor subject true 2 6)
             (fun s ->
                 let k = s.Gradients.Length / 2
                 let straight = subject.Build s.Options
@@ -181,8 +181,8 @@ module Laws =
             | None -> invalidArg (nameof subject) $"The accumulation law wraps a gradient transformation, but the subject '{subject.Name}' has none (build it with Subject.ofTransform)."
         let tol = LawConfig.toleranceOr Tolerance.exact config
         let arb =
-            let g = gen { let! k = Gen.choose (1, 4) in let! s = Scenario.gen subject.Options true 1 9 in return k, s }
-            Arb.fromGenShrink (g, fun (k, s) -> Scenario.shrink true 1 1 s |> Seq.map (fun s -> k, s))
+            let g = gen { let! k = Gen.choose (1, 4) in let! s = Scenario.genFor subject true 1 9 in return k, s }
+            Arb.fromGenShrink (g, fun (k, s) -> Scenario.shrinkFor subject 1 1 s |> Seq.map (fun s -> k, s))
         Runner.run config "k accumulated micro-batches equal one step on their mean" subject.Name arb
             (fun (k, s) ->
                 let acc = Optimizer.ofTransform (accumulate k (transform s.Options))
@@ -239,7 +239,7 @@ module Laws =
     /// <param name="config">How to run the law.</param>
     /// <param name="subject">The optimizer under test.</param>
     let nullGradient (config: LawConfig) (subject: Subject<'o>) : LawResult =
-        Runner.run config "a null gradient changes nothing" subject.Name (Scenario.arb subject.Options true 1 6)
+        Runner.run config "a null gradient changes nothing" subject.Name (Scenario.arbFor subject true 1 6)
             (fun s ->
                 let o = subject.Build s.Options
                 let none = Array.create s.Parameters.Length (null: float32[])
@@ -279,7 +279,7 @@ module Laws =
             | Some f -> f
             | None -> invalidArg (nameof subject) $"The maximize law switches the subject's maximize option, but '{subject.Name}' has none (add it with Subject.withMaximize)."
         let tol = LawConfig.toleranceOr Tolerance.exact config
-        Runner.run config "maximize(g) equals minimize(-g)" subject.Name (Scenario.arb subject.Options true 1 5)
+        Runner.run config "maximize(g) equals minimize(-g)" subject.Name (Scenario.arbFor subject true 1 5)
             (fun s ->
                 lockstep tol (subject.Build (set s.Options false)) (subject.Build (set s.Options true)) s.Parameters
                     (List.map negate s.Gradients) s.Gradients
@@ -294,7 +294,7 @@ module Laws =
     /// <param name="config">How to run the law.</param>
     /// <param name="subject">The optimizer under test.</param>
     let finite (config: LawConfig) (subject: Subject<'o>) : LawResult =
-        Runner.run config "finite in, finite out" subject.Name (Scenario.arb subject.Options true 1 6)
+        Runner.run config "finite in, finite out" subject.Name (Scenario.arbFor subject true 1 6)
             (fun s ->
                 let o = subject.Build s.Options
                 let rec go t ps state gs =
@@ -310,9 +310,9 @@ module Laws =
 
     /// A random convex quadratic ½·Σ aᵢ(xᵢ - cᵢ)², curvatures in [0.5, 2], the start 0.5 to 2 from the centre and at
     /// least 0.1 from 0 in every coordinate, on the side of 0 (LAMB's steps, proportional to ‖p‖, cannot cross it).
-    let private quadratic =
+    let private quadratic (parameters: Gen<Tensor[]>) =
         gen {
-            let! drawn = Generators.parameters
+            let! drawn = parameters
             let ps = drawn |> Array.map (fun p -> { p with Data = p.Data |> Array.map (fun x -> if x < 0.0f then x - 0.1f else x + 0.1f) })
             let coordinates (g: Gen<float32>) = ps |> Array.map (fun p -> Gen.arrayOfLength p.Data.Length g) |> Gen.sequenceToArray
             let! curvature = coordinates (Gen.choose (500, 2000) |> Gen.map (fun k -> float32 k / 1000.0f))
@@ -337,7 +337,7 @@ module Laws =
             | Some t -> t
             | None -> invalidArg (nameof subject) $"The convergence law needs hyperparameters that suit a quadratic, but '{subject.Name}' has none (add them with Subject.withTuned)."
         let config = { config with MaxTests = min config.MaxTests 20 }
-        let arb = Arb.fromGen quadratic
+        let arb = Arb.fromGen (quadratic (defaultArg subject.Parameters Generators.parameters))
         let value (a: float32[][]) (c: float32[][]) (xs: Tensor[]) =
             xs |> Array.mapi (fun i x -> x.Data |> Array.mapi (fun j v -> 0.5 * float a.[i].[j] * (float v - float c.[i].[j]) ** 2.0) |> Array.sum) |> Array.sum
         Runner.run config "converges on a random convex quadratic" subject.Name arb

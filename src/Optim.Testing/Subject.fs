@@ -23,7 +23,13 @@ type Subject<'o> =
       /// <summary>Sets its <c>maximize</c> option, where it has one.</summary>
       Maximize: ('o -> bool -> 'o) option
       /// <summary>Hyperparameters under which it converges on a convex quadratic, and the number of steps it takes.</summary>
-      Tuned: ('o * int) option }
+      Tuned: ('o * int) option
+      /// <summary>
+      /// The parameters it takes, where not any shape (Muon: matrices): the laws draw them from this generator, and a
+      /// shrunk case keeps each parameter's shape. None: <see cref="P:Optim.Testing.Generators.parameters"/>, which a
+      /// shrunk case may cut to vectors.
+      /// </summary>
+      Parameters: Gen<Tensor[]> option }
 
 /// <summary>Building <see cref="T:Optim.Testing.Subject`1"/> values.</summary>
 [<RequireQualifiedAccess>]
@@ -42,7 +48,7 @@ module Subject =
         checkName name
         if isNull (box options) then nullArg (nameof options)
         if isNull (box build) then nullArg (nameof build)
-        { Name = name; Options = options; Build = build; Transform = None; Maximize = None; Tuned = None }
+        { Name = name; Options = options; Build = build; Transform = None; Maximize = None; Tuned = None; Parameters = None }
 
     /// <summary>A gradient transformation built from generated hyperparameters; the optimizer is <c>Optimizer.ofTransform</c> of it.</summary>
     /// <param name="name">Its name.</param>
@@ -71,6 +77,13 @@ module Subject =
     /// <param name="subject">The subject.</param>
     let withMaximize (set: 'o -> bool -> 'o) (subject: Subject<'o>) = { subject with Maximize = Some set }
 
+    /// <summary>The subject with the parameters it takes (see <c>Parameters</c>).</summary>
+    /// <param name="parameters">Their generator.</param>
+    /// <param name="subject">The subject.</param>
+    let withParameters (parameters: Gen<Tensor[]>) (subject: Subject<'o>) =
+        if isNull (box parameters) then nullArg (nameof parameters)
+        { subject with Parameters = Some parameters }
+
     /// <summary>The subject with hyperparameters under which it converges on a convex quadratic in <paramref name="steps"/> steps.</summary>
     /// <param name="options">The hyperparameters.</param>
     /// <param name="steps">How many steps, 1 or more.</param>
@@ -93,6 +106,21 @@ type Scenario<'o> =
 [<RequireQualifiedAccess>]
 module Scenario =
 
+    /// <summary>Cases whose parameters come from <paramref name="parameters"/>; see <see cref="M:Optim.Testing.Scenario.gen``1"/>.</summary>
+    /// <param name="parameters">The parameters' generator.</param>
+    /// <param name="options">The hyperparameters' generator.</param>
+    /// <param name="allowNull">Whether some gradients may be missing.</param>
+    /// <param name="minSteps">The fewest steps.</param>
+    /// <param name="maxSteps">The most steps.</param>
+    let genOver (parameters: Gen<Tensor[]>) (options: Gen<'o>) (allowNull: bool) (minSteps: int) (maxSteps: int) : Gen<Scenario<'o>> =
+        gen {
+            let! o = options
+            let! ps = parameters
+            let! steps = Gen.choose (minSteps, maxSteps)
+            let! grads = Generators.gradSeq allowNull steps ps
+            return { Options = o; Parameters = ps; Gradients = grads }
+        }
+
     /// <summary>Cases of 1 to 4 parameters (<see cref="P:Optim.Testing.Generators.parameters"/>) and
     /// <paramref name="minSteps"/> to <paramref name="maxSteps"/> steps of gradients.</summary>
     /// <param name="options">The hyperparameters' generator.</param>
@@ -100,13 +128,7 @@ module Scenario =
     /// <param name="minSteps">The fewest steps.</param>
     /// <param name="maxSteps">The most steps.</param>
     let gen (options: Gen<'o>) (allowNull: bool) (minSteps: int) (maxSteps: int) : Gen<Scenario<'o>> =
-        gen {
-            let! o = options
-            let! ps = Generators.parameters
-            let! steps = Gen.choose (minSteps, maxSteps)
-            let! grads = Generators.gradSeq allowNull steps ps
-            return { Options = o; Parameters = ps; Gradients = grads }
-        }
+        genOver Generators.parameters options allowNull minSteps maxSteps
 
     let private round (digits: int) (a: float32[]) =
         if isNull a then null else a |> Array.map (fun x -> float32 (Math.Round(float x, digits)))
@@ -119,7 +141,17 @@ module Scenario =
     /// <param name="minSteps">The fewest steps a case may keep.</param>
     /// <param name="minParams">The fewest parameters a case may keep.</param>
     /// <param name="s">The case.</param>
-    let shrink (allowNull: bool) (minSteps: int) (minParams: int) (s: Scenario<'o>) : seq<Scenario<'o>> =
+    let rec shrink (allowNull: bool) (minSteps: int) (minParams: int) (s: Scenario<'o>) : seq<Scenario<'o>> =
+        shrinkKeeping false allowNull minSteps minParams s
+
+    /// <summary><see cref="M:Optim.Testing.Scenario.shrink``1"/>, with the parameters' shapes kept when
+    /// <paramref name="keepShapes"/> (for an optimizer that takes only some shapes): no parameter is cut.</summary>
+    /// <param name="keepShapes">Whether each parameter keeps its shape.</param>
+    /// <param name="allowNull">Whether a gradient may become null.</param>
+    /// <param name="minSteps">The fewest steps a case may keep.</param>
+    /// <param name="minParams">The fewest parameters a case may keep.</param>
+    /// <param name="s">The case.</param>
+    and shrinkKeeping (keepShapes: bool) (allowNull: bool) (minSteps: int) (minParams: int) (s: Scenario<'o>) : seq<Scenario<'o>> =
         let n = s.Parameters.Length
         let steps = s.Gradients.Length
         seq {
@@ -134,7 +166,7 @@ module Scenario =
                     yield { s with Parameters = Array.removeAt i s.Parameters; Gradients = s.Gradients |> List.map (Array.removeAt i) }
             for i in 0 .. n - 1 do
                 let len = s.Parameters.[i].Data.Length
-                if len > 1 then
+                if len > 1 && not keepShapes then
                     let keep = len / 2
                     let cut (a: float32[]) = if isNull a then null else Array.sub a 0 keep
                     yield
@@ -165,3 +197,28 @@ module Scenario =
     /// <param name="maxSteps">The most steps.</param>
     let arb (options: Gen<'o>) (allowNull: bool) (minSteps: int) (maxSteps: int) : Arbitrary<Scenario<'o>> =
         Arb.fromGenShrink (gen options allowNull minSteps maxSteps, shrink allowNull minSteps 1)
+
+    /// <summary>The cases of a subject: its parameters (<c>Parameters</c>, shapes kept when shrunk) or any.</summary>
+    /// <param name="subject">The optimizer under test.</param>
+    /// <param name="allowNull">Whether some gradients may be missing.</param>
+    /// <param name="minSteps">The fewest steps.</param>
+    /// <param name="maxSteps">The most steps.</param>
+    let arbFor (subject: Subject<'o>) (allowNull: bool) (minSteps: int) (maxSteps: int) : Arbitrary<Scenario<'o>> =
+        match subject.Parameters with
+        | None -> arb subject.Options allowNull minSteps maxSteps
+        | Some ps -> Arb.fromGenShrink (genOver ps subject.Options allowNull minSteps maxSteps, shrinkKeeping true allowNull minSteps 1)
+
+    /// <summary>The generator of <see cref="M:Optim.Testing.Scenario.arbFor``1"/>.</summary>
+    /// <param name="subject">The optimizer under test.</param>
+    /// <param name="allowNull">Whether some gradients may be missing.</param>
+    /// <param name="minSteps">The fewest steps.</param>
+    /// <param name="maxSteps">The most steps.</param>
+    let genFor (subject: Subject<'o>) (allowNull: bool) (minSteps: int) (maxSteps: int) : Gen<Scenario<'o>> =
+        genOver (defaultArg subject.Parameters Generators.parameters) subject.Options allowNull minSteps maxSteps
+
+    /// <summary>The shrinker of <see cref="M:Optim.Testing.Scenario.arbFor``1"/>.</summary>
+    /// <param name="subject">The optimizer under test.</param>
+    /// <param name="minSteps">The fewest steps a case may keep.</param>
+    /// <param name="minParams">The fewest parameters a case may keep.</param>
+    let shrinkFor (subject: Subject<'o>) (minSteps: int) (minParams: int) : Scenario<'o> -> seq<Scenario<'o>> =
+        shrinkKeeping subject.Parameters.IsSome true minSteps minParams

@@ -39,7 +39,9 @@ let builtIns : CoreEntry list =
       entry (Some Fused.rprop) (composed Builtins.rprop)
       entry None Builtins.adafactor
       entry None Builtins.lion
-      entry None Builtins.lamb ]
+      entry None Builtins.lamb
+      entry (Some Fused.muon) (composed Builtins.muon)
+      entry None Builtins.muonWithAdamW ]
 
 /// Adafactor's chain against its fused kernel, within float32 rounding.
 let adafactorComposition (cfg: LawConfig) =
