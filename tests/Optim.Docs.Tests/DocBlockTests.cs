@@ -53,6 +53,12 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Equal(5.0, After(output, "loss")[0], 6);
             AllBelow(After(output, "then at"), 1e-3, "LBFGS's minimum of Σx²");
         }),
+        ("src/Optim.Distributed/README.md", "InProcessCommunicator.Run(4", output => Assert.Equal([6.0, 4.0], After(output, ""))),
+        ("src/Optim.Distributed/README.md", "new DistributedDataParallel(", output =>
+        {
+            Assert.Contains("replicas equal: True", output);
+            AllBelow(After(output, "largest difference from one process:"), 1e-5, "two ranks against one process");
+        }),
         ("src/Optim.CSharp/README.md", "new Adam(", output => AllBelow(After(output, "w = "), 0.05, "Adam after 200 steps")),
         ("src/Optim.CSharp/README.md", "new LBFGS(", output => AllBelow(After(output, "x = ").Select(x => x - 1).ToArray(), 1e-3, "LBFGS on Rosenbrock's function")),
         ("src/Optim.NN/README.md", "FashionMnist.Load", output =>
