@@ -6,7 +6,9 @@ namespace Optim.Distributed;
 /// The ranks of an MPI job (<c>MPI_COMM_WORLD</c>) over OpenMPI's <c>libmpi.so.40</c>, called directly by P/Invoke;
 /// start the program under <c>mpirun -np N dotnet App.dll</c>. Sums are OpenMPI's: for 2 ranks they are the same
 /// bits on both ranks and equal rank 0 + rank 1; for more ranks OpenMPI picks the reduction order by message size.
-/// A rank that dies makes mpirun end the whole job; an MPI error aborts the job (OpenMPI's default error handler).
+/// A rank that dies makes mpirun end the whole job; so does an unhandled exception on any rank (the communicator
+/// calls <c>MPI_Abort</c> from the process's unhandled-exception handler), and an MPI error (OpenMPI's default
+/// error handler).
 /// One instance per process: <see cref="Dispose"/> calls <c>MPI_Finalize</c>, after which MPI cannot be used again.
 /// </summary>
 public sealed unsafe class MpiCommunicator : ICommunicator
@@ -37,6 +39,14 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Check(MPI_Comm_size(_comm, &size), "MPI_Comm_size");
         Rank = rank;
         Size = size;
+        // A .NET process that dies of an unhandled exception under OpenMPI can linger, leaving the other ranks
+        // waiting in their next collective; MPI_Abort makes mpirun end every rank instead.
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            Console.Error.WriteLine($"Rank {Rank}: unhandled {e.ExceptionObject.GetType().Name}: {(e.ExceptionObject as Exception)?.Message}; aborting the MPI job.");
+            Console.Error.Flush();
+            if (!_disposed) MPI_Abort(_comm, 1);
+        };
     }
 
     /// <summary>Whether this process was started by mpirun (OpenMPI sets <c>OMPI_COMM_WORLD_SIZE</c>).</summary>
@@ -108,6 +118,17 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Check(MPI_Barrier(_comm), "MPI_Barrier");
     }
 
+    /// <summary>
+    /// Ends every rank of the job (<c>MPI_Abort</c>): mpirun kills the others and exits with <paramref name="errorCode"/>.
+    /// An unhandled exception on any rank does this by itself.
+    /// </summary>
+    /// <param name="errorCode">The job's exit code.</param>
+    public void Abort(int errorCode = 1)
+    {
+        ThrowIfDisposed();
+        MPI_Abort(_comm, errorCode);
+    }
+
     /// <summary>Calls <c>MPI_Finalize</c> (every rank must); MPI cannot be used again in this process.</summary>
     public void Dispose()
     {
@@ -133,4 +154,5 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     [DllImport(Lib)] private static extern int MPI_Bcast(IntPtr buffer, int count, IntPtr type, int root, IntPtr comm);
     [DllImport(Lib)] private static extern int MPI_Barrier(IntPtr comm);
     [DllImport(Lib)] private static extern int MPI_Finalize();
+    [DllImport(Lib)] private static extern int MPI_Abort(IntPtr comm, int errorCode);
 }

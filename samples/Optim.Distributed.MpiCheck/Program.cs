@@ -1,0 +1,76 @@
+// The MPI checks: run under mpirun, every rank runs the collective tests and a DDP law on MpiCommunicator.
+//
+//     mpirun --allow-run-as-root --oversubscribe -x TERM=dumb -np 2 dotnet Optim.Distributed.MpiCheck.dll [collectives|fault]
+//
+// collectives (the default): the collective tests of tests/Optim.Distributed.Tests/Collectives.cs, then two ranks of
+// DistributedDataParallel + Adam on the halves of a batch against one process on the whole batch. Each rank prints
+// "rank R: N passed, N failed" and exits 1 if any failed.
+// fault: after a barrier, rank 1 throws; the job must end, non-zero, instead of hanging in the next all-reduce.
+// fault kill: rank 1 kills its own process instead (SIGKILL).
+using Optim.CSharp;
+using Optim.Distributed;
+using Optim.Distributed.Tests;
+using Optim.NN;
+
+string mode = args.Length > 0 ? args[0] : "collectives";
+using var comm = new MpiCommunicator();
+int passed = 0, failed = 0;
+
+void Check(string name, Action body)
+{
+    try { body(); passed++; }
+    catch (Exception e) { failed++; Console.Error.WriteLine($"rank {comm.Rank}: {name} failed: {e.Message}"); }
+}
+
+if (mode == "fault")
+{
+    comm.Barrier();
+    if (comm.Rank == 1 && args.Length > 1 && args[1] == "kill") System.Diagnostics.Process.GetCurrentProcess().Kill();
+    if (comm.Rank == 1) throw new InvalidOperationException("rank 1 fails on purpose");
+    comm.AllReduce(new float[4]);
+    Console.WriteLine($"rank {comm.Rank}: the all-reduce returned although rank 1 failed");
+    return 0;
+}
+
+foreach (var (name, body) in Collectives.All) Check(name, () => body(comm));
+
+Check("DistributedDataParallel", () =>
+{
+    const int perRank = 3;
+    int rows = perRank * comm.Size;
+    var rng = new Random(11);
+    var x = Enumerable.Range(0, rows * 4).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    var y = Enumerable.Range(0, rows * 2).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    Sequential Mlp(int seed) { var g = new Random(seed); return new Sequential(new Linear(4, 8, random: g), new ReLU(), new Linear(8, 2, random: g)); }
+
+    var ddp = new DistributedDataParallel(Mlp(1 + comm.Rank), comm, bucketCapMB: 0.0001);
+    var adam = new Adam(ddp.Parameters(), lr: 0.01);
+    var single = Mlp(1);
+    var reference = new Adam(single.Parameters(), lr: 0.01);
+    for (int step = 0; step < 5; step++)
+    {
+        adam.ZeroGrad();
+        var xs = new Tensor(x.AsSpan(comm.Rank * perRank * 4, perRank * 4).ToArray(), perRank, 4);
+        var ys = new Tensor(y.AsSpan(comm.Rank * perRank * 2, perRank * 2).ToArray(), perRank, 2);
+        new MSELoss().Forward(ddp.Forward(xs), ys).Backward();
+        ddp.Synchronize();
+        adam.Step();
+
+        reference.ZeroGrad();
+        new MSELoss().Forward(single.Forward(new Tensor(x, rows, 4)), new Tensor(y, rows, 2)).Backward();
+        reference.Step();
+    }
+    var mine = ddp.Parameters().SelectMany(p => p.Data).ToArray();
+    var all = new float[mine.Length * comm.Size];
+    comm.AllGather(mine, all);
+    for (int r = 1; r < comm.Size; r++)
+        if (!all.AsSpan(r * mine.Length, mine.Length).SequenceEqual(mine.AsSpan()))
+            throw new Exception($"rank {r}'s replica differs from rank 0's");
+    var expected = single.Parameters().SelectMany(p => p.Data).ToArray();
+    for (int i = 0; i < expected.Length; i++)
+        if (Math.Abs(mine[i] - expected[i]) > 1e-5 + 1e-4 * Math.Abs(expected[i]))
+            throw new Exception($"element {i} is {mine[i]}, one process has {expected[i]}");
+});
+
+Console.WriteLine($"rank {comm.Rank} of {comm.Size}: {passed} passed, {failed} failed");
+return failed == 0 ? 0 : 1;
