@@ -3,7 +3,8 @@
 //     mpirun --allow-run-as-root --oversubscribe -x TERM=dumb -np 2 dotnet Optim.Distributed.MpiCheck.dll [collectives|fault]
 //
 // collectives (the default): the collective tests of tests/Optim.Distributed.Tests/Collectives.cs, then two ranks of
-// DistributedDataParallel + Adam on the halves of a batch against one process on the whole batch. Each rank prints
+// DistributedDataParallel + Adam on the halves of a batch against one process on the whole batch, and DDP with
+// ZeRO-sharded Adam against DDP with plain Adam (bit for bit). Each rank prints
 // "rank R: N passed, N failed" and exits 1 if any failed.
 // fault: after a barrier, rank 1 throws; the job must end, non-zero, instead of hanging in the next all-reduce.
 // fault kill: rank 1 kills its own process instead (SIGKILL).
@@ -70,6 +71,30 @@ Check("DistributedDataParallel", () =>
     for (int i = 0; i < expected.Length; i++)
         if (Math.Abs(mine[i] - expected[i]) > 1e-5 + 1e-4 * Math.Abs(expected[i]))
             throw new Exception($"element {i} is {mine[i]}, one process has {expected[i]}");
+});
+
+Check("ZeroRedundancyOptimizer", () =>
+{
+    float[] Train(bool zero)
+    {
+        var g = new Random(5);
+        var model = new Sequential(new Linear(4, 8, random: g), new ReLU(), new Linear(8, 2, random: g));
+        var ddp = new DistributedDataParallel(model, comm);
+        var z = zero ? new ZeroRedundancyOptimizer(ddp.Parameters(), ps => new Adam(ps, lr: 0.01), comm) : null;
+        var plain = zero ? null : new Adam(ddp.Parameters(), lr: 0.01);
+        for (int step = 0; step < 5; step++)
+        {
+            var rng = new Random(100 * step + comm.Rank);
+            var xs = new Tensor(Enumerable.Range(0, 12).Select(_ => (float)rng.NextDouble()).ToArray(), 3, 4);
+            var ys = new Tensor(Enumerable.Range(0, 6).Select(_ => (float)rng.NextDouble()).ToArray(), 3, 2);
+            if (z is not null) z.ZeroGrad(); else plain!.ZeroGrad();
+            new MSELoss().Forward(ddp.Forward(xs), ys).Backward();
+            ddp.Synchronize();
+            if (z is not null) z.Step(); else plain!.Step();
+        }
+        return ddp.Parameters().SelectMany(p => p.Data).ToArray();
+    }
+    if (!Train(zero: true).SequenceEqual(Train(zero: false))) throw new Exception("DDP + ZeRO Adam differs from DDP + Adam");
 });
 
 Console.WriteLine($"rank {comm.Rank} of {comm.Size}: {passed} passed, {failed} failed");

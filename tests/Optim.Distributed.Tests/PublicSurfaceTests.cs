@@ -32,6 +32,6 @@ public class PublicSurfaceTests
     public void ThePublicTypesAreTheDocumentedOnes()
     {
         var names = Library.GetExportedTypes().Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
-        Assert.Equal(new[] { "CommunicatorException", "DistributedDataParallel", "DistributedSampler", "ICommunicator", "InProcessCommunicator", "MpiCommunicator" }, names);
+        Assert.Equal(new[] { "CommunicatorException", "DistributedDataParallel", "DistributedSampler", "ICommunicator", "InProcessCommunicator", "MpiCommunicator", "ZeroRedundancyOptimizer" }, names);
     }
 }
