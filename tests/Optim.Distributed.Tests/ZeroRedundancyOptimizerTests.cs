@@ -117,3 +117,100 @@ public class ZeroRedundancyOptimizerTests
         Assert.Equal("communicator", Assert.Throws<ArgumentNullException>(() => new ZeroRedundancyOptimizer(two, ps => new SGD(ps, lr: 0.1), null!)).ParamName);
     }
 }
+
+/// <summary>ZeRO checkpoints: consolidated on one rank, loaded on any number of ranks or in one plain optimizer.</summary>
+public class ZeroCheckpointTests
+{
+    private const int Rows = 12; // divisible by 1, 2, 3 and 4 ranks
+
+    private static Sequential Model()
+    {
+        var rng = new Random(9);
+        return new Sequential(new Linear(5, 7, random: rng), new ReLU(), new Linear(7, 4, random: rng), new ReLU(), new Linear(4, 2, random: rng));
+    }
+
+    /// <summary>One DDP step on this rank's rows of step <paramref name="step"/>'s global batch.</summary>
+    private static void Backward(DistributedDataParallel ddp, ICommunicator comm, int step)
+    {
+        var rng = new Random(1000 + step);
+        var x = Enumerable.Range(0, Rows * 5).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var y = Enumerable.Range(0, Rows * 2).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int per = Rows / comm.Size, start = comm.Rank * per;
+        new MSELoss().Forward(ddp.Forward(new Tensor(x[(start * 5)..((start + per) * 5)], per, 5)), new Tensor(y[(start * 2)..((start + per) * 2)], per, 2)).Backward();
+        ddp.Synchronize();
+    }
+
+    private static void Load(Module m, float[] values)
+    {
+        int o = 0;
+        foreach (var p in m.Parameters()) { values.AsSpan(o, p.Data.Length).CopyTo(p.Data); o += p.Data.Length; }
+    }
+
+    /// <summary>Steps [from, to) on <paramref name="ranks"/> ranks, from the given parameters and checkpoint (or fresh);
+    /// returns the parameters and rank 0's whole checkpoint (consolidated with ZeRO).</summary>
+    private static (float[] Params, string State) Run(int ranks, bool zero, int from, int to, float[]? start, string? state)
+    {
+        var results = InProcessCommunicator.Run(ranks, comm =>
+        {
+            var model = Model();
+            if (start is not null) Load(model, start);
+            var ddp = new DistributedDataParallel(model, comm);
+            Func<IEnumerable<Parameter>, Optim.CSharp.Optimizer> adam = ps => new Adam(ps, lr: 0.01);
+            var z = zero ? new ZeroRedundancyOptimizer(ddp.Parameters(), adam, comm) : null;
+            var plain = zero ? null : adam(ddp.Parameters());
+            if (state is not null)
+                if (z is not null) z.LoadStateDict(StateDict.FromJson(state)); else plain!.LoadStateDict(StateDict.FromJson(state));
+            for (int s = from; s < to; s++)
+            {
+                if (z is not null) z.ZeroGrad(); else plain!.ZeroGrad();
+                Backward(ddp, comm, s);
+                if (z is not null) z.Step(); else plain!.Step();
+            }
+            string json;
+            if (z is not null) { z.ConsolidateStateDict(to: 0); json = comm.Rank == 0 ? z.StateDict().ToJson() : ""; }
+            else json = plain!.StateDict().ToJson();
+            return (ddp.Parameters().SelectMany(p => p.Data).ToArray(), json);
+        });
+        return results[0];
+    }
+
+    public static TheoryData<int, int> Sizes() => new() { { 2, 3 }, { 4, 1 }, { 3, 2 }, { 1, 4 }, { 2, 2 } };
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void ACheckpointSavedOnNRanksContinuesOnMRanksAsTheUnshardedOneDoes(int n, int m)
+    {
+        var (zeroParams, zeroState) = Run(n, zero: true, 0, 3, null, null);
+        var (plainParams, plainState) = Run(n, zero: false, 0, 3, null, null);
+        Assert.Equal(plainParams, zeroParams);
+        Assert.Equal(plainState, zeroState); // the consolidated checkpoint is the unsharded optimizer's, to the byte
+
+        var (continued, _) = Run(m, zero: true, 3, 6, zeroParams, zeroState);
+        var (reference, _) = Run(m, zero: false, 3, 6, plainParams, plainState);
+        Assert.Equal(reference, continued);
+        var (plainFromZero, _) = Run(m, zero: false, 3, 6, zeroParams, zeroState); // a plain optimizer loads it too
+        Assert.Equal(reference, plainFromZero);
+    }
+
+    [Fact]
+    public void StateDictNeedsAConsolidationOnThisRankAndLoadRefusesAnotherModel()
+    {
+        var e = Assert.Throws<AggregateException>(() => InProcessCommunicator.Run(2, comm =>
+        {
+            var ps = new[] { new Parameter([1f, 2f]), new Parameter([3f]) };
+            var z = new ZeroRedundancyOptimizer(ps, p => new Adam(p), comm);
+            z.ConsolidateStateDict(to: 1);
+            if (comm.Rank == 1)
+            {
+                Assert.Equal("Adam", z.StateDict().OptimizerKind);
+                var other = new Adam(new[] { new Parameter([1f]) }).StateDict();
+                Assert.Equal("state", Assert.Throws<ArgumentException>(() => z.LoadStateDict(other)).ParamName);
+                return 0;
+            }
+            Assert.Equal("to", Assert.Throws<ArgumentOutOfRangeException>(() => z.ConsolidateStateDict(to: 2)).ParamName);
+            return z.StateDict().ToJson().Length;
+        }));
+        var only = Assert.Single(e.InnerExceptions);
+        Assert.Contains("Rank 0 holds no consolidated state", Assert.IsType<InvalidOperationException>(only).Message);
+    }
+}
