@@ -55,6 +55,34 @@ public class ZeroRedundancyOptimizerTests
         }));
     }
 
+    [Fact]
+    public void ASchedulerOverEachRanksLocalOptimizerEqualsItOverTheUnshardedOne()
+    {
+        float[][] Train(bool zero) => InProcessCommunicator.Run(3, comm =>
+        {
+            var ddp = new DistributedDataParallel(Model(4), comm);
+            var z = zero ? new ZeroRedundancyOptimizer(ddp.Parameters(), ps => new AdamW(ps, lr: 0.02), comm) : null;
+            var opt = z?.LocalOptimizer ?? new AdamW(ddp.Parameters(), lr: 0.02);
+            var sched = new CosineAnnealingLR(opt, tMax: 4);
+            for (int s = 0; s < 6; s++)
+            {
+                var rng = new Random(s * 3 + comm.Rank);
+                var x = new Tensor(Enumerable.Range(0, 10).Select(_ => (float)rng.NextDouble()).ToArray(), 2, 5);
+                var y = new Tensor(Enumerable.Range(0, 4).Select(_ => (float)rng.NextDouble()).ToArray(), 2, 2);
+                if (z is not null) z.ZeroGrad(); else opt.ZeroGrad();
+                new MSELoss().Forward(ddp.Forward(x), y).Backward();
+                ddp.Synchronize();
+                if (z is not null) z.Step(); else opt.Step();
+                sched.Step();
+            }
+            return ddp.Parameters().SelectMany(p => p.Data).ToArray();
+        });
+        var sharded = Train(zero: true);
+        var unsharded = Train(zero: false);
+        Assert.All(sharded, r => Assert.Equal(unsharded[0], r));
+        Assert.NotEqual(unsharded[0], Model(4).Parameters().SelectMany(p => p.Data).ToArray());
+    }
+
     /// <summary>The numbers under "state" in an optimizer's state dict: its state's elements.</summary>
     private static int StateElements(Optim.CSharp.Optimizer o)
     {
