@@ -57,13 +57,13 @@ public sealed class BlockRunner : IDisposable
     }
 
     /// <summary>
-    /// The Optim assemblies and what they depend on outside the shared framework, as package references to Optim.NN and
-    /// Optim.Testing bring them (Optim.Testing brings FsCheck and Expecto).
+    /// The Optim assemblies and what they depend on outside the shared framework, as package references to Optim.NN,
+    /// Optim.Distributed and Optim.Testing bring them (Optim.Testing brings FsCheck and Expecto).
     /// </summary>
     private static IEnumerable<Assembly> Packages()
     {
         var seen = new Dictionary<string, Assembly>();
-        var pending = new Stack<Assembly>([typeof(Optim.NN.Tensor).Assembly, typeof(Optim.Testing.OptimizerLaws).Assembly]);
+        var pending = new Stack<Assembly>([typeof(Optim.NN.Tensor).Assembly, typeof(Optim.Testing.OptimizerLaws).Assembly, typeof(Optim.Distributed.ICommunicator).Assembly]);
         string framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         while (pending.Count > 0)
         {

@@ -53,6 +53,19 @@ public sealed class DocBlockTests(BlockRunner runner, ITestOutputHelper log) : I
             Assert.Equal(5.0, After(output, "loss")[0], 6);
             AllBelow(After(output, "then at"), 1e-3, "LBFGS's minimum of Σx²");
         }),
+        ("src/Optim.Distributed/README.md", "InProcessCommunicator.Run(4", output => Assert.Equal([6.0, 4.0], After(output, ""))),
+        ("src/Optim.Distributed/README.md", "new DistributedDataParallel(", output =>
+        {
+            Assert.Contains("replicas equal: True", output);
+            AllBelow(After(output, "largest difference from one process:"), 1e-5, "two ranks against one process");
+        }),
+        ("src/Optim.Distributed/README.md", "new DistributedSampler(", output =>
+        {
+            // PyTorch 1.13: list(DistributedSampler(range(10), num_replicas=3, rank=r, seed=0))
+            Assert.Equal([4.0, 5, 0, 2], After(output, "rank 0:"));
+            Assert.Equal([1.0, 3, 8, 4], After(output, "rank 1:"));
+            Assert.Equal([7.0, 9, 6, 1], After(output, "rank 2:"));
+        }),
         ("src/Optim.CSharp/README.md", "new Adam(", output => AllBelow(After(output, "w = "), 0.05, "Adam after 200 steps")),
         ("src/Optim.CSharp/README.md", "new LBFGS(", output => AllBelow(After(output, "x = ").Select(x => x - 1).ToArray(), 1e-3, "LBFGS on Rosenbrock's function")),
         ("src/Optim.NN/README.md", "FashionMnist.Load", output =>

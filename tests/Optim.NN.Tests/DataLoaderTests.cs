@@ -90,4 +90,24 @@ public class DataLoaderTests
         Assert.Contains("3 samples", e.Message);
         Assert.Equal("inputs", Assert.Throws<ArgumentException>(() => new TensorDataset(Tensor.Scalar(1), new Tensor([1f]))).ParamName);
     }
+
+    [Fact]
+    public void ASamplerGivesTheOrderAndTheCountAndIsEnumeratedEveryEpoch()
+    {
+        var sampler = new List<int> { 4, 0, 4, 2, 1 };
+        var loader = new DataLoader(Numbered(6), batchSize: 2, sampler: sampler);
+        Assert.Equal(3, loader.Count);
+        Assert.Equal(new[] { new[] { 4, 0 }, new[] { 4, 2 }, new[] { 1 } }, Epoch(loader));
+        sampler[0] = 5;
+        Assert.Equal(new[] { 5, 0 }, Epoch(loader)[0]);
+        Assert.Equal(2, new DataLoader(Numbered(6), batchSize: 2, dropLast: true, sampler: sampler).Count);
+    }
+
+    [Fact]
+    public void ASamplerWithShuffleOrOutsideTheDatasetIsRefused()
+    {
+        Assert.Equal("sampler", Assert.Throws<ArgumentException>(() => new DataLoader(Numbered(3), shuffle: true, sampler: new[] { 0 })).ParamName);
+        var e = Assert.Throws<InvalidOperationException>(() => Epoch(new DataLoader(Numbered(3), sampler: new[] { 0, 3 })));
+        Assert.Contains("index 3", e.Message);
+    }
 }

@@ -26,6 +26,7 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
     private readonly ITransform? _transform;
     private readonly Random? _transformRandom;
     private readonly int[] _sampleShape, _transformedShape;
+    private readonly IReadOnlyCollection<int>? _sampler;
 
     /// <summary>A loader over a dataset.</summary>
     /// <param name="dataset">The samples.</param>
@@ -37,15 +38,22 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
     /// is made, in the order of the batch; null: none. Its random choices come from a generator of its own, seeded
     /// from <paramref name="seed"/> and drawn on from epoch to epoch as the shuffling's is, so the same seed repeats
     /// both the order and the augmentation of every epoch, and a transform does not change the order.</param>
+    /// <param name="sampler">The indices of the samples to visit, in order, enumerated afresh every epoch (PyTorch's
+    /// <c>sampler</c>, such as Optim.Distributed's <c>DistributedSampler</c>); null: every sample, in order or
+    /// shuffled. Not with <paramref name="shuffle"/>: the sampler decides the order.</param>
     /// <exception cref="ArgumentNullException"><paramref name="dataset"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="batchSize"/> is below 1, or the transform does not fit the
     /// dataset's samples (from its <see cref="ITransform.OutputShape"/>, naming the transform's argument), or makes
-    /// samples of rank above 3.</exception>
+    /// samples of rank above 3, or <paramref name="sampler"/> is given with <paramref name="shuffle"/> (PyTorch: sampler
+    /// option is mutually exclusive with shuffle).</exception>
     public DataLoader(TensorDataset dataset, int batchSize = 1, bool shuffle = false, int? seed = null, bool dropLast = false,
-        ITransform? transform = null)
+        ITransform? transform = null, IReadOnlyCollection<int>? sampler = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         if (batchSize < 1) throw new ArgumentException($"batchSize must be 1 or more, but is {batchSize}.", nameof(batchSize));
+        if (sampler is not null && shuffle)
+            throw new ArgumentException("A sampler is mutually exclusive with shuffle: the sampler decides the order.", nameof(sampler));
+        _sampler = sampler;
         _sampleShape = dataset.Inputs.ShapeArray[1..];
         _transformedShape = _sampleShape;
         if (transform is not null)
@@ -67,14 +75,27 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
     }
 
     /// <summary>The number of batches per epoch (<c>len(loader)</c>).</summary>
-    public int Count => _dropLast ? _dataset.Count / _batchSize : (_dataset.Count + _batchSize - 1) / _batchSize;
+    public int Count => _dropLast ? Samples / _batchSize : (Samples + _batchSize - 1) / _batchSize;
+
+    /// <summary>The samples per epoch: the dataset's, or the sampler's count.</summary>
+    private int Samples => _sampler?.Count ?? _dataset.Count;
 
     /// <summary>One epoch of batches. Each batch is a fresh copy of its samples (transformed, with a transform).</summary>
+    /// <exception cref="InvalidOperationException">The sampler gave an index outside the dataset, or not as many
+    /// indices as its count.</exception>
     public IEnumerator<(Tensor X, Tensor Y)> GetEnumerator()
     {
-        int n = _dataset.Count;
-        var order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
+        int n = Samples;
+        var order = _sampler is null ? new int[n] : _sampler.ToArray();
+        if (_sampler is null) for (int i = 0; i < n; i++) order[i] = i;
+        else
+        {
+            if (order.Length != n)
+                throw new InvalidOperationException($"The sampler's count is {n}, but it gave {order.Length} indices.");
+            foreach (var i in order)
+                if (i < 0 || i >= _dataset.Count)
+                    throw new InvalidOperationException($"The sampler gave index {i}, outside the dataset's {_dataset.Count} samples.");
+        }
         if (_random is { } r)
             // Fisher–Yates
             for (int i = n - 1; i > 0; i--)
