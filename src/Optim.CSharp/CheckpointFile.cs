@@ -560,18 +560,9 @@ public sealed class CheckpointFile
                         case bool b: w.WriteBooleanValue(b); break;
                         case null: w.WriteNullValue(); break;
                         case string s when s is not ("NaN" or "Infinity" or "-Infinity"): w.WriteStringValue(s); break;
-                        case PyTuple { Items: [var a, var b] }:
-                            w.WriteStartArray(); WriteFloat(w, Real(a, where)); WriteFloat(w, Real(b, where)); w.WriteEndArray();
-                            break;
-                        case PyTuple { Items: [var a, var b, var c] }:
-                            w.WriteStartArray(); WriteFloat(w, Real(a, where)); WriteFloat(w, Real(b, where)); WriteFloat(w, Real(c, where)); w.WriteEndArray();
-                            break;
-                        case List<object?> { Count: 2 } pair:
-                            w.WriteStartArray(); WriteFloat(w, Real(pair[0], where)); WriteFloat(w, Real(pair[1], where)); w.WriteEndArray();
-                            break;
-                        case List<object?> { Count: 3 } triple:
-                            w.WriteStartArray(); WriteFloat(w, Real(triple[0], where)); WriteFloat(w, Real(triple[1], where)); WriteFloat(w, Real(triple[2], where)); w.WriteEndArray();
-                            break;
+                        // a pair (betas) or a triple (Muon's ns_coefficients), as a tuple or a list
+                        case PyTuple { Items.Length: 2 or 3 } t: WriteReals(w, t.Items, where); break;
+                        case List<object?> { Count: 2 or 3 } list: WriteReals(w, list, where); break;
                         default: WriteFloat(w, Real(hv, where)); break;
                     }
                 }
@@ -626,6 +617,13 @@ public sealed class CheckpointFile
     {
         if (double.IsFinite(x)) w.WriteNumberValue(x);
         else w.WriteStringValue(double.IsNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+    }
+
+    private static void WriteReals(Utf8JsonWriter w, IEnumerable<object?> values, string where)
+    {
+        w.WriteStartArray();
+        foreach (var x in values) WriteFloat(w, Real(x, where));
+        w.WriteEndArray();
     }
 
     private static void WriteFloats(Utf8JsonWriter w, string name, float[] values)
