@@ -107,8 +107,56 @@ public abstract partial class Optimizer
     /// </summary>
     private protected virtual GradientTransformation? BuildChain(Hypers hypers) => _defaults.Descriptor?.Chain.Invoke(hypers);
 
-    /// <summary>The core state (live).</summary>
-    private protected State CoreState => _state;
+    /// <summary>The core state (live), with the device's state copied into it first when the optimizer runs on one.</summary>
+    private protected State CoreState
+    {
+        get
+        {
+            _backend?.SyncToHost();
+            return _state;
+        }
+    }
+
+    private Device _device = Device.Cpu;
+    private DeviceBackend? _backend;
+
+    /// <summary>
+    /// Where the optimizer keeps its state and runs its step (<see cref="CSharp.Device.Cpu"/> unless set). Set it at
+    /// construction, with an object initializer: <c>new Adam(ps) { Device = gpu }</c>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The optimizer's step is not a chain of blocks the device can run (LBFGS,
+    /// SparseAdam, a subclass with its own <c>StepParameter</c>).</exception>
+    public Device Device
+    {
+        get => _device;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (!ReferenceEquals(value, Device.Cpu) && !Chained)
+                throw new NotSupportedException(
+                    $"{_defaults.Kind} cannot run on {value.Name}: only an optimizer whose step is a chain of blocks (the " +
+                    "built-in elementwise optimizers, Muon, and ComposedOptimizer) runs on a device.");
+            _backend = value.CreateBackend(this);
+            _device = value;
+        }
+    }
+
+    /// <summary>Every parameter, in the order of the groups (for a device's engine).</summary>
+    internal IReadOnlyList<Parameter> AllParameters => _all;
+
+    /// <summary>Per param group, its compiled chain as the last <see cref="PrepareChains"/> left it (for a device's engine).</summary>
+    internal GroupChain?[] Chains => _chains;
+
+    /// <summary>The param group of parameter <paramref name="index"/>.</summary>
+    internal int GroupOf(int index) => _groupOf[index];
+
+    /// <summary>The host's core state, as it is (a device's engine keeps it in step).</summary>
+    internal State HostState => _state;
+
+    /// <summary>The incoming updates of parameter <paramref name="index"/> for its group's fused pass: the updates of the
+    /// stages before the pass, or its gradient.</summary>
+    internal float[]? PassInput(int index) =>
+        _chains[_groupOf[index]]!.Upstream.Length > 0 ? _upstream[index] : _all[index].Grad;
 
     /// <summary>The parameters as core tensors over their live buffers, in the order of the groups.</summary>
     private protected CoreTensor[] CoreTensors() => _all.Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();

@@ -133,6 +133,8 @@ public abstract partial class Optimizer
                 throw new InvalidOperationException($"{_defaults.Kind} does not support sparse gradients, but {p} has one.");
             if (p.HasSparseGrad && SparseIncompatibility(_groups[_groupOf[i]]) is { } why)
                 throw new InvalidOperationException($"{p} has a sparse gradient, but {why}.");
+            if (p.HasSparseGrad && _backend is not null)
+                throw new InvalidOperationException($"{p} has a sparse gradient, which {_defaults.Kind} does not take on {_device.Name}: step sparse gradients on the CPU.");
             if (p.Grad is not null && !AcceptsDenseGradients)
                 throw new InvalidOperationException($"{_defaults.Kind} does not support dense gradients, but {p} has one; please consider Adam instead.");
         }
@@ -141,7 +143,8 @@ public abstract partial class Optimizer
         if (Chained)
         {
             PrepareChains();
-            Fused.forEachParameter(_sizes, _stepChained);
+            if (_backend is not null) _backend.Step();
+            else Fused.forEachParameter(_sizes, _stepChained);
         }
         else if (IsSubclass) for (int i = 0; i < _all.Count; i++) _stepOne(i);
         else Fused.forEachParameter(_sizes, _stepOne);
@@ -177,6 +180,8 @@ public abstract partial class Optimizer
             if (_all.FirstOrDefault(q => ReferenceEquals(q.Data, p.Data)) is { } other)
                 throw new ArgumentException($"{p} and {other} are one buffer (the same float[]): a step would update it twice.", nameof(group));
         }
+        // a device's state comes home first: the new group's layout is built on the next step
+        _backend?.SyncToHost();
         var before = group.Snapshot();
         var owner = group.Descriptor;
         group.Descriptor = _defaults.Descriptor;
@@ -208,6 +213,7 @@ public abstract partial class Optimizer
         _all.AddRange(group.Params);
         _groupOf = [.. _groupOf, .. Enumerable.Repeat(_groups.Count - 1, group.Params.Count)];
         _sizes = [.. _sizes, .. group.Params.Select(p => p.Numel)];
+        _backend?.Reset();
     }
 
     /// <summary>
@@ -227,6 +233,7 @@ public abstract partial class Optimizer
 
     private StateDict BuildStateDict()
     {
+        _backend?.SyncToHost();
         var records = _groups.Select((g, gi) => new GroupRecord(
             g.Keys.Select(k => Tuple.Create(k, ToValue(g, k))).ToArray(),
             Enumerable.Range(Offset(gi), g.Params.Count).ToArray())).ToArray();
@@ -331,6 +338,7 @@ public abstract partial class Optimizer
         CheckComplete(restored, c);
         for (int gi = 0; gi < _groups.Count; gi++) _groups[gi].Restore(restored[gi]);
         _state = newState;
+        _backend?.Reset();
         commitOwnState?.Invoke();
     }
 

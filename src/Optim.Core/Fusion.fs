@@ -184,6 +184,10 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// Whether the op's kernel leaves the updates as they are (a gate's): the pass then skips it.
     abstract PassesThrough: bool
     default _.PassesThrough = false
+    /// The op's structural switches, for a kernel derived from it elsewhere (a device's): bit 0 and bit 1 as the op
+    /// documents them (Nesterov, AMSGrad, centered, from zeros); 0 for an op without any.
+    abstract Flags: int
+    default _.Flags = 0
     /// Computes this step's scalars and new per-parameter values; returns the parameter decay to defer to the apply
     /// stage (1 for none; an op that has a decay returns it only when `DeferDecay`, else its kernel adds it).
     abstract Prepare: prep: byref<Prep> -> float32
@@ -588,16 +592,18 @@ and [<AbstractClass; Sealed>] internal Fusion =
     static member Step(b: Bound, i: int, p: float32[], g: float32[], out: float32[], mode: Mode) =
         Fusion.StepOver(b, i, p, g, out, mode, null, 0)
 
-    /// `Step`, over the whole parameter (`rows` null, on the kernel threads) or only over the given rows of `width`
-    /// elements each (on the caller's thread): a sparse gradient's step, whose other rows keep their values and buffers.
-    static member StepOver(b: Bound, i: int, p: float32[], g: float32[], out: float32[], mode: Mode, rows: int[], width: int) =
+    /// <summary>
+    /// The per-parameter half of a fused pass, for parameter `i` of `n` elements at this step (after `Refresh` and
+    /// `Reduce`): resolves, and on its first update creates (filled with their starting values), the op's buffers into
+    /// `f.Ins`/`f.Outs`, computes every running op's scalars into `f.Scalars` (at <c>Plan.ScalarBase</c>) and writes
+    /// its new one-value-per-parameter values; returns the parameter decay the apply stage takes. The chunk loop over
+    /// the elements is the other half (<c>Frame.Run</c>, or a device kernel derived from the same ops).
+    /// </summary>
+    static member PrepareParam(b: Bound, i: int, n: int, hasGradient: bool, f: Frame) : float32 =
         let plan = b.Plan
         let ops = plan.Ops
-        let n = p.Length
-        let f = Frame.Current
         f.Ensure(plan.Names.Length, plan.ScalarNames.Length, plan.ScalarCount)
         let step = b.Src.Steps.[i]
-        let hasGradient = not (isNull g)
         let mutable decay = 1.0f
         // a held step prepares only the ops that run: the others' buffers and values stay as they are
         for k in 0 .. (if b.Holds then b.HoldEnd else ops.Length) - 1 do
@@ -647,6 +653,17 @@ and [<AbstractClass; Sealed>] internal Fusion =
                     let old = b.SrcScalars.[s].[i]
                     if b.InPlace && not (isNull old) then old.[0] <- f.ScalarOut.[s]
                     else (if b.InPlace then b.SrcScalars else b.DstScalars).[s].[i] <- [| f.ScalarOut.[s] |]
+        decay
+
+    /// `Step`, over the whole parameter (`rows` null, on the kernel threads) or only over the given rows of `width`
+    /// elements each (on the caller's thread): a sparse gradient's step, whose other rows keep their values and buffers.
+    static member StepOver(b: Bound, i: int, p: float32[], g: float32[], out: float32[], mode: Mode, rows: int[], width: int) =
+        let plan = b.Plan
+        let ops = plan.Ops
+        let n = p.Length
+        let f = Frame.Current
+        let hasGradient = not (isNull g)
+        let decay = Fusion.PrepareParam(b, i, n, hasGradient, f)
         f.Bound <- b
         f.P <- p
         // without a gradient (see StepsWithoutGradient) the pass's input is any buffer of the parameter's length: the

@@ -118,6 +118,8 @@ module internal Ops =
     [<Sealed>]
     type Trace(momentum: Cell, dampening: Cell, nesterov: bool, fromZero: bool) =
         inherit ElementwiseOp((if fromZero then "traceFromZeros" else "trace"), [| BufferDecl.Lazy("momentum_buffer", 0.0f) |], [||], 3)
+        /// Bit 0: Nesterov; bit 1: from zeros (RMSprop's momentum).
+        override _.Flags = (if nesterov then 1 else 0) ||| (if fromZero then 2 else 0)
         override _.TakesInput = true
         override _.Cells = [ momentum; dampening ]
         override _.IsActive() = momentum.Value <> 0.0
@@ -211,6 +213,8 @@ module internal Ops =
     [<Sealed>]
     type LerpTrace(momentum: Cell, nesterov: bool) =
         inherit ElementwiseOp("traceByLerp", [| BufferDecl.Lazy("momentum_buffer", 0.0f) |], [||], 4)
+        /// Bit 0: Nesterov.
+        override _.Flags = if nesterov then 1 else 0
         override _.Cells = [ momentum ]
         override _.Prepare(prep) =
             let struct (w, omw, m, omm) = muonWeights momentum.Value
@@ -266,6 +270,8 @@ module internal Ops =
             "scaleByAdam",
             [| yield BufferDecl.Lazy("exp_avg", 0.0f); yield BufferDecl.Lazy("exp_avg_sq", 0.0f)
                if amsgrad then yield BufferDecl.Lazy("max_exp_avg_sq", 0.0f) |], [||], 7)
+        /// Bit 0: AMSGrad.
+        override _.Flags = if amsgrad then 1 else 0
         override _.TakesInput = true
         override _.Cells = [ beta1; beta2; eps ]
         override _.Folds = true
@@ -401,6 +407,8 @@ module internal Ops =
             "scaleByRms",
             [| yield BufferDecl.Lazy("square_avg", 0.0f)
                if centered then yield BufferDecl.Lazy("grad_avg", 0.0f) |], [||], 4)
+        /// Bit 0: centered.
+        override _.Flags = if centered then 1 else 0
         override _.TakesInput = true
         override _.Cells = [ alpha; eps ]
         override _.Folds = true

@@ -1,0 +1,309 @@
+using System.Text;
+using ILGPU;
+using ILGPU.Runtime;
+using Optim;
+using Optim.CSharp;
+
+namespace Optim.Gpu;
+
+/// <summary>
+/// One optimizer's engine on a <see cref="GpuDevice"/>. The parameters, the pass inputs and every state buffer of the
+/// groups' fused passes lie in flat device buffers (parameter i at <c>_offsets[i]</c>), the state buffers resident
+/// between steps; the host's arrays in the optimizer's core state are a mirror, written by <see cref="SyncToHost"/>.
+/// A step, per group: the host prepares each stepping parameter's scalars with the core's own <c>Prepare</c>s (in
+/// double, into one row per tensor), uploads the gradients and parameters, and launches one kernel over every stepping
+/// tensor of the group; the kernel is the group's chain, compiled as a composition of the blocks' element structs.
+/// </summary>
+internal sealed class GpuBackend : DeviceBackend
+{
+    private readonly GpuDevice _device;
+    private readonly Optimizer _optimizer;
+    private long[] _offsets = [];
+    private int[] _lengths = [];
+    private DeviceBuffer? _p, _g;
+    private readonly Dictionary<string, DeviceBuffer> _slots = [];
+    // whether the device holds the state (else the host's arrays are the state), and whether it is newer than the host's
+    private bool _resident, _dirty;
+    private DeviceBuffer? _scalars;
+    private MemoryBuffer1D<long, Stride1D.Dense>? _starts, _bases;
+
+    public GpuBackend(GpuDevice device, Optimizer optimizer)
+    {
+        _device = device;
+        _optimizer = optimizer;
+    }
+
+    public override void Reset()
+    {
+        _resident = false;
+        _dirty = false;
+    }
+
+    public override void SyncToHost()
+    {
+        if (!_dirty) return;
+        var state = _optimizer.HostState;
+        foreach (var (name, buffer) in _slots)
+        {
+            if (!state.Buffers.TryGetValue(name, out var table)) continue;
+            for (int i = 0; i < table.Length && i < _offsets.Length; i++)
+                if (table[i] is { } host && host.Length == _lengths[i]) buffer.Download(host, _offsets[i]);
+        }
+        _dirty = false;
+    }
+
+    /// <summary>Lays the parameters out in flat device buffers (again, when parameters or buffer names changed), and
+    /// uploads the host's state when the device does not hold it.</summary>
+    private void EnsureLayout()
+    {
+        var ps = _optimizer.AllParameters;
+        var chains = _optimizer.Chains;
+        var state = _optimizer.HostState;
+        var names = new HashSet<string>();
+        foreach (var c in chains)
+        {
+            if (c is null) continue;
+            if (c.Plan.Names.Length > StepArgs.MaxSlots)
+                throw new NotSupportedException(
+                    $"A chain with {c.Plan.Names.Length} state buffers per parameter cannot run on {_device.Name} (at most {StepArgs.MaxSlots}).");
+            names.UnionWith(c.Plan.Names);
+        }
+        bool relayout = _p is null || _offsets.Length != ps.Count || !names.IsSubsetOf(_slots.Keys);
+        for (int i = 0; !relayout && i < ps.Count; i++) relayout = _lengths[i] != ps[i].Numel;
+        if (relayout)
+        {
+            SyncToHost();
+            Free();
+            _offsets = new long[ps.Count];
+            _lengths = new int[ps.Count];
+            long total = 0;
+            for (int i = 0; i < ps.Count; i++)
+            {
+                _offsets[i] = total;
+                _lengths[i] = ps[i].Numel;
+                total += ps[i].Numel;
+            }
+            _p = _device.Allocate(total);
+            _g = _device.Allocate(total);
+            foreach (var name in names) _slots[name] = _device.Allocate(total);
+            _resident = false;
+        }
+        if (!_resident)
+        {
+            foreach (var (name, buffer) in _slots)
+            {
+                if (!state.Buffers.TryGetValue(name, out var table)) continue;
+                for (int i = 0; i < table.Length; i++)
+                    if (table[i] is { } host && host.Length == _lengths[i]) buffer.Upload(host, _offsets[i]);
+            }
+            _resident = true;
+            _dirty = false;
+        }
+    }
+
+    private void Free()
+    {
+        _p?.Dispose();
+        _g?.Dispose();
+        foreach (var b in _slots.Values) b.Dispose();
+        _slots.Clear();
+        _p = _g = null;
+    }
+
+    private sealed record Launch(int Group, Optim.Bound Bound, IStepKernel Kernel, List<int> Tensors);
+
+    public override void Step()
+    {
+        var ps = _optimizer.AllParameters;
+        var chains = _optimizer.Chains;
+        EnsureLayout();
+        // every group's launch is planned, and its kernel compiled, before anything changes
+        var launches = new List<Launch>();
+        for (int g = 0; g < chains.Length; g++)
+        {
+            var b = chains[g]!.Bound!;
+            if (!b.Runs) continue;
+            var tensors = new List<int>();
+            for (int i = 0; i < ps.Count; i++)
+                if (_optimizer.GroupOf(i) == g && ps[i].RequiresGrad && b.Steps(i, _optimizer.PassInput(i))) tensors.Add(i);
+            if (tensors.Count == 0) continue;
+            var (key, build) = Programs.For(b);
+            IStepKernel kernel;
+            try { kernel = _device.Kernel(key, build); }
+            catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+            {
+                throw new InvalidOperationException($"The device kernel of param group {g}'s chain could not be compiled for {_device.Name}: {e.InnerException.Message}", e.InnerException);
+            }
+            launches.Add(new Launch(g, b, kernel, tensors));
+        }
+        foreach (var launch in launches) Run(launch);
+        if (launches.Count > 0) _dirty = true;
+    }
+
+    private void Run(Launch launch)
+    {
+        var ps = _optimizer.AllParameters;
+        var b = launch.Bound;
+        var plan = b.Plan;
+        int stride = plan.ScalarCount + 3;
+        int t = launch.Tensors.Count;
+        var rows = new float[t * stride];
+        var starts = new long[t + 1];
+        var bases = new long[t];
+        var f = Frame.Current;
+        var state = b.Src;
+        try
+        {
+            for (int j = 0; j < t; j++)
+            {
+                int i = launch.Tensors[j];
+                var p = ps[i];
+                var input = _optimizer.PassInput(i);
+                // the slots this step creates (a parameter's first update) start on the device as the host fills them
+                var fresh = new List<int>();
+                for (int s = 0; s < plan.Names.Length; s++)
+                    if (b.SrcTables[s][i] is null) fresh.Add(s);
+                float decay = Fusion.PrepareParam(b, i, p.Numel, input is not null, f);
+                Array.Copy(f.Scalars, 0, rows, j * stride, plan.ScalarCount);
+                rows[j * stride + plan.ScalarCount] = decay;
+                rows[j * stride + plan.ScalarCount + 1] = b.ApplyScale >= 0 ? f.Scalars[plan.ScalarBase[b.ApplyScale]] : 1.0f;
+                rows[j * stride + plan.ScalarCount + 2] = b.InputDecayOp >= 0 ? plan.Ops[b.InputDecayOp].InputFactor() : 0.0f;
+                starts[j + 1] = starts[j] + p.Numel;
+                bases[j] = _offsets[i];
+                foreach (int s in fresh)
+                    if (b.SrcTables[s][i] is { } created) _slots[plan.Names[s]].Upload(created, _offsets[i]);
+                if (input is not null) _g!.Upload(input, _offsets[i]);
+                _p!.Upload(p.Data, _offsets[i]);
+            }
+        }
+        finally { f.Clear(); }
+        if (starts[t] > int.MaxValue)
+            throw new NotSupportedException($"One launch covers {starts[t]} elements; at most {int.MaxValue} per param group.");
+        var args = Arguments(plan, rows, starts, bases, stride, b);
+        launch.Kernel.Launch(_device.Accelerator.DefaultStream, (int)starts[t], args);
+        _device.Accelerator.Synchronize();
+        foreach (int i in launch.Tensors)
+        {
+            if (!b.Holds) _p!.Download(ps[i].Data, _offsets[i]);
+            if (!b.Holds) state.Steps[i] += 1;
+        }
+    }
+
+    private StepArgs Arguments(Plan plan, float[] rows, long[] starts, long[] bases, int stride, Bound b)
+    {
+        if (_scalars is null || _scalars.Length < rows.Length)
+        {
+            _scalars?.Dispose();
+            _scalars = _device.Allocate(Math.Max(rows.Length, 64));
+        }
+        _scalars.Upload(rows);
+        if (_starts is null || _starts.Length < starts.Length)
+        {
+            _starts?.Dispose();
+            _bases?.Dispose();
+            _starts = _device.Accelerator.Allocate1D<long>(Math.Max(starts.Length, 16));
+            _bases = _device.Accelerator.Allocate1D<long>(Math.Max(starts.Length, 16));
+        }
+        _starts.View.SubView(0, starts.Length).CopyFromCPU(ref starts[0], starts.Length);
+        _bases!.View.SubView(0, bases.Length).CopyFromCPU(ref bases[0], bases.Length);
+        ArrayView<float> Slot(int k) => k < plan.Names.Length ? _slots[plan.Names[k]].View : default;
+        return new StepArgs
+        {
+            P = _p!.View, G = _g!.View,
+            B0 = Slot(0), B1 = Slot(1), B2 = Slot(2), B3 = Slot(3), B4 = Slot(4), B5 = Slot(5), B6 = Slot(6), B7 = Slot(7),
+            Starts = _starts.View, Bases = _bases.View, Scalars = _scalars.View,
+            Stride = stride, Extra = plan.ScalarCount, Tensors = starts.Length - 1,
+            Negate = b.InputNegate ? 1 : 0, Holds = b.Holds ? 1 : 0,
+        };
+    }
+}
+
+/// <summary>The device program of a bound plan: the structure of this step's pass (which ops run, in which role) as a
+/// generic composition of the blocks' element structs, and a key that names that structure.</summary>
+internal static class Programs
+{
+    public static (string Key, Func<(Type, object)> Build) For(Bound b)
+    {
+        var plan = b.Plan;
+        var ops = plan.Ops;
+        var pre = new List<(ElementwiseOp Op, int K, int Role)>();
+        var tail = new List<(ElementwiseOp Op, int K, int Role)>();
+        if (b.Holds)
+        {
+            for (int k = 0; k < b.HoldEnd; k++)
+                if (b.Active[k] && !b.Absorbed[k]) pre.Add((ops[k], k, k == b.InputOp ? Role.Input : Role.Pre));
+        }
+        else
+        {
+            for (int k = 0; k < b.TailStart; k++)
+                if (b.Active[k] && !b.Absorbed[k] && k != b.ApplyScale)
+                    pre.Add((ops[k], k, ops[k].ReadsNewParameter ? Role.NewParameter : k == b.InputOp ? Role.Input : Role.Pre));
+            for (int k = b.TailStart; k < ops.Length; k++)
+                if (b.Active[k] && !b.Absorbed[k]) tail.Add((ops[k], k, Role.Tail));
+        }
+        var key = new StringBuilder(b.Holds ? "held" : "apply");
+        foreach (var (op, k, role) in pre.Concat(tail))
+            key.Append('|').Append(op.GetType().Name).Append(':').Append(plan.ScalarBase[k]).Append(':')
+               .Append(plan.BufBase[k]).Append(':').Append(op.Flags).Append(':').Append(role)
+               .Append(k >= b.TailStart && !b.Holds ? "t" : "");
+        bool apply = !b.Holds;
+        return (key.ToString(), () =>
+        {
+            Type type = typeof(End);
+            object value = new End();
+            for (int s = tail.Count - 1; s >= 0; s--) (type, value) = Wrap(tail[s], plan, type, value);
+            if (apply)
+            {
+                var t = typeof(ApplyStage<>).MakeGenericType(type);
+                var v = Activator.CreateInstance(t)!;
+                t.GetField("Next")!.SetValue(v, value);
+                (type, value) = (t, v);
+            }
+            for (int s = pre.Count - 1; s >= 0; s--) (type, value) = Wrap(pre[s], plan, type, value);
+            return (type, value);
+        });
+    }
+
+    private static (Type, object) Wrap((ElementwiseOp Op, int K, int Role) stage, Plan plan, Type nextType, object next)
+    {
+        var (opType, op) = Element(stage.Op, plan.ScalarBase[stage.K], plan.BufBase[stage.K]);
+        var t = typeof(Stage<,>).MakeGenericType(opType, nextType);
+        var v = Activator.CreateInstance(t)!;
+        t.GetField("Op")!.SetValue(v, op);
+        t.GetField("Role")!.SetValue(v, stage.Role);
+        t.GetField("Next")!.SetValue(v, next);
+        return (t, v);
+    }
+
+    /// <summary>The element struct of a block, with its scalar base, state slot base and switches.</summary>
+    public static (Type, object) Element(ElementwiseOp op, int s, int b)
+    {
+        int f = op.Flags;
+        return op switch
+        {
+            Ops.AddWeightDecay or Ops.DecoupledWeightDecay => Of(new AddScaledParamElement { S = s }),
+            Ops.Trace => Of(new TraceElement { S = s, B = b, F = f }),
+            Ops.LerpTrace => Of(new LerpTraceElement { S = s, B = b, F = f }),
+            Ops.Adam => Of(new AdamElement { S = s, B = b, F = f }),
+            Ops.Rss => Of(new RssElement { S = s, B = b }),
+            Ops.Rms => Of(new RmsElement { S = s, B = b, F = f }),
+            Ops.Adadelta => Of(new AdadeltaElement { S = s, B = b }),
+            Ops.Adamax => Of(new AdamaxElement { S = s, B = b }),
+            Ops.Nadam => Of(new NadamElement { S = s, B = b }),
+            Ops.Radam => Of(new RadamElement { S = s, B = b }),
+            Ops.AsgdRate => Of(new AsgdRateElement { S = s }),
+            Ops.AverageIterates => Of(new AverageIteratesElement { S = s, B = b }),
+            Ops.Rprop => Of(new RpropElement { S = s, B = b }),
+            Ops.Lion => Of(new LionElement { S = s, B = b }),
+            Ops.ClipByValue => Of(new ClipByValueElement { S = s }),
+            Ops.ZeroNans => Of(new ZeroNansElement()),
+            Ops.ClipByGlobalNorm => Of(new ClipByGlobalNormElement { S = s }),
+            Ops.FiniteGate => Of(new PassElement()),
+            Ops.Accumulate => Of(new AccumulateElement { S = s, B = b }),
+            ScaleOp => Of(new ScaleElement { S = s }),
+            _ => throw new NotSupportedException($"The block {op.Name} has no device kernel."),
+        };
+    }
+
+    private static (Type, object) Of<T>(T op) where T : struct, IElementOp => (typeof(T), op);
+}
