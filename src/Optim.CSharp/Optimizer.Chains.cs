@@ -121,22 +121,30 @@ public abstract partial class Optimizer
     private DeviceBackend? _backend;
 
     /// <summary>
-    /// Where the optimizer keeps its state and runs its step (<see cref="CSharp.Device.Cpu"/> unless set). Set it at
-    /// construction, with an object initializer: <c>new Adam(ps) { Device = gpu }</c>.
+    /// Where the optimizer keeps its state and runs its step: <see cref="CSharp.Device.Cpu"/> unless set. Choose it at
+    /// construction, with an object initializer (<c>new Adam(ps) { Device = gpu }</c>); set between steps, it moves the
+    /// state to the new device (as <c>optimizer.to(device)</c> would).
     /// </summary>
-    /// <exception cref="NotSupportedException">The optimizer's step is not a chain of blocks the device can run (LBFGS,
-    /// SparseAdam, a subclass with its own <c>StepParameter</c>).</exception>
+    /// <exception cref="NotSupportedException">The optimizer's step is not a chain of blocks a device can run (LBFGS,
+    /// Adafactor, Muon, a subclass with its own <c>StepParameter</c>); it stays where it was.</exception>
+    /// <exception cref="InvalidOperationException">A <see cref="Step"/> is running.</exception>
     public Device Device
     {
         get => _device;
-        init
+        set
         {
             ArgumentNullException.ThrowIfNull(value);
+            if (ReferenceEquals(value, _device)) return;
+            if (Volatile.Read(ref _stepping) != 0)
+                throw new InvalidOperationException("The optimizer's Device cannot change while it steps.");
             if (!ReferenceEquals(value, Device.Cpu) && !Chained)
                 throw new NotSupportedException(
                     $"{_defaults.Kind} cannot run on {value.Name}: only an optimizer whose step is a chain of blocks (the " +
-                    "built-in elementwise optimizers, Muon, and ComposedOptimizer) runs on a device.");
-            _backend = value.CreateBackend(this);
+                    "built-in elementwise optimizers and ComposedOptimizer) runs on a device.");
+            var backend = value.CreateBackend(this);
+            // the state comes home from the old device; the new one uploads it at its first step
+            _backend?.SyncToHost();
+            _backend = backend;
             _device = value;
         }
     }

@@ -41,6 +41,11 @@ internal sealed class GpuBackend : DeviceBackend
 
     public override void SyncToHost()
     {
+        lock (_device.Gate) SyncToHostLocked();
+    }
+
+    private void SyncToHostLocked()
+    {
         if (!_dirty) return;
         var state = _optimizer.HostState;
         foreach (var (name, buffer) in _slots)
@@ -72,7 +77,7 @@ internal sealed class GpuBackend : DeviceBackend
         for (int i = 0; !relayout && i < ps.Count; i++) relayout = _lengths[i] != ps[i].Numel;
         if (relayout)
         {
-            SyncToHost();
+            SyncToHostLocked();
             Free();
             _offsets = new long[ps.Count];
             _lengths = new int[ps.Count];
@@ -113,6 +118,12 @@ internal sealed class GpuBackend : DeviceBackend
     private sealed record Launch(int Group, Optim.Bound Bound, IStepKernel Kernel, List<int> Tensors);
 
     public override void Step()
+    {
+        // one device runs one launch at a time (ILGPU's accelerators are not to be driven from two threads at once)
+        lock (_device.Gate) StepLocked();
+    }
+
+    private void StepLocked()
     {
         var ps = _optimizer.AllParameters;
         var chains = _optimizer.Chains;

@@ -91,6 +91,9 @@ public sealed class GpuDevice : Optim.CSharp.Device, IDisposable
 
     internal Accelerator Accelerator { get; }
 
+    /// <summary>Held while an optimizer uses the accelerator: its launches and copies, one optimizer at a time.</summary>
+    internal object Gate { get; } = new();
+
     /// <summary>A new buffer of <paramref name="length"/> float32 values on this device, filled with zeros.</summary>
     /// <param name="length">How many values.</param>
     /// <returns>The buffer.</returns>

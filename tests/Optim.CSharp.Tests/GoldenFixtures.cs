@@ -59,8 +59,23 @@ public static class GoldenFixtures
         return g;
     }
 
-    /// <summary>The facade optimizer a fixture names, with the fixture's constructor defaults.</summary>
-    public static Optimizer Make(string kind, IEnumerable<ParamGroup> groups, JsonElement d)
+    /// <summary>
+    /// The device the replays build their optimizers on: null for the CPU. Optim.Gpu's tests compile these replays
+    /// into their own assembly and set it to ILGPU's CPU accelerator, so that the same trajectories check the device path.
+    /// </summary>
+    public static Device? Device { get; set; }
+
+    /// <summary>An optimizer as a replay builds it: on <see cref="Device"/> when one is set.</summary>
+    public static Optimizer OnDevice(Optimizer o)
+    {
+        if (Device is { } device) o.Device = device;
+        return o;
+    }
+
+    /// <summary>The facade optimizer a fixture names, with the fixture's constructor defaults (on <see cref="Device"/>).</summary>
+    public static Optimizer Make(string kind, IEnumerable<ParamGroup> groups, JsonElement d) => OnDevice(MakeOnCpu(kind, groups, d));
+
+    private static Optimizer MakeOnCpu(string kind, IEnumerable<ParamGroup> groups, JsonElement d)
     {
         double D(string k) => d.GetProperty(k).GetDouble();
         bool B(string k) => d.GetProperty(k).GetBoolean();
