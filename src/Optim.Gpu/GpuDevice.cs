@@ -122,6 +122,9 @@ public sealed class GpuDevice : Optim.CSharp.Device, IDisposable
             return (IStepKernel)Activator.CreateInstance(typeof(StepKernel<>).MakeGenericType(type), Accelerator, value)!;
         });
 
+    /// <summary>The program types of the kernels compiled so far.</summary>
+    internal IEnumerable<Type> ProgramTypes => _kernels.Values.Select(k => k.ProgramType);
+
     /// <summary>How many distinct kernels this device has compiled (one per chain structure).</summary>
     public int CompiledKernels => _kernels.Count;
 

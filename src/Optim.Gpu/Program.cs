@@ -180,6 +180,9 @@ internal static class StepKernel
 internal interface IStepKernel
 {
     void Launch(AcceleratorStream stream, int elements, StepArgs args);
+
+    /// <summary>The program's type (the kernel is <c>StepKernel.Run</c> over it).</summary>
+    Type ProgramType { get; }
 }
 
 /// <summary>The kernel of program type <typeparamref name="TProgram"/>, loaded once on an accelerator.</summary>
@@ -195,4 +198,6 @@ internal sealed class StepKernel<TProgram> : IStepKernel where TProgram : struct
     }
 
     public void Launch(AcceleratorStream stream, int elements, StepArgs args) => _kernel(stream, elements, args, _program);
+
+    public Type ProgramType => typeof(TProgram);
 }
