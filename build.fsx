@@ -137,7 +137,7 @@ match target with
         runOrFail "/usr/bin/python3" ([ "bench/composition.py" ] @ (extra |> Array.filter (fun a -> a <> "--composition") |> List.ofArray))
     else runOrFail "/usr/bin/python3" ([ "bench/compare.py" ] @ List.ofArray extra)
 | "pack" ->
-    for project in [ "src/Optim.Kernels"; "src/Optim.Core"; "src/Optim.CSharp"; "src/Optim.NN"; "src/Optim.Testing"; "src/Optim.Distributed" ] do
+    for project in [ "src/Optim.Kernels"; "src/Optim.Core"; "src/Optim.CSharp"; "src/Optim.NN"; "src/Optim.Testing"; "src/Optim.Distributed"; "src/Optim.Gpu" ] do
         runOrFail "dotnet" [ "pack"; project; "-c"; "Release"; "-nologo"; "-v"; "q"; "-o"; "out/packages" ]
     printfn "Packages in out/packages"
 | "golden" ->

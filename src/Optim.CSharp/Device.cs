@@ -45,6 +45,9 @@ internal abstract class DeviceBackend
     /// <summary>Steps every param group through its fused pass on the device (after the optimizer prepared its chains).</summary>
     public abstract void Step();
 
+    /// <summary>The step over the gradients and parameters the device already holds, without transfers (for benchmarks).</summary>
+    public virtual void StepResident() => Step();
+
     /// <summary>Copies the device's state into the host's arrays, if a step has changed it since the last copy.</summary>
     public abstract void SyncToHost();
 

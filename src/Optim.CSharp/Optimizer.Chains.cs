@@ -149,6 +149,19 @@ public abstract partial class Optimizer
         }
     }
 
+    /// <summary>
+    /// A step on the device over the gradients and parameters it already holds (no hooks, no transfers): what the
+    /// kernels cost, for a benchmark. The host's parameters do not follow.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The optimizer is on the CPU.</exception>
+    internal void StepResidentOnDevice()
+    {
+        if (_backend is null) throw new InvalidOperationException("The optimizer is on the CPU: there is no device step to time.");
+        PrepareChains();
+        _backend.StepResident();
+        StepCount++;
+    }
+
     /// <summary>Every parameter, in the order of the groups (for a device's engine).</summary>
     internal IReadOnlyList<Parameter> AllParameters => _all;
 

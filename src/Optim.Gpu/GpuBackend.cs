@@ -120,10 +120,20 @@ internal sealed class GpuBackend : DeviceBackend
     public override void Step()
     {
         // one device runs one launch at a time (ILGPU's accelerators are not to be driven from two threads at once)
-        lock (_device.Gate) StepLocked();
+        lock (_device.Gate) StepLocked(transfer: true);
     }
 
-    private void StepLocked()
+    /// <summary>
+    /// The step over what the device already holds, without the transfers of <see cref="Step"/> (no gradient or
+    /// parameter upload, no parameter download): what a model whose tensors live on the device would pay. For the
+    /// benchmark of the kernels alone; the host's parameters then lag behind the device's.
+    /// </summary>
+    public override void StepResident()
+    {
+        lock (_device.Gate) StepLocked(transfer: false);
+    }
+
+    private void StepLocked(bool transfer)
     {
         var ps = _optimizer.AllParameters;
         var chains = _optimizer.Chains;
@@ -147,11 +157,11 @@ internal sealed class GpuBackend : DeviceBackend
             }
             launches.Add(new Launch(g, b, kernel, tensors));
         }
-        foreach (var launch in launches) Run(launch);
+        foreach (var launch in launches) Run(launch, transfer);
         if (launches.Count > 0) _dirty = true;
     }
 
-    private void Run(Launch launch)
+    private void Run(Launch launch, bool transfer)
     {
         var ps = _optimizer.AllParameters;
         var b = launch.Bound;
@@ -183,8 +193,8 @@ internal sealed class GpuBackend : DeviceBackend
                 bases[j] = _offsets[i];
                 foreach (int s in fresh)
                     if (b.SrcTables[s][i] is { } created) _slots[plan.Names[s]].Upload(created, _offsets[i]);
-                if (input is not null) _g!.Upload(input, _offsets[i]);
-                _p!.Upload(p.Data, _offsets[i]);
+                if (transfer && input is not null) _g!.Upload(input, _offsets[i]);
+                if (transfer) _p!.Upload(p.Data, _offsets[i]);
             }
         }
         finally { f.Clear(); }
@@ -195,7 +205,7 @@ internal sealed class GpuBackend : DeviceBackend
         _device.Accelerator.Synchronize();
         foreach (int i in launch.Tensors)
         {
-            if (!b.Holds) _p!.Download(ps[i].Data, _offsets[i]);
+            if (transfer && !b.Holds) _p!.Download(ps[i].Data, _offsets[i]);
             if (!b.Holds) state.Steps[i] += 1;
         }
     }

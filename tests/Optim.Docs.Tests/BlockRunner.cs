@@ -63,7 +63,7 @@ public sealed class BlockRunner : IDisposable
     private static IEnumerable<Assembly> Packages()
     {
         var seen = new Dictionary<string, Assembly>();
-        var pending = new Stack<Assembly>([typeof(Optim.NN.Tensor).Assembly, typeof(Optim.Testing.OptimizerLaws).Assembly, typeof(Optim.Distributed.ICommunicator).Assembly]);
+        var pending = new Stack<Assembly>([typeof(Optim.NN.Tensor).Assembly, typeof(Optim.Testing.OptimizerLaws).Assembly, typeof(Optim.Distributed.ICommunicator).Assembly, typeof(Optim.Gpu.GpuDevice).Assembly]);
         string framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         while (pending.Count > 0)
         {
