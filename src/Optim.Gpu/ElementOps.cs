@@ -54,16 +54,26 @@ internal struct LerpTraceElement : IElementOp
     }
 }
 
+/// <summary>The moments Adam, NAdam and RAdam share (scalars β₁, 1-β₁, β₂, 1-β₂ from S; buffers m, v from B), written back.</summary>
+internal static class Moments
+{
+    public static (float M, float V) Update(ref Element e, int s, int b, float x)
+    {
+        float m = e.Read(b) * e.S(s) + e.S(s + 1) * x;
+        float v = e.Read(b + 1) * e.S(s + 2) + e.S(s + 3) * x * x;
+        e.Write(b, m);
+        e.Write(b + 1, v);
+        return (m, v);
+    }
+}
+
 /// <summary>scaleByAdam: the moments, AMSGrad's maximum, `(c·m) / (√v̂ / √(1-β₂ᵗ) + ε)`.</summary>
 internal struct AdamElement : IElementOp
 {
     public int S, B, F;
     public float Apply(ref Element e, float x, float p)
     {
-        float m = e.Read(B) * e.S(S) + e.S(S + 1) * x;
-        float v = e.Read(B + 1) * e.S(S + 2) + e.S(S + 3) * x * x;
-        e.Write(B, m);
-        e.Write(B + 1, v);
+        var (m, v) = Moments.Update(ref e, S, B, x);
         float h = v;
         if ((F & 1) != 0)
         {
@@ -143,10 +153,7 @@ internal struct NadamElement : IElementOp
     public int S, B;
     public float Apply(ref Element e, float x, float p)
     {
-        float m = e.Read(B) * e.S(S) + e.S(S + 1) * x;
-        float v = e.Read(B + 1) * e.S(S + 2) + e.S(S + 3) * x * x;
-        e.Write(B, m);
-        e.Write(B + 1, v);
+        var (m, v) = Moments.Update(ref e, S, B, x);
         return (e.S(S + 6) * x + e.S(S + 7) * m) / (MathF.Sqrt(v * e.S(S + 4)) + e.S(S + 5));
     }
 }
@@ -157,10 +164,7 @@ internal struct RadamElement : IElementOp
     public int S, B;
     public float Apply(ref Element e, float x, float p)
     {
-        float m = e.Read(B) * e.S(S) + e.S(S + 1) * x;
-        float v = e.Read(B + 1) * e.S(S + 2) + e.S(S + 3) * x * x;
-        e.Write(B, m);
-        e.Write(B + 1, v);
+        var (m, v) = Moments.Update(ref e, S, B, x);
         float step = e.S(S + 5);
         return e.S(S + 6) == 1.0f ? (step * m) / (MathF.Sqrt(v) + e.S(S + 4)) : step * m;
     }

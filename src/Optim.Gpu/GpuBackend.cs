@@ -25,6 +25,8 @@ internal sealed class GpuBackend : DeviceBackend
     // whether the device holds the state (else the host's arrays are the state), and whether it is newer than the host's
     private bool _resident, _dirty;
     private DeviceBuffer? _scalars;
+    private float[] _rows = [];
+    private long[] _startsHost = [], _basesHost = [];
     private MemoryBuffer1D<long, Stride1D.Dense>? _starts, _bases;
 
     public GpuBackend(GpuDevice device, Optimizer optimizer)
@@ -148,6 +150,10 @@ internal sealed class GpuBackend : DeviceBackend
             for (int i = 0; i < ps.Count; i++)
                 if (_optimizer.GroupOf(i) == g && ps[i].RequiresGrad && b.Steps(i, _optimizer.PassInput(i))) tensors.Add(i);
             if (tensors.Count == 0) continue;
+            long elements = tensors.Sum(i => (long)ps[i].Numel);
+            if (elements > int.MaxValue)
+                throw new NotSupportedException(
+                    $"Param group {g} steps {elements} elements in one launch; at most {int.MaxValue} per group: split it into groups.");
             var (key, build) = Programs.For(b);
             IStepKernel kernel;
             try { kernel = _device.Kernel(key, build); }
@@ -168,9 +174,11 @@ internal sealed class GpuBackend : DeviceBackend
         var plan = b.Plan;
         int stride = plan.ScalarCount + 3;
         int t = launch.Tensors.Count;
-        var rows = new float[t * stride];
-        var starts = new long[t + 1];
-        var bases = new long[t];
+        // the launch table, on the host: reused from step to step
+        if (_rows.Length < t * stride) _rows = new float[t * stride];
+        if (_startsHost.Length < t + 1) (_startsHost, _basesHost) = (new long[t + 1], new long[t + 1]);
+        var (rows, starts, bases) = (_rows, _startsHost, _basesHost);
+        starts[0] = 0;
         var f = Frame.Current;
         var state = b.Src;
         try
@@ -181,9 +189,9 @@ internal sealed class GpuBackend : DeviceBackend
                 var p = ps[i];
                 var input = _optimizer.PassInput(i);
                 // the slots this step creates (a parameter's first update) start on the device as the host fills them
-                var fresh = new List<int>();
+                ulong fresh = 0;
                 for (int s = 0; s < plan.Names.Length; s++)
-                    if (b.SrcTables[s][i] is null) fresh.Add(s);
+                    if (b.SrcTables[s][i] is null) fresh |= 1UL << s;
                 float decay = Fusion.PrepareParam(b, i, p.Numel, input is not null, f);
                 Array.Copy(f.Scalars, 0, rows, j * stride, plan.ScalarCount);
                 rows[j * stride + plan.ScalarCount] = decay;
@@ -191,16 +199,14 @@ internal sealed class GpuBackend : DeviceBackend
                 rows[j * stride + plan.ScalarCount + 2] = b.InputDecayOp >= 0 ? plan.Ops[b.InputDecayOp].InputFactor() : 0.0f;
                 starts[j + 1] = starts[j] + p.Numel;
                 bases[j] = _offsets[i];
-                foreach (int s in fresh)
-                    if (b.SrcTables[s][i] is { } created) _slots[plan.Names[s]].Upload(created, _offsets[i]);
+                for (int s = 0; s < plan.Names.Length; s++)
+                    if ((fresh & (1UL << s)) != 0 && b.SrcTables[s][i] is { } created) _slots[plan.Names[s]].Upload(created, _offsets[i]);
                 if (transfer && input is not null) _g!.Upload(input, _offsets[i]);
                 if (transfer) _p!.Upload(p.Data, _offsets[i]);
             }
         }
         finally { f.Clear(); }
-        if (starts[t] > int.MaxValue)
-            throw new NotSupportedException($"One launch covers {starts[t]} elements; at most {int.MaxValue} per param group.");
-        var args = Arguments(plan, rows, starts, bases, stride, b);
+        var args = Arguments(plan, t, stride, b);
         launch.Kernel.Launch(_device.Accelerator.DefaultStream, (int)starts[t], args);
         _device.Accelerator.Synchronize();
         foreach (int i in launch.Tensors)
@@ -210,30 +216,31 @@ internal sealed class GpuBackend : DeviceBackend
         }
     }
 
-    private StepArgs Arguments(Plan plan, float[] rows, long[] starts, long[] bases, int stride, Bound b)
+    private StepArgs Arguments(Plan plan, int t, int stride, Bound b)
     {
-        if (_scalars is null || _scalars.Length < rows.Length)
+        var (rows, starts, bases) = (_rows, _startsHost, _basesHost);
+        if (_scalars is null || _scalars.Length < t * stride)
         {
             _scalars?.Dispose();
-            _scalars = _device.Allocate(Math.Max(rows.Length, 64));
+            _scalars = _device.Allocate(Math.Max(t * stride, 64));
         }
-        _scalars.Upload(rows);
-        if (_starts is null || _starts.Length < starts.Length)
+        _scalars.Upload(rows.AsSpan(0, t * stride));
+        if (_starts is null || _starts.Length < t + 1)
         {
             _starts?.Dispose();
             _bases?.Dispose();
-            _starts = _device.Accelerator.Allocate1D<long>(Math.Max(starts.Length, 16));
-            _bases = _device.Accelerator.Allocate1D<long>(Math.Max(starts.Length, 16));
+            _starts = _device.Accelerator.Allocate1D<long>(Math.Max(t + 1, 16));
+            _bases = _device.Accelerator.Allocate1D<long>(Math.Max(t + 1, 16));
         }
-        _starts.View.SubView(0, starts.Length).CopyFromCPU(ref starts[0], starts.Length);
-        _bases!.View.SubView(0, bases.Length).CopyFromCPU(ref bases[0], bases.Length);
+        _starts.View.SubView(0, t + 1).CopyFromCPU(ref starts[0], t + 1);
+        _bases!.View.SubView(0, t).CopyFromCPU(ref bases[0], t);
         ArrayView<float> Slot(int k) => k < plan.Names.Length ? _slots[plan.Names[k]].View : default;
         return new StepArgs
         {
             P = _p!.View, G = _g!.View,
             B0 = Slot(0), B1 = Slot(1), B2 = Slot(2), B3 = Slot(3), B4 = Slot(4), B5 = Slot(5), B6 = Slot(6), B7 = Slot(7),
             Starts = _starts.View, Bases = _bases.View, Scalars = _scalars.View,
-            Stride = stride, Extra = plan.ScalarCount, Tensors = starts.Length - 1,
+            Stride = stride, Extra = plan.ScalarCount, Tensors = t,
             Negate = b.InputNegate ? 1 : 0, Holds = b.Holds ? 1 : 0,
         };
     }

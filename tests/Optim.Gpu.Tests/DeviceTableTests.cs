@@ -107,24 +107,37 @@ public sealed class DeviceTableTests
         }
     }
 
+    /// <summary>The same optimizer over the same parameters twice: on the CPU, and on the device.</summary>
+    private static (Parameter[] CpuParams, Parameter[] DevParams, Optimizer Cpu, Optimizer Dev) Side_by_side(
+        Func<IEnumerable<ParamGroup>, Optimizer> make, int seed)
+    {
+        var cpuParams = Params(seed);
+        var devParams = Params(seed);
+        var dev = make(Groups(devParams));
+        dev.Device = DeviceSetup.Device;
+        return (cpuParams, devParams, make(Groups(cpuParams)), dev);
+    }
+
+    /// <summary>Gives both sides step <paramref name="step"/>'s gradients (see <see cref="Grads"/>), each its own copy.</summary>
+    private static void Feed(int step, bool nans, Parameter[] a, Parameter[] b)
+    {
+        var grads = Grads(step, nans);
+        for (int i = 0; i < grads.Length; i++)
+        {
+            a[i].Grad = grads[i] is { } g ? (float[])g.Clone() : null;
+            b[i].Grad = grads[i] is { } h ? (float[])h.Clone() : null;
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void The_device_step_equals_the_CPU_step(string name)
     {
         var entry = Table.Single(t => t.Name == name);
-        var cpuParams = Params(7);
-        var devParams = Params(7);
-        var cpu = entry.Make(Groups(cpuParams));
-        var dev = entry.Make(Groups(devParams));
-        dev.Device = DeviceSetup.Device;
+        var (cpuParams, devParams, cpu, dev) = Side_by_side(entry.Make, 7);
         for (int step = 1; step <= 12; step++)
         {
-            var grads = Grads(step, entry.NaNs);
-            for (int i = 0; i < 3; i++)
-            {
-                cpuParams[i].Grad = grads[i] is { } g ? (float[])g.Clone() : null;
-                devParams[i].Grad = grads[i] is { } h ? (float[])h.Clone() : null;
-            }
+            Feed(step, entry.NaNs, cpuParams, devParams);
             cpu.Step();
             dev.Step();
             for (int i = 0; i < 3; i++) AssertClose($"{name}: step {step}, tensor {i}", cpuParams[i].Data, devParams[i].Data);
@@ -141,19 +154,10 @@ public sealed class DeviceTableTests
     public void On_the_CPU_accelerator_the_device_step_is_the_CPU_step_bit_for_bit(string name)
     {
         var entry = Table.Single(t => t.Name == name);
-        var cpuParams = Params(3);
-        var devParams = Params(3);
-        var cpu = entry.Make(Groups(cpuParams));
-        var dev = entry.Make(Groups(devParams));
-        dev.Device = DeviceSetup.Device;
+        var (cpuParams, devParams, cpu, dev) = Side_by_side(entry.Make, 3);
         for (int step = 1; step <= 8; step++)
         {
-            var grads = Grads(step, false);
-            for (int i = 0; i < 3; i++)
-            {
-                cpuParams[i].Grad = grads[i] is { } g ? (float[])g.Clone() : null;
-                devParams[i].Grad = grads[i] is { } h ? (float[])h.Clone() : null;
-            }
+            Feed(step, false, cpuParams, devParams);
             cpu.Step();
             dev.Step();
         }
@@ -179,12 +183,7 @@ public sealed class DeviceTableTests
                 dev = new Adam(Groups(devParams), lr: 0.01, amsgrad: true) { Device = DeviceSetup.Device };
                 dev.LoadStateDict(StateDict.FromJson(json));
             }
-            var grads = Grads(step, false);
-            for (int i = 0; i < 3; i++)
-            {
-                cpuParams[i].Grad = grads[i] is { } g ? (float[])g.Clone() : null;
-                devParams[i].Grad = grads[i] is { } h ? (float[])h.Clone() : null;
-            }
+            Feed(step, false, cpuParams, devParams);
             cpu.Step();
             dev.Step();
             for (int i = 0; i < 3; i++) AssertClose($"step {step}, tensor {i}", cpuParams[i].Data, devParams[i].Data);
