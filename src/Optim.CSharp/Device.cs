@@ -45,6 +45,10 @@ internal abstract class DeviceBackend
     /// <summary>Steps every param group through its fused pass on the device (after the optimizer prepared its chains).</summary>
     public abstract void Step();
 
+    /// <summary>Whether the device runs every pass of this group's chain, the stages before its last pass included,
+    /// with the reductions that start them (else those stages run on the host, and the device runs the last pass).</summary>
+    public virtual bool RunsPasses(GroupChain chain) => false;
+
     /// <summary>The step over the gradients and parameters the device already holds, without transfers (for benchmarks).</summary>
     public virtual void StepResident() => Step();
 

@@ -79,7 +79,19 @@ internal sealed class GroupChain
             Upstream = stages.Select(StageTransformation).ToArray();
         }
         Reduces = Plan.Ops.Any(op => op.Reduces);
+        if (stages.All(st => st is Stage.Fused))
+            Passes = stages.Select(st => ((Stage.Fused)st).Item).ToArray();
     }
+
+    /// <summary>For a chain of elementwise blocks only: the plans of its passes, in order (the last is <see cref="Plan"/>); else null.</summary>
+    public Plan[]? Passes { get; }
+
+    /// <summary>For a device that runs every pass of the chain (see <see cref="DeviceBackend.RunsPasses"/>): the passes
+    /// before the last, each bound in place to the state; else null.</summary>
+    public Bound[]? PassBounds { get; set; }
+
+    /// <summary>Whether the device runs every pass of this chain this step (its stages before the last then do not run on the host).</summary>
+    public bool DevicePasses { get; set; }
 
     private static GradientTransformation StageTransformation(Stage s) =>
         s is Stage.Fused f ? Stages.ofPlan("", f.Item) : ((Stage.Opaque)s).Item;
@@ -175,9 +187,9 @@ public abstract partial class Optimizer
     internal State HostState => _state;
 
     /// <summary>The incoming updates of parameter <paramref name="index"/> for its group's fused pass: the updates of the
-    /// stages before the pass, or its gradient.</summary>
+    /// stages before the pass run on the host, or its gradient (also when the device runs every pass).</summary>
     internal float[]? PassInput(int index) =>
-        _chains[_groupOf[index]]!.Upstream.Length > 0 ? _upstream[index] : _all[index].Grad;
+        _chains[_groupOf[index]] is { Upstream.Length: > 0, DevicePasses: false } ? _upstream[index] : _all[index].Grad;
 
     /// <summary>The parameters as core tensors over their live buffers, in the order of the groups.</summary>
     private protected CoreTensor[] CoreTensors() => _all.Select(p => new CoreTensor(p.Shape, p.Data)).ToArray();
@@ -206,7 +218,8 @@ public abstract partial class Optimizer
                 _chains[g] = c = new GroupChain(hypers, chain);
             }
             c.Hypers.Refresh();
-            upstream |= c.Upstream.Length > 0;
+            c.DevicePasses = _backend is not null && c.Upstream.Length > 0 && _backend.RunsPasses(c);
+            upstream |= c.Upstream.Length > 0 && !c.DevicePasses;
         }
         if (upstream) RunUpstream();
         int offset = 0;
@@ -216,7 +229,15 @@ public abstract partial class Optimizer
             if (c.Bound is null || !ReferenceEquals(c.Bound.Src, _state)) c.Bound = new Bound(c.Plan, _state, _state);
             c.Bound.Refresh();
             int count = _groups[g].Params.Count;
-            if (c.Reduces)
+            if (c.DevicePasses)
+            {
+                // the device runs every pass, and the reductions that start them, where the updates lie
+                var passes = c.Passes!;
+                if (c.PassBounds is null || c.PassBounds.Length != passes.Length - 1 || !ReferenceEquals(c.PassBounds[0].Src, _state))
+                    c.PassBounds = passes.Take(passes.Length - 1).Select(plan => new Bound(plan, _state, _state)).ToArray();
+                foreach (var b in c.PassBounds) b.Refresh();
+            }
+            else if (c.Reduces)
             {
                 if (c.Inputs.Length != _all.Count) c.Inputs = new float[]?[_all.Count];
                 Array.Clear(c.Inputs);
@@ -241,7 +262,7 @@ public abstract partial class Optimizer
         {
             var c = _chains[g]!;
             int count = _groups[g].Params.Count;
-            if (c.Upstream.Length > 0)
+            if (c.Upstream.Length > 0 && !c.DevicePasses)
             {
                 var u = new float[]?[_all.Count];
                 for (int i = offset; i < offset + count; i++)

@@ -158,6 +158,14 @@ type internal ElementwiseOp(name: string, buffers: BufferDecl[], scalarBuffers: 
     /// parameters' passes. It may share its work between the kernel threads, but its result must not depend on that.
     abstract Reduce: inputs: float32[][] -> float
     default _.Reduce(_) = nan
+    /// Whether <c>ReduceFromSquares</c> gives this op's reduction, for an engine that sums the squares of the inputs
+    /// where they lie (a device's).
+    abstract ReducesFromSquares: bool
+    default _.ReducesFromSquares = false
+    /// The reduction from each parameter's Σ float64(x·x) over its incoming updates, the squares in float32, for the
+    /// parameters that have updates (`present`), equal to <c>Reduce</c> up to the order of the sums.
+    abstract ReduceFromSquares: sums: float[] * present: bool[] -> float
+    default o.ReduceFromSquares(_, _) = raise (NotSupportedException($"{o.Name} does not reduce from sums of squares."))
     /// The optimizer-wide values the op keeps (name, starting value), in the state's Globals.
     abstract Globals: (string * float) list
     default _.Globals = []
@@ -360,13 +368,18 @@ type internal Bound(plan: Plan, src: State, dst: State) =
     /// after `Refresh` and before any parameter's pass.
     member b.Reduce(inputs: float32[][]) =
         let ops = plan.Ops
+        b.ReduceWith(Func<int, float>(fun k -> ops.[k].Reduce inputs))
+
+    /// `Reduce`, with each reducing op's result from `reduce k` (an engine that reduces where the updates lie).
+    member b.ReduceWith(reduce: Func<int, float>) =
+        let ops = plan.Ops
         b.Runs <- true
         b.HoldEnd <- -1
         b.Pending <- -1
         let mutable k = 0
         while b.Runs && b.HoldEnd < 0 && k < n do
             if b.Active.[k] && ops.[k].Reduces then
-                b.Reduced.[k] <- ops.[k].Reduce inputs
+                b.Reduced.[k] <- reduce.Invoke k
                 match ops.[k].Decide(b.Reduced.[k], src, (if b.InPlace then src else dst)) with
                 | Verdict.Skip -> b.Runs <- false
                 | Verdict.Hold -> b.HoldEnd <- k + 1

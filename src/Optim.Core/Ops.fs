@@ -1172,6 +1172,17 @@ module internal Ops =
                 inputs <- updates
                 try globalClip (float32 maxNorm.Value) updates norms sizes step
                 finally inputs <- [||])
+        override _.ReducesFromSquares = true
+        override _.ReduceFromSquares(sums, present) =
+            // each norm as torchNorm rounds it, then the global norm as normsOf takes it
+            let mutable s = 0.0
+            let mutable any = false
+            for i in 0 .. sums.Length - 1 do
+                if present.[i] then
+                    any <- true
+                    let n = MathF.Sqrt(float32 sums.[i])
+                    s <- s + float (n * n)
+            if any then float (clipCoefficient (float32 maxNorm.Value) (MathF.Sqrt(float32 s))) else 1.0
         override _.Prepare(prep) =
             prep.Scalars.[0] <- float32 prep.Reduced
             1.0f

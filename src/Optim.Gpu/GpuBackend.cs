@@ -20,7 +20,7 @@ internal sealed class GpuBackend : DeviceBackend
     private readonly Optimizer _optimizer;
     private long[] _offsets = [];
     private int[] _lengths = [];
-    private DeviceBuffer? _p, _g;
+    private DeviceBuffer? _p, _g, _u0, _u1;
     private readonly Dictionary<string, DeviceBuffer> _slots = [];
     // whether the device holds the state (else the host's arrays are the state), and whether it is newer than the host's
     private bool _resident, _dirty;
@@ -67,15 +67,17 @@ internal sealed class GpuBackend : DeviceBackend
         var chains = _optimizer.Chains;
         var state = _optimizer.HostState;
         var names = new HashSet<string>();
+        bool passes = false;
         foreach (var c in chains)
         {
             if (c is null) continue;
             if (c.Plan.Names.Length > StepArgs.MaxSlots)
                 throw new NotSupportedException(
                     $"A chain with {c.Plan.Names.Length} state buffers per parameter cannot run on {_device.Name} (at most {StepArgs.MaxSlots}).");
-            names.UnionWith(c.Plan.Names);
+            foreach (var plan in c.DevicePasses ? c.Passes! : [c.Plan]) names.UnionWith(plan.Names);
+            passes |= c.DevicePasses;
         }
-        bool relayout = _p is null || _offsets.Length != ps.Count || !names.IsSubsetOf(_slots.Keys);
+        bool relayout = _p is null || _offsets.Length != ps.Count || !names.IsSubsetOf(_slots.Keys) || (passes && _u0 is null);
         for (int i = 0; !relayout && i < ps.Count; i++) relayout = _lengths[i] != ps[i].Numel;
         if (relayout)
         {
@@ -93,6 +95,7 @@ internal sealed class GpuBackend : DeviceBackend
             _p = _device.Allocate(total);
             _g = _device.Allocate(total);
             foreach (var name in names) _slots[name] = _device.Allocate(total);
+            if (passes) (_u0, _u1) = (_device.Allocate(total), _device.Allocate(total));
             _resident = false;
         }
         if (!_resident)
@@ -114,10 +117,28 @@ internal sealed class GpuBackend : DeviceBackend
         _g?.Dispose();
         foreach (var b in _slots.Values) b.Dispose();
         _slots.Clear();
-        _p = _g = null;
+        _u0?.Dispose();
+        _u1?.Dispose();
+        _p = _g = _u0 = _u1 = null;
     }
 
-    private sealed record Launch(int Group, Optim.Bound Bound, IStepKernel Kernel, List<int> Tensors);
+    /// <summary>One group's step: its passes (one, or every pass of a chain the device runs whole), each with its kernel.</summary>
+    private sealed record Launch(int Group, GroupChain Chain, Optim.Bound[] Passes, IStepKernel[] Kernels);
+
+    public override bool RunsPasses(GroupChain chain)
+    {
+        // every pass of a chain of elementwise blocks, when the passes before the last end in plain updates (no gate, no
+        // op on the new parameter) and each reduction after the first pass can be taken from sums of squares
+        if (chain.Passes is not { Length: > 1 } passes) return false;
+        for (int k = 0; k < passes.Length; k++)
+            foreach (var op in passes[k].Ops)
+            {
+                if (k < passes.Length - 1 && (op.ReadsNewParameter || op is Ops.FiniteGate || op is Ops.Accumulate)) return false;
+                if (k > 0 && op.Reduces && !op.ReducesFromSquares) return false;
+                if (passes[k].Names.Length > StepArgs.MaxSlots) return false;
+            }
+        return true;
+    }
 
     public override void Step()
     {
@@ -135,96 +156,117 @@ internal sealed class GpuBackend : DeviceBackend
         lock (_device.Gate) StepLocked(transfer: false);
     }
 
+    private IStepKernel Compile(int g, Optim.Bound b, bool updates)
+    {
+        var (key, build) = Programs.For(b, updates);
+        try { return _device.Kernel(key, build); }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            throw new InvalidOperationException($"The device kernel of param group {g}'s chain could not be compiled for {_device.Name}: {e.InnerException.Message}", e.InnerException);
+        }
+    }
+
     private void StepLocked(bool transfer)
     {
         var ps = _optimizer.AllParameters;
         var chains = _optimizer.Chains;
         EnsureLayout();
-        // every group's launch is planned, and its kernel compiled, before anything changes
+        // every group's kernels are compiled, and its size checked, before anything changes
         var launches = new List<Launch>();
         for (int g = 0; g < chains.Length; g++)
         {
-            var b = chains[g]!.Bound!;
-            if (!b.Runs) continue;
-            var tensors = new List<int>();
+            var c = chains[g]!;
+            long elements = 0;
             for (int i = 0; i < ps.Count; i++)
-                if (_optimizer.GroupOf(i) == g && ps[i].RequiresGrad && b.Steps(i, _optimizer.PassInput(i))) tensors.Add(i);
-            if (tensors.Count == 0) continue;
-            long elements = tensors.Sum(i => (long)ps[i].Numel);
+                if (_optimizer.GroupOf(i) == g) elements += ps[i].Numel;
             if (elements > int.MaxValue)
                 throw new NotSupportedException(
-                    $"Param group {g} steps {elements} elements in one launch; at most {int.MaxValue} per group: split it into groups.");
-            var (key, build) = Programs.For(b);
-            IStepKernel kernel;
-            try { kernel = _device.Kernel(key, build); }
-            catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
-            {
-                throw new InvalidOperationException($"The device kernel of param group {g}'s chain could not be compiled for {_device.Name}: {e.InnerException.Message}", e.InnerException);
-            }
-            launches.Add(new Launch(g, b, kernel, tensors));
+                    $"Param group {g} holds {elements} elements, more than one launch covers ({int.MaxValue}): split it into groups.");
+            var passes = c.DevicePasses ? [.. c.PassBounds!, c.Bound!] : new[] { c.Bound! };
+            var kernels = passes.Select((b, k) => Compile(g, b, updates: k < passes.Length - 1)).ToArray();
+            launches.Add(new Launch(g, c, passes, kernels));
         }
-        foreach (var launch in launches) Run(launch, transfer);
-        if (launches.Count > 0) _dirty = true;
+        bool ran = false;
+        foreach (var launch in launches) ran |= Run(launch, transfer);
+        if (ran) _dirty = true;
     }
 
-    private void Run(Launch launch, bool transfer)
+    /// <summary>Runs a group's passes: each pass's input is the gradient (the first) or the updates of the pass before;
+    /// the reductions that start the later passes are taken on the device. Returns whether anything ran.</summary>
+    private bool Run(Launch launch, bool transfer)
     {
         var ps = _optimizer.AllParameters;
-        var b = launch.Bound;
-        var plan = b.Plan;
-        int stride = plan.ScalarCount + 3;
-        int t = launch.Tensors.Count;
-        // the launch table, on the host: reused from step to step
-        if (_rows.Length < t * stride) _rows = new float[t * stride];
-        if (_startsHost.Length < t + 1) (_startsHost, _basesHost) = (new long[t + 1], new long[t + 1]);
-        var (rows, starts, bases) = (_rows, _startsHost, _basesHost);
-        starts[0] = 0;
-        var f = Frame.Current;
-        var state = b.Src;
-        try
+        int n = launch.Passes.Length;
+        // the group's parameters that take part in the pass, in order
+        var present = new List<int>();
+        for (int i = 0; i < ps.Count; i++)
+            if (_optimizer.GroupOf(i) == launch.Group && ps[i].RequiresGrad) present.Add(i);
+        bool ran = false;
+        for (int k = 0; k < n; k++)
         {
-            for (int j = 0; j < t; j++)
+            var b = launch.Passes[k];
+            bool first = k == 0, last = k == n - 1;
+            if (n > 1 && b.Plan.Ops.Any(op => op.Reduces))
             {
-                int i = launch.Tensors[j];
-                var p = ps[i];
-                var input = _optimizer.PassInput(i);
-                // the slots this step creates (a parameter's first update) start on the device as the host fills them
-                ulong fresh = 0;
-                for (int s = 0; s < plan.Names.Length; s++)
-                    if (b.SrcTables[s][i] is null) fresh |= 1UL << s;
-                float decay = Fusion.PrepareParam(b, i, p.Numel, input is not null, f);
-                Array.Copy(f.Scalars, 0, rows, j * stride, plan.ScalarCount);
-                rows[j * stride + plan.ScalarCount] = decay;
-                rows[j * stride + plan.ScalarCount + 1] = b.ApplyScale >= 0 ? f.Scalars[plan.ScalarBase[b.ApplyScale]] : 1.0f;
-                rows[j * stride + plan.ScalarCount + 2] = b.InputDecayOp >= 0 ? plan.Ops[b.InputDecayOp].InputFactor() : 0.0f;
-                starts[j + 1] = starts[j] + p.Numel;
-                bases[j] = _offsets[i];
-                for (int s = 0; s < plan.Names.Length; s++)
-                    if ((fresh & (1UL << s)) != 0 && b.SrcTables[s][i] is { } created) _slots[plan.Names[s]].Upload(created, _offsets[i]);
-                if (transfer && input is not null) _g!.Upload(input, _offsets[i]);
-                if (transfer) _p!.Upload(p.Data, _offsets[i]);
+                if (first) b.Reduce([.. ps.Select((p, i) => _optimizer.GroupOf(i) == launch.Group && p.RequiresGrad ? p.Grad : null)]);
+                else
+                {
+                    var (sums, has) = Squares(present, Pass(k - 1));
+                    b.ReduceWith(op => b.Plan.Ops[op].ReduceFromSquares(sums, has));
+                }
             }
+            if (!b.Runs) return ran;
+            var tensors = present.Where(i => b.Steps(i, first ? _optimizer.PassInput(i) : ps[i].Data)).ToList();
+            if (tensors.Count == 0) return ran;
+            RunPass(b, launch.Kernels[k], tensors, transfer, first, first ? _g!.View : Pass(k - 1), last ? default : Pass(k), last);
+            present = tensors;
+            ran = true;
         }
-        finally { f.Clear(); }
-        var args = Arguments(plan, t, stride, b);
-        launch.Kernel.Launch(_device.Accelerator.DefaultStream, (int)starts[t], args);
-        _device.Accelerator.Synchronize();
-        foreach (int i in launch.Tensors)
-        {
-            if (transfer && !b.Holds) _p!.Download(ps[i].Data, _offsets[i]);
-            if (!b.Holds) state.Steps[i] += 1;
-        }
+        return ran;
     }
 
-    private StepArgs Arguments(Plan plan, int t, int stride, Bound b)
+    /// <summary>The device buffer of pass k's updates (two, in turn).</summary>
+    private ArrayView<float> Pass(int k) => (k % 2 == 0 ? _u0! : _u1!).View;
+
+    /// <summary>Per tensor of <paramref name="tensors"/> (all of the optimizer's parameters are indexed), Σ float64(x·x)
+    /// of its updates in <paramref name="input"/>, and whether it has any.</summary>
+    private (double[] Sums, bool[] Present) Squares(List<int> tensors, ArrayView<float> input)
     {
-        var (rows, starts, bases) = (_rows, _startsHost, _basesHost);
-        if (_scalars is null || _scalars.Length < t * stride)
+        var ps = _optimizer.AllParameters;
+        var sums = new double[ps.Count];
+        var has = new bool[ps.Count];
+        int t = tensors.Count;
+        if (t == 0) return (sums, has);
+        Table(tensors, 0);
+        using var device = _device.Accelerator.Allocate1D<double>(t);
+        device.MemSetToZero();
+        _squares ??= _device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, SquaresArgs>(SquaresKernel.Run);
+        _squares((int)_startsHost[t], new SquaresArgs { In = input, Starts = _starts!.View, Bases = _bases!.View, Sums = device.View, Tensors = t });
+        _device.Accelerator.Synchronize();
+        var partial = device.GetAsArray1D();
+        for (int j = 0; j < t; j++)
         {
-            _scalars?.Dispose();
-            _scalars = _device.Allocate(Math.Max(t * stride, 64));
+            sums[tensors[j]] = partial[j];
+            has[tensors[j]] = true;
         }
-        _scalars.Upload(rows.AsSpan(0, t * stride));
+        return (sums, has);
+    }
+
+    private Action<Index1D, SquaresArgs>? _squares;
+
+    /// <summary>Writes the launch table's ranges for <paramref name="tensors"/> on the host and the device.</summary>
+    private void Table(List<int> tensors, int stride)
+    {
+        var ps = _optimizer.AllParameters;
+        int t = tensors.Count;
+        if (_rows.Length < t * stride) _rows = new float[t * stride];
+        if (_startsHost.Length < t + 1) (_startsHost, _basesHost) = (new long[t + 1], new long[t + 1]);
+        _startsHost[0] = 0;
+        for (int j = 0; j < t; j++)
+        {
+            _startsHost[j + 1] = _startsHost[j] + ps[tensors[j]].Numel;
+            _basesHost[j] = _offsets[tensors[j]];
+        }
         if (_starts is null || _starts.Length < t + 1)
         {
             _starts?.Dispose();
@@ -232,14 +274,74 @@ internal sealed class GpuBackend : DeviceBackend
             _starts = _device.Accelerator.Allocate1D<long>(Math.Max(t + 1, 16));
             _bases = _device.Accelerator.Allocate1D<long>(Math.Max(t + 1, 16));
         }
-        _starts.View.SubView(0, t + 1).CopyFromCPU(ref starts[0], t + 1);
-        _bases!.View.SubView(0, t).CopyFromCPU(ref bases[0], t);
+        _starts.View.SubView(0, t + 1).CopyFromCPU(ref _startsHost[0], t + 1);
+        _bases!.View.SubView(0, t).CopyFromCPU(ref _basesHost[0], t);
+    }
+
+    /// <summary>One pass over <paramref name="tensors"/>: the host prepares each tensor's scalars with the core's own
+    /// <c>Prepare</c>s, uploads what the pass needs, and launches its kernel; after the last pass, the new parameters come
+    /// back and the steps are counted.</summary>
+    private void RunPass(Optim.Bound b, IStepKernel kernel, List<int> tensors, bool transfer, bool first,
+                         ArrayView<float> input, ArrayView<float> output, bool last)
+    {
+        var ps = _optimizer.AllParameters;
+        var plan = b.Plan;
+        int stride = plan.ScalarCount + 3;
+        int t = tensors.Count;
+        Table(tensors, stride);
+        var rows = _rows;
+        var f = Frame.Current;
+        try
+        {
+            for (int j = 0; j < t; j++)
+            {
+                int i = tensors[j];
+                var p = ps[i];
+                var gradient = first ? _optimizer.PassInput(i) : p.Data;
+                // the slots this step creates (a parameter's first update) start on the device as the host fills them
+                ulong fresh = 0;
+                for (int s = 0; s < plan.Names.Length; s++)
+                    if (b.SrcTables[s][i] is null) fresh |= 1UL << s;
+                float decay = Fusion.PrepareParam(b, i, p.Numel, gradient is not null, f);
+                Array.Copy(f.Scalars, 0, rows, j * stride, plan.ScalarCount);
+                rows[j * stride + plan.ScalarCount] = decay;
+                rows[j * stride + plan.ScalarCount + 1] = b.ApplyScale >= 0 ? f.Scalars[plan.ScalarBase[b.ApplyScale]] : 1.0f;
+                rows[j * stride + plan.ScalarCount + 2] = b.InputDecayOp >= 0 ? plan.Ops[b.InputDecayOp].InputFactor() : 0.0f;
+                for (int s = 0; s < plan.Names.Length; s++)
+                    if ((fresh & (1UL << s)) != 0 && b.SrcTables[s][i] is { } created) _slots[plan.Names[s]].Upload(created, _offsets[i]);
+                if (transfer && first && gradient is not null) _g!.Upload(gradient, _offsets[i]);
+                if (transfer && first) _p!.Upload(p.Data, _offsets[i]);
+            }
+        }
+        finally { f.Clear(); }
+        var args = Arguments(plan, t, stride, b);
+        args.G = input;
+        args.Out = output;
+        args.Updates = last ? 0 : 1;
+        kernel.Launch(_device.Accelerator.DefaultStream, (int)_startsHost[t], args);
+        _device.Accelerator.Synchronize();
+        if (!last || b.Holds) return;
+        foreach (int i in tensors)
+        {
+            if (transfer) _p!.Download(ps[i].Data, _offsets[i]);
+            b.Src.Steps[i] += 1;
+        }
+    }
+
+    private StepArgs Arguments(Plan plan, int t, int stride, Bound b)
+    {
+        if (_scalars is null || _scalars.Length < t * stride)
+        {
+            _scalars?.Dispose();
+            _scalars = _device.Allocate(Math.Max(t * stride, 64));
+        }
+        _scalars.Upload(_rows.AsSpan(0, t * stride));
         ArrayView<float> Slot(int k) => k < plan.Names.Length ? _slots[plan.Names[k]].View : default;
         return new StepArgs
         {
             P = _p!.View, G = _g!.View,
             B0 = Slot(0), B1 = Slot(1), B2 = Slot(2), B3 = Slot(3), B4 = Slot(4), B5 = Slot(5), B6 = Slot(6), B7 = Slot(7),
-            Starts = _starts.View, Bases = _bases.View, Scalars = _scalars.View,
+            Starts = _starts!.View, Bases = _bases!.View, Scalars = _scalars.View,
             Stride = stride, Extra = plan.ScalarCount, Tensors = t,
             Negate = b.InputNegate ? 1 : 0, Holds = b.Holds ? 1 : 0,
         };
@@ -250,7 +352,7 @@ internal sealed class GpuBackend : DeviceBackend
 /// generic composition of the blocks' element structs, and a key that names that structure.</summary>
 internal static class Programs
 {
-    public static (string Key, Func<(Type, object)> Build) For(Bound b)
+    public static (string Key, Func<(Type, object)> Build) For(Bound b, bool updates = false)
     {
         var plan = b.Plan;
         var ops = plan.Ops;
@@ -263,22 +365,23 @@ internal static class Programs
         }
         else
         {
+            // a pass that gives updates runs its last scale op itself; one that applies folds it into the apply
             for (int k = 0; k < b.TailStart; k++)
-                if (b.Active[k] && !b.Absorbed[k] && k != b.ApplyScale)
+                if (b.Active[k] && !b.Absorbed[k] && (updates || k != b.ApplyScale))
                     pre.Add((ops[k], k, ops[k].ReadsNewParameter ? Role.NewParameter : k == b.InputOp ? Role.Input : Role.Pre));
             for (int k = b.TailStart; k < ops.Length; k++)
                 if (b.Active[k] && !b.Absorbed[k]) tail.Add((ops[k], k, Role.Tail));
         }
-        var key = new StringBuilder(b.Holds ? "held" : "apply");
+        var key = new StringBuilder(b.Holds ? "held" : updates ? "updates" : "apply");
         foreach (var (op, k, role) in pre.Concat(tail))
             key.Append('|').Append(op.GetType().Name).Append(':').Append(plan.ScalarBase[k]).Append(':')
                .Append(plan.BufBase[k]).Append(':').Append(op.Flags).Append(':').Append(role)
                .Append(k >= b.TailStart && !b.Holds ? "t" : "");
-        bool apply = !b.Holds;
+        bool apply = !b.Holds && !updates;
         return (key.ToString(), () =>
         {
-            Type type = typeof(End);
-            object value = new End();
+            Type type = updates ? typeof(StoreStage) : typeof(End);
+            object value = updates ? new StoreStage() : new End();
             for (int s = tail.Count - 1; s >= 0; s--) (type, value) = Wrap(tail[s], plan, type, value);
             if (apply)
             {

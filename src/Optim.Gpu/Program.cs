@@ -11,6 +11,8 @@ namespace Optim.Gpu;
 internal struct StepArgs
 {
     public ArrayView<float> P, G;
+    /// <summary>For a pass that ends in updates (one before the chain's last): where they go.</summary>
+    public ArrayView<float> Out;
     public ArrayView<float> B0, B1, B2, B3, B4, B5, B6, B7;
     /// <summary>Launch tensor j covers launch elements [Starts[j], Starts[j+1]).</summary>
     public ArrayView<long> Starts;
@@ -26,6 +28,8 @@ internal struct StepArgs
     public int Negate;
     /// <summary>1: a held step: the ops up to the gate run, nothing is applied.</summary>
     public int Holds;
+    /// <summary>1: a pass that ends in updates (written to <c>Out</c> by <see cref="StoreStage"/>): the parameters stay.</summary>
+    public int Updates;
 
     /// <summary>The most state slots a plan may have on the device.</summary>
     public const int MaxSlots = 8;
@@ -151,6 +155,47 @@ internal struct ApplyStage<TNext> : IProgram where TNext : struct, IProgram
     }
 }
 
+/// <summary>
+/// The end of a pass that gives updates instead of new parameters (a pass before the chain's last): `u`, or with a
+/// deferred decay `(p·decay + u) - p`, as the core's pure pass gives them; into <c>Out</c>.
+/// </summary>
+internal struct StoreStage : IProgram
+{
+    public void Run(ref Element e)
+    {
+        float d = e.S(e.A.Extra);
+        e.A.Out[e.X] = d == 1.0f ? e.U : (e.P * d + e.U) - e.P;
+    }
+}
+
+/// <summary>What a reduction over a pass's input reads: the updates and the launch table.</summary>
+internal struct SquaresArgs
+{
+    public ArrayView<float> In;
+    public ArrayView<long> Starts, Bases;
+    /// <summary>Per launch tensor: Σ float64(x·x), the squares in float32 (as the core's torchNorm takes them).</summary>
+    public ArrayView<double> Sums;
+    public int Tensors;
+}
+
+/// <summary>The sums of squares of each launch tensor's updates, for a reduction that starts a pass on the device.</summary>
+internal static class SquaresKernel
+{
+    public static void Run(Index1D index, SquaresArgs a)
+    {
+        long i = index;
+        int lo = 0, hi = a.Tensors - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) >> 1;
+            if (a.Starts[mid] <= i) lo = mid;
+            else hi = mid - 1;
+        }
+        float x = a.In[a.Bases[lo] + (i - a.Starts[lo])];
+        Atomic.Add(ref a.Sums[lo], (double)(x * x));
+    }
+}
+
 /// <summary>The kernel of a program: finds the element's tensor in the launch table, runs the program, stores the new parameter.</summary>
 internal static class StepKernel
 {
@@ -172,7 +217,7 @@ internal static class StepKernel
         e.U = e.G;
         e.PNew = e.P;
         program.Run(ref e);
-        if (a.Holds == 0) a.P[x] = e.PNew;
+        if (a.Holds == 0 && a.Updates == 0) a.P[x] = e.PNew;
     }
 }
 

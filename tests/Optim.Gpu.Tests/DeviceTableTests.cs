@@ -166,6 +166,27 @@ public sealed class DeviceTableTests
     }
 
     [Fact]
+    public void A_chain_with_a_reduction_after_its_first_pass_runs_every_pass_on_the_device()
+    {
+        using var device = GpuDevice.CpuAccelerator();
+        var (cpuParams, devParams) = (Params(4), Params(4));
+        Optimizer Make(Parameter[] ps) => new ComposedOptimizer(Groups(ps), T.Chain(T.ScaleByAdam(), T.ClipByGlobalNorm(0.1), T.ScaleByLearningRate(0.01)));
+        var cpu = Make(cpuParams);
+        var dev = Make(devParams);
+        dev.Device = device;
+        for (int step = 1; step <= 6; step++)
+        {
+            Feed(step, false, cpuParams, devParams);
+            cpu.Step();
+            dev.Step();
+            for (int i = 0; i < 3; i++) AssertClose($"step {step}, tensor {i}", cpuParams[i].Data, devParams[i].Data);
+        }
+        // Adam's pass ends in updates on the device (a StoreStage), which the clip's pass reads after a device reduction
+        Assert.Contains(device.ProgramTypes, t => t.ToString().Contains(nameof(StoreStage)));
+        Assert.Contains(device.ProgramTypes, t => t.ToString().Contains(nameof(ClipByGlobalNormElement)));
+    }
+
+    [Fact]
     public void The_state_moves_with_the_device_and_a_checkpoint_loads_on_either()
     {
         var cpuParams = Params(11);
