@@ -38,7 +38,7 @@ public sealed class DistributedDataParallel : Module
     private readonly (string Name, Parameter Parameter)[] _parameters;
     private readonly int[][] _buckets; // indices into the trainable parameters, in reverse order
     private readonly (string Name, Parameter Parameter)[] _trainable;
-    private readonly float[][] _bucketBuffers;
+    private readonly Memory<float>[] _bucketBuffers; // from the communicator's AllocateBuffer: shared memory on one machine
     private readonly bool _broadcastBuffers;
     private int _noSync;
 
@@ -81,7 +81,7 @@ public sealed class DistributedDataParallel : Module
         }
         if (current.Count > 0) buckets.Add([.. current]);
         _buckets = [.. buckets];
-        _bucketBuffers = _buckets.Select(b => new float[b.Sum(i => (long)_trainable[i].Parameter.Data.Length)]).ToArray();
+        _bucketBuffers = _buckets.Select(b => _comm.AllocateBuffer(checked((int)b.Sum(i => (long)_trainable[i].Parameter.Data.Length)))).ToArray();
     }
 
     /// <summary>The wrapped module (<c>ddp.module</c>).</summary>
@@ -116,12 +116,12 @@ public sealed class DistributedDataParallel : Module
         float size = _comm.Size;
         for (int b = 0; b < _buckets.Length; b++)
         {
-            var buffer = _bucketBuffers[b];
+            var buffer = _bucketBuffers[b].Span;
             int offset = 0;
             foreach (int i in _buckets[b])
             {
                 var p = _trainable[i].Parameter;
-                var span = buffer.AsSpan(offset, p.Data.Length);
+                var span = buffer.Slice(offset, p.Data.Length);
                 if (p.Grad is { } g) g.CopyTo(span); else span.Clear();
                 offset += p.Data.Length;
             }
@@ -134,7 +134,7 @@ public sealed class DistributedDataParallel : Module
                 if (has[i] > 0)
                 {
                     var g = p.Grad ?? new float[n];
-                    var src = buffer.AsSpan(offset, n);
+                    var src = buffer.Slice(offset, n);
                     for (int k = 0; k < n; k++) g[k] = src[k] / size;
                     if (p.Grad is null) p.Grad = g;
                 }

@@ -60,7 +60,7 @@ public class MpiTests
     {
         var (code, output, _) = Run(ranks);
         Assert.True(code == 0, output);
-        for (int r = 0; r < ranks; r++) Assert.Contains($"rank {r} of {ranks}: 7 passed, 0 failed", output);
+        for (int r = 0; r < ranks; r++) Assert.Contains($"rank {r} of {ranks}: 9 passed, 0 failed", output);
     }
 
     [MpiFact]
