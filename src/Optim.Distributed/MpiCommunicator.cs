@@ -6,8 +6,10 @@ namespace Optim.Distributed;
 
 /// <summary>
 /// The ranks of an MPI job (<c>MPI_COMM_WORLD</c>) over OpenMPI's <c>libmpi.so.40</c>, called directly by P/Invoke;
-/// start the program under <c>mpirun -np N dotnet App.dll</c>. Sums are OpenMPI's: for 2 ranks they are the same
-/// bits on both ranks and equal rank 0 + rank 1; for more ranks OpenMPI picks the reduction order by message size.
+/// start the program under <c>mpirun -np N dotnet App.dll</c>. Every rank gets the same bits of a sum. In a buffer
+/// from <see cref="AllocateBuffer"/> on one machine the sum is in rank order (rank 0 + rank 1 + ...); in any other
+/// buffer it is rank 0 + rank 1 on 2 ranks, and on more ranks in the order of the ring (from 65,536 elements) or of
+/// OpenMPI's algorithm (below).
 /// A rank that dies makes mpirun end the whole job; so does an unhandled exception on any rank (the communicator
 /// calls <c>MPI_Abort</c> from the process's unhandled-exception handler), and an MPI error (OpenMPI's default
 /// error handler).
