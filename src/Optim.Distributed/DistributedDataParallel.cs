@@ -24,6 +24,8 @@ namespace Optim.Distributed;
 /// <see cref="Synchronize"/>, or a parameter used through two tensors) makes that <see cref="Synchronize"/> average
 /// every bucket again from the gradients as they are then, on every rank, so the result is still the average of
 /// everything accumulated.</para>
+/// <para>Wrapping a module again (a second DistributedDataParallel over the same parameters) moves the overlap to the
+/// newest wrapper; an older one still averages everything in its own <see cref="Synchronize"/>.</para>
 /// <para>A parameter that requires a gradient but has none on some rank (unused there) counts as zeros; if it has
 /// none on every rank it keeps none. Parameters that do not require a gradient are only broadcast.</para>
 /// <para>Inside <see cref="NoSync"/>, <see cref="Synchronize"/> does nothing, so gradients accumulate locally; the
@@ -59,6 +61,7 @@ public sealed class DistributedDataParallel : Module
     private int _launched; // buckets started in this iteration, always a prefix: 0 .. _launched − 1
     private bool _regrown; // a gradient grew after its bucket started
     private Worker? _worker;
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Parameter, DistributedDataParallel> s_owners = new();
 
     /// <summary>Wraps <paramref name="module"/>: broadcasts rank 0's parameters and buffers into it and checks that
     /// every rank holds the same parameters. Every rank must call this together.</summary>
@@ -113,7 +116,14 @@ public sealed class DistributedDataParallel : Module
             for (int i = 0; i < _trainable.Length; i++)
             {
                 int index = i;
-                Tensor.RegisterPostAccumulateGradHook(_trainable[i].Parameter, _ => GradientReady(index));
+                var p = _trainable[i].Parameter;
+                // a module wrapped again answers to its newest wrapper only: an older one's hooks would start
+                // all-reduces that nothing waits for, on a second thread
+                s_owners.AddOrUpdate(p, this);
+                Tensor.RegisterPostAccumulateGradHook(p, _ =>
+                {
+                    if (s_owners.TryGetValue(p, out var owner) && ReferenceEquals(owner, this)) GradientReady(index);
+                });
             }
     }
 

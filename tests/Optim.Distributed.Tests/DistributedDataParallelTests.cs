@@ -239,6 +239,22 @@ public class DistributedDataParallelTests
         }));
     }
 
+    [Fact]
+    public void AModuleWrappedAgainStartsBucketsForItsNewestWrapperOnly()
+    {
+        var seen = InProcessCommunicator.Run(2, comm =>
+        {
+            var model = Model(1);
+            var older = new DistributedDataParallel(model, comm, bucketCapMB: 0.00001);
+            var newer = new DistributedDataParallel(model, comm, bucketCapMB: 0.00001);
+            Backward(newer, Batch(3, 0, 4), comm.Rank * 2, 2);
+            var launched = (Older: older.LaunchedBuckets, Newer: newer.LaunchedBuckets);
+            newer.Synchronize();
+            return launched;
+        });
+        Assert.All(seen, s => Assert.Equal((0, 4), s));
+    }
+
     private sealed class Holder(Parameter a, Parameter b) : Module
     {
         public override Tensor Forward(Tensor input) => input;
