@@ -1,6 +1,6 @@
 // The build script: a plain F# script over the dotnet CLI.
 //   dotnet fsi build.fsx <target> [-- extra arguments for the demo]
-// Targets: build, test, demo, bench, pack, golden, holdout (see README.md).
+// Targets: build, test, demo, ddp, bench, pack, golden, holdout (see README.md).
 open System
 open System.Diagnostics
 open System.IO
@@ -131,6 +131,19 @@ match target with
 | "test" -> test ()
 | "demo" ->
     runOrFail "dotnet" ([ "run"; "-c"; "Release"; "--project"; "samples/Optim.Demo"; "--" ] @ List.ofArray extra)
+| "ddp" ->
+    // The demo's MLP data-parallel on 2 ranks under OpenMPI's mpirun (samples/Optim.Distributed.Demo), against one process.
+    let mpirun =
+        (Environment.GetEnvironmentVariable "PATH" |> string).Split ':'
+        |> Array.map (fun d -> Path.Combine(d, "mpirun")) |> Array.tryFind File.Exists
+    match mpirun with
+    | None ->
+        eprintfn "ddp needs OpenMPI's mpirun (Debian: apt-get install -y openmpi-bin)."
+        exit 2
+    | Some mpirun ->
+        runOrFail "dotnet" [ "build"; "samples/Optim.Distributed.Demo"; "-c"; "Release"; "-nologo"; "-v"; "q" ]
+        let dll = Path.Combine("samples", "Optim.Distributed.Demo", "bin", "Release", "net10.0", "Optim.Distributed.Demo.dll")
+        runOrFail mpirun ([ "--allow-run-as-root"; "--oversubscribe"; "-x"; "TERM=dumb"; "-np"; "2"; "dotnet"; dll ] @ List.ofArray extra)
 | "bench" ->
     // `bench -- --composition [options]`: composed optimizers against the hand-fused kernels (bench/composition.py)
     if Array.contains "--composition" extra then
@@ -150,5 +163,5 @@ match target with
     Environment.SetEnvironmentVariable("OPTIM_GOLDEN_DIR", dir)
     test ()
 | other ->
-    eprintfn "Unknown target '%s'. Targets: build, test, demo, bench, pack, golden, holdout." other
+    eprintfn "Unknown target '%s'. Targets: build, test, demo, ddp, bench, pack, golden, holdout." other
     exit 2

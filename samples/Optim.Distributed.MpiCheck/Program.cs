@@ -64,6 +64,21 @@ if (mode == "bench")
 
 foreach (var (name, body) in Collectives.All) Check(name, () => body(comm));
 
+Check("AllReduce in shared buffers at different offsets", () =>
+{
+    if (!comm.OnOneMachine) return;
+    var buffer = comm.AllocateBuffer(10);
+    try
+    {
+        comm.AllReduce(buffer.Span.Slice(comm.Rank == 0 ? 0 : 1, 5));
+    }
+    catch (CommunicatorException e) when (e.Message.Contains("passed offset"))
+    {
+        return;
+    }
+    throw new Exception("AllReduce of shared buffers at different offsets on different ranks did not fail.");
+});
+
 Check("DistributedDataParallel", () =>
 {
     const int perRank = 3;

@@ -11,10 +11,21 @@ namespace Optim.Distributed;
 /// hold the same parameters (count and shapes).
 /// </summary>
 /// <remarks>
-/// <para>Unlike PyTorch, the averaging is not started from inside the backward pass (Optim.NN's autograd engine has
-/// no gradient hooks): call <see cref="Synchronize"/> between <c>Backward()</c> and the optimizer's <c>Step()</c>.
-/// The gradients travel in buckets of at most <c>bucketCapMB</c> megabytes, filled in reverse parameter order as
-/// PyTorch's are, one all-reduce per bucket; a gradient is summed over the ranks, then divided by their number.</para>
+/// <para>The gradients travel in buckets of at most <c>bucketCapMB</c> megabytes, filled in reverse parameter order
+/// as PyTorch's are, one all-reduce per bucket; a gradient is summed over the ranks, then divided by their number.
+/// As in PyTorch, a bucket's all-reduce starts from inside the backward pass, on a background thread, as soon as the
+/// last of its gradients is ready (a post-accumulate-grad hook, <see cref="Tensor.RegisterPostAccumulateGradHook"/>),
+/// while the earlier layers' gradients are still being computed; buckets start in order, so that every rank runs
+/// the same collectives in the same order. Unlike PyTorch, the averaged gradients are written back by an explicit
+/// <see cref="Synchronize"/> between <c>Backward()</c> and the optimizer's <c>Step()</c>: it starts the buckets not
+/// yet started, waits for them all, and writes the averages into the gradients. With <c>overlap: false</c> all of
+/// this happens inside <see cref="Synchronize"/>; the results are the same bits either way.</para>
+/// <para>A parameter whose gradient grows again after its bucket started (two <c>Backward()</c> calls before one
+/// <see cref="Synchronize"/>, or a parameter used through two tensors) makes that <see cref="Synchronize"/> average
+/// every bucket again from the gradients as they are then, on every rank, so the result is still the average of
+/// everything accumulated.</para>
+/// <para>Wrapping a module again (a second DistributedDataParallel over the same parameters) moves the overlap to the
+/// newest wrapper; an older one still averages everything in its own <see cref="Synchronize"/>.</para>
 /// <para>A parameter that requires a gradient but has none on some rank (unused there) counts as zeros; if it has
 /// none on every rank it keeps none. Parameters that do not require a gradient are only broadcast.</para>
 /// <para>Inside <see cref="NoSync"/>, <see cref="Synchronize"/> does nothing, so gradients accumulate locally; the
@@ -38,9 +49,19 @@ public sealed class DistributedDataParallel : Module
     private readonly (string Name, Parameter Parameter)[] _parameters;
     private readonly int[][] _buckets; // indices into the trainable parameters, in reverse order
     private readonly (string Name, Parameter Parameter)[] _trainable;
-    private readonly float[][] _bucketBuffers;
+    // each bucket's gradients, then one flag per parameter (1 where this rank has a gradient), in a buffer from the
+    // communicator's AllocateBuffer (shared memory on one machine)
+    private readonly Memory<float>[] _bucketBuffers;
+    private readonly int[] _bucketOf; // each trainable parameter's bucket
+    private readonly int[] _pending;  // per bucket: its parameters whose gradient is not ready yet in this iteration
+    private readonly bool[] _ready;   // per trainable parameter: its gradient arrived in this iteration
     private readonly bool _broadcastBuffers;
+    private readonly bool _overlap;
     private int _noSync;
+    private int _launched; // buckets started in this iteration, always a prefix: 0 .. _launched − 1
+    private bool _regrown; // a gradient grew after its bucket started
+    private Worker? _worker;
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Parameter, DistributedDataParallel> s_owners = new();
 
     /// <summary>Wraps <paramref name="module"/>: broadcasts rank 0's parameters and buffers into it and checks that
     /// every rank holds the same parameters. Every rank must call this together.</summary>
@@ -49,12 +70,16 @@ public sealed class DistributedDataParallel : Module
     /// <param name="bucketCapMB">The most megabytes of gradient per all-reduce (PyTorch's default: 25); above 0.</param>
     /// <param name="broadcastBuffers">Copy rank 0's buffers (BatchNorm's running statistics) to every rank before
     /// each forward pass in training mode, as PyTorch does by default.</param>
+    /// <param name="overlap">Start each bucket's all-reduce from inside the backward pass, on a background thread,
+    /// as soon as its gradients are ready (the communicator's collectives are then called from that thread, one at a
+    /// time); false: all of them inside <see cref="Synchronize"/>.</param>
     /// <exception cref="ArgumentNullException"><paramref name="module"/> or <paramref name="communicator"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bucketCapMB"/> is not above 0.</exception>
     /// <exception cref="ArgumentException">The ranks disagree on the number of parameters or on a parameter's shape
     /// (the message names the rank and the parameter), or a parameter has more than 8 dimensions; every rank throws,
     /// and no parameter has then been changed.</exception>
-    public DistributedDataParallel(Module module, ICommunicator communicator, double bucketCapMB = 25, bool broadcastBuffers = true)
+    public DistributedDataParallel(Module module, ICommunicator communicator, double bucketCapMB = 25, bool broadcastBuffers = true,
+        bool overlap = true)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(communicator);
@@ -81,8 +106,29 @@ public sealed class DistributedDataParallel : Module
         }
         if (current.Count > 0) buckets.Add([.. current]);
         _buckets = [.. buckets];
-        _bucketBuffers = _buckets.Select(b => new float[b.Sum(i => (long)_trainable[i].Parameter.Data.Length)]).ToArray();
+        _bucketBuffers = _buckets.Select(b => _comm.AllocateBuffer(checked((int)(b.Sum(i => (long)_trainable[i].Parameter.Data.Length) + b.Length)))).ToArray();
+        _bucketOf = new int[_trainable.Length];
+        for (int b = 0; b < _buckets.Length; b++) foreach (int i in _buckets[b]) _bucketOf[i] = b;
+        _pending = _buckets.Select(b => b.Length).ToArray();
+        _ready = new bool[_trainable.Length];
+        _overlap = overlap && _comm.Size > 1;
+        if (_overlap)
+            for (int i = 0; i < _trainable.Length; i++)
+            {
+                int index = i;
+                var p = _trainable[i].Parameter;
+                // a module wrapped again answers to its newest wrapper only: an older one's hooks would start
+                // all-reduces that nothing waits for, on a second thread
+                s_owners.AddOrUpdate(p, this);
+                Tensor.RegisterPostAccumulateGradHook(p, _ =>
+                {
+                    if (s_owners.TryGetValue(p, out var owner) && ReferenceEquals(owner, this)) GradientReady(index);
+                });
+            }
     }
+
+    /// <summary>The buckets started so far in this iteration (for the tests: from inside a hook, during Backward).</summary>
+    internal int LaunchedBuckets => _launched;
 
     /// <summary>The wrapped module (<c>ddp.module</c>).</summary>
     public Module Module { get; }
@@ -103,43 +149,134 @@ public sealed class DistributedDataParallel : Module
     }
 
     /// <summary>
-    /// Averages every gradient over the ranks, bucket by bucket (<c>allreduce</c>, then ÷ Size). Call it on every
-    /// rank after <c>Backward()</c> and before the optimizer's step. Inside <see cref="NoSync"/> it does nothing.
+    /// Averages every gradient over the ranks, bucket by bucket (<c>allreduce</c>, then ÷ Size): starts the buckets that
+    /// the backward pass has not started, waits for every bucket, and writes the averages into the gradients. Call it
+    /// on every rank after <c>Backward()</c> and before the optimizer's step. Inside <see cref="NoSync"/> it does nothing.
     /// </summary>
+    /// <exception cref="CommunicatorException">A collective failed (another rank failed or disagreed).</exception>
     public void Synchronize()
     {
         if (_noSync > 0 || _trainable.Length == 0) return;
-        // which parameters have a gradient on some rank (one small all-reduce), so that one unused everywhere keeps none
-        var has = new float[_trainable.Length];
-        for (int i = 0; i < has.Length; i++) has[i] = _trainable[i].Parameter.Grad is null ? 0f : 1f;
-        if (_comm.Size > 1) _comm.AllReduce(has);
-        float size = _comm.Size;
-        for (int b = 0; b < _buckets.Length; b++)
+        try
         {
-            var buffer = _bucketBuffers[b];
-            int offset = 0;
-            foreach (int i in _buckets[b])
+            while (_launched < _buckets.Length) Launch(_launched++);
+            _worker?.Finish();
+            if (_overlap)
             {
-                var p = _trainable[i].Parameter;
-                var span = buffer.AsSpan(offset, p.Data.Length);
-                if (p.Grad is { } g) g.CopyTo(span); else span.Clear();
-                offset += p.Data.Length;
+                // every rank has run the same bucket all-reduces; if a gradient grew after its bucket started on any
+                // rank, every rank averages every bucket again from the gradients as they are now
+                var regrown = new[] { _regrown ? 1f : 0f };
+                _comm.AllReduce(regrown);
+                if (regrown[0] > 0)
+                    for (int b = 0; b < _buckets.Length; b++)
+                    {
+                        Pack(b);
+                        _comm.AllReduce(_bucketBuffers[b].Span);
+                    }
             }
-            if (_comm.Size > 1) _comm.AllReduce(buffer);
-            offset = 0;
-            foreach (int i in _buckets[b])
+            for (int b = 0; b < _buckets.Length; b++) Unpack(b);
+        }
+        finally
+        {
+            _worker = null;
+            _launched = 0;
+            _regrown = false;
+            Array.Clear(_ready);
+            for (int b = 0; b < _buckets.Length; b++) _pending[b] = _buckets[b].Length;
+        }
+    }
+
+    /// <summary>The hook: trainable parameter <paramref name="i"/>'s gradient has been accumulated.</summary>
+    private void GradientReady(int i)
+    {
+        if (_noSync > 0) return;
+        if (_ready[i])
+        {
+            _regrown = true;
+            return;
+        }
+        _ready[i] = true;
+        --_pending[_bucketOf[i]];
+        while (_launched < _buckets.Length && _pending[_launched] == 0) Launch(_launched++);
+    }
+
+    /// <summary>Copies bucket <paramref name="b"/>'s gradients into its buffer and all-reduces it: on the worker thread
+    /// when overlapping, else here.</summary>
+    private void Launch(int b)
+    {
+        Pack(b);
+        if (_comm.Size == 1) return;
+        if (!_overlap) _comm.AllReduce(_bucketBuffers[b].Span);
+        else (_worker ??= new Worker(this)).Add(b);
+    }
+
+    /// <summary>Bucket <paramref name="b"/>'s gradients (zeros where this rank has none), then a 1 or 0 per parameter
+    /// for whether it has one.</summary>
+    private void Pack(int b)
+    {
+        var buffer = _bucketBuffers[b].Span;
+        int offset = 0, bucket = _buckets[b].Length;
+        for (int k = 0; k < bucket; k++)
+        {
+            var p = _trainable[_buckets[b][k]].Parameter;
+            var span = buffer.Slice(offset, p.Data.Length);
+            if (p.Grad is { } g) g.CopyTo(span); else span.Clear();
+            offset += p.Data.Length;
+        }
+        for (int k = 0; k < bucket; k++) buffer[offset + k] = _trainable[_buckets[b][k]].Parameter.Grad is null ? 0f : 1f;
+    }
+
+    /// <summary>Writes bucket <paramref name="b"/>'s sums ÷ Size into the gradients of the parameters that have one on
+    /// some rank; one that has none on every rank keeps none.</summary>
+    private void Unpack(int b)
+    {
+        var buffer = _bucketBuffers[b].Span;
+        float size = _comm.Size;
+        int flags = buffer.Length - _buckets[b].Length, offset = 0;
+        for (int k = 0; k < _buckets[b].Length; k++)
+        {
+            var p = _trainable[_buckets[b][k]].Parameter;
+            int n = p.Data.Length;
+            if (buffer[flags + k] > 0)
             {
-                var p = _trainable[i].Parameter;
-                int n = p.Data.Length;
-                if (has[i] > 0)
+                var g = p.Grad ?? new float[n];
+                var src = buffer.Slice(offset, n);
+                for (int e = 0; e < n; e++) g[e] = src[e] / size;
+                if (p.Grad is null) p.Grad = g;
+            }
+            offset += n;
+        }
+    }
+
+    /// <summary>A thread that all-reduces the buckets handed to it, in order, until <see cref="Finish"/>.</summary>
+    private sealed class Worker
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<int> _queue = new();
+        private readonly Thread _thread;
+        private Exception? _error;
+
+        public Worker(DistributedDataParallel owner)
+        {
+            _thread = new Thread(() =>
+            {
+                foreach (int b in _queue.GetConsumingEnumerable())
                 {
-                    var g = p.Grad ?? new float[n];
-                    var src = buffer.AsSpan(offset, n);
-                    for (int k = 0; k < n; k++) g[k] = src[k] / size;
-                    if (p.Grad is null) p.Grad = g;
+                    if (_error is not null) continue;
+                    try { owner._comm.AllReduce(owner._bucketBuffers[b].Span); }
+                    catch (Exception e) { _error = e; }
                 }
-                offset += n;
-            }
+            }) { IsBackground = true, Name = "DistributedDataParallel all-reduce" };
+            _thread.Start();
+        }
+
+        public void Add(int bucket) => _queue.Add(bucket);
+
+        /// <summary>Waits for every bucket handed over; rethrows the first failure.</summary>
+        public void Finish()
+        {
+            _queue.CompleteAdding();
+            _thread.Join();
+            if (_error is not null) throw _error is CommunicatorException c ? new CommunicatorException(c.Message, c) : _error;
         }
     }
 

@@ -40,6 +40,22 @@ public interface ICommunicator : IDisposable
 
     /// <summary>Returns once every rank has called it.</summary>
     void Barrier();
+
+    /// <summary>
+    /// A zeroed buffer of <paramref name="length"/> float32 for this communicator's collectives to work in (as a
+    /// registered buffer is for NCCL): an <see cref="MpiCommunicator"/> whose ranks share one machine gives shared
+    /// memory, which its <see cref="AllReduce(Span{float})"/> sums in place, reading the other ranks' buffers directly
+    /// instead of sending them; other communicators give a plain array. Every rank must call it together, with the same
+    /// length; the buffer lives as long as the communicator. <see cref="DistributedDataParallel"/> keeps its gradient
+    /// buckets in such buffers.
+    /// </summary>
+    /// <param name="length">The number of elements, 0 or more.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
+    Memory<float> AllocateBuffer(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return new float[length];
+    }
 }
 
 /// <summary>A collective could not complete: another rank failed, was disposed, disagreed, or did not arrive in time.</summary>

@@ -9,7 +9,7 @@ namespace Optim.Distributed;
 /// stage 1): each rank owns about 1/N of the parameters, balanced by size as PyTorch balances them (largest first,
 /// each to the rank that owns the fewest elements so far), and keeps the optimizer state of those only.
 /// <see cref="Step"/> steps the owned shard with the rank's own optimizer, then sends every parameter from its owner
-/// to every rank, so that all replicas hold the same values. The gradients must already be the same on every rank
+/// to every rank in one all-gather, so that all replicas hold the same values. The gradients must already be the same on every rank
 /// (averaged by <see cref="DistributedDataParallel.Synchronize"/>).
 /// </summary>
 /// <remarks>
@@ -43,7 +43,9 @@ public sealed class ZeroRedundancyOptimizer
     /// <param name="communicator">The group of ranks.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">There are fewer parameters than ranks (some rank would own none), a
-    /// parameter is listed twice, or the factory returned null.</exception>
+    /// parameter is listed twice, or the factory returned null; or the ranks' optimizers differ in kind or
+    /// hyperparameters, or their parameters in shape (every rank throws, naming the first rank that differs and
+    /// what).</exception>
     public ZeroRedundancyOptimizer(IEnumerable<Parameter> parameters, Func<IEnumerable<Parameter>, Optim.CSharp.Optimizer> optimizerFactory,
         ICommunicator communicator)
     {
@@ -61,6 +63,45 @@ public sealed class ZeroRedundancyOptimizer
         var owned = _parameters.Where((_, i) => _owners[i] == communicator.Rank).ToArray();
         LocalOptimizer = optimizerFactory(owned)
             ?? throw new ArgumentException("The optimizer factory returned null.", nameof(optimizerFactory));
+        CheckRanksAgree();
+        long[] load = new long[communicator.Size];
+        for (int i = 0; i < _parameters.Length; i++) load[_owners[i]] += _parameters[i].Data.Length;
+        _shard = checked((int)load.Max());
+        _send = new float[_shard];
+        _gathered = new float[(long)_shard * communicator.Size];
+    }
+
+    private readonly int _shard; // the most elements any rank owns: each rank's block of the all-gather
+    private readonly float[] _send, _gathered;
+
+    /// <summary>
+    /// The ranks compare their local optimizers' kind and hyperparameters (the group's, with <c>params</c> left out)
+    /// and every parameter's shape with rank 0's; on a difference every rank throws, naming the first rank that differs
+    /// and what.
+    /// </summary>
+    private void CheckRanksAgree()
+    {
+        var local = JsonNode.Parse(LocalOptimizer.StateDict().ToJson())!.AsObject();
+        var groups = local["param_groups"]!.AsArray();
+        var mine = new JsonObject { ["optimizer"] = local["optimizer"]?.DeepClone() };
+        for (int g = 0; g < groups.Count; g++)
+            foreach (var (name, value) in groups[g]!.AsObject())
+                if (name is not ("params" or "param_names")) mine[groups.Count == 1 ? name : $"{name} (group {g})"] = value?.DeepClone();
+        mine["shapes"] = new JsonArray(_parameters.Select(p => (JsonNode?)$"[{string.Join(", ", p.Shape)}]").ToArray());
+        string text = mine.ToJsonString();
+        if (_comm.Size == 1) return;
+        var first = ShareText(_comm.Rank == 0 ? text : null, 0);
+        var differs = new float[_comm.Size];
+        differs[_comm.Rank] = first.ToJsonString() == text ? 0f : 1f;
+        _comm.AllReduce(differs);
+        int rank = Array.FindIndex(differs, d => d > 0);
+        if (rank < 0) return;
+        var theirs = ShareText(_comm.Rank == rank ? text : null, rank);
+        string key = theirs.Select(kv => kv.Key).Concat(first.Select(kv => kv.Key))
+            .First(k => theirs[k]?.ToJsonString() != first[k]?.ToJsonString());
+        throw new ArgumentException(
+            $"The ranks' optimizers differ: rank {rank} has {key} = {theirs[key]?.ToJsonString() ?? "none"}, rank 0 has {first[key]?.ToJsonString() ?? "none"}. " +
+            "Every rank must build the same optimizer over the same parameters.", key == "shapes" ? "parameters" : "optimizerFactory");
     }
 
     /// <summary>This rank's optimizer, over its share of the parameters only; its state is this rank's shard.</summary>
@@ -82,11 +123,27 @@ public sealed class ZeroRedundancyOptimizer
     }
 
     /// <summary>Steps this rank's share with <see cref="LocalOptimizer"/>, then copies every parameter from its owner to
-    /// every rank. Every rank must call it together.</summary>
+    /// every rank in one all-gather (each rank's owned parameters packed into one block). Every rank must call it
+    /// together.</summary>
     public void Step()
     {
         LocalOptimizer.Step();
-        for (int i = 0; i < _parameters.Length; i++) _comm.Broadcast(_parameters[i].Data, _owners[i]);
+        if (_comm.Size == 1) return;
+        int at = 0;
+        for (int i = 0; i < _parameters.Length; i++)
+            if (_owners[i] == _comm.Rank)
+            {
+                _parameters[i].Data.CopyTo(_send, at);
+                at += _parameters[i].Data.Length;
+            }
+        _comm.AllGather(_send, _gathered);
+        var next = new int[_comm.Size];
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            int owner = _owners[i], n = _parameters[i].Data.Length;
+            if (owner != _comm.Rank) _gathered.AsSpan(owner * _shard + next[owner], n).CopyTo(_parameters[i].Data);
+            next[owner] += n;
+        }
     }
 
     private JsonObject? _consolidated;

@@ -199,6 +199,32 @@ public sealed partial class Tensor
     /// </summary>
     public static IDisposable NoGrad() => GradMode.Disable();
 
+    /// <summary>
+    /// Registers <paramref name="hook"/> to run during every <see cref="Backward"/> right after
+    /// <paramref name="parameter"/>'s gradient has been accumulated into <see cref="Parameter.Grad"/>
+    /// (PyTorch's <c>Tensor.register_post_accumulate_grad_hook</c>). The backward pass visits the graph in reverse
+    /// order, so the hooks of the last layers' parameters run first, while the earlier layers' gradients are still
+    /// being computed: DistributedDataParallel starts its all-reduces from here. The hook runs once per tensor made
+    /// from the parameter that the pass reaches (once, unless the parameter was used through two
+    /// <see cref="FromParameter"/> tensors), on the thread that called <see cref="Backward"/>; an exception from it
+    /// ends the backward pass. Hooks of one parameter run in the order they were registered.
+    /// </summary>
+    /// <param name="parameter">The parameter to watch.</param>
+    /// <param name="hook">Called with the parameter, whose <see cref="Parameter.Grad"/> then holds the new sum.</param>
+    /// <returns>A handle whose <see cref="IDisposable.Dispose"/> removes the hook (<c>handle.remove()</c>).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="parameter"/> or <paramref name="hook"/> is null.</exception>
+    /// <example><code>
+    /// var order = new List&lt;string&gt;();
+    /// using var h = Tensor.RegisterPostAccumulateGradHook(linear.Weight, p =&gt; order.Add("weight"));
+    /// loss.Backward(); // order: ["weight"]
+    /// </code></example>
+    public static IDisposable RegisterPostAccumulateGradHook(Parameter parameter, Action<Parameter> hook)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        ArgumentNullException.ThrowIfNull(hook);
+        return GradHooks.Register(parameter, hook);
+    }
+
     /// <summary>Adds a gradient contribution; the array becomes the tensor's (it must not be handed on elsewhere).</summary>
     internal void AddGrad(float[] grad)
     {
@@ -213,13 +239,14 @@ public sealed partial class Tensor
         return Pending ??= GC.AllocateUninitializedArray<float>(Numel);
     }
 
-    /// <summary>Hands a leaf its summed gradient at the end of a backward pass.</summary>
+    /// <summary>Hands a leaf its summed gradient at the end of a backward pass, then runs its parameter's hooks.</summary>
     internal void DeliverGrad(float[] grad)
     {
         if (_parameter is { } p)
         {
             if (p.Grad is null && !p.HasSparseGrad) p.Grad = grad;
             else p.AccumulateGrad(grad);
+            GradHooks.Run(p);
         }
         else if (_grad is null) _grad = grad;
         else TensorPrimitives.Add(_grad, grad, _grad);

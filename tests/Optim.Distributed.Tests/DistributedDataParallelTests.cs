@@ -183,6 +183,78 @@ public class DistributedDataParallelTests
         Assert.All(results, r => { Assert.Equal(new[] { 1f, 2f }, r.Item1); Assert.Null(r.Item2); });
     }
 
+    [Fact]
+    public void BucketsStartFromInsideTheBackwardPassLastLayersFirst()
+    {
+        foreach (bool overlap in new[] { true, false })
+        {
+            var seen = InProcessCommunicator.Run(2, comm =>
+            {
+                var model = Model(1);
+                var ddp = new DistributedDataParallel(model, comm, bucketCapMB: 0.00001, overlap: overlap); // a bucket per parameter
+                var first = (Linear)((Sequential)ddp.Module).Children().First();
+                int launched = -1;
+                using var h = Tensor.RegisterPostAccumulateGradHook(first.Weight, _ => launched = ddp.LaunchedBuckets);
+                Backward(ddp, Batch(3, 0, 4), comm.Rank * 2, 2);
+                ddp.Synchronize();
+                return (launched, ddp.LaunchedBuckets, ddp.Buckets.Count);
+            });
+            foreach (var (launched, after, buckets) in seen)
+            {
+                Assert.Equal(4, buckets);
+                // when the first layer's weight gets its gradient, the last layer's two buckets have already started
+                if (overlap) Assert.True(launched >= 2, $"{launched} buckets had started");
+                else Assert.Equal(0, launched);
+                Assert.Equal(0, after);
+            }
+        }
+    }
+
+    [Fact]
+    public void OverlappedAllReducesGiveTheSameBitsAsSynchronizeAloneEvenWhenAGradientGrowsAfterItsBucketStarted()
+    {
+        var cases = from ranks in Gen.Choose(2, 4) from seed in Gen.Choose(0, 10000) from cap in Gen.Elements(25.0, 0.0001)
+                    from twice in Gen.Elements(false, true) select (ranks, seed, cap, twice);
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(20), Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            float[][] Train(bool overlap) => InProcessCommunicator.Run(c.ranks, comm =>
+            {
+                var ddp = new DistributedDataParallel(Model(c.seed), comm, c.cap, overlap: overlap);
+                var opt = new Adam(ddp.Parameters(), lr: 0.01);
+                for (int s = 0; s < 3; s++)
+                {
+                    opt.ZeroGrad();
+                    var batch = Batch(c.seed, s, 2 * c.ranks);
+                    Backward(ddp, batch, comm.Rank * 2, 1);
+                    // a second backward before Synchronize, on rank 0 only: its gradients grow after their buckets started
+                    if (c.twice && comm.Rank == 0) Backward(ddp, batch, comm.Rank * 2 + 1, 1);
+                    ddp.Synchronize();
+                    opt.Step();
+                }
+                return Flat(ddp);
+            }, TimeSpan.FromSeconds(30));
+            var overlapped = Train(true);
+            var plain = Train(false);
+            for (int r = 0; r < c.ranks; r++) Assert.Equal(plain[r], overlapped[r]);
+        }));
+    }
+
+    [Fact]
+    public void AModuleWrappedAgainStartsBucketsForItsNewestWrapperOnly()
+    {
+        var seen = InProcessCommunicator.Run(2, comm =>
+        {
+            var model = Model(1);
+            var older = new DistributedDataParallel(model, comm, bucketCapMB: 0.00001);
+            var newer = new DistributedDataParallel(model, comm, bucketCapMB: 0.00001);
+            Backward(newer, Batch(3, 0, 4), comm.Rank * 2, 2);
+            var launched = (Older: older.LaunchedBuckets, Newer: newer.LaunchedBuckets);
+            newer.Synchronize();
+            return launched;
+        });
+        Assert.All(seen, s => Assert.Equal((0, 4), s));
+    }
+
     private sealed class Holder(Parameter a, Parameter b) : Module
     {
         public override Tensor Forward(Tensor input) => input;

@@ -21,19 +21,21 @@ public class MpiTests
     public static readonly string? Mpirun = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
         .Select(d => Path.Combine(d, "mpirun")).FirstOrDefault(File.Exists);
 
-    private static string Program([CallerFilePath] string here = "")
+    private static string Program(string name = "Optim.Distributed.MpiCheck", [CallerFilePath] string here = "")
     {
         // bin/<Configuration>/<framework>/ of this test project: the program is built with the same ones
         var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var configuration = framework.Parent!.Name;
-        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "samples", "Optim.Distributed.MpiCheck",
-            "bin", configuration, framework.Name, "Optim.Distributed.MpiCheck.dll"));
+        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "samples", name,
+            "bin", configuration, framework.Name, name + ".dll"));
     }
 
-    private static (int Code, string Output, TimeSpan Took) Run(int ranks, params string[] args)
+    private static (int Code, string Output, TimeSpan Took) Run(int ranks, params string[] args) => RunProgram(Program(), ranks, args);
+
+    private static (int Code, string Output, TimeSpan Took) RunProgram(string program, int ranks, params string[] args)
     {
         var psi = new ProcessStartInfo(Mpirun!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-x", "TERM=dumb", "-np", ranks.ToString(), "dotnet", Program() }.Concat(args))
+        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-x", "TERM=dumb", "-np", ranks.ToString(), "dotnet", program }.Concat(args))
             psi.ArgumentList.Add(a);
         var watch = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
@@ -58,7 +60,18 @@ public class MpiTests
     {
         var (code, output, _) = Run(ranks);
         Assert.True(code == 0, output);
-        for (int r = 0; r < ranks; r++) Assert.Contains($"rank {r} of {ranks}: 7 passed, 0 failed", output);
+        for (int r = 0; r < ranks; r++) Assert.Contains($"rank {r} of {ranks}: 9 passed, 0 failed", output);
+    }
+
+    [MpiFact]
+    public void TheReadmesDataParallelDemoEqualsOneProcessBitForBit()
+    {
+        var (code, output, _) = RunProgram(Program("Optim.Distributed.Demo"), 2, "--steps", "20");
+        Assert.True(code == 0, output);
+        Assert.Contains("20 steps of 64 images", output);
+        Assert.Contains("the replicas equal: True", output);
+        Assert.Contains("within 1e-5 + 1e-4·|x|: True", output);
+        Assert.Contains("the parameters equal bit for bit: True", output);
     }
 
     [MpiFact]

@@ -135,6 +135,65 @@ public class ZeroRedundancyOptimizerTests
     }
 
     [Fact]
+    public void RanksWhoseOptimizersOrParametersDifferFailAtConstructionNamingTheRankAndWhat()
+    {
+        Parameter[] Params(int last) => [new Parameter(new float[6], 2, 3), new Parameter(new float[2], 2), new Parameter(new float[last], last)];
+        var lr = Assert.Throws<AggregateException>(() => InProcessCommunicator.Run(3, comm =>
+            new ZeroRedundancyOptimizer(Params(4), ps => new Adam(ps, lr: comm.Rank == 2 ? 0.01 : 0.001), comm)));
+        var kind = Assert.Throws<AggregateException>(() => InProcessCommunicator.Run(2, comm =>
+            new ZeroRedundancyOptimizer(Params(4), ps => comm.Rank == 0 ? new Adam(ps) : new AdamW(ps), comm)));
+        var shape = Assert.Throws<AggregateException>(() => InProcessCommunicator.Run(2, comm =>
+            new ZeroRedundancyOptimizer(Params(4 + comm.Rank), ps => new SGD(ps, lr: 0.1), comm)));
+        foreach (var (e, ranks, param, says) in new[]
+                 {
+                     (lr, 3, "optimizerFactory", "rank 2 has lr = 0.01, rank 0 has 0.001"),
+                     (kind, 2, "optimizerFactory", "rank 1 has optimizer ="),
+                     (shape, 2, "parameters", "rank 1 has shapes = [\"[2, 3]\",\"[2]\",\"[5]\"], rank 0 has [\"[2, 3]\",\"[2]\",\"[4]\"]"),
+                 })
+        {
+            // every rank throws, and says the same
+            Assert.Equal(ranks, e.InnerExceptions.Count);
+            Assert.All(e.InnerExceptions, x =>
+            {
+                var a = Assert.IsType<ArgumentException>(x);
+                Assert.Equal(param, a.ParamName);
+                Assert.Contains(says, a.Message);
+            });
+        }
+    }
+
+    [Fact]
+    public void StepSendsEveryParameterInOneAllGather()
+    {
+        var calls = InProcessCommunicator.Run(3, comm =>
+        {
+            var counting = new Counting(comm);
+            var model = new Sequential(new Linear(5, 4, random: new Random(1)), new ReLU(), new Linear(4, 3, random: new Random(2)));
+            var zero = new ZeroRedundancyOptimizer(model.Parameters(), ps => new SGD(ps, lr: 0.1), counting);
+            foreach (var p in model.Parameters()) p.Grad = Enumerable.Repeat(1f, p.Data.Length).ToArray();
+            counting.Calls.Clear();
+            zero.Step();
+            return string.Join(",", counting.Calls);
+        });
+        Assert.All(calls, c => Assert.Equal("AllGather", c));
+    }
+
+    /// <summary>A communicator that records which collectives are called.</summary>
+    private sealed class Counting(ICommunicator inner) : ICommunicator
+    {
+        public List<string> Calls { get; } = [];
+        public int Rank => inner.Rank;
+        public int Size => inner.Size;
+        public void AllReduce(float[] buffer) { Calls.Add("AllReduce"); inner.AllReduce(buffer); }
+        public void AllReduce(Span<float> buffer) { Calls.Add("AllReduce"); inner.AllReduce(buffer); }
+        public void AllGather(ReadOnlySpan<float> send, Span<float> receive) { Calls.Add("AllGather"); inner.AllGather(send, receive); }
+        public void ReduceScatter(ReadOnlySpan<float> send, Span<float> receive) { Calls.Add("ReduceScatter"); inner.ReduceScatter(send, receive); }
+        public void Broadcast(Span<float> buffer, int root = 0) { Calls.Add("Broadcast"); inner.Broadcast(buffer, root); }
+        public void Barrier() { Calls.Add("Barrier"); inner.Barrier(); }
+        public void Dispose() => inner.Dispose();
+    }
+
+    [Fact]
     public void BadArgumentsNameTheArgument()
     {
         var comms = InProcessCommunicator.Create(3);
