@@ -366,12 +366,13 @@ type internal Bound(plan: Plan, src: State, dst: State) =
 
     /// Runs the reductions of the active ops that have one, over the pass's incoming updates. Called once per step,
     /// after `Refresh` and before any parameter's pass.
-    member b.Reduce(inputs: float32[][]) =
-        let ops = plan.Ops
-        b.ReduceWith(Func<int, float>(fun k -> ops.[k].Reduce inputs))
+    member b.Reduce(inputs: float32[][]) = b.ReduceBy(inputs, null)
 
     /// `Reduce`, with each reducing op's result from `reduce k` (an engine that reduces where the updates lie).
-    member b.ReduceWith(reduce: Func<int, float>) =
+    member b.ReduceWith(reduce: Func<int, float>) = b.ReduceBy(null, reduce)
+
+    /// The loop of `Reduce` (`reduce` null: each op reduces `inputs`) and `ReduceWith`; allocates nothing.
+    member private b.ReduceBy(inputs: float32[][], reduce: Func<int, float>) =
         let ops = plan.Ops
         b.Runs <- true
         b.HoldEnd <- -1
@@ -379,7 +380,7 @@ type internal Bound(plan: Plan, src: State, dst: State) =
         let mutable k = 0
         while b.Runs && b.HoldEnd < 0 && k < n do
             if b.Active.[k] && ops.[k].Reduces then
-                b.Reduced.[k] <- reduce.Invoke k
+                b.Reduced.[k] <- (if isNull reduce then ops.[k].Reduce inputs else reduce.Invoke k)
                 match ops.[k].Decide(b.Reduced.[k], src, (if b.InPlace then src else dst)) with
                 | Verdict.Skip -> b.Runs <- false
                 | Verdict.Hold -> b.HoldEnd <- k + 1
