@@ -168,6 +168,23 @@ internal struct StoreStage : IProgram
     }
 }
 
+/// <summary>The launch table's lookup, in a kernel.</summary>
+internal static class LaunchTable
+{
+    /// <summary>The launch tensor that holds launch element <paramref name="i"/>: the last j with <c>starts[j] &lt;= i</c>.</summary>
+    public static int TensorOf(ArrayView<long> starts, int tensors, long i)
+    {
+        int lo = 0, hi = tensors - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) >> 1;
+            if (starts[mid] <= i) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo;
+    }
+}
+
 /// <summary>What a reduction over a pass's input reads: the updates and the launch table.</summary>
 internal struct SquaresArgs
 {
@@ -184,13 +201,7 @@ internal static class SquaresKernel
     public static void Run(Index1D index, SquaresArgs a)
     {
         long i = index;
-        int lo = 0, hi = a.Tensors - 1;
-        while (lo < hi)
-        {
-            int mid = (lo + hi + 1) >> 1;
-            if (a.Starts[mid] <= i) lo = mid;
-            else hi = mid - 1;
-        }
+        int lo = LaunchTable.TensorOf(a.Starts, a.Tensors, i);
         float x = a.In[a.Bases[lo] + (i - a.Starts[lo])];
         Atomic.Add(ref a.Sums[lo], (double)(x * x));
     }
@@ -202,14 +213,7 @@ internal static class StepKernel
     public static void Run<TProgram>(Index1D index, StepArgs a, TProgram program) where TProgram : struct, IProgram
     {
         long i = index;
-        // the launch tensor holding element i: the last j with Starts[j] <= i
-        int lo = 0, hi = a.Tensors - 1;
-        while (lo < hi)
-        {
-            int mid = (lo + hi + 1) >> 1;
-            if (a.Starts[mid] <= i) lo = mid;
-            else hi = mid - 1;
-        }
+        int lo = LaunchTable.TensorOf(a.Starts, a.Tensors, i);
         long x = a.Bases[lo] + (i - a.Starts[lo]);
         var e = new Element { A = a, X = x, Row = lo * a.Stride };
         e.G = a.G[x];
