@@ -123,7 +123,7 @@ internal sealed class GpuBackend : DeviceBackend
     }
 
     /// <summary>One group's step: its passes (one, or every pass of a chain the device runs whole), each with its kernel.</summary>
-    private sealed record Launch(int Group, GroupChain Chain, Optim.Bound[] Passes, IStepKernel[] Kernels);
+    private sealed record Launch(int Group, List<int> Members, Optim.Bound[] Passes, IStepKernel[] Kernels);
 
     public override bool RunsPasses(GroupChain chain)
     {
@@ -176,15 +176,20 @@ internal sealed class GpuBackend : DeviceBackend
         for (int g = 0; g < chains.Length; g++)
         {
             var c = chains[g]!;
+            var members = new List<int>();
             long elements = 0;
             for (int i = 0; i < ps.Count; i++)
-                if (_optimizer.GroupOf(i) == g) elements += ps[i].Numel;
+                if (_optimizer.GroupOf(i) == g)
+                {
+                    members.Add(i);
+                    elements += ps[i].Numel;
+                }
             if (elements > int.MaxValue)
                 throw new NotSupportedException(
                     $"Param group {g} holds {elements} elements, more than one launch covers ({int.MaxValue}): split it into groups.");
             var passes = c.DevicePasses ? [.. c.PassBounds!, c.Bound!] : new[] { c.Bound! };
             var kernels = passes.Select((b, k) => Compile(g, b, updates: k < passes.Length - 1)).ToArray();
-            launches.Add(new Launch(g, c, passes, kernels));
+            launches.Add(new Launch(g, members, passes, kernels));
         }
         bool ran = false;
         foreach (var launch in launches) ran |= Run(launch, transfer);
@@ -198,9 +203,7 @@ internal sealed class GpuBackend : DeviceBackend
         var ps = _optimizer.AllParameters;
         int n = launch.Passes.Length;
         // the group's parameters that take part in the pass, in order
-        var present = new List<int>();
-        for (int i = 0; i < ps.Count; i++)
-            if (_optimizer.GroupOf(i) == launch.Group && ps[i].RequiresGrad) present.Add(i);
+        var present = launch.Members.Where(i => ps[i].RequiresGrad).ToList();
         bool ran = false;
         for (int k = 0; k < n; k++)
         {
@@ -238,12 +241,19 @@ internal sealed class GpuBackend : DeviceBackend
         int t = tensors.Count;
         if (t == 0) return (sums, has);
         Table(tensors, 0);
-        using var device = _device.Accelerator.Allocate1D<double>(t);
-        device.MemSetToZero();
+        if (_sums is null || _sums.Length < t)
+        {
+            _sums?.Dispose();
+            _sums = _device.Accelerator.Allocate1D<double>(Math.Max(t, 16));
+            _sumsHost = new double[_sums.Length];
+        }
+        var view = _sums.View.SubView(0, t);
+        view.MemSetToZero();
         _squares ??= _device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, SquaresArgs>(SquaresKernel.Run);
-        _squares((int)_startsHost[t], new SquaresArgs { In = input, Starts = _starts!.View, Bases = _bases!.View, Sums = device.View, Tensors = t });
+        _squares((int)_startsHost[t], new SquaresArgs { In = input, Starts = _starts!.View, Bases = _bases!.View, Sums = view, Tensors = t });
         _device.Accelerator.Synchronize();
-        var partial = device.GetAsArray1D();
+        view.CopyToCPU(ref _sumsHost[0], t);
+        var partial = _sumsHost;
         for (int j = 0; j < t; j++)
         {
             sums[tensors[j]] = partial[j];
@@ -253,6 +263,9 @@ internal sealed class GpuBackend : DeviceBackend
     }
 
     private Action<Index1D, SquaresArgs>? _squares;
+    // the per-tensor sums of a reduction, on the device and on the host: reused from step to step
+    private MemoryBuffer1D<double, Stride1D.Dense>? _sums;
+    private double[] _sumsHost = [];
 
     /// <summary>Writes the launch table's ranges for <paramref name="tensors"/> on the host and the device.</summary>
     private void Table(List<int> tensors, int stride)
